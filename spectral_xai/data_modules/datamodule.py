@@ -1,0 +1,123 @@
+"""The LightningDataModule: dataset root + spectra + fusion + split -> train/val/test loaders."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Sequence
+
+import pytorch_lightning as pl
+from torch.utils.data import DataLoader
+
+from . import layout
+from .dataset import Fusion, MultispectralDetectionDataset, collate
+from .reader import DatasetError, SkipReport, SplitName, index_dataset, split_ids
+from .synthetic import write_synthetic_dataset
+from .transforms import IMAGENET_MEAN, IMAGENET_STD, build_transform
+
+log = logging.getLogger(__name__)
+
+
+def input_channels(spectra: Sequence[str], fusion: Fusion) -> int:
+    """Channels of the network input: 3, or 3 per spectrum when spectra are stacked."""
+    return 3 * len(spectra) if fusion == "early" else 3
+
+
+class MultispectralDataModule(pl.LightningDataModule):
+    """Everything about the input pipeline is a constructor argument, saved in the checkpoint's
+    ``datamodule_hyper_parameters``, so a checkpoint alone rebuilds it (see ``checkpoint.py``).
+
+    Args:
+        root: dataset folder in the layout of ../shared/DATASET.md.
+        spectra: any of rgb, nir, mir, fir.
+        fusion: ``mixed`` (one 3-channel net, each spectrum a separate sample) or ``early``
+            (spectra stacked, 3 channels each).
+        image_size: square network input in pixels; a multiple of 128 (effdet's anchors).
+        split: ``random`` (seeded, ``test_fraction`` of ids) or ``vis_ok``.
+        val_fraction: share of the non-test ids held out for validation.
+        mean, std: per-channel normalisation of one 3-channel spectrum (tiled for early fusion).
+        synthetic: if given (``{"num_scenes": N, "seed": S}``) and ``root`` holds no annotations,
+            a synthetic dataset in the real layout is written there first.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        spectra: Sequence[str] = ("rgb",),
+        fusion: Fusion = "mixed",
+        image_size: int = 512,
+        split: SplitName = "random",
+        test_fraction: float = 0.2,
+        val_fraction: float = 0.1,
+        seed: int = 0,
+        batch_size: int = 8,
+        num_workers: int = 2,
+        augment: bool = True,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        image_dir: str = layout.CONVERTED_IMAGES,
+        annotation_dir: str = layout.CONVERTED_ANNOTATIONS,
+        synthetic: dict | None = None,
+    ):
+        super().__init__()
+        if image_size % 128:
+            raise ValueError(f"image_size {image_size} must be a multiple of 128 (EfficientDet anchor levels P3..P7)")
+        if fusion not in ("mixed", "early"):
+            raise ValueError(f"fusion {fusion!r} must be 'mixed' or 'early'")
+        if len(mean) != 3 or len(std) != 3:
+            raise ValueError("mean and std are given for one 3-channel spectrum (3 values each)")
+        self.save_hyperparameters()
+        self.spectra = list(spectra)
+        self.fusion = fusion
+        self.class_names = list(layout.CLASS_NAMES)
+        self.in_chans = input_channels(self.spectra, fusion)
+        self.skip_report: SkipReport | None = None
+        self.datasets: dict[str, MultispectralDetectionDataset] = {}
+
+    def prepare_data(self) -> None:
+        root = Path(self.hparams.root)
+        if self.hparams.synthetic is not None and not (root / self.hparams.annotation_dir).is_dir():
+            log.info("writing a synthetic dataset to %s", root)
+            write_synthetic_dataset(root, **self.hparams.synthetic)
+
+    def transform(self, train: bool):
+        repeat = self.in_chans // 3
+        return build_transform(
+            self.hparams.image_size, self.in_chans, list(self.hparams.mean) * repeat, list(self.hparams.std) * repeat,
+            train=train and self.hparams.augment,
+        )
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.datasets:
+            return
+        hp = self.hparams
+        records, self.skip_report = index_dataset(hp.root, self.spectra, self.class_names, hp.image_dir, hp.annotation_dir)
+        if self.fusion == "early" and len({r.size_wh for r in records}) > 1:
+            raise DatasetError(f"{hp.root}: early fusion needs images of one size; found several")
+        by_id = {r.sample_id: r for r in records}
+        parts = split_ids(hp.root, list(by_id), hp.split, hp.test_fraction, hp.val_fraction, hp.seed)
+        for name, ids in parts.items():
+            self.datasets[name] = MultispectralDetectionDataset(
+                [by_id[i] for i in ids], self.spectra, self.fusion, self.transform(train=name == "train")
+            )
+        log.info("split %r: %s", hp.split, {k: len(v) for k, v in self.datasets.items()})
+
+    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            self.datasets[name],
+            batch_size=self.hparams.batch_size,
+            shuffle=shuffle,
+            num_workers=self.hparams.num_workers,
+            collate_fn=collate,
+            persistent_workers=self.hparams.num_workers > 0,
+            drop_last=shuffle and len(self.datasets[name]) > self.hparams.batch_size,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        # With no validation share, validate on the test ids (the paper's protocol).
+        return self._loader("val" if len(self.datasets["val"]) else "test", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

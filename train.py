@@ -1,0 +1,16 @@
+"""Train, validate or test an EfficientDet-D0 on multispectral images.
+
+    python train.py fit --config configs/demo.yaml
+    python train.py fit --config configs/paper/rgb.yaml --data.root /data/ir_det_dataset
+"""
+from spectral_xai.cli import SpectralCLI
+from spectral_xai.data_modules.datamodule import MultispectralDataModule
+from spectral_xai.lit_modules import EfficientDetModule
+
+
+def main() -> None:
+    SpectralCLI(EfficientDetModule, MultispectralDataModule, save_config_kwargs={"overwrite": True})
+
+
+if __name__ == "__main__":
+    main()
