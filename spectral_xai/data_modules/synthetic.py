@@ -129,7 +129,7 @@ def _cone(rng: np.random.Generator, x: int, bottom: int, height: int, hw: tuple[
 
 
 # Object heights in pixels of the converted image at the bottom of the frame (nearest the camera).
-_HEIGHT_RANGE = {"person": (55, 95), "bike": (38, 60), "car": (45, 75), "car_stop": (45, 75), "color_cone": (28, 46)}
+_HEIGHT_RANGE = {"person": (70, 110), "bike": (50, 72), "car": (55, 85), "car_stop": (55, 85), "color_cone": (40, 60)}
 
 
 def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
@@ -146,7 +146,7 @@ def _draw_scene(rng: np.random.Generator, hw: tuple[int, int]) -> tuple[bool, li
     ambient = 0.28 if night else 0.4
     horizon = int(h * rng.uniform(0.3, 0.42))
     grass_top = horizon + int((h - horizon) * rng.uniform(0.05, 0.25))
-    sky = _material((0.55, 0.7, 0.92), 0.05, nir=0.45)
+    sky = _material((0.55, 0.7, 0.92), 0.05)
     grass = _material((0.25, 0.5, 0.2), ambient - 0.03, nir=0.85)  # vegetation reflects NIR strongly
     road = _material((0.42, 0.42, 0.44), ambient + (0.0 if night else 0.1))
     background = np.zeros((h, w), dtype=np.int64)
@@ -159,10 +159,10 @@ def _draw_scene(rng: np.random.Generator, hw: tuple[int, int]) -> tuple[bool, li
         if len(objects) >= 4 or (objects and rng.random() < 0.2):
             break
         name = layout.CLASS_NAMES[int(rng.integers(len(layout.CLASS_NAMES)))]
-        bottom = int(rng.uniform(grass_top + 20, h - 2))
+        bottom = int(rng.uniform(grass_top + 40, h - 2))
         depth = (bottom - horizon) / (h - horizon)  # perspective: nearer objects are larger
         low, high = _HEIGHT_RANGE[name]
-        height = int(rng.uniform(low, high) * (0.55 + 0.45 * depth))
+        height = int(rng.uniform(low, high) * (0.7 + 0.3 * depth))
         x = int(rng.uniform(0.1 * w, 0.9 * w))
         if name == "person":
             obj = _person(rng, x, bottom, height, hw)

@@ -24,16 +24,25 @@ def _download_state_dict(url: str, model_name: str) -> dict[str, torch.Tensor]:
 
 
 def build_efficientdet(
-    model_name: str, num_classes: int, image_size: int, in_chans: int = 3, pretrained: bool = False
+    model_name: str,
+    num_classes: int,
+    image_size: int,
+    in_chans: int = 3,
+    pretrained: bool = False,
+    anchor_scale: float | None = None,
 ) -> EfficientDet:
     """An EfficientDet whose anchors fit ``image_size`` and whose stem takes ``in_chans`` channels.
 
     effdet's ``create_model(in_chans=...)`` raises, so the channel count goes through the backbone
     arguments; pretrained 3-channel stem weights are adapted with timm's ``adapt_input_conv``.
     Never fetches backbone weights on its own (effdet's default would, and fail offline).
+    ``anchor_scale`` (effdet: 4, i.e. 32-pixel anchors at P3) can be lowered for small inputs,
+    whose objects are smaller than the smallest default anchor.
     """
     config = get_efficientdet_config(model_name)
     config.image_size = (image_size, image_size)
+    if anchor_scale is not None:
+        config.anchor_scale = anchor_scale
     config.backbone_args = dict(config.backbone_args or {}, in_chans=in_chans)
     model = EfficientDet(config, pretrained_backbone=False)
     if pretrained:

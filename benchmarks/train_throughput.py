@@ -1,0 +1,101 @@
+"""Lightning training throughput as a ratio to a bare effdet training loop on the same batches.
+
+    python benchmarks/train_throughput.py [--image-size 128 --batch-size 4 --steps 20 --rounds 3]
+
+Both loops train the same network from the same weights on the same in-memory batches with the same
+optimiser; only the wrapper differs (Lightning: logging, hooks, progress tracking; no progress bar,
+no checkpointing, no validation). The two are run alternately, ``--rounds`` times, and the ratio of
+median steps per second is printed (goal >= 0.95).
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import time
+import warnings
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader
+
+from spectral_xai.data_modules.dataset import collate
+from spectral_xai.lit_modules import EfficientDetModule
+from spectral_xai.lit_modules.efficientdet import effdet_targets
+
+warnings.filterwarnings("ignore")
+
+
+def make_batches(n: int, batch_size: int, size: int) -> list[dict]:
+    g = torch.Generator().manual_seed(0)
+    samples = []
+    for _ in range(n * batch_size):
+        xy = torch.rand(2, generator=g) * size * 0.6
+        wh = 16 + torch.rand(2, generator=g) * size * 0.3
+        samples.append({"image": torch.randn(3, size, size, generator=g),
+                        "boxes": torch.cat([xy, xy + wh]).unsqueeze(0),
+                        "labels": torch.randint(0, 5, (1,), generator=g),
+                        "sample_id": "0", "spectrum": "rgb"})
+    return [collate(samples[i:i + batch_size]) for i in range(0, len(samples), batch_size)]
+
+
+def bare_loop(module: EfficientDetModule, batches: list[dict], warmup: int) -> float:
+    bench, size = module.bench.train(), module.hparams.image_size
+    optimizer = torch.optim.Adam(bench.parameters(), lr=1e-3)
+    for i, batch in enumerate(batches):
+        if i == warmup:
+            start = time.perf_counter()
+        optimizer.zero_grad()
+        loss = bench(batch["image"], effdet_targets(batch["boxes"], batch["labels"], size))["loss"]
+        loss.backward()
+        optimizer.step()
+    return (len(batches) - warmup) / (time.perf_counter() - start)
+
+
+class StepTimer(pl.Callback):
+    def __init__(self, warmup: int):
+        self.warmup, self.start, self.steps = warmup, 0.0, 0
+
+    def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
+        if batch_idx == self.warmup:
+            self.start = time.perf_counter()
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
+        self.steps = batch_idx + 1 - self.warmup
+        self.end = time.perf_counter()
+
+
+def lightning_loop(module: EfficientDetModule, batches: list[dict], warmup: int) -> float:
+    timer = StepTimer(warmup)
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=1, logger=False, enable_checkpointing=False,
+                         enable_progress_bar=False, enable_model_summary=False, limit_val_batches=0,
+                         callbacks=[timer])
+    trainer.fit(module, DataLoader(batches, batch_size=None, shuffle=False))
+    return timer.steps / (timer.end - timer.start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    template = EfficientDetModule(image_size=args.image_size)
+    batches = make_batches(args.steps + args.warmup, args.batch_size, args.image_size)
+    bare, lightning = [], []
+    for _ in range(args.rounds):
+        bare.append(bare_loop(copy.deepcopy(template), batches, args.warmup))
+        lightning.append(lightning_loop(copy.deepcopy(template), batches, args.warmup))
+    b, l = statistics.median(bare), statistics.median(lightning)
+    print(f"image {args.image_size}px, batch {args.batch_size}, {args.steps} timed steps x {args.rounds} rounds, "
+          f"{torch.get_num_threads()} threads")
+    print(f"bare effdet loop : {b:.3f} steps/s  (rounds: {', '.join(f'{x:.3f}' for x in bare)})")
+    print(f"Lightning        : {l:.3f} steps/s  (rounds: {', '.join(f'{x:.3f}' for x in lightning)})")
+    print(f"throughput ratio Lightning / bare = {l / b:.3f}  (goal >= 0.95)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,42 @@
+"""Rebuilding a trained detector and its input pipeline from a checkpoint file alone."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .data_modules.datamodule import MultispectralDataModule
+from .lit_modules import EfficientDetModule
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, unreadable or was not written by this project."""
+
+
+def load_checkpoint(
+    path: str | Path, map_location: str | torch.device = "cpu", **data_overrides
+) -> tuple[EfficientDetModule, MultispectralDataModule]:
+    """The detector in eval mode and a DataModule with the training run's data settings.
+
+    ``data_overrides`` replace saved data settings, e.g. ``root`` when the dataset moved, or
+    ``spectra`` to apply a mixed RGB+MIR net to one spectrum.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as err:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from None
+    missing = [k for k in ("state_dict", "hyper_parameters", "datamodule_hyper_parameters") if k not in saved]
+    if missing:
+        raise CheckpointError(f"{path}: lacks {missing}; was it written by train.py?")
+    data_settings = {**saved["datamodule_hyper_parameters"], **data_overrides}
+    datamodule = MultispectralDataModule(**data_settings)
+    module = EfficientDetModule.load_from_checkpoint(path, map_location=map_location)
+    if datamodule.in_chans != module.hparams.in_chans:
+        raise CheckpointError(
+            f"{path}: the network takes {module.hparams.in_chans} channels but spectra "
+            f"{datamodule.spectra} with fusion {datamodule.fusion!r} give {datamodule.in_chans}"
+        )
+    return module.eval(), datamodule

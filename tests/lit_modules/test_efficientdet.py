@@ -1,0 +1,83 @@
+import pytest
+import torch
+from timm.layers import BatchNormAct2d, SyncBatchNormAct
+
+from spectral_xai.data_modules.datamodule import MultispectralDataModule
+from spectral_xai.lit_modules import EfficientDetModule, TimmSyncBatchNorm
+from spectral_xai.lit_modules.detector import PretrainedWeightsUnavailable, build_efficientdet
+from spectral_xai.lit_modules.efficientdet import detections_to_preds, effdet_targets
+
+
+def test_targets_are_effdet_yxyx_one_based_and_padded():
+    boxes = [torch.tensor([[1.0, 2.0, 3.0, 4.0]]), torch.zeros((0, 4))]
+    labels = [torch.tensor([0]), torch.zeros(0, dtype=torch.int64)]
+    t = effdet_targets(boxes, labels, 128)
+    assert torch.equal(t["bbox"][0, 0], torch.tensor([2.0, 1.0, 4.0, 3.0]))
+    assert t["cls"][0, 0] == 1 and torch.all(t["cls"][1] == -1) and torch.all(t["bbox"][1] == -1)
+    assert t["img_size"].tolist() == [[128, 128], [128, 128]]
+
+
+def test_detections_drop_padding_and_return_zero_based_labels():
+    det = torch.tensor([[[0, 0, 5, 5, 0.9, 3], [0, 0, 0, 0, 0, 0]]], dtype=torch.float32)
+    (pred,) = detections_to_preds(det)
+    assert pred["labels"].tolist() == [2] and pred["scores"].tolist() == [pytest.approx(0.9)]
+
+
+@pytest.mark.parametrize("spectra, fusion", [(["nir"], "mixed"), (["rgb", "mir"], "mixed"), (["rgb", "mir"], "early")])
+def test_one_training_step_per_fusion_mode_lowers_nothing_to_nan_and_moves_weights(synthetic_root, spectra, fusion):
+    torch.manual_seed(0)
+    dm = MultispectralDataModule(str(synthetic_root), spectra, fusion, image_size=128, batch_size=2, num_workers=0)
+    dm.setup("fit")
+    module = EfficientDetModule(image_size=128, in_chans=dm.in_chans)
+    optimizer = module.configure_optimizers()
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["image"].shape[1] == dm.in_chans
+    stem = module.net.backbone.conv_stem.weight
+    assert stem.shape[1] == dm.in_chans
+    before = stem.detach().clone()
+    loss = module.training_step(batch, 0)
+    assert torch.isfinite(loss) and loss > 0
+    loss.backward()
+    optimizer.step()
+    assert not torch.equal(before, stem.detach())
+
+
+def test_detect_matches_effdet_predict_bench():
+    from effdet import DetBenchPredict
+
+    torch.manual_seed(0)
+    module = EfficientDetModule(image_size=128).eval()
+    images = torch.randn(2, 3, 128, 128)
+    with torch.no_grad():
+        assert torch.equal(module.detect(images), DetBenchPredict(module.net).eval()(images))
+
+
+def test_pretrained_offline_fails_with_a_clear_message(monkeypatch, tmp_path):
+    # Forces the offline case even where a network exists: an empty hub cache and an unreachable
+    # proxy (a closed port on this machine's loopback).
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    for var in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+        monkeypatch.setenv(var, "http://127.0.0.1:9")
+    with pytest.raises(PretrainedWeightsUnavailable, match="pretrained: false to train from scratch"):
+        build_efficientdet("tf_efficientdet_d0", 5, 128, pretrained=True)
+
+
+def test_sync_batchnorm_plugin_keeps_timm_activations_and_reverts():
+    model = build_efficientdet("tf_efficientdet_d0", 5, 128)
+    originals = [m for m in model.modules() if isinstance(m, BatchNormAct2d)]
+    assert len(originals) == 48
+    acts = [type(m.act) for m in originals]
+    converted = TimmSyncBatchNorm().apply(model)
+    synced = [m for m in converted.modules() if isinstance(m, SyncBatchNormAct)]
+    assert [type(m.act) for m in synced] == acts and all(not isinstance(m.act, torch.nn.Identity) for m in synced)
+    assert not any(type(m) is torch.nn.BatchNorm2d for m in converted.modules())
+    reverted = TimmSyncBatchNorm().revert(converted)
+    assert not any(isinstance(m, torch.nn.SyncBatchNorm) for m in reverted.modules())
+    restored = [m for m in reverted.modules() if isinstance(m, BatchNormAct2d)]
+    assert [type(m.act) for m in restored] == acts
+    # The reverted net computes what the original did.
+    fresh = build_efficientdet("tf_efficientdet_d0", 5, 128)
+    fresh.load_state_dict(reverted.state_dict())
+    x = torch.randn(1, 3, 128, 128)
+    with torch.no_grad():
+        assert torch.allclose(fresh.eval()(x)[0][0], reverted.eval()(x)[0][0])
