@@ -31,7 +31,9 @@ def load_checkpoint(
     missing = [k for k in ("state_dict", "hyper_parameters", "datamodule_hyper_parameters") if k not in saved]
     if missing:
         raise CheckpointError(f"{path}: lacks {missing}; was it written by train.py?")
-    data_settings = {**saved["datamodule_hyper_parameters"], **data_overrides}
+    # Lightning adds private keys (such as the CLI's "_instantiator") beside the init arguments.
+    saved_settings = {k: v for k, v in saved["datamodule_hyper_parameters"].items() if not k.startswith("_")}
+    data_settings = {**saved_settings, **data_overrides}
     datamodule = MultispectralDataModule(**data_settings)
     module = EfficientDetModule.load_from_checkpoint(path, map_location=map_location)
     if datamodule.in_chans != module.hparams.in_chans:

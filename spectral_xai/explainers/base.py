@@ -1,0 +1,47 @@
+"""The one interface of every saliency method, and the registry that finds methods by name.
+
+``method(detector, image, target) -> saliency [H, W] in [0, 1]``. A new method is one small file:
+subclass :class:`SaliencyMethod`, implement :meth:`saliency`, decorate with ``@register("name")``.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Callable
+
+import torch
+
+from .detection import EffdetDetector, Target
+
+REGISTRY: dict[str, Callable[..., "SaliencyMethod"]] = {}
+
+
+def register(name: str, **fixed) -> Callable[[type], type]:
+    """Register ``cls`` under ``name``; ``fixed`` settings make named variants of one class."""
+
+    def wrap(cls: type) -> type:
+        REGISTRY[name] = lambda **settings: cls(**{**fixed, **settings})
+        return cls
+
+    return wrap
+
+
+def create(name: str, **settings) -> "SaliencyMethod":
+    if name not in REGISTRY:
+        raise KeyError(f"unknown saliency method {name!r}; known: {sorted(REGISTRY)}")
+    return REGISTRY[name](**settings)
+
+
+def normalize(saliency: torch.Tensor) -> torch.Tensor:
+    """Min-max to [0, 1]; a constant map (nothing explained) becomes all zeros, not NaN."""
+    low, high = saliency.min(), saliency.max()
+    return (saliency - low) / (high - low) if high > low else torch.zeros_like(saliency)
+
+
+class SaliencyMethod(ABC):
+    def __call__(self, detector: EffdetDetector, image: torch.Tensor, target: Target) -> torch.Tensor:
+        """``image`` [C, H, W] as the detector takes it; returns [H, W] in [0, 1]."""
+        return normalize(self.saliency(detector, image, target).detach().float())
+
+    @abstractmethod
+    def saliency(self, detector: EffdetDetector, image: torch.Tensor, target: Target) -> torch.Tensor:
+        """Unnormalised [H, W] saliency."""

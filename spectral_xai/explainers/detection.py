@@ -1,0 +1,131 @@
+"""An EfficientDet seen as a detector that remembers where each detection came from.
+
+effdet's ``_post_process`` takes the top-k over anchor x class (``anchor = idx // C``,
+``class = idx % C``, levels P3..P7 concatenated) and ``generate_detections`` decodes, applies
+sigmoid and batched NMS, keeps ``max_det_per_image`` and drops the indices. :func:`decode` repeats
+those steps but keeps the anchor of every kept detection, so that a gradient method can
+back-propagate from the detection's own logit (:meth:`EffdetDetector.logit`) and a scoring rule can
+read the detection's full class-probability vector.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from effdet.anchors import decode_box_outputs
+from torch import nn
+from torchvision.ops import batched_nms
+
+Raw = tuple[list[torch.Tensor], list[torch.Tensor]]  # per-level class logits, box regressions
+
+
+@dataclass
+class Detections:
+    """Up to K detections per image, best first; rows past ``count`` are padding (label -1)."""
+
+    boxes: torch.Tensor  # [B, K, 4] x1 y1 x2 y2, input pixels
+    scores: torch.Tensor  # [B, K]
+    labels: torch.Tensor  # [B, K] 0-based class, -1 for padding
+    class_probs: torch.Tensor  # [B, K, C] sigmoid of every class logit at the detection's anchor
+    anchors: torch.Tensor  # [B, K] flat anchor index over P3..P7, -1 for padding
+
+
+@dataclass(frozen=True)
+class Target:
+    """One detection to explain, in the input pixels of its image."""
+
+    box: torch.Tensor  # [4] x1 y1 x2 y2
+    label: int  # 0-based
+    score: float
+    class_probs: torch.Tensor  # [C]
+    anchor: int
+
+    @classmethod
+    def from_detections(cls, detections: Detections, image: int = 0, rank: int = 0) -> "Target":
+        if int(detections.labels[image, rank]) < 0:
+            raise ValueError(f"image {image} has no detection at rank {rank}")
+        return cls(
+            box=detections.boxes[image, rank].detach(),
+            label=int(detections.labels[image, rank]),
+            score=float(detections.scores[image, rank]),
+            class_probs=detections.class_probs[image, rank].detach(),
+            anchor=int(detections.anchors[image, rank]),
+        )
+
+
+class EffdetDetector(nn.Module):
+    """Wraps anything shaped like effdet's ``EfficientDet`` (``net(images) -> (class logits per
+    level [B, A*C, H, W], box regressions per level [B, A*4, H, W])``) with its anchors."""
+
+    def __init__(self, net: nn.Module, anchor_boxes: torch.Tensor, num_classes: int,
+                 max_detection_points: int = 5000, max_det_per_image: int = 100, nms_iou: float = 0.5):
+        super().__init__()
+        self.net = net
+        self.register_buffer("anchor_boxes", anchor_boxes, persistent=False)  # yxyx, as effdet
+        self.num_classes = num_classes
+        self.max_detection_points = max_detection_points
+        self.max_det_per_image = max_det_per_image
+        self.nms_iou = nms_iou
+
+    @classmethod
+    def from_module(cls, module) -> "EffdetDetector":
+        """From an :class:`~spectral_xai.lit_modules.EfficientDetModule` (shares its weights)."""
+        bench = module.bench
+        return cls(bench.model, bench.anchors.boxes, bench.num_classes, bench.max_detection_points,
+                   bench.max_det_per_image).eval()
+
+    def raw(self, images: torch.Tensor) -> Raw:
+        class_out, box_out = self.net(images)
+        return list(class_out), list(box_out)
+
+    def decode(self, raw: Raw) -> Detections:
+        class_out, box_out = raw
+        batch, c = class_out[0].shape[0], self.num_classes
+        cls_all = torch.cat([o.permute(0, 2, 3, 1).reshape(batch, -1, c) for o in class_out], 1)
+        box_all = torch.cat([o.permute(0, 2, 3, 1).reshape(batch, -1, 4) for o in box_out], 1)
+        k = min(self.max_detection_points, cls_all.shape[1] * c)
+        _, top = torch.topk(cls_all.reshape(batch, -1), dim=1, k=k)
+        anchors, classes = top // c, top % c
+        out = self._empty(batch, cls_all)
+        for b in range(batch):  # NMS is per image, as in effdet
+            logits = cls_all[b, anchors[b], classes[b]]
+            boxes = decode_box_outputs(box_all[b, anchors[b]].float(), self.anchor_boxes[anchors[b]], output_xyxy=True)
+            scores = logits.sigmoid().float()
+            keep = batched_nms(boxes, scores, classes[b], iou_threshold=self.nms_iou)[: self.max_det_per_image]
+            n = len(keep)
+            out.boxes[b, :n], out.scores[b, :n], out.labels[b, :n] = boxes[keep], scores[keep], classes[b, keep]
+            out.anchors[b, :n] = anchors[b, keep]
+            out.class_probs[b, :n] = cls_all[b, anchors[b, keep]].sigmoid().float()
+        return out
+
+    def _empty(self, batch: int, like: torch.Tensor) -> Detections:
+        k, device = self.max_det_per_image, like.device
+        return Detections(
+            boxes=torch.zeros(batch, k, 4, device=device),
+            scores=torch.zeros(batch, k, device=device),
+            labels=torch.full((batch, k), -1, dtype=torch.long, device=device),
+            class_probs=torch.zeros(batch, k, self.num_classes, device=device),
+            anchors=torch.full((batch, k), -1, dtype=torch.long, device=device),
+        )
+
+    def forward(self, images: torch.Tensor) -> Detections:
+        return self.decode(self.raw(images))
+
+    def locate(self, raw: Raw, anchor: int) -> tuple[int, int, int, int]:
+        """Flat anchor index -> (level, anchor within cell, y, x), effdet's [H, W, A] flattening."""
+        class_out = raw[0]
+        per_cell = class_out[0].shape[1] // self.num_classes
+        offset = 0
+        for level, out in enumerate(class_out):
+            h, w = out.shape[-2:]
+            size = h * w * per_cell
+            if anchor < offset + size:
+                cell, a = divmod(anchor - offset, per_cell)
+                return level, a, cell // w, cell % w
+            offset += size
+        raise IndexError(f"anchor {anchor} beyond the {offset} anchors of this detector")
+
+    def logit(self, raw: Raw, target: Target, image: int = 0) -> torch.Tensor:
+        """The target's own class logit in ``raw``, differentiable to the input."""
+        level, a, y, x = self.locate(raw, target.anchor)
+        return raw[0][level][image, a * self.num_classes + target.label, y, x]

@@ -1,0 +1,33 @@
+"""Capturing the feature maps that enter one layer, per call.
+
+effdet's class and box heads are shared by the five levels and run five times per forward pass,
+so a module hook fires once per level: every call is kept, and the caller picks the level of the
+detection it explains. A layer that runs once per forward gives one entry.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+from torch import nn
+
+
+@contextmanager
+def tap_inputs(net: nn.Module, layer: str) -> Iterator[list[torch.Tensor]]:
+    try:
+        module = net.get_submodule(layer)
+    except AttributeError:
+        raise ValueError(f"layer {layer!r} not found in {type(net).__name__}") from None
+    calls: list[torch.Tensor] = []
+    handle = module.register_forward_pre_hook(lambda _module, args: calls.append(args[0]))
+    try:
+        yield calls
+    finally:
+        handle.remove()
+
+
+def features_for_level(calls: list[torch.Tensor], level: int, layer: str) -> torch.Tensor:
+    if not calls:
+        raise RuntimeError(f"layer {layer!r} did not run in the forward pass")
+    return calls[level] if len(calls) > 1 else calls[0]

@@ -1,0 +1,36 @@
+"""Grad-CAM for one detection (Selvaraju et al. 2017, applied to a detector as in Bayer et al. 2021)."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .base import SaliencyMethod, register
+from .detection import EffdetDetector, Target
+from .features import features_for_level, tap_inputs
+
+
+@register("gradcam", relu=True)
+@register("gradcam_norelu", relu=False)
+class GradCAM(SaliencyMethod):
+    """Feature maps entering ``layer`` (default: the classifier head's prediction conv, at the
+    detection's own pyramid level — the paper's choice); channel weights are the spatial mean of
+    the gradient of the detection's own class logit; the weighted sum is upsampled bilinearly.
+    ``relu=False`` keeps negative evidence (the paper shows both: with ReLU maps are often empty).
+    """
+
+    def __init__(self, layer: str = "class_net.predict", relu: bool = True):
+        self.layer, self.relu = layer, relu
+
+    def saliency(self, detector: EffdetDetector, image: torch.Tensor, target: Target) -> torch.Tensor:
+        # Lightning validates under inference mode, whose tensors cannot join autograd.
+        with torch.inference_mode(False), torch.enable_grad():
+            x = image.clone()[None].requires_grad_(True)
+            with tap_inputs(detector.net, self.layer) as calls:
+                raw = detector.raw(x)
+            level = detector.locate(raw, target.anchor)[0]
+            features = features_for_level(calls, level, self.layer)
+            (gradient,) = torch.autograd.grad(detector.logit(raw, target), features)
+        cam = (gradient.mean(dim=(2, 3), keepdim=True) * features).sum(dim=1, keepdim=True)
+        if self.relu:
+            cam = cam.clamp(min=0)
+        return F.interpolate(cam, size=image.shape[-2:], mode="bilinear", align_corners=False)[0, 0]

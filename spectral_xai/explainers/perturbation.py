@@ -1,0 +1,30 @@
+"""Scoring many perturbed copies of one image, chunk by chunk.
+
+Every perturbation method and the insertion/deletion metric build ``image * mask + substrate *
+(1 - mask)`` for a stream of masks and ask the scorer about each. Only one chunk of masks and
+images exists at a time, so memory does not grow with the number of masks.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Iterator
+
+import torch
+
+from .detection import Target
+from .scoring import DetectionScorer, Match
+
+
+def perturbed_matches(
+    scorer: DetectionScorer,
+    image: torch.Tensor,
+    target: Target,
+    mask_chunks: Iterable[torch.Tensor],
+    substrate: torch.Tensor | None = None,
+) -> Iterator[tuple[torch.Tensor, Match]]:
+    """For each chunk of masks [n, 1, H, W] (1 keeps the image), yield it with its matches."""
+    for masks in mask_chunks:
+        masks = masks.to(image)
+        perturbed = image[None] * masks
+        if substrate is not None:
+            perturbed = perturbed + substrate[None] * (1 - masks)
+        yield masks, scorer.match(perturbed, target)

@@ -1,0 +1,87 @@
+"""How strongly does the detector still see the target in each of a batch of altered images?
+
+One question shared by RISE, SIDU and the insertion/deletion metric, answered here only.
+A :class:`ScoringRule` turns a batch's detections into one score per image (and the detection it
+matched); :class:`DetectionScorer` runs the detector over any number of images in fixed-size chunks.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import torch
+from torchvision.ops import box_iou
+
+from .detection import Detections, EffdetDetector, Target
+
+
+@dataclass
+class Match:
+    scores: torch.Tensor  # [N] the target's score in each image, 0 where it was not re-identified
+    index: torch.Tensor  # [N] the matched detection's row, -1 where none
+    vectors: torch.Tensor  # [N, C] the matched detection's class probabilities, 0 where none
+
+
+def _gather(detections: Detections, scores: torch.Tensor, index: torch.Tensor) -> Match:
+    found = index >= 0
+    rows = index.clamp(min=0)
+    vectors = detections.class_probs.gather(1, rows[:, None, None].expand(-1, 1, detections.class_probs.shape[-1]))[:, 0]
+    return Match(scores=torch.where(found, scores, torch.zeros_like(scores)), index=torch.where(found, index, -1),
+                 vectors=vectors * found[:, None])
+
+
+class ScoringRule(ABC):
+    @abstractmethod
+    def __call__(self, detections: Detections, target: Target) -> Match: ...
+
+
+class MatchedScore(ScoringRule):
+    """Bayer et al. 2021: among detections of the target's class with score >= ``min_score`` and
+    IoU >= ``min_iou`` with the target box, the one with the highest IoU gives its score; none gives 0."""
+
+    def __init__(self, min_score: float = 0.05, min_iou: float = 0.5):
+        self.min_score, self.min_iou = min_score, min_iou
+
+    def __call__(self, detections: Detections, target: Target) -> Match:
+        iou = box_iou(target.box[None].to(detections.boxes), detections.boxes.reshape(-1, 4)).reshape(detections.scores.shape)
+        valid = (detections.labels == target.label) & (detections.scores >= self.min_score) & (iou >= self.min_iou)
+        best_iou, index = torch.where(valid, iou, torch.full_like(iou, -1.0)).max(dim=1)
+        index = torch.where(best_iou >= 0, index, -1)
+        return _gather(detections, detections.scores.gather(1, index.clamp(min=0)[:, None])[:, 0], index)
+
+
+class DRiseSimilarity(ScoringRule):
+    """D-RISE (Petsiuk et al. 2021): max over detections of IoU x cosine(class vectors) x objectness.
+    EfficientDet has no objectness output, so that factor is 1."""
+
+    def __call__(self, detections: Detections, target: Target) -> Match:
+        iou = box_iou(target.box[None].to(detections.boxes), detections.boxes.reshape(-1, 4)).reshape(detections.scores.shape)
+        cosine = torch.nn.functional.cosine_similarity(detections.class_probs, target.class_probs.to(detections.class_probs)[None, None], dim=-1)
+        similarity = torch.where(detections.labels >= 0, iou * cosine, torch.zeros_like(iou))
+        best, index = similarity.max(dim=1)
+        index = torch.where(best > 0, index, -1)
+        return _gather(detections, best, index)
+
+
+RULES = {"matched": MatchedScore, "drise": DRiseSimilarity}
+
+
+class DetectionScorer:
+    """Scores any number of images against one target, ``batch_size`` images per forward pass."""
+
+    def __init__(self, detector: EffdetDetector, rule: ScoringRule | None = None, batch_size: int = 32):
+        self.detector = detector
+        self.rule = rule or MatchedScore()
+        self.batch_size = batch_size
+        self.forward_passes = 0  # images run through the detector, for cost accounting
+
+    @torch.no_grad()
+    def match(self, images: torch.Tensor, target: Target) -> Match:
+        parts = []
+        for chunk in images.split(self.batch_size):
+            parts.append(self.rule(self.detector(chunk), target))
+            self.forward_passes += len(chunk)
+        return Match(*(torch.cat([getattr(p, f) for p in parts]) for f in ("scores", "index", "vectors")))
+
+    def __call__(self, images: torch.Tensor, target: Target) -> torch.Tensor:
+        return self.match(images, target).scores

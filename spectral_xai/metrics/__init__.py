@@ -1,0 +1,3 @@
+from .insertion_deletion import CurveResult, deletion, insertion, insertion_deletion
+
+__all__ = ["CurveResult", "deletion", "insertion", "insertion_deletion"]

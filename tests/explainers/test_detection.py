@@ -1,0 +1,47 @@
+import pytest
+import torch
+from effdet import DetBenchPredict
+
+from spectral_xai.explainers import EffdetDetector, Target
+from spectral_xai.lit_modules import EfficientDetModule
+
+
+@pytest.fixture(scope="module", params=[3, 6], ids=["3ch", "6ch"])
+def module(request):
+    torch.manual_seed(0)
+    return EfficientDetModule(image_size=128, in_chans=request.param).eval()
+
+
+def test_retraced_detections_equal_effdet_output(module):
+    detector = EffdetDetector.from_module(module)
+    images = torch.randn(3, module.hparams.in_chans, 128, 128)
+    with torch.no_grad():
+        reference = DetBenchPredict(module.net).eval()(images)
+        traced = detector(images)
+    assert torch.equal(traced.boxes, reference[..., :4])
+    assert torch.equal(traced.scores, reference[..., 4])
+    assert torch.equal(traced.labels, reference[..., 5].long() - 1)
+    assert bool((traced.anchors[traced.labels >= 0] >= 0).all())
+
+
+def test_traced_logit_is_the_reported_score_and_differentiable(module):
+    detector = EffdetDetector.from_module(module)
+    images = torch.randn(2, module.hparams.in_chans, 128, 128, requires_grad=True)
+    raw = detector.raw(images)
+    with torch.no_grad():
+        detections = detector.decode(raw)
+    for image, rank in [(0, 0), (1, 0), (1, 7), (0, 42)]:
+        target = Target.from_detections(detections, image, rank)
+        logit = detector.logit(raw, target, image)
+        assert torch.sigmoid(logit).item() == pytest.approx(target.score, abs=1e-6)
+        assert target.class_probs[target.label].item() == pytest.approx(target.score, abs=1e-6)
+    (gradient,) = torch.autograd.grad(detector.logit(raw, Target.from_detections(detections, 1, 0), 1), images)
+    assert gradient[0].abs().sum() == 0 and gradient[1].abs().sum() > 0
+
+
+def test_anchor_beyond_the_detector_is_refused(module):
+    detector = EffdetDetector.from_module(module)
+    with torch.no_grad():
+        raw = detector.raw(torch.zeros(1, module.hparams.in_chans, 128, 128))
+    with pytest.raises(IndexError, match="beyond"):
+        detector.locate(raw, 10**7)

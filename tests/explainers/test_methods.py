@@ -1,0 +1,97 @@
+"""Every method on a detector whose answer is known (tests/region_detector.py)."""
+import pytest
+import torch
+
+from spectral_xai.explainers import REGISTRY, DetectionScorer, MatchedScore, Target, create, register
+from spectral_xai.explainers.base import SaliencyMethod
+from spectral_xai.explainers.rise import RISE, rise_masks
+
+from ..region_detector import LABEL, REGION_SLICE, expected_score, region_detector
+
+
+@pytest.fixture(scope="module")
+def case():
+    detector = region_detector()
+    image = 0.6 + 0.4 * torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        target = Target.from_detections(detector(image[None]))
+    assert target.label == LABEL and target.score == pytest.approx(expected_score(image), abs=1e-6)
+    return detector, image, target
+
+
+def test_registry_knows_the_four_methods_and_refuses_others():
+    assert {"gradcam", "gradcam_norelu", "rise", "sidu"} <= set(REGISTRY)
+    with pytest.raises(KeyError, match="unknown saliency method 'lime'"):
+        create("lime")
+
+
+@pytest.mark.parametrize("name, settings", [("gradcam", {}), ("gradcam_norelu", {}),
+                                            ("rise", {"n_masks": 400, "grid": 4, "p": 0.5}), ("sidu", {})])
+def test_each_method_puts_most_saliency_in_the_region(case, name, settings):
+    detector, image, target = case
+    saliency = create(name, **settings)(detector, image, target)
+    assert saliency.shape == (64, 64) and saliency.min() == 0 and saliency.max() == 1
+    # Of the region-sized set of most salient pixels, most lie in the region (chance: 1/16).
+    in_region = torch.zeros(64, 64, dtype=torch.bool)
+    in_region[REGION_SLICE] = True
+    top = torch.argsort(saliency.flatten(), descending=True)[: int(in_region.sum())]
+    share = in_region.flatten()[top].float().mean().item()
+    assert share > 0.5, f"{name}: only {share:.2f} of the most salient pixels in the region"
+    assert saliency[REGION_SLICE].mean() > 2 * saliency[~in_region].mean()
+
+
+def test_gradcam_runs_under_inference_mode(case):
+    detector, image, target = case
+    with torch.inference_mode():
+        frozen = image.clone()
+        saliency = create("gradcam")(detector, frozen, target)
+    assert saliency[REGION_SLICE].mean() > saliency.mean()
+
+
+def test_rise_is_normalised_by_n_times_p():
+    """With a score that ignores the image, RISE's raw map is that score everywhere (E[M] = p)."""
+    detector = region_detector()
+    image = torch.ones(3, 64, 64)
+    with torch.no_grad():
+        target = Target.from_detections(detector(image[None]))
+
+    class Constant(MatchedScore):
+        def __call__(self, detections, target_):
+            match = super().__call__(detections, target_)
+            match.scores = torch.full_like(match.scores, 0.7)
+            return match
+
+    method = RISE(n_masks=3000, grid=8, p=0.1, batch_size=500)
+    method.rule = Constant()
+    raw = method.saliency(detector, image, target)
+    assert raw.mean().item() == pytest.approx(0.7, rel=0.03)
+
+
+def test_rise_masks_are_seeded_and_memory_bounded():
+    a = torch.cat(list(rise_masks(50, 8, 0.1, (64, 64), 7, seed=1)))
+    b = torch.cat(list(rise_masks(50, 8, 0.1, (64, 64), 50, seed=1)))
+    c = torch.cat(list(rise_masks(50, 8, 0.1, (64, 64), 50, seed=2)))
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert max(len(chunk) for chunk in rise_masks(50, 8, 0.1, (64, 64), 7, seed=1)) == 7
+    assert a.min() >= 0 and a.max() <= 1
+
+
+def test_rise_counts_its_forward_passes(case):
+    detector, image, target = case
+    scorer = DetectionScorer(detector, batch_size=16)
+    scorer(image[None].expand(40, -1, -1, -1), target)
+    assert scorer.forward_passes == 40
+
+
+def test_a_new_method_is_one_small_class(case):
+    @register("centre_test")
+    class Centre(SaliencyMethod):
+        def saliency(self, detector, image, target):
+            y, x = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+            return -((y - 32) ** 2 + (x - 32) ** 2)
+
+    try:
+        saliency = create("centre_test")(*case)
+        assert saliency[32, 32] == 1 and saliency[0, 0] == 0
+    finally:
+        REGISTRY.pop("centre_test")

@@ -1,0 +1,70 @@
+"""Insertion and deletion against curves computed by hand, one image at a time."""
+import math
+
+import pytest
+import torch
+from torchvision.transforms.functional import gaussian_blur
+
+from spectral_xai.explainers import DetectionScorer, Target
+from spectral_xai.metrics import deletion, insertion
+
+from ..region_detector import expected_score, region_detector
+
+
+def hand_curve(image, substrate, saliency, step, insert):
+    order = torch.argsort(saliency.flatten(), descending=True, stable=True)
+    n = order.numel()
+    scores = []
+    for i in range(math.ceil(1 / step) + 1):
+        moved = order[: min(n, round(i * step * n))]
+        flat = (substrate if insert else image).reshape(3, -1).clone()
+        flat[:, moved] = (image if insert else substrate).reshape(3, -1)[:, moved]
+        scores.append(expected_score(flat.reshape(image.shape)))
+    xs = [min(1.0, i * step) for i in range(len(scores))]
+    auc = sum((xs[i + 1] - xs[i]) * (scores[i] + scores[i + 1]) / 2 for i in range(len(scores) - 1))
+    return scores, auc
+
+
+@pytest.fixture(scope="module")
+def case():
+    detector = region_detector()
+    image = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(3)) * 0.5 + 0.5
+    with torch.no_grad():
+        target = Target.from_detections(detector(image[None]))
+    saliency = torch.rand(64, 64, generator=torch.Generator().manual_seed(4))
+    saliency[16:32, 16:32] += 0.5  # the region mostly, not entirely, first
+    return detector, image, target, saliency
+
+
+@pytest.mark.parametrize("step", [0.05, 0.03])
+def test_deletion_matches_hand_computation(case, step):
+    detector, image, target, saliency = case
+    result = deletion(DetectionScorer(detector, batch_size=8), image, saliency, target, step=step)
+    scores, auc = hand_curve(image, torch.zeros_like(image), saliency, step, insert=False)
+    assert result.scores.tolist() == pytest.approx(scores, abs=1e-5)
+    assert result.auc == pytest.approx(auc, abs=1e-5) and result.step == step
+    assert result.fractions[0] == 0 and result.fractions[-1] == 1
+
+
+def test_insertion_matches_hand_computation_from_a_blurred_copy(case):
+    detector, image, target, saliency = case
+    result = insertion(DetectionScorer(detector, batch_size=8), image, saliency, target, step=0.05)
+    blurred = gaussian_blur(image[None], kernel_size=[11, 11], sigma=[5.0, 5.0])[0]
+    scores, auc = hand_curve(image, blurred, saliency, 0.05, insert=True)
+    assert result.scores.tolist() == pytest.approx(scores, abs=1e-5)
+    assert result.auc == pytest.approx(auc, abs=1e-5)
+    assert result.scores[-1] == pytest.approx(target.score, abs=1e-5)
+
+
+def test_good_saliency_beats_reversed_saliency(case):
+    detector, image, target, saliency = case
+    scorer = DetectionScorer(detector, batch_size=32)
+    good = deletion(scorer, image, saliency, target, 0.05).auc
+    bad = deletion(scorer, image, -saliency, target, 0.05).auc
+    assert good < bad
+
+
+def test_step_outside_unit_interval_is_refused(case):
+    detector, image, target, saliency = case
+    with pytest.raises(ValueError, match="step 0"):
+        deletion(DetectionScorer(detector), image, saliency, target, step=0)
