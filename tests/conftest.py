@@ -19,6 +19,23 @@ def synthetic_root(tmp_path_factory) -> Path:
     return write_synthetic_dataset(tmp_path_factory.mktemp("synthetic") / "ir_det_dataset", num_scenes=24, seed=0)
 
 
+@pytest.fixture(scope="session")
+def trained_checkpoint(tmp_path_factory) -> Path:
+    """An RGB detector trained briefly on synthetic data with the demo config (about two minutes)."""
+    from spectral_xai.cli import SpectralCLI
+    from spectral_xai.data_modules.datamodule import MultispectralDataModule
+    from spectral_xai.lit_modules import EfficientDetModule
+
+    out = tmp_path_factory.mktemp("trained")
+    root = write_synthetic_dataset(out / "data", num_scenes=160, seed=0)
+    SpectralCLI(EfficientDetModule, MultispectralDataModule, save_config_kwargs={"overwrite": True}, args=[
+        "fit", "--config", str(REPO / "configs/demo.yaml"), "--data.root", str(root), "--data.num_workers", "0",
+        "--trainer.max_epochs", "10", "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
+        "--trainer.default_root_dir", str(out), "--checkpoint.dirpath", str(out / "checkpoints"),
+    ])
+    return out / "checkpoints" / "last.ckpt"
+
+
 @pytest.fixture
 def dataset_copy(synthetic_root, tmp_path) -> Path:
     """A private copy of the synthetic dataset that a test may dirty."""

@@ -30,6 +30,7 @@ def build_efficientdet(
     in_chans: int = 3,
     pretrained: bool = False,
     anchor_scale: float | None = None,
+    bn_momentum: float | None = None,
 ) -> EfficientDet:
     """An EfficientDet whose anchors fit ``image_size`` and whose stem takes ``in_chans`` channels.
 
@@ -37,7 +38,9 @@ def build_efficientdet(
     arguments; pretrained 3-channel stem weights are adapted with timm's ``adapt_input_conv``.
     Never fetches backbone weights on its own (effdet's default would, and fail offline).
     ``anchor_scale`` (effdet: 4, i.e. 32-pixel anchors at P3) can be lowered for small inputs,
-    whose objects are smaller than the smallest default anchor.
+    whose objects are smaller than the smallest default anchor. ``bn_momentum`` (effdet: 0.01, the
+    TensorFlow 0.99) can be raised for short runs: at 0.01 the running statistics that evaluation
+    uses trail the weights by a few hundred steps.
     """
     config = get_efficientdet_config(model_name)
     config.image_size = (image_size, image_size)
@@ -51,4 +54,8 @@ def build_efficientdet(
         model.load_state_dict(state)
     if num_classes != config.num_classes:
         model.reset_head(num_classes=num_classes)
+    if bn_momentum is not None:
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.momentum = bn_momentum
     return model

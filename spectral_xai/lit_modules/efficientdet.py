@@ -50,6 +50,7 @@ class EfficientDetModule(pl.LightningModule):
         in_chans: input channels (3, or 3 per stacked spectrum for early fusion).
         pretrained: start from effdet's COCO weights (needs network; offline raises a clear error).
         anchor_scale: effdet's anchor size multiplier (default 4); smaller suits small inputs.
+        bn_momentum: batch-norm momentum (effdet default 0.01); higher suits short runs.
         optimizer, scheduler: callables from config (LightningCLI dependency injection); the
             scheduler steps once per epoch.
     """
@@ -62,6 +63,7 @@ class EfficientDetModule(pl.LightningModule):
         model_name: str = "tf_efficientdet_d0",
         pretrained: bool = False,
         anchor_scale: float | None = None,
+        bn_momentum: float | None = None,
         optimizer: OptimizerCallable = torch.optim.Adam,
         scheduler: LRSchedulerCallable | None = None,
     ):
@@ -69,7 +71,7 @@ class EfficientDetModule(pl.LightningModule):
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
-        model = build_efficientdet(model_name, len(class_names), image_size, in_chans, pretrained, anchor_scale)
+        model = build_efficientdet(model_name, len(class_names), image_size, in_chans, pretrained, anchor_scale, bn_momentum)
         self.bench = DetBenchTrain(model, create_labeler=True)
         self.val_map = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", backend="faster_coco_eval")
         self.test_map = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", backend="faster_coco_eval")

@@ -1,0 +1,42 @@
+"""Every method against a random saliency map, on a detector trained on the synthetic data."""
+import pytest
+import torch
+
+from spectral_xai.checkpoint import load_checkpoint
+from spectral_xai.explainers import DetectionScorer, EffdetDetector, Target, create
+from spectral_xai.metrics import insertion_deletion
+
+METHODS = {"gradcam": {}, "gradcam_norelu": {}, "rise": {"n_masks": 300}, "sidu": {}}
+IMAGES, STEP = 8, 0.05
+
+
+@pytest.mark.slow
+def test_every_method_beats_random_saliency_on_most_boxes(trained_checkpoint):
+    module, datamodule = load_checkpoint(trained_checkpoint, num_workers=0)
+    datamodule.setup("test")
+    detector = EffdetDetector.from_module(module)
+    scorer = DetectionScorer(detector, batch_size=32)
+    generator = torch.Generator().manual_seed(0)
+    gains = {name: [] for name in [*METHODS, "random"]}
+    explained = 0
+    for index in range(len(datamodule.datasets["test"])):
+        image = datamodule.datasets["test"][index]["image"]
+        with torch.no_grad():
+            detections = detector(image[None])
+        if detections.scores[0, 0] < 0.05:
+            continue
+        target = Target.from_detections(detections)
+        maps = {name: create(name, **settings)(detector, image, target) for name, settings in METHODS.items()}
+        maps["random"] = torch.rand(image.shape[-2:], generator=generator)
+        for name, saliency in maps.items():
+            ins, dele = insertion_deletion(scorer, image, saliency, target, step=STEP)
+            gains[name].append(ins.auc - dele.auc)
+        explained += 1
+        if explained == IMAGES:
+            break
+    assert explained >= 5, f"the trained detector found a box in only {explained} test images"
+    means = {name: sum(v) / len(v) for name, v in gains.items()}
+    print("mean insertion - deletion AUC:", {k: round(v, 3) for k, v in means.items()})
+    for name in METHODS:
+        wins = sum(g > r for g, r in zip(gains[name], gains["random"]))
+        assert wins > explained / 2, f"{name} beat random saliency on only {wins} of {explained} boxes: {means}"
