@@ -1,0 +1,3 @@
+from .explanation import ExplanationCallback
+
+__all__ = ["ExplanationCallback"]

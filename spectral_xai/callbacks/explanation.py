@@ -1,0 +1,137 @@
+"""Explaining validation boxes every few epochs and logging maps, AUCs and timings.
+
+Each validation epoch (not the sanity check), rank zero explains the top detection of a fixed,
+seeded set of validation images with every configured method, while other ranks wait. Scalars go
+through ``pl_module.log`` (so every Lightning logger gets them); figures and the per-box table go
+to W&B when a ``WandbLogger`` is present, and otherwise to ``<log_dir>/explanations/``.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from PIL import Image
+from pytorch_lightning.loggers import WandbLogger
+
+from ..explainers import DetectionScorer, EffdetDetector, MatchedScore, create
+from ..explainers.pipeline import MethodResult
+from ..reporting.explained_box import explain_sample
+from ..reporting.tables import BOX_FIELDS, write_csv
+
+log = logging.getLogger(__name__)
+
+COLUMNS = ["epoch", *BOX_FIELDS]
+
+
+class ExplanationCallback(pl.Callback):
+    """Args:
+        methods: registered method names (``gradcam``, ``gradcam_norelu``, ``rise``, ``sidu``).
+        method_settings: per method, keyword arguments, e.g. ``{"rise": {"n_masks": 500}}``.
+        num_images: validation images explained each time, chosen once with ``seed``.
+        every_n_epochs: explain after every n-th validation epoch.
+        step: insertion/deletion step, a share of the image area.
+        min_score: an image whose top detection scores lower is reported, not explained.
+        batch_size: images per forward pass of the perturbation methods and the metric.
+        figure_inches: size of one panel in the logged figures.
+        time_budget_s: stop explaining for this epoch once this many seconds have passed;
+            the boxes left out are counted and logged.
+    """
+
+    def __init__(self, methods: Sequence[str] = ("gradcam", "rise", "sidu"), method_settings: dict[str, dict] | None = None,
+                 num_images: int = 4, every_n_epochs: int = 1, seed: int = 0, step: float = 0.05,
+                 min_score: float = 0.05, batch_size: int = 32, figure_inches: float = 2.6,
+                 time_budget_s: float | None = None):
+        self.methods = {name: create(name, **(method_settings or {}).get(name, {})) for name in methods}
+        self.num_images, self.every_n_epochs, self.seed = num_images, every_n_epochs, seed
+        self.step, self.min_score, self.batch_size = step, min_score, batch_size
+        self.figure_inches, self.time_budget_s = figure_inches, time_budget_s
+        self.indices: list[int] | None = None
+        self.totals: Counter = Counter()  # failures, no detection, skipped for time, over the run
+
+    def _choose(self, dataset) -> list[int]:
+        if self.indices is None:
+            rng = np.random.default_rng(self.seed)
+            self.indices = sorted(rng.choice(len(dataset), min(self.num_images, len(dataset)), replace=False).tolist())
+        return self.indices
+
+    def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:
+            return
+        if trainer.is_global_zero:
+            # Validation runs under inference mode and maybe autocast; gradient methods need neither.
+            try:
+                with torch.inference_mode(False), torch.autocast(pl_module.device.type, enabled=False):
+                    self._explain_epoch(trainer, pl_module)
+            except Exception:  # explanations must never end a training run
+                self.totals["failures"] += 1
+                log.exception("epoch %d: explaining validation boxes failed", trainer.current_epoch)
+        trainer.strategy.barrier("explanations")
+
+    def _explain_epoch(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        dataset = trainer.val_dataloaders.dataset
+        detector = EffdetDetector.from_module(pl_module)
+        scorer = DetectionScorer(detector, MatchedScore(min_score=self.min_score), self.batch_size)
+        mean, std = self._normalisation(trainer)
+        class_names = list(pl_module.hparams.class_names)
+        epoch, start = trainer.current_epoch, time.perf_counter()
+        counts, rows, figures, results_by_method = Counter(), [], [], {name: [] for name in self.methods}
+        for index in self._choose(dataset):
+            if self.time_budget_s is not None and time.perf_counter() - start > self.time_budget_s:
+                counts["skipped_for_time"] += 1
+                continue
+            sample = dataset[index]
+            explained = explain_sample(detector, sample, self.methods, scorer, self.step, self.min_score, class_names,
+                                       mean, std, epoch, pl_module.device, figure_inches=self.figure_inches)
+            if explained is None:
+                counts["no_detection"] += 1
+                log.warning("epoch %d: no detection scored >= %.2f in validation image %s (%s); not explained",
+                            epoch, self.min_score, sample["sample_id"], sample["spectrum"])
+                continue
+            for result in explained.results:
+                results_by_method[result.method].append(result)
+                counts["failures"] += result.error is not None
+            rows += explained.rows
+            figures.append((f"{sample['sample_id']}_{sample['spectrum']}", explained.figure))
+        if counts["skipped_for_time"]:
+            log.warning("epoch %d: time budget of %.0f s spent; %d image(s) not explained",
+                        epoch, self.time_budget_s, counts["skipped_for_time"])
+        self.totals.update(counts)
+        self._log_scalars(pl_module, results_by_method, counts)
+        self._log_media(trainer, rows, figures)
+
+    @staticmethod
+    def _normalisation(trainer: pl.Trainer) -> tuple[list[float], list[float]]:
+        hparams = getattr(trainer.datamodule, "hparams", {})
+        return list(hparams.get("mean", (0.0, 0.0, 0.0))), list(hparams.get("std", (1.0, 1.0, 1.0)))
+
+    def _log_scalars(self, pl_module: pl.LightningModule, results_by_method: dict[str, list[MethodResult]],
+                     counts: Counter) -> None:
+        scalars = {f"explain/{key}": float(counts[key]) for key in ("failures", "no_detection", "skipped_for_time")}
+        for name, results in results_by_method.items():
+            done = [r for r in results if r.error is None]
+            if done:
+                scalars[f"explain/{name}/insertion_auc"] = float(np.mean([r.insertion.auc for r in done]))
+                scalars[f"explain/{name}/deletion_auc"] = float(np.mean([r.deletion.auc for r in done]))
+                scalars[f"explain/{name}/seconds_per_box"] = float(np.mean([r.seconds for r in done]))
+        pl_module.log_dict(scalars, rank_zero_only=True)
+
+    def _log_media(self, trainer: pl.Trainer, rows: list[list], figures: list[tuple[str, np.ndarray]]) -> None:
+        wandb_loggers = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
+        for logger in wandb_loggers:
+            if figures:
+                logger.log_image("explain/maps", [f for _, f in figures], step=trainer.global_step,
+                                 caption=[name for name, _ in figures])
+            logger.log_table("explain/boxes", columns=COLUMNS, data=rows, step=trainer.global_step)
+        if wandb_loggers:
+            return
+        folder = Path(trainer.log_dir or trainer.default_root_dir) / "explanations" / f"epoch{trainer.current_epoch:03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, figure in figures:
+            Image.fromarray(figure).save(folder / f"{name}.png")
+        write_csv(folder / "boxes.csv", COLUMNS, rows)

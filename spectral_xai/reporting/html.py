@@ -1,0 +1,33 @@
+"""A self-contained HTML report: the summary table and every figure embedded as a data URI."""
+from __future__ import annotations
+
+import base64
+import html
+from pathlib import Path
+from typing import Sequence
+
+
+def _image(path: Path, folder: Path) -> str:
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    name = html.escape(str(path.relative_to(folder)))
+    return (f'<figure><img src="data:image/png;base64,{data}" alt="{name}">'
+            f"<figcaption>{name}</figcaption></figure>")
+
+
+def write_report(folder: Path, title: str, notes: Sequence[str], summary: Sequence[Sequence[str]],
+                 curve_pngs: Sequence[Path], box_pngs: Sequence[Path]) -> Path:
+    header, *rows = summary
+    table = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
+    table += "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    body = [f"<h1>{html.escape(title)}</h1>", *(f"<p>{html.escape(n)}</p>" for n in notes),
+            "<h2>Summary (mean ± std over boxes; lower deletion and higher insertion are better)</h2>",
+            f"<table>{table}</table>", "<h2>Insertion and deletion curves</h2>",
+            *(_image(p, folder) for p in curve_pngs), "<h2>Explained boxes</h2>", *(_image(p, folder) for p in box_pngs)]
+    style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+             "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}"
+             "figure{display:inline-block;margin:8px}img{max-width:100%}figcaption{font-size:11px;color:#555}")
+    page = (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+            f"<style>{style}</style></head><body>{''.join(body)}</body></html>")
+    path = folder / "report.html"
+    path.write_text(page, encoding="utf-8")
+    return path

@@ -1,0 +1,131 @@
+"""The explanation callback inside real fits: a real offline W&B run read back from disk."""
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import pytest
+import pytorch_lightning as pl
+from pytorch_lightning.loggers import CSVLogger
+
+from spectral_xai.callbacks import ExplanationCallback
+from spectral_xai.data_modules.datamodule import MultispectralDataModule
+from spectral_xai.explainers import REGISTRY, register
+from spectral_xai.explainers.base import SaliencyMethod
+from spectral_xai.lit_modules import EfficientDetModule
+from spectral_xai.loggers import AutoWandbLogger
+
+from ..conftest import REPO
+from ..test_train import tiny_args
+from ..wandb_records import history
+
+METHODS = ["gradcam", "rise", "sidu"]
+# min_score 0: an untrained detector's top box scores about 0.01, and it is still a box to explain.
+FAST = dict(methods=METHODS, method_settings={"rise": {"n_masks": 24, "batch_size": 12}}, num_images=2,
+            step=0.25, min_score=0.0, batch_size=12)
+
+
+def fit(root, logger, callback, epochs=2):
+    pl.seed_everything(0)
+    dm = MultispectralDataModule(str(root), image_size=128, batch_size=2, num_workers=0, val_fraction=0.2)
+    trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, limit_train_batches=2, limit_val_batches=1,
+                         logger=logger, callbacks=[callback], enable_progress_bar=False, enable_checkpointing=False,
+                         num_sanity_val_steps=1)
+    trainer.fit(EfficientDetModule(image_size=128), dm)
+    return trainer
+
+
+def test_wandb_run_holds_every_key_image_and_row_for_every_epoch(synthetic_root, tmp_path):
+    logger = AutoWandbLogger(save_dir=str(tmp_path), offline=True, project="test")
+    fit(synthetic_root, logger, ExplanationCallback(**FAST))
+    logger.experiment.finish()
+    (run,) = (tmp_path / "wandb").glob("offline-run-*")
+    rows = history(next(run.glob("run-*.wandb")))
+    for method in METHODS:
+        for key in ("insertion_auc", "deletion_auc", "seconds_per_box"):
+            values = [r[f"explain/{method}/{key}"] for r in rows if f"explain/{method}/{key}" in r]
+            assert len(values) == 2, f"explain/{method}/{key} logged {len(values)} times over 2 epochs (no sanity-check run)"
+            assert all(v >= 0 for v in values)
+    assert sum("explain/maps" in r for r in rows) == 2 and sum("explain/boxes" in r for r in rows) == 2
+    images = sorted((run / "files" / "media" / "images" / "explain").glob("maps_*.png"))
+    assert len(images) == 2 * 2  # two images per epoch
+    tables = sorted((run / "files" / "media" / "table" / "explain").glob("boxes_*.table.json"))
+    assert len(tables) == 2
+    for epoch, table in enumerate(tables):
+        content = json.loads(table.read_text())
+        column = content["columns"].index
+        assert len(content["data"]) == 2 * len(METHODS)
+        assert {row[column("method")] for row in content["data"]} == set(METHODS)
+        assert all(0 <= row[column("insertion_auc")] <= 1 and row[column("error")] == "" for row in content["data"])
+    assert {row[column("epoch")] for t in tables for row in json.loads(t.read_text())["data"]} == {0, 1}
+
+
+def test_a_failing_method_is_logged_counted_and_training_goes_on(synthetic_root, tmp_path, caplog):
+    @register("broken_test")
+    class Broken(SaliencyMethod):
+        def saliency(self, detector, image, target):
+            raise RuntimeError("this method is broken on purpose")
+
+    try:
+        callback = ExplanationCallback(**{**FAST, "methods": ["broken_test", "gradcam"]})
+        with caplog.at_level(logging.ERROR):
+            trainer = fit(synthetic_root, CSVLogger(tmp_path), callback)
+    finally:
+        REGISTRY.pop("broken_test")
+    assert trainer.state.finished and trainer.current_epoch == 2
+    assert callback.totals["failures"] == 2 * 2
+    assert "this method is broken on purpose" in caplog.text and "Traceback" in caplog.text
+    assert trainer.callback_metrics["explain/failures"] == 2
+    assert "explain/gradcam/insertion_auc" in trainer.callback_metrics
+
+
+def test_with_another_logger_scalars_log_and_figures_go_to_the_run_directory(synthetic_root, tmp_path):
+    logger = CSVLogger(tmp_path)
+    trainer = fit(synthetic_root, logger, ExplanationCallback(**FAST), epochs=1)
+    header = (tmp_path / "lightning_logs" / "version_0" / "metrics.csv").read_text().splitlines()[0]
+    assert "explain/rise/insertion_auc" in header and "explain/sidu/seconds_per_box" in header
+    folder = tmp_path / "lightning_logs" / "version_0" / "explanations" / "epoch000"
+    assert len(list(folder.glob("*.png"))) == 2
+    assert len((folder / "boxes.csv").read_text().splitlines()) == 1 + 2 * len(METHODS)
+    assert trainer.state.finished
+
+
+def test_images_without_detections_and_time_budget_are_reported_not_crashed(synthetic_root, tmp_path, caplog):
+    unexplained = ExplanationCallback(**{**FAST, "min_score": 0.99})
+    with caplog.at_level(logging.WARNING):
+        fit(synthetic_root, CSVLogger(tmp_path), unexplained, epochs=1)
+    assert unexplained.totals["no_detection"] == 2 and "not explained" in caplog.text
+    budget = ExplanationCallback(**{**FAST, "time_budget_s": 0.0})
+    fit(synthetic_root, CSVLogger(tmp_path / "b"), budget, epochs=1)
+    assert budget.totals["skipped_for_time"] == 2
+
+
+def test_images_are_chosen_once_and_seeded():
+    a, b = ExplanationCallback(num_images=3, seed=1), ExplanationCallback(num_images=3, seed=1)
+    assert a._choose(range(50)) == b._choose(range(50)) == a._choose(range(10))
+
+
+def test_unknown_method_fails_at_configuration():
+    with pytest.raises(KeyError, match="unknown saliency method 'lime'"):
+        ExplanationCallback(methods=["lime"])
+
+
+@pytest.mark.slow
+def test_two_process_ddp_fit_with_the_callback_creates_one_run(synthetic_root, tmp_path):
+    config = tmp_path / "callback.yaml"
+    config.write_text(
+        "trainer:\n  callbacks:\n    - class_path: spectral_xai.callbacks.ExplanationCallback\n      init_args:\n"
+        "        methods: [gradcam, rise]\n        method_settings: {rise: {n_masks: 16, batch_size: 8}}\n"
+        "        num_images: 1\n        step: 0.5\n        min_score: 0.0\n")
+    args = tiny_args("configs/demo.yaml", synthetic_root, tmp_path, "--config", str(config), "--trainer.max_epochs", "1",
+                     "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
+                     "--trainer.devices", "2", "--trainer.strategy", "ddp")
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONWARNINGS": "ignore"}
+    result = subprocess.run([sys.executable, str(REPO / "train.py"), "fit", *args], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = (tmp_path / "wandb").glob("offline-run-*")
+    rows = history(next(run.glob("run-*.wandb")))
+    assert any("explain/rise/insertion_auc" in r for r in rows)
+    assert len(list((run / "files" / "media" / "images" / "explain").glob("maps_*.png"))) == 1

@@ -1,0 +1,52 @@
+"""Reading an offline W&B run's history back from its ``run-<id>.wandb`` file.
+
+wandb 0.31 ships no reader. The file is a 7-byte header (":W&B", magic, version) followed by
+LevelDB-log framing: 32 KiB blocks of records (crc32 uint32, length uint16, type uint8, data),
+FULL = 1 or FIRST/MIDDLE/LAST = 2/3/4 for records split across blocks; each assembled record is a
+``wandb_internal_pb2.Record`` protobuf.
+"""
+from __future__ import annotations
+
+import json
+import struct
+from pathlib import Path
+
+from wandb.proto import wandb_internal_pb2
+
+HEADER, BLOCK, RECORD_HEADER = 7, 32768, 7
+FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
+
+
+def read_records(path: Path) -> list[wandb_internal_pb2.Record]:
+    data = Path(path).read_bytes()
+    if data[:4] != b":W&B":
+        raise ValueError(f"{path}: not a W&B run file")
+    records, pending, offset = [], b"", HEADER
+    while offset + RECORD_HEADER <= len(data):
+        left_in_block = BLOCK - offset % BLOCK
+        if left_in_block < RECORD_HEADER:  # zero trailer
+            offset += left_in_block
+            continue
+        _, length, kind = struct.unpack("<IHB", data[offset:offset + RECORD_HEADER])
+        payload = data[offset + RECORD_HEADER:offset + RECORD_HEADER + length]
+        offset += RECORD_HEADER + length
+        if kind == 0 and length == 0:
+            break  # preallocated zeros at the end of an unfinished file
+        if kind in (FULL, FIRST):
+            pending = payload
+        else:
+            pending += payload
+        if kind in (FULL, LAST):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(pending)
+            records.append(record)
+    return records
+
+
+def history(path: Path) -> list[dict]:
+    """One dict per logged history row: key -> decoded value."""
+    rows = []
+    for record in read_records(path):
+        if record.WhichOneof("record_type") == "history":
+            rows.append({(item.key or "/".join(item.nested_key)): json.loads(item.value_json) for item in record.history.item})
+    return rows
