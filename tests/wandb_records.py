@@ -17,6 +17,14 @@ HEADER, BLOCK, RECORD_HEADER = 7, 32768, 7
 FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
 
 
+def finish_run(logger) -> None:
+    """Close a logger's run and wait until W&B's service has written the run file completely."""
+    import wandb
+
+    logger.experiment.finish()
+    wandb.teardown()
+
+
 def read_records(path: Path) -> list[wandb_internal_pb2.Record]:
     data = Path(path).read_bytes()
     if data[:4] != b":W&B":
@@ -29,6 +37,8 @@ def read_records(path: Path) -> list[wandb_internal_pb2.Record]:
             continue
         _, length, kind = struct.unpack("<IHB", data[offset:offset + RECORD_HEADER])
         payload = data[offset + RECORD_HEADER:offset + RECORD_HEADER + length]
+        if len(payload) < length:
+            raise ValueError(f"{path}: last record cut short; is the run still being written?")
         offset += RECORD_HEADER + length
         if kind == 0 and length == 0:
             break  # preallocated zeros at the end of an unfinished file
@@ -44,9 +54,18 @@ def read_records(path: Path) -> list[wandb_internal_pb2.Record]:
 
 
 def history(path: Path) -> list[dict]:
-    """One dict per logged history row: key -> decoded value."""
+    """One dict per logged history row: key -> decoded value. Media and tables arrive as nested
+    keys (``["explain/maps", "filenames"]``); they are gathered into a dict under their first part."""
     rows = []
     for record in read_records(path):
-        if record.WhichOneof("record_type") == "history":
-            rows.append({(item.key or "/".join(item.nested_key)): json.loads(item.value_json) for item in record.history.item})
+        if record.WhichOneof("record_type") != "history":
+            continue
+        row: dict = {}
+        for item in record.history.item:
+            value = json.loads(item.value_json)
+            if item.key or len(item.nested_key) == 1:
+                row[item.key or item.nested_key[0]] = value
+            else:
+                row.setdefault(item.nested_key[0], {})["/".join(item.nested_key[1:])] = value
+        rows.append(row)
     return rows

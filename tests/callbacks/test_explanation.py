@@ -18,7 +18,7 @@ from spectral_xai.loggers import AutoWandbLogger
 
 from ..conftest import REPO
 from ..test_train import tiny_args
-from ..wandb_records import history
+from ..wandb_records import finish_run, history
 
 METHODS = ["gradcam", "rise", "sidu"]
 # min_score 0: an untrained detector's top box scores about 0.01, and it is still a box to explain.
@@ -39,7 +39,7 @@ def fit(root, logger, callback, epochs=2):
 def test_wandb_run_holds_every_key_image_and_row_for_every_epoch(synthetic_root, tmp_path):
     logger = AutoWandbLogger(save_dir=str(tmp_path), offline=True, project="test")
     fit(synthetic_root, logger, ExplanationCallback(**FAST))
-    logger.experiment.finish()
+    finish_run(logger)
     (run,) = (tmp_path / "wandb").glob("offline-run-*")
     rows = history(next(run.glob("run-*.wandb")))
     for method in METHODS:
@@ -117,7 +117,7 @@ def test_two_process_ddp_fit_with_the_callback_creates_one_run(synthetic_root, t
     config.write_text(
         "trainer:\n  callbacks:\n    - class_path: spectral_xai.callbacks.ExplanationCallback\n      init_args:\n"
         "        methods: [gradcam, rise]\n        method_settings: {rise: {n_masks: 16, batch_size: 8}}\n"
-        "        num_images: 1\n        step: 0.5\n        min_score: 0.0\n")
+        "        num_images: 1\n        every_n_epochs: 1\n        step: 0.5\n        min_score: 0.0\n")
     args = tiny_args("configs/demo.yaml", synthetic_root, tmp_path, "--config", str(config), "--trainer.max_epochs", "1",
                      "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
                      "--trainer.devices", "2", "--trainer.strategy", "ddp")
