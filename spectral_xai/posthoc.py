@@ -55,7 +55,7 @@ def evaluation_spectra(saved: Sequence[str], fusion: str, requested: Sequence[st
 
 def explain_checkpoints(
     checkpoints: Sequence[str | Path],
-    output: str | Path,
+    output: str | Path = "outputs/explain",
     methods: Sequence[str] = ("gradcam", "rise", "sidu"),
     method_settings: dict[str, dict] | None = None,
     root: str | None = None,
@@ -70,7 +70,25 @@ def explain_checkpoints(
     device: str = "cpu",
     wandb_project: str | None = None,
 ) -> Path:
-    """Returns the output folder. See explain.py for the meaning of each argument."""
+    """Explain the top detection of dataset images with trained checkpoints; returns the output folder.
+
+    Args:
+        checkpoints: checkpoint files written by train.py.
+        output: folder for boxes/, curves/, boxes.csv, summary.csv, summary.json, report.html.
+        methods: saliency methods by name (gradcam, gradcam_norelu, rise, sidu).
+        method_settings: per method keyword arguments, e.g. {rise: {n_masks: 500}}.
+        root: dataset folder; default: the one the checkpoint was trained on.
+        split: random or vis_ok; default: the checkpoint's.
+        part: which part of the split to explain: test, val or train.
+        spectra: spectra to evaluate a per-spectrum or mixed net on; default: its training spectra.
+        num_images: images per model x spectrum, a seeded choice.
+        seed: seed of that choice.
+        step: insertion/deletion step, a share of the image area.
+        min_score: images whose top detection scores lower are reported and left out.
+        batch_size: images per forward pass of the perturbation methods and the metric.
+        device: cpu or cuda.
+        wandb_project: also log to this W&B project (offline when no account is configured).
+    """
     explainers = {name: create(name, **(method_settings or {}).get(name, {})) for name in methods}
     output = Path(output)
     (output / "boxes").mkdir(parents=True, exist_ok=True)

@@ -21,16 +21,17 @@ def synthetic_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained_checkpoint(tmp_path_factory) -> Path:
-    """An RGB detector trained briefly on synthetic data with the demo config (about two minutes)."""
+    """A MIR detector trained briefly on synthetic data with the demo config (about a minute and a half)."""
     from spectral_xai.cli import SpectralCLI
     from spectral_xai.data_modules.datamodule import MultispectralDataModule
     from spectral_xai.lit_modules import EfficientDetModule
 
     out = tmp_path_factory.mktemp("trained")
-    root = write_synthetic_dataset(out / "data", num_scenes=160, seed=0)
+    root = write_synthetic_dataset(out / "data", num_scenes=140, seed=0)
     SpectralCLI(EfficientDetModule, MultispectralDataModule, save_config_kwargs={"overwrite": True}, args=[
         "fit", "--config", str(REPO / "configs/demo.yaml"), "--data.root", str(root), "--data.num_workers", "0",
-        "--trainer.max_epochs", "10", "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
+        "--trainer.max_epochs", "8", "--model.scheduler.init_args.milestones", "[6]", "--trainer.callbacks", "[]",
+        "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
         "--trainer.default_root_dir", str(out), "--checkpoint.dirpath", str(out / "checkpoints"),
     ])
     return out / "checkpoints" / "last.ckpt"

@@ -1,10 +1,6 @@
 """The explanation callback inside real fits: a real offline W&B run read back from disk."""
 import json
 import logging
-import os
-import subprocess
-import sys
-
 import pytest
 import pytorch_lightning as pl
 from pytorch_lightning.loggers import CSVLogger
@@ -16,8 +12,7 @@ from spectral_xai.explainers.base import SaliencyMethod
 from spectral_xai.lit_modules import EfficientDetModule
 from spectral_xai.loggers import AutoWandbLogger
 
-from ..conftest import REPO
-from ..test_train import tiny_args
+from ..test_train import fit_ddp_subprocess
 from ..wandb_records import finish_run, history
 
 METHODS = ["gradcam", "rise", "sidu"]
@@ -118,13 +113,7 @@ def test_two_process_ddp_fit_with_the_callback_creates_one_run(synthetic_root, t
         "trainer:\n  callbacks:\n    - class_path: spectral_xai.callbacks.ExplanationCallback\n      init_args:\n"
         "        methods: [gradcam, rise]\n        method_settings: {rise: {n_masks: 16, batch_size: 8}}\n"
         "        num_images: 1\n        every_n_epochs: 1\n        step: 0.5\n        min_score: 0.0\n")
-    args = tiny_args("configs/demo.yaml", synthetic_root, tmp_path, "--config", str(config), "--trainer.max_epochs", "1",
-                     "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
-                     "--trainer.devices", "2", "--trainer.strategy", "ddp")
-    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONWARNINGS": "ignore"}
-    result = subprocess.run([sys.executable, str(REPO / "train.py"), "fit", *args], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+    fit_ddp_subprocess(synthetic_root, tmp_path, "--config", str(config))
     (run,) = (tmp_path / "wandb").glob("offline-run-*")
     rows = history(next(run.glob("run-*.wandb")))
     assert any("explain/rise/insertion_auc" in r for r in rows)
