@@ -78,24 +78,34 @@ class EffdetDetector(nn.Module):
         class_out, box_out = self.net(images)
         return list(class_out), list(box_out)
 
-    def decode(self, raw: Raw) -> Detections:
+    def decode(self, raw: Raw, min_score: float = 0.0) -> Detections:
+        """effdet's post-processing. ``min_score`` drops candidates scoring below it before NMS:
+        greedy NMS visits boxes best first, so a dropped box could only have suppressed boxes below
+        ``min_score`` too, and the detections at or above it are exactly effdet's. With thousands of
+        low-scoring candidates per image NMS costs more than the network on a CPU, so a caller that
+        ignores low scores anyway (the paper's re-identification rule) should say so here."""
         class_out, box_out = raw
         batch, c = class_out[0].shape[0], self.num_classes
         cls_all = torch.cat([o.permute(0, 2, 3, 1).reshape(batch, -1, c) for o in class_out], 1)
         box_all = torch.cat([o.permute(0, 2, 3, 1).reshape(batch, -1, 4) for o in box_out], 1)
         k = min(self.max_detection_points, cls_all.shape[1] * c)
-        _, top = torch.topk(cls_all.reshape(batch, -1), dim=1, k=k)
-        anchors, classes = top // c, top % c
+        top_logits, top = torch.topk(cls_all.reshape(batch, -1), dim=1, k=k)
+        top_scores = top_logits.sigmoid().float()
         out = self._empty(batch, cls_all)
+        logits = torch.zeros_like(out.class_probs, dtype=cls_all.dtype)
         for b in range(batch):  # NMS is per image, as in effdet
-            logits = cls_all[b, anchors[b], classes[b]]
-            boxes = decode_box_outputs(box_all[b, anchors[b]].float(), self.anchor_boxes[anchors[b]], output_xyxy=True)
-            scores = logits.sigmoid().float()
-            keep = batched_nms(boxes, scores, classes[b], iou_threshold=self.nms_iou)[: self.max_det_per_image]
+            anchors, classes = top[b] // c, top[b] % c
+            # Boxes are decoded for every candidate, as effdet does, so that the floor cannot change
+            # how a box rounds (vectorised float maths may round differently for another length).
+            boxes = decode_box_outputs(box_all[b, anchors].float(), self.anchor_boxes[anchors], output_xyxy=True)
+            kept = (top_scores[b] >= min_score).nonzero()[:, 0]
+            keep = kept[batched_nms(boxes[kept], top_scores[b, kept], classes[kept], iou_threshold=self.nms_iou)]
+            keep = keep[: self.max_det_per_image]
             n = len(keep)
-            out.boxes[b, :n], out.scores[b, :n], out.labels[b, :n] = boxes[keep], scores[keep], classes[b, keep]
-            out.anchors[b, :n] = anchors[b, keep]
-            out.class_probs[b, :n] = cls_all[b, anchors[b, keep]].sigmoid().float()
+            out.boxes[b, :n], out.scores[b, :n], out.labels[b, :n] = boxes[keep], top_scores[b, keep], classes[keep]
+            out.anchors[b, :n] = anchors[keep]
+            logits[b, :n] = cls_all[b, anchors[keep]]
+        out.class_probs = torch.where(out.labels[..., None] >= 0, logits.sigmoid().float(), out.class_probs)
         return out
 
     def _empty(self, batch: int, like: torch.Tensor) -> Detections:
@@ -108,8 +118,8 @@ class EffdetDetector(nn.Module):
             anchors=torch.full((batch, k), -1, dtype=torch.long, device=device),
         )
 
-    def forward(self, images: torch.Tensor) -> Detections:
-        return self.decode(self.raw(images))
+    def forward(self, images: torch.Tensor, min_score: float = 0.0) -> Detections:
+        return self.decode(self.raw(images), min_score)
 
     def locate(self, raw: Raw, anchor: int) -> tuple[int, int, int, int]:
         """Flat anchor index -> (level, anchor within cell, y, x), effdet's [H, W, A] flattening."""

@@ -31,6 +31,10 @@ def _gather(detections: Detections, scores: torch.Tensor, index: torch.Tensor) -
 
 
 class ScoringRule(ABC):
+    #: Detections scoring below this cannot change the rule's answer, so the detector may drop them
+    #: before NMS (see :meth:`EffdetDetector.decode`).
+    min_score: float = 0.0
+
     @abstractmethod
     def __call__(self, detections: Detections, target: Target) -> Match: ...
 
@@ -79,7 +83,7 @@ class DetectionScorer:
     def match(self, images: torch.Tensor, target: Target) -> Match:
         parts = []
         for chunk in images.split(self.batch_size):
-            parts.append(self.rule(self.detector(chunk), target))
+            parts.append(self.rule(self.detector(chunk, self.rule.min_score), target))
             self.forward_passes += len(chunk)
         return Match(*(torch.cat([getattr(p, f) for p in parts]) for f in ("scores", "index", "vectors")))
 

@@ -24,6 +24,30 @@ def test_retraced_detections_equal_effdet_output(module):
     assert bool((traced.anchors[traced.labels >= 0] >= 0).all())
 
 
+def test_score_floor_keeps_exactly_effdets_detections_above_it(module):
+    detector = EffdetDetector.from_module(module)
+    images = torch.randn(2, module.hparams.in_chans, 128, 128, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        raw = detector.raw(images)
+        full = detector.decode(raw)
+        # An untrained net scores everything near 0.01: a floor inside that range still splits it.
+        floor = float(full.scores[:, 30].max())
+        floored = detector.decode(raw, min_score=floor)
+    for image in range(2):
+        above = full.scores[image] >= floor
+        n = int(above.sum())
+        assert 0 < n < int((full.labels[image] >= 0).sum())
+        assert (floored.labels[image, n:] == -1).all()
+        # Untrained scores tie exactly; NMS orders tied boxes of different classes arbitrarily, so the
+        # detections are compared as a set, keyed by (anchor, class), which is unique.
+        def by_key(d, rows):
+            order = torch.argsort(d.anchors[image][rows] * detector.num_classes + d.labels[image][rows])
+            return {f: getattr(d, f)[image][rows][order] for f in ("boxes", "scores", "labels", "anchors", "class_probs")}
+        got, want = by_key(floored, slice(0, n)), by_key(full, above)
+        for field in got:
+            assert torch.equal(got[field], want[field]), field
+
+
 def test_traced_logit_is_the_reported_score_and_differentiable(module):
     detector = EffdetDetector.from_module(module)
     images = torch.randn(2, module.hparams.in_chans, 128, 128, requires_grad=True)

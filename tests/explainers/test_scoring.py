@@ -60,3 +60,22 @@ def test_drise_similarity_is_iou_times_cosine():
     # second box: IoU 1 but class 2 is orthogonal to the target's vector -> similarity 0
     assert score(rows, DRiseSimilarity()) == pytest.approx(0.5 * cosine_first, abs=1e-6)
     assert score([], DRiseSimilarity()) == 0.0
+
+
+def test_scorer_drops_candidates_below_the_rules_floor_without_changing_its_answer():
+    from spectral_xai.explainers import DetectionScorer, EffdetDetector
+    from spectral_xai.lit_modules import EfficientDetModule
+
+    torch.manual_seed(0)
+    detector = EffdetDetector.from_module(EfficientDetModule(image_size=128).eval())
+    generator = torch.Generator().manual_seed(1)
+    images = torch.randn(1, 3, 128, 128, generator=generator) + 0.2 * torch.randn(6, 3, 128, 128, generator=generator)
+    with torch.no_grad():
+        full = detector(images)
+    # An untrained net scores about 0.01; put the floor among its scores so that it drops some.
+    rule = MatchedScore(min_score=float(full.scores[:, 10].median()))
+    target = Target.from_detections(full, image=0, rank=0)
+    scorer = DetectionScorer(detector, rule, batch_size=4)
+    expected = rule(full, target).scores
+    assert int((expected > 0).sum()) >= 2
+    assert torch.equal(scorer(images, target), expected)
