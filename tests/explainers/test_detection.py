@@ -24,6 +24,12 @@ def test_retraced_detections_equal_effdet_output(module):
     assert bool((traced.anchors[traced.labels >= 0] >= 0).all())
 
 
+def _by_key(detections, image: int, rows, num_classes: int) -> dict:
+    picked = {f: getattr(detections, f)[image][rows] for f in ("boxes", "scores", "labels", "anchors", "class_probs")}
+    order = torch.argsort(picked["anchors"] * num_classes + picked["labels"])
+    return {f: value[order] for f, value in picked.items()}
+
+
 def test_score_floor_keeps_exactly_effdets_detections_above_it(module):
     detector = EffdetDetector.from_module(module)
     images = torch.randn(2, module.hparams.in_chans, 128, 128, generator=torch.Generator().manual_seed(0))
@@ -40,10 +46,8 @@ def test_score_floor_keeps_exactly_effdets_detections_above_it(module):
         assert (floored.labels[image, n:] == -1).all()
         # Untrained scores tie exactly; NMS orders tied boxes of different classes arbitrarily, so the
         # detections are compared as a set, keyed by (anchor, class), which is unique.
-        def by_key(d, rows):
-            order = torch.argsort(d.anchors[image][rows] * detector.num_classes + d.labels[image][rows])
-            return {f: getattr(d, f)[image][rows][order] for f in ("boxes", "scores", "labels", "anchors", "class_probs")}
-        got, want = by_key(floored, slice(0, n)), by_key(full, above)
+        got = _by_key(floored, image, slice(0, n), detector.num_classes)
+        want = _by_key(full, image, above, detector.num_classes)
         for field in got:
             assert torch.equal(got[field], want[field]), field
 
