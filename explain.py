@@ -1,21 +1,17 @@
 """Explain the top detection of dataset images with trained checkpoints; write figures, tables, a report.
 
-    python explain.py --checkpoints '[runs/demo/checkpoints/last.ckpt]' --output outputs/explain
+    python explain.py runs/demo/checkpoints/last.ckpt --output outputs/explain
+    python explain.py 'runs/*/checkpoints/last.ckpt' --output outputs/all     # a glob, quoted
     python explain.py --config my_explain.yaml        # the same arguments from a YAML file
     python explain.py --help
 
 By default each checkpoint is evaluated on its own data settings (dataset root, split, spectra) and
-the test part of its split; a mixed RGB+MIR net is applied to each spectrum alone.
+the test part of its split; a mixed RGB+MIR net is applied to each spectrum alone. A mistake in the
+arguments or the inputs is one line naming the file and the problem, exit code 2, and no output.
 """
-from jsonargparse import CLI
+import sys
 
-from spectral_xai.posthoc import explain_checkpoints
-
-
-def main() -> None:
-    folder = CLI(explain_checkpoints, as_positional=False)
-    print(f"wrote {folder / 'report.html'}")
-
+from spectral_xai.explain_cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

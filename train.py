@@ -3,13 +3,18 @@
     python train.py fit --config configs/demo.yaml
     python train.py fit --config configs/paper/rgb.yaml --data.root /data/ir_det_dataset
 """
+import sys
+
 from spectral_xai.cli import SpectralCLI
 from spectral_xai.data_modules.datamodule import MultispectralDataModule
-from spectral_xai.lit_modules import EfficientDetModule
+from spectral_xai.lit_modules import EfficientDetModule, TrainingDiverged
 
 
 def main() -> None:
-    SpectralCLI(EfficientDetModule, MultispectralDataModule, save_config_kwargs={"overwrite": True})
+    try:
+        SpectralCLI(EfficientDetModule, MultispectralDataModule, save_config_kwargs={"overwrite": True})
+    except TrainingDiverged as err:
+        sys.exit(f"train.py: {err}")
 
 
 if __name__ == "__main__":

@@ -32,12 +32,14 @@ import torch
 warnings.filterwarnings("ignore")
 
 from spectral_xai.checkpoint import load_checkpoint  # noqa: E402
-from spectral_xai.explainers import DetectionScorer, EffdetDetector, MatchedScore, Target, create  # noqa: E402
+from spectral_xai.data_modules.layout import CLASS_NAMES  # noqa: E402
+from spectral_xai.detection import DetectionScorer, Scoring, Target  # noqa: E402
+from spectral_xai.explainers import create  # noqa: E402
 from spectral_xai.lit_modules import EfficientDetModule  # noqa: E402
 from spectral_xai.metrics import insertion_deletion  # noqa: E402
 
 
-def build(args) -> tuple[EffdetDetector, torch.Tensor, Target]:
+def build(args) -> tuple[DetectionScorer, torch.Tensor, Target]:
     torch.manual_seed(0)
     if args.checkpoint:
         module, datamodule = load_checkpoint(args.checkpoint)
@@ -45,12 +47,12 @@ def build(args) -> tuple[EffdetDetector, torch.Tensor, Target]:
         datamodule.setup("validate")
         image = datamodule.val_dataloader().dataset[0]["image"]
     else:
-        module = EfficientDetModule(image_size=args.image_size).eval()
+        module = EfficientDetModule(CLASS_NAMES, image_size=args.image_size).eval()
         image = torch.randn(module.hparams.in_chans, args.image_size, args.image_size)
-    detector = EffdetDetector.from_module(module)
+    detector = module.detector()
     with torch.no_grad():
         target = Target.from_detections(detector(image[None]))
-    return detector, image, target
+    return DetectionScorer(detector, Scoring().build(), args.batch_size), image, target
 
 
 def seconds(fn) -> float:
@@ -77,9 +79,9 @@ def forward_backward_seconds(detector, image, target) -> float:
 
 
 def rise_peak_rss(n_masks: int, args) -> None:
-    detector, image, target = build(args)
-    create("rise", n_masks=8, batch_size=args.batch_size)(detector, image, target)  # warm-up allocations
-    create("rise", n_masks=n_masks, batch_size=args.batch_size)(detector, image, target)
+    scorer, image, target = build(args)
+    create("rise", n_masks=8)(scorer, image, target)  # warm-up allocations
+    create("rise", n_masks=n_masks)(scorer, image, target)
     print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
@@ -97,20 +99,19 @@ def main() -> None:
     if args.rise_memory:
         return rise_peak_rss(args.rise_memory, args)
 
-    detector, image, target = build(args)
-    floor = MatchedScore().min_score
+    scorer, image, target = build(args)
+    detector, floor = scorer.detector, scorer.rule.min_score
     print(f"image {image.shape[-1]}px, batch {args.batch_size}, {torch.get_num_threads()} threads, "
           f"target score {target.score:.3f}")
     methods = {
-        "rise": (create("rise", n_masks=args.rise_masks, batch_size=args.batch_size), args.rise_masks),
+        "rise": (create("rise", n_masks=args.rise_masks), args.rise_masks),
         # SIDU: one pass for the feature maps, then one per feature channel (mask).
-        "sidu": (create("sidu", batch_size=args.batch_size), 1 + _sidu_channels(detector, image, target)),
+        "sidu": (create("sidu"), 1 + _sidu_channels(detector, image, target)),
     }
     saliency = torch.rand(image.shape[-2:])
-    scorer = DetectionScorer(detector, batch_size=args.batch_size)
     metric_passes = 2 * (round(1 / args.step) + 1)
     gradcam = create("gradcam")
-    gradcam(detector, image, target)  # warm-up
+    gradcam(scorer, image, target)  # warm-up
     detection_seconds(detector, image, args.batch_size, args.batch_size, floor)  # warm-up
     ratios: dict[str, list[float]] = {}
     units, full_units = [], []
@@ -119,13 +120,13 @@ def main() -> None:
         full_units.append(detection_seconds(detector, image, args.batch_size, args.batch_size, 0.0) / args.batch_size)
         for name, (method, passes) in methods.items():
             cost = detection_seconds(detector, image, passes, args.batch_size, floor)
-            ratios.setdefault(name, []).append(seconds(lambda: method(detector, image, target)) / cost)
+            ratios.setdefault(name, []).append(seconds(lambda: method(scorer, image, target)) / cost)
         cost = sum(detection_seconds(detector, image, metric_passes // 2, args.batch_size, floor)
                    for _curve in ("insertion", "deletion"))
         ratios.setdefault("insertion+deletion", []).append(
             seconds(lambda: insertion_deletion(scorer, image, saliency, target, step=args.step)) / cost)
         cost = forward_backward_seconds(detector, image, target)
-        ratios.setdefault("gradcam", []).append(min(seconds(lambda: gradcam(detector, image, target)) for _ in range(3)) / cost)
+        ratios.setdefault("gradcam", []).append(min(seconds(lambda: gradcam(scorer, image, target)) for _ in range(3)) / cost)
     unit, full = statistics.median(units), statistics.median(full_units)
     print(f"batched detection {unit * 1000:.1f} ms/image with effdet's post-processing at score >= {floor}, "
           f"{full * 1000:.1f} ms/image without the floor ({full / unit:.2f}x)")

@@ -1,16 +1,25 @@
-"""LightningCLI wiring shared by train.py: the data settings decide the model's input shape."""
+"""LightningCLI wiring shared by train.py: the data decide the model's input shape and classes, and
+a resumed fit continues its W&B run."""
 from __future__ import annotations
 
+import logging
+import pydoc
+
+import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
+from pytorch_lightning.loggers import WandbLogger
 
 from .data_modules.datamodule import input_channels
+
+log = logging.getLogger(__name__)
 
 
 class SpectralCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        # The network's input follows the data: one place to set image size, spectra and fusion.
+        # The network's input and classes follow the data: one place to set them.
         parser.link_arguments("data.image_size", "model.image_size")
+        parser.link_arguments("data.class_names", "model.class_names")
         parser.link_arguments(("data.spectra", "data.fusion"), "model.in_chans", compute_fn=input_channels)
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         # ModelCheckpoint's save_last writes last.ckpt only when the best one changes; resuming wants
@@ -30,3 +39,18 @@ class SpectralCLI(LightningCLI):
                 "init_args": {"project": "spectral-xai", "save_dir": "runs"},
             },
         })
+
+    def before_instantiate_classes(self) -> None:
+        """A fit resumed from a checkpoint logs to the W&B run the checkpoint was written by."""
+        config = self.config.get(self.subcommand) if self.subcommand else self.config
+        ckpt_path = config.get("ckpt_path") if config else None
+        logger = config.get("trainer", {}).get("logger") if config else None
+        if self.subcommand != "fit" or not ckpt_path or not hasattr(logger, "class_path"):
+            return
+        if not issubclass(pydoc.locate(logger.class_path), WandbLogger) or logger.init_args.get("id"):
+            return
+        run_id = torch.load(ckpt_path, map_location="cpu", weights_only=False, mmap=True).get("wandb_run_id")
+        if run_id:
+            logger.init_args["id"] = run_id
+            log.info("resuming W&B run %s from %s", run_id, ckpt_path)
+

@@ -3,12 +3,16 @@
 For every checkpoint and every spectrum it is evaluated on, the top detection of each of a seeded
 choice of images is explained by every method and scored; the results become per-box figures,
 curve plots, ``boxes.csv``, the paper's Table 2 (``summary.csv`` / ``summary.json``) and a
-self-contained ``report.html``.
+self-contained ``report.html``. Everything is checked before anything is written, and the files are
+made in a scratch folder that becomes ``output`` only when all of them are there: a failed run
+leaves nothing half-written.
 """
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import shutil
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -20,23 +24,27 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .data_modules import layout
 from .data_modules.datamodule import MultispectralDataModule
 from .data_modules.reader import DatasetError
-from .explainers import DetectionScorer, EffdetDetector, MatchedScore, create
-from .explainers.pipeline import MethodResult
+from .detection import Scoring
+from .evaluation import BoxResult, Explainer, choose_indices
+from .lit_modules import EfficientDetModule
+from .loggers import AutoWandbLogger
 from .reporting.curves import curve_plot
-from .reporting.explained_box import explain_sample
+from .reporting.figures import explanation_figure
 from .reporting.html import write_report
-from .reporting.tables import BOX_COLUMNS, summarize, write_csv, write_summary
+from .reporting.tables import BOX_FIELDS, box_row, method_scalars, summarize, write_csv, write_summary
+from .reporting.wandb_media import log_media
 
 log = logging.getLogger(__name__)
 
+BOX_COLUMNS = ["model", *BOX_FIELDS]
+
 
 @dataclass
-class Evaluation:
-    """One checkpoint applied to one input (a spectrum, or stacked spectra for early fusion)."""
-
-    model: str
-    spectrum: str
-    results: list[MethodResult] = field(default_factory=list)
+class LoadedCheckpoint:
+    name: str  # how rows and figures name the model
+    path: Path
+    module: EfficientDetModule
+    data: MultispectralDataModule
 
 
 def evaluation_spectra(saved: Sequence[str], fusion: str, requested: Sequence[str] | None) -> list[list[str]]:
@@ -58,6 +66,8 @@ def explain_checkpoints(
     output: str | Path = "outputs/explain",
     methods: Sequence[str] = ("gradcam", "rise", "sidu"),
     method_settings: dict[str, dict] | None = None,
+    scoring: Scoring | None = None,
+    target_min_score: float = 0.05,
     root: str | None = None,
     split: str | None = None,
     part: str = "test",
@@ -65,7 +75,6 @@ def explain_checkpoints(
     num_images: int = 20,
     seed: int = 0,
     step: float = 0.05,
-    min_score: float = 0.05,
     batch_size: int = 32,
     device: str = "cpu",
     wandb_project: str | None = None,
@@ -77,6 +86,9 @@ def explain_checkpoints(
         output: folder for boxes/, curves/, boxes.csv, summary.csv, summary.json, report.html.
         methods: saliency methods by name (gradcam, gradcam_norelu, rise, sidu).
         method_settings: per method keyword arguments, e.g. {rise: {n_masks: 500}}.
+        scoring: the one rule by which perturbation methods and the metric score a detection,
+            e.g. {rule: matched, min_score: 0.05, min_iou: 0.5} (the default) or {rule: drise}.
+        target_min_score: images whose top detection scores lower are reported and left out.
         root: dataset folder; default: the one the checkpoint was trained on.
         split: random or vis_ok; default: the checkpoint's.
         part: which part of the split to explain: test, val or train.
@@ -84,66 +96,99 @@ def explain_checkpoints(
         num_images: images per model x spectrum, a seeded choice.
         seed: seed of that choice.
         step: insertion/deletion step, a share of the image area.
-        min_score: images whose top detection scores lower are reported and left out.
         batch_size: images per forward pass of the perturbation methods and the metric.
         device: cpu or cuda.
         wandb_project: also log to this W&B project (offline when no account is configured).
     """
-    explainers = {name: create(name, **(method_settings or {}).get(name, {})) for name in methods}
     output = Path(output)
-    (output / "boxes").mkdir(parents=True, exist_ok=True)
-    (output / "curves").mkdir(exist_ok=True)
-    rows, evaluations, box_pngs, skipped = [], [], [], 0
-    names: list[str] = []
-    for checkpoint in checkpoints:
-        names.append(_model_name(Path(checkpoint), names))
-        model_name = names[-1]
-        overrides = {k: v for k, v in (("root", root), ("split", split)) if v is not None}
-        module, saved_data = load_checkpoint(checkpoint, map_location=device, **overrides, num_workers=0)
-        if list(module.hparams.class_names) != list(layout.CLASS_NAMES):
-            raise CheckpointError(f"{checkpoint}: trained on classes {list(module.hparams.class_names)}, "
-                                  f"the dataset has {list(layout.CLASS_NAMES)}")
-        detector = EffdetDetector.from_module(module.to(device))
-        scorer = DetectionScorer(detector, MatchedScore(min_score=min_score), batch_size)
-        for spectrum_set in evaluation_spectra(saved_data.spectra, saved_data.fusion, spectra):
-            data = MultispectralDataModule(**{**saved_data.hparams, "spectra": spectrum_set})
-            if data.in_chans != module.hparams.in_chans:
-                raise CheckpointError(f"{checkpoint}: the net takes {module.hparams.in_chans} channels, "
-                                      f"spectra {spectrum_set} give {data.in_chans}")
+    if output.exists() and not output.is_dir():
+        raise FileExistsError(f"{output}: the output path exists and is not a folder")
+    if part not in ("train", "val", "test"):
+        raise DatasetError(f"unknown part {part!r}; choose train, val or test")
+    explainer = Explainer(methods, method_settings, scoring, step, batch_size, target_min_score)
+    loaded = _load_all(checkpoints, device, root=root, split=split)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
+    try:
+        _explain_into(scratch, loaded, explainer, part, spectra, num_images, seed, device, wandb_project)
+        output.mkdir(exist_ok=True)
+        for item in scratch.iterdir():
+            target = output / item.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            item.replace(target)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return output
+
+
+def _load_all(checkpoints: Sequence[str | Path], device: str, **overrides) -> list[LoadedCheckpoint]:
+    """Every checkpoint loaded and checked before any work starts."""
+    if not checkpoints:
+        raise CheckpointError("no checkpoint given")
+    loaded, names = [], []
+    for path in map(Path, checkpoints):
+        module, data = load_checkpoint(path, map_location=device, num_workers=0,
+                                       **{k: v for k, v in overrides.items() if v is not None})
+        name = _model_name(path, names)
+        names.append(name)
+        loaded.append(LoadedCheckpoint(name, path, module.to(device), data))
+    return loaded
+
+
+def _explain_into(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: Explainer, part: str,
+                  spectra: Sequence[str] | None, num_images: int, seed: int, device: str,
+                  wandb_project: str | None) -> None:
+    (folder / "boxes").mkdir()
+    (folder / "curves").mkdir()
+    groups: dict[tuple[str, str], list[BoxResult]] = {}
+    rows, box_pngs, skipped = [], [], 0
+    for checkpoint in loaded:
+        detector, class_names = checkpoint.module.detector(), list(checkpoint.module.hparams.class_names)
+        for spectrum_set in evaluation_spectra(checkpoint.data.spectra, checkpoint.data.fusion, spectra):
+            data = MultispectralDataModule(**{**checkpoint.data.hparams, "spectra": spectrum_set})
             data.setup("test")
             dataset = data.datasets[part]
             if len(dataset) == 0:
                 raise DatasetError(f"{data.hparams.root}: the {part!r} part of split {data.hparams.split!r} is empty")
-            chosen = sorted(np.random.default_rng(seed).choice(len(dataset), min(num_images, len(dataset)), replace=False))
-            evaluation = Evaluation(model_name, "+".join(spectrum_set))
-            for index in tqdm(chosen, desc=f"{model_name} on {evaluation.spectrum}", unit="image"):
-                sample = dataset[int(index)]
-                explained = explain_sample(detector, sample, explainers, scorer, step, min_score,
-                                           module.hparams.class_names, data.hparams.mean, data.hparams.std,
-                                           model_name, device, title_prefix=f"{model_name} | ")
+            results = groups.setdefault((checkpoint.name, "+".join(spectrum_set)), [])
+            for index in tqdm(choose_indices(len(dataset), num_images, seed), unit="image",
+                              desc=f"{checkpoint.name} on {'+'.join(spectrum_set)}"):
+                sample = dataset[index]
+                explained = explainer.explain(detector, sample, device)
                 if explained is None:
                     skipped += 1
-                    log.warning("%s on %s: no detection >= %.2f in image %s; not explained",
-                                model_name, evaluation.spectrum, min_score, sample["sample_id"])
+                    log.warning("%s on %s: no detection >= %.2f in image %s; not explained", checkpoint.name,
+                                sample["spectrum"], explainer.target_min_score, sample["sample_id"])
                     continue
-                evaluation.results += explained.results
-                rows += explained.rows
-                path = output / "boxes" / f"{model_name}_{evaluation.spectrum}_{sample['sample_id']}.png"
-                Image.fromarray(explained.figure).save(path)
+                results += explained.results
+                rows += [[checkpoint.name, *box_row(r, class_names)] for r in explained.results]
+                figure = explanation_figure(explained, class_names, data.hparams.mean, data.hparams.std,
+                                            title_prefix=f"{checkpoint.name} | ")
+                path = folder / "boxes" / f"{checkpoint.name}_{explained.spectrum}_{explained.sample_id}.png"
+                Image.fromarray(figure).save(path)
                 box_pngs.append(path)
-            evaluations.append(evaluation)
     if not rows:
-        raise DatasetError(f"no image had a detection scoring >= {min_score}; nothing was explained")
-    write_csv(output / "boxes.csv", BOX_COLUMNS, rows)
-    summary = write_summary(output, summarize(rows, list(methods)), list(methods), step)
-    curve_pngs = _curves(output, evaluations, methods)
-    notes = [f"checkpoints: {', '.join(str(c) for c in checkpoints)}", f"methods: {', '.join(methods)}; "
-             f"insertion/deletion step {step} of the image area; images per model x spectrum: {num_images}; "
-             f"images without a detection >= {min_score}: {skipped}"]
-    write_report(output, "spectral-xai: explanations", notes, summary, curve_pngs, box_pngs)
+        raise DatasetError(f"no image had a detection scoring >= {explainer.target_min_score}; nothing was explained")
+    methods = list(explainer.methods)
+    write_csv(folder / "boxes.csv", BOX_COLUMNS, rows)
+    summary = write_summary(folder, summarize(groups, methods), methods, explainer.step)
+    curve_pngs = []
+    for (model, spectrum), results in groups.items():
+        for method in methods:
+            path = folder / "curves" / f"{model}_{spectrum}_{method}.png"
+            curve_plot(path, f"{model} on {spectrum}: {method}", [r for r in results if r.method == method])
+            curve_pngs.append(path)
+    scoring = explainer.scoring
+    notes = [f"checkpoints: {', '.join(str(c.path) for c in loaded)}",
+             f"methods: {', '.join(methods)}; scoring rule {scoring.rule} (min score {scoring.min_score}, "
+             f"min IoU {scoring.min_iou}); insertion/deletion step {explainer.step} of the image area; "
+             f"images per model x spectrum: {num_images}; images without a detection >= "
+             f"{explainer.target_min_score}: {skipped}"]
+    write_report(folder, "spectral-xai: explanations", notes, summary, curve_pngs, box_pngs)
     if wandb_project:
-        _log_wandb(wandb_project, output, rows, summary, box_pngs, evaluations, methods)
-    return output
+        all_results = [r for results in groups.values() for r in results]
+        _log_wandb(wandb_project, folder, method_scalars(all_results, methods), rows, summary, box_pngs)
 
 
 def _model_name(checkpoint: Path, taken: Sequence[str]) -> str:
@@ -152,34 +197,11 @@ def _model_name(checkpoint: Path, taken: Sequence[str]) -> str:
     return name if name not in taken else f"{name}-{len(taken)}"
 
 
-def _curves(output: Path, evaluations: Sequence[Evaluation], methods: Sequence[str]) -> list[Path]:
-    paths = []
-    for evaluation in evaluations:
-        for method in methods:
-            done = [r for r in evaluation.results if r.method == method and r.error is None]
-            path = output / "curves" / f"{evaluation.model}_{evaluation.spectrum}_{method}.png"
-            curve_plot(path, f"{evaluation.model} on {evaluation.spectrum}: {method}",
-                       [r.insertion for r in done], [r.deletion for r in done])
-            paths.append(path)
-    return paths
-
-
-def _log_wandb(project: str, output: Path, rows, summary, box_pngs, evaluations, methods) -> None:
-    """The callback's keys, once per run: scalars per method, figures, the per-box table."""
-    import wandb
-
-    from .loggers import wandb_account_configured
-
-    run = wandb.init(project=project, dir=str(output), job_type="explain",
-                     mode="online" if wandb_account_configured() else "offline")
-    scalars = {}
-    for method in methods:
-        done = [r for e in evaluations for r in e.results if r.method == method and r.error is None]
-        if done:
-            scalars[f"explain/{method}/insertion_auc"] = float(np.mean([r.insertion.auc for r in done]))
-            scalars[f"explain/{method}/deletion_auc"] = float(np.mean([r.deletion.auc for r in done]))
-            scalars[f"explain/{method}/seconds_per_box"] = float(np.mean([r.seconds for r in done]))
-    run.log({**scalars, "explain/maps": [wandb.Image(str(p), caption=p.stem) for p in box_pngs],
-             "explain/boxes": wandb.Table(columns=BOX_COLUMNS, data=rows),
-             "explain/summary": wandb.Table(columns=summary[0], data=summary[1:])})
-    run.finish()
+def _log_wandb(project: str, folder: Path, scalars: dict[str, float], rows: list[list],
+               summary: list[list[str]], box_pngs: Sequence[Path]) -> None:
+    """The callback's keys, once: scalars per method, figures, the per-box table, and Table 2."""
+    logger = AutoWandbLogger(project=project, save_dir=str(folder), job_type="explain")
+    logger.log_metrics(scalars)
+    log_media(logger, [(p.stem, np.asarray(Image.open(p).convert("RGB"))) for p in box_pngs], BOX_COLUMNS, rows)
+    logger.log_table("explain/summary", columns=summary[0], data=summary[1:])
+    logger.experiment.finish()

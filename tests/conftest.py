@@ -6,12 +6,11 @@ import pytest
 
 from spectral_xai.data_modules.synthetic import write_synthetic_dataset
 
+from .helpers.training import REPO
+
 # W&B must never reach for a network in tests; runs are real offline runs on disk.
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
-
-REPO = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> Path:
@@ -21,7 +20,8 @@ def synthetic_root(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def trained_checkpoint(tmp_path_factory) -> Path:
-    """A MIR detector trained briefly on synthetic data with the demo config (about a minute and a half)."""
+    """A MIR detector trained briefly on synthetic data with the demo config (about a minute and a
+    half): the one trained net that every test needing one shares."""
     from spectral_xai.cli import SpectralCLI
     from spectral_xai.data_modules.datamodule import MultispectralDataModule
     from spectral_xai.lit_modules import EfficientDetModule

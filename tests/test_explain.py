@@ -1,20 +1,29 @@
 """explain.py across per-spectrum, mixed and early-fusion checkpoints trained here on synthetic data."""
 import json
 import math
+import os
+import shutil
 import subprocess
 import sys
 
 import pytest
+import torch
 
 from spectral_xai.checkpoint import CheckpointError
 from spectral_xai.data_modules.reader import DatasetError
 from spectral_xai.posthoc import explain_checkpoints
 
-from .conftest import REPO
-from .test_train import run_cli, tiny_args
+from .helpers.training import REPO, run_cli, tiny_args
 
-FAST = dict(methods=["gradcam", "rise", "sidu"], method_settings={"rise": {"n_masks": 16, "batch_size": 8}},
-            num_images=2, step=0.25, min_score=0.0, batch_size=8)
+FAST = dict(methods=["gradcam", "rise", "sidu"], method_settings={"rise": {"n_masks": 16}},
+            num_images=2, step=0.25, target_min_score=0.0, batch_size=8)
+FAST_ARGS = ["--num_images", "2", "--step", "0.25", "--target_min_score", "0.0", "--batch_size", "8",
+             "--method_settings", '{"rise": {"n_masks": 16}}']
+
+
+def explain_py(*args: str, cwd=REPO) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "explain.py"), *args], capture_output=True, text=True,
+                          timeout=600, cwd=cwd, env={**os.environ, "PYTHONWARNINGS": "ignore"})
 
 
 @pytest.fixture(scope="module")
@@ -26,19 +35,15 @@ def checkpoints(synthetic_root, tmp_path_factory):
                         ("rgb_mir_early", ["--data.spectra", "[rgb, mir]", "--data.fusion", "early"])):
         run_cli(tiny_args("configs/demo.yaml", synthetic_root, out / name, *extra, "--trainer.max_epochs", "1",
                           "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1",
-                          "--trainer.logger", "false", "--trainer.callbacks", "null",
-                          "--checkpoint.dirpath", str(out / name / "checkpoints")))
+                          "--trainer.logger", "false", "--trainer.callbacks", "null"))
         made[name] = out / name / "checkpoints" / "last.ckpt"
     return made
 
 
 def test_explain_writes_table_figures_curves_and_report(checkpoints, tmp_path):
     output = tmp_path / "explain"
-    command = [sys.executable, str(REPO / "explain.py"), "--checkpoints",
-               json.dumps([str(checkpoints["fir"]), str(checkpoints["rgb_mir"]), str(checkpoints["rgb_mir_early"])]),
-               "--output", str(output), "--num_images", "2", "--step", "0.25",
-               "--min_score", "0.0", "--batch_size", "8", "--method_settings", '{"rise": {"n_masks": 16, "batch_size": 8}}']
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    paths = [str(checkpoints[name]) for name in ("fir", "rgb_mir", "rgb_mir_early")]
+    result = explain_py(*paths, "--output", str(output), *FAST_ARGS)
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads((output / "summary.json").read_text())
     cells = {(row["model"], row["spectrum"]) for row in summary["rows"]}
@@ -59,30 +64,82 @@ def test_explain_writes_table_figures_curves_and_report(checkpoints, tmp_path):
     for png in box_pngs + curve_pngs:
         assert str(png.relative_to(output)) in report
     assert report.count("data:image/png;base64,") == len(box_pngs) + len(curve_pngs)
+    assert not list(tmp_path.glob(".explain-*")), "the scratch folder is left behind"
 
 
-def test_clear_errors(checkpoints, tmp_path):
-    with pytest.raises(CheckpointError, match="checkpoint not found"):
-        explain_checkpoints([tmp_path / "none.ckpt"], tmp_path, **FAST)
+def _models(output) -> set[str]:
+    return {row["model"] for row in json.loads((output / "summary.json").read_text())["rows"]}
+
+
+def test_checkpoints_by_glob_bracketed_list_and_config_file(checkpoints, tmp_path):
+    folder = checkpoints["fir"].parents[2]
+    fast = ["--methods", "[gradcam]", "--num_images", "1", "--step", "0.5", "--target_min_score", "0.0"]
+    result = explain_py(str(folder / "*" / "checkpoints" / "last.ckpt"), "--output", str(tmp_path / "glob"), *fast)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _models(tmp_path / "glob") == {"fir", "rgb_mir", "rgb_mir_early"}
+    result = explain_py("--checkpoints", json.dumps([str(checkpoints["fir"])]), "--output", str(tmp_path / "list"), *fast)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert _models(tmp_path / "list") == {"fir"}
+    config = tmp_path / "explain.yaml"
+    config.write_text(f"checkpoints: [{checkpoints['rgb_mir']}]\noutput: {tmp_path / 'config'}\nmethods: [gradcam]\n"
+                      "num_images: 1\nstep: 0.5\ntarget_min_score: 0.0\nspectra: [mir]\n")
+    result = explain_py("--config", str(config))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert {row["spectrum"] for row in json.loads((tmp_path / "config" / "summary.json").read_text())["rows"]} == {"mir"}
+
+
+@pytest.mark.slow
+def test_the_newcomers_command_on_the_shared_trained_net_from_another_folder(trained_checkpoint, tmp_path):
+    """The README's command, run from a folder other than the one training ran in: the checkpoint
+    stores its dataset root absolute."""
+    saved = torch.load(trained_checkpoint, weights_only=False)["datamodule_hyper_parameters"]["root"]
+    assert os.path.isabs(saved)
+    result = explain_py(str(trained_checkpoint), "--output", "out", "--num_images", "2", "--step", "0.25",
+                        "--method_settings", '{"rise": {"n_masks": 16}}', cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    for name in ("boxes.csv", "summary.csv", "summary.json", "report.html"):
+        assert (tmp_path / "out" / name).is_file(), name
+
+
+def _fails_cleanly(result: subprocess.CompletedProcess, *words: str) -> None:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert any(all(w in line for w in words) for line in lines), lines[-3:]
+
+
+def test_every_user_mistake_is_one_line_exit_two_and_nothing_written(checkpoints, tmp_path):
+    out = tmp_path / "out"
+    fir = str(checkpoints["fir"])
+    _fails_cleanly(explain_py(str(tmp_path / "none.ckpt"), "--output", str(out)), "none.ckpt", "checkpoint not found")
+    _fails_cleanly(explain_py(str(tmp_path / "*.ckpt"), "--output", str(out)), "*.ckpt", "no checkpoint matches")
     corrupt = tmp_path / "corrupt.ckpt"
     corrupt.write_bytes(b"\x00" * 10)
-    with pytest.raises(CheckpointError, match="corrupt.ckpt: not a readable checkpoint"):
-        explain_checkpoints([corrupt], tmp_path, **FAST)
+    _fails_cleanly(explain_py(str(corrupt), "--output", str(out)), "corrupt.ckpt", "not a readable checkpoint")
+    foreign = tmp_path / "foreign.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": {"lr": 1}, "datamodule_hyper_parameters": {}}, foreign)
+    _fails_cleanly(explain_py(str(foreign), "--output", str(out)), "foreign.ckpt", "another model")
+    _fails_cleanly(explain_py(fir, "--output", str(out), "--methods", "[gradcam, lime]"), "unknown saliency method 'lime'")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("")
+    _fails_cleanly(explain_py(fir, "--output", str(a_file)), "a_file", "not a folder")
+    _fails_cleanly(explain_py("--output", str(out)), "no checkpoint given")
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "corrupt.ckpt", "foreign.ckpt"]
+
+
+def test_a_failure_midway_leaves_no_output(checkpoints, tmp_path):
+    """The first checkpoint is explained, the second has no vis_ok test ids: nothing is written."""
+    copy = shutil.copytree(torch.load(checkpoints["fir"], weights_only=False)["datamodule_hyper_parameters"]["root"],
+                           tmp_path / "copy")
+    for png in (copy / "vis_ok").glob("*.png"):
+        png.unlink()
+    with pytest.raises(DatasetError, match="leaves no test samples|is empty"):
+        explain_checkpoints([checkpoints["fir"]], tmp_path / "out", split="vis_ok", root=str(copy), **FAST)
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out-*"))
+
+
+def test_api_errors_name_the_problem(checkpoints, tmp_path):
     with pytest.raises(CheckpointError, match="early-fusion net takes exactly"):
         explain_checkpoints([checkpoints["rgb_mir_early"]], tmp_path, spectra=["rgb"], **FAST)
     with pytest.raises(KeyError, match="unknown saliency method 'lime'"):
-        explain_checkpoints([checkpoints["fir"]], tmp_path, **{**FAST, "methods": ["lime"]})
-    with pytest.raises(DatasetError, match="leaves no test samples|is empty"):
-        explain_checkpoints([checkpoints["fir"]], tmp_path, split="vis_ok", root=str(_no_vis_ok(checkpoints, tmp_path)), **FAST)
-
-
-def _no_vis_ok(checkpoints, tmp_path):
-    import shutil
-
-    import torch
-
-    root = torch.load(checkpoints["fir"], weights_only=False)["datamodule_hyper_parameters"]["root"]
-    copy = shutil.copytree(root, tmp_path / "copy")
-    for png in (copy / "vis_ok").glob("*.png"):
-        png.unlink()
-    return copy
+        explain_checkpoints([checkpoints["fir"]], tmp_path, **{**FAST, "method_settings": {"lime": {}}})

@@ -9,30 +9,11 @@ import torch
 from pytorch_lightning.callbacks import Callback
 
 from spectral_xai.checkpoint import CheckpointError, load_checkpoint
-from spectral_xai.cli import SpectralCLI
-from spectral_xai.data_modules.datamodule import MultispectralDataModule
-from spectral_xai.lit_modules import EfficientDetModule
 
-from .conftest import REPO
-from .wandb_records import finish_run, history
+from .helpers.training import REPO, fit_ddp_subprocess, run_cli, tiny_args
+from .helpers.wandb_records import finish_run, history
 
 CONFIGS = sorted(str(p.relative_to(REPO)) for p in (REPO / "configs").rglob("*.yaml") if not p.name.startswith("recipe_"))
-
-
-def tiny_args(config: str, root: Path, out: Path, *extra: str) -> list[str]:
-    return [
-        "--config", str(REPO / config),
-        "--data.root", str(root), "--data.image_size", "128", "--data.batch_size", "2", "--data.num_workers", "0",
-        "--data.val_fraction", "0.2",
-        "--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.enable_progress_bar", "false",
-        "--trainer.logger.init_args.save_dir", str(out), "--checkpoint.dirpath", str(out / "checkpoints"),
-        *extra,
-    ]
-
-
-def run_cli(args: list[str], run: bool = True) -> SpectralCLI:
-    return SpectralCLI(EfficientDetModule, MultispectralDataModule, args=(["fit", *args] if run else args),
-                       run=run, save_config_kwargs={"overwrite": True})
 
 
 def test_every_config_is_found():
@@ -121,17 +102,6 @@ def test_resume_continues_at_the_next_epoch(synthetic_root, tmp_path, monkeypatc
     resumed.trainer.fit(resumed.model, resumed.datamodule, ckpt_path=str(last))
     assert recorder.epochs == [1, 2]
     assert resumed.trainer.global_step == 3 * first.trainer.global_step
-
-
-def fit_ddp_subprocess(root: Path, out: Path, *extra: str) -> None:
-    """train.py in its own process: Lightning's ddp relaunches the command line for rank 1."""
-    args = tiny_args("configs/demo.yaml", root, out, *extra, "--trainer.max_epochs", "1",
-                     "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
-                     "--trainer.devices", "2", "--trainer.strategy", "ddp")
-    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONWARNINGS": "ignore"}
-    result = subprocess.run([sys.executable, str(REPO / "train.py"), "fit", *args], cwd=out, env=env,
-                            capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
 
 
 @pytest.mark.slow

@@ -19,24 +19,28 @@ import torch
 from PIL import Image
 from pytorch_lightning.loggers import WandbLogger
 
-from ..explainers import DetectionScorer, EffdetDetector, MatchedScore, create
-from ..explainers.pipeline import MethodResult
-from ..reporting.explained_box import explain_sample
-from ..reporting.tables import BOX_FIELDS, write_csv
+from ..detection import Scoring
+from ..evaluation import Explainer, choose_indices
+from ..reporting.figures import explanation_figure
+from ..reporting.tables import BOX_FIELDS, box_row, method_scalars, write_csv
+from ..reporting.wandb_media import log_media
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["epoch", *BOX_FIELDS]
+COUNTS = ("failures", "no_detection", "skipped_for_time")
 
 
 class ExplanationCallback(pl.Callback):
     """Args:
         methods: registered method names (``gradcam``, ``gradcam_norelu``, ``rise``, ``sidu``).
         method_settings: per method, keyword arguments, e.g. ``{"rise": {"n_masks": 500}}``.
+        scoring: the one rule by which every perturbation method and the metric score a detection
+            (``{rule: matched, min_score: 0.05, min_iou: 0.5}`` by default, or ``{rule: drise}``).
+        target_min_score: an image whose top detection scores lower is reported, not explained.
         num_images: validation images explained each time, chosen once with ``seed``.
         every_n_epochs: explain after every n-th validation epoch.
         step: insertion/deletion step, a share of the image area.
-        min_score: an image whose top detection scores lower is reported, not explained.
         batch_size: images per forward pass of the perturbation methods and the metric.
         figure_inches: size of one panel in the logged figures.
         time_budget_s: stop explaining for this epoch once this many seconds have passed;
@@ -44,21 +48,14 @@ class ExplanationCallback(pl.Callback):
     """
 
     def __init__(self, methods: Sequence[str] = ("gradcam", "rise", "sidu"), method_settings: dict[str, dict] | None = None,
-                 num_images: int = 4, every_n_epochs: int = 1, seed: int = 0, step: float = 0.05,
-                 min_score: float = 0.05, batch_size: int = 32, figure_inches: float = 2.6,
-                 time_budget_s: float | None = None):
-        self.methods = {name: create(name, **(method_settings or {}).get(name, {})) for name in methods}
+                 scoring: Scoring | None = None, target_min_score: float = 0.05, num_images: int = 4,
+                 every_n_epochs: int = 1, seed: int = 0, step: float = 0.05, batch_size: int = 32,
+                 figure_inches: float = 2.6, time_budget_s: float | None = None):
+        self.explainer = Explainer(methods, method_settings, scoring, step, batch_size, target_min_score)
         self.num_images, self.every_n_epochs, self.seed = num_images, every_n_epochs, seed
-        self.step, self.min_score, self.batch_size = step, min_score, batch_size
         self.figure_inches, self.time_budget_s = figure_inches, time_budget_s
         self.indices: list[int] | None = None
         self.totals: Counter = Counter()  # failures, no detection, skipped for time, over the run
-
-    def _choose(self, dataset) -> list[int]:
-        if self.indices is None:
-            rng = np.random.default_rng(self.seed)
-            self.indices = sorted(rng.choice(len(dataset), min(self.num_images, len(dataset)), replace=False).tolist())
-        return self.indices
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:
@@ -75,59 +72,45 @@ class ExplanationCallback(pl.Callback):
 
     def _explain_epoch(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         dataset = trainer.val_dataloaders.dataset
-        detector = EffdetDetector.from_module(pl_module)
-        scorer = DetectionScorer(detector, MatchedScore(min_score=self.min_score), self.batch_size)
+        if self.indices is None:
+            self.indices = choose_indices(len(dataset), self.num_images, self.seed)
+        detector = pl_module.detector()
         mean, std = self._normalisation(trainer)
         class_names = list(pl_module.hparams.class_names)
         epoch, start = trainer.current_epoch, time.perf_counter()
-        counts, rows, figures, results_by_method = Counter(), [], [], {name: [] for name in self.methods}
-        for index in self._choose(dataset):
+        counts, results, figures = Counter(), [], []
+        for index in self.indices:
             if self.time_budget_s is not None and time.perf_counter() - start > self.time_budget_s:
                 counts["skipped_for_time"] += 1
                 continue
             sample = dataset[index]
-            explained = explain_sample(detector, sample, self.methods, scorer, self.step, self.min_score, class_names,
-                                       mean, std, epoch, pl_module.device, figure_inches=self.figure_inches)
+            explained = self.explainer.explain(detector, sample, pl_module.device)
             if explained is None:
                 counts["no_detection"] += 1
                 log.warning("epoch %d: no detection scored >= %.2f in validation image %s (%s); not explained",
-                            epoch, self.min_score, sample["sample_id"], sample["spectrum"])
+                            epoch, self.explainer.target_min_score, sample["sample_id"], sample["spectrum"])
                 continue
-            for result in explained.results:
-                results_by_method[result.method].append(result)
-                counts["failures"] += result.error is not None
-            rows += explained.rows
-            figures.append((f"{sample['sample_id']}_{sample['spectrum']}", explained.figure))
+            counts["failures"] += sum(not r.ok for r in explained.results)
+            results += explained.results
+            figure = explanation_figure(explained, class_names, mean, std, panel_inches=self.figure_inches)
+            figures.append((f"{explained.sample_id}_{explained.spectrum}", figure))
         if counts["skipped_for_time"]:
             log.warning("epoch %d: time budget of %.0f s spent; %d image(s) not explained",
                         epoch, self.time_budget_s, counts["skipped_for_time"])
         self.totals.update(counts)
-        self._log_scalars(pl_module, results_by_method, counts)
-        self._log_media(trainer, rows, figures)
+        scalars = {f"explain/{key}": float(counts[key]) for key in COUNTS}
+        pl_module.log_dict({**scalars, **method_scalars(results, list(self.explainer.methods))}, rank_zero_only=True)
+        self._log_media(trainer, [[epoch, *box_row(r, class_names)] for r in results], figures)
 
     @staticmethod
     def _normalisation(trainer: pl.Trainer) -> tuple[list[float], list[float]]:
         hparams = getattr(trainer.datamodule, "hparams", {})
         return list(hparams.get("mean", (0.0, 0.0, 0.0))), list(hparams.get("std", (1.0, 1.0, 1.0)))
 
-    def _log_scalars(self, pl_module: pl.LightningModule, results_by_method: dict[str, list[MethodResult]],
-                     counts: Counter) -> None:
-        scalars = {f"explain/{key}": float(counts[key]) for key in ("failures", "no_detection", "skipped_for_time")}
-        for name, results in results_by_method.items():
-            done = [r for r in results if r.error is None]
-            if done:
-                scalars[f"explain/{name}/insertion_auc"] = float(np.mean([r.insertion.auc for r in done]))
-                scalars[f"explain/{name}/deletion_auc"] = float(np.mean([r.deletion.auc for r in done]))
-                scalars[f"explain/{name}/seconds_per_box"] = float(np.mean([r.seconds for r in done]))
-        pl_module.log_dict(scalars, rank_zero_only=True)
-
     def _log_media(self, trainer: pl.Trainer, rows: list[list], figures: list[tuple[str, np.ndarray]]) -> None:
         wandb_loggers = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
         for logger in wandb_loggers:
-            if figures:
-                logger.log_image("explain/maps", [f for _, f in figures], step=trainer.global_step,
-                                 caption=[name for name, _ in figures])
-            logger.log_table("explain/boxes", columns=COLUMNS, data=rows, step=trainer.global_step)
+            log_media(logger, figures, COLUMNS, rows, step=trainer.global_step)
         if wandb_loggers:
             return
         folder = Path(trainer.log_dir or trainer.default_root_dir) / "explanations" / f"epoch{trainer.current_epoch:03d}"

@@ -11,7 +11,6 @@ from torch.utils.data import DataLoader
 from . import layout
 from .dataset import Fusion, MultispectralDetectionDataset, collate
 from .reader import DatasetError, SkipReport, SplitName, index_dataset, split_ids
-from .synthetic import write_synthetic_dataset
 from .transforms import IMAGENET_MEAN, IMAGENET_STD, build_transform
 
 log = logging.getLogger(__name__)
@@ -27,7 +26,8 @@ class MultispectralDataModule(pl.LightningDataModule):
     ``datamodule_hyper_parameters``, so a checkpoint alone rebuilds it (see ``checkpoint.py``).
 
     Args:
-        root: dataset folder in the layout of ../shared/DATASET.md.
+        root: dataset folder in the layout of docs/dataset.md; stored absolute, so that a
+            checkpoint finds its data from any working directory.
         spectra: any of rgb, nir, mir, fir.
         fusion: ``mixed`` (one 3-channel net, each spectrum a separate sample) or ``early``
             (spectra stacked, 3 channels each).
@@ -35,6 +35,8 @@ class MultispectralDataModule(pl.LightningDataModule):
         split: ``random`` (seeded, ``test_fraction`` of ids) or ``vis_ok``.
         val_fraction: share of the non-test ids held out for validation.
         mean, std: per-channel normalisation of one 3-channel spectrum (tiled for early fusion).
+        class_names: the classes to read from the annotations, in label order; other names are
+            dropped (counted). train.py gives the model these same names.
         synthetic: if given (``{"num_scenes": N, "seed": S}``) and ``root`` holds no annotations,
             a synthetic dataset in the real layout is written there first.
     """
@@ -56,9 +58,11 @@ class MultispectralDataModule(pl.LightningDataModule):
         std: Sequence[float] = IMAGENET_STD,
         image_dir: str = layout.CONVERTED_IMAGES,
         annotation_dir: str = layout.CONVERTED_ANNOTATIONS,
+        class_names: Sequence[str] = layout.CLASS_NAMES,
         synthetic: dict | None = None,
     ):
         super().__init__()
+        root = str(Path(root).expanduser().resolve())  # before save_hyperparameters, which stores it
         if image_size % 128:
             raise ValueError(f"image_size {image_size} must be a multiple of 128 (EfficientDet anchor levels P3..P7)")
         if fusion not in ("mixed", "early"):
@@ -68,7 +72,7 @@ class MultispectralDataModule(pl.LightningDataModule):
         self.save_hyperparameters()
         self.spectra = list(spectra)
         self.fusion = fusion
-        self.class_names = list(layout.CLASS_NAMES)
+        self.class_names = list(class_names)
         self.in_chans = input_channels(self.spectra, fusion)
         self.skip_report: SkipReport | None = None
         self.datasets: dict[str, MultispectralDetectionDataset] = {}
@@ -76,6 +80,9 @@ class MultispectralDataModule(pl.LightningDataModule):
     def prepare_data(self) -> None:
         root = Path(self.hparams.root)
         if self.hparams.synthetic is not None and not (root / self.hparams.annotation_dir).is_dir():
+            # Imported here: `python -m spectral_xai.data_modules.synthetic` runs that module as a script.
+            from .synthetic import write_synthetic_dataset
+
             log.info("writing a synthetic dataset to %s", root)
             write_synthetic_dataset(root, **self.hparams.synthetic)
 

@@ -1,4 +1,4 @@
-"""Names of the Multispectral Object Detection Dataset's folders and classes (../shared/DATASET.md)."""
+"""Names of the Multispectral Object Detection Dataset's folders and classes (docs/dataset.md)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -38,7 +38,7 @@ def read_voc(path: Path, class_names: Sequence[str]) -> Annotation:
     """Parse one VOC file; boxes with swapped corners are reordered, unknown names dropped.
 
     Both repairs are counted in ``Annotation.fixes`` so the caller can report them: the dataset is
-    known to contain xmax < xmin and names outside the five classes (DATASET.md).
+    known to contain xmax < xmin and names outside the five classes (docs/dataset.md).
     """
     try:
         root = ET.parse(path).getroot()

@@ -1,8 +1,5 @@
 """Saliency methods for one detection, chosen by name: ``create("rise", n_masks=500)``."""
 from . import gradcam, rise, sidu  # noqa: F401  (registers the methods)
 from .base import REGISTRY, SaliencyMethod, create, normalize, register
-from .detection import Detections, EffdetDetector, Target
-from .scoring import DetectionScorer, DRiseSimilarity, MatchedScore
 
-__all__ = ["REGISTRY", "SaliencyMethod", "create", "normalize", "register", "Detections", "EffdetDetector",
-           "Target", "DetectionScorer", "DRiseSimilarity", "MatchedScore"]
+__all__ = ["REGISTRY", "SaliencyMethod", "create", "normalize", "register"]

@@ -1,7 +1,10 @@
 """The one interface of every saliency method, and the registry that finds methods by name.
 
-``method(detector, image, target) -> saliency [H, W] in [0, 1]``. A new method is one small file:
-subclass :class:`SaliencyMethod`, implement :meth:`saliency`, decorate with ``@register("name")``.
+``method(scorer, image, target) -> saliency [H, W] in [0, 1]``. The scorer carries the detector
+and the run's one scoring rule: gradient methods use its detector, perturbation methods ask it how
+strongly each altered image still shows the target, exactly as the metric will. A new method is
+one small file: subclass :class:`SaliencyMethod`, implement :meth:`saliency`, decorate with
+``@register("name")``.
 """
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from typing import Callable
 
 import torch
 
-from .detection import EffdetDetector, Target
+from ..detection import DetectionScorer, Target
 
 REGISTRY: dict[str, Callable[..., "SaliencyMethod"]] = {}
 
@@ -26,6 +29,7 @@ def register(name: str, **fixed) -> Callable[[type], type]:
 
 
 def create(name: str, **settings) -> "SaliencyMethod":
+    """The method registered as ``name`` with its settings; unknown names raise ``KeyError``."""
     if name not in REGISTRY:
         raise KeyError(f"unknown saliency method {name!r}; known: {sorted(REGISTRY)}")
     return REGISTRY[name](**settings)
@@ -38,10 +42,10 @@ def normalize(saliency: torch.Tensor) -> torch.Tensor:
 
 
 class SaliencyMethod(ABC):
-    def __call__(self, detector: EffdetDetector, image: torch.Tensor, target: Target) -> torch.Tensor:
+    def __call__(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
         """``image`` [C, H, W] as the detector takes it; returns [H, W] in [0, 1]."""
-        return normalize(self.saliency(detector, image, target).detach().float())
+        return normalize(self.saliency(scorer, image, target).detach().float())
 
     @abstractmethod
-    def saliency(self, detector: EffdetDetector, image: torch.Tensor, target: Target) -> torch.Tensor:
+    def saliency(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
         """Unnormalised [H, W] saliency."""

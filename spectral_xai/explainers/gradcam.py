@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import SaliencyMethod, register
-from .detection import EffdetDetector, Target
+from ..detection import DetectionScorer, Target
 from .features import features_for_level, tap_inputs
 
 
@@ -21,7 +21,8 @@ class GradCAM(SaliencyMethod):
     def __init__(self, layer: str = "class_net.predict", relu: bool = True):
         self.layer, self.relu = layer, relu
 
-    def saliency(self, detector: EffdetDetector, image: torch.Tensor, target: Target) -> torch.Tensor:
+    def saliency(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
+        detector = scorer.detector
         # Lightning validates under inference mode, whose tensors cannot join autograd.
         with torch.inference_mode(False), torch.enable_grad():
             x = image.clone()[None].requires_grad_(True)

@@ -8,9 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import SaliencyMethod, register
-from .detection import EffdetDetector, Target
-from .perturbation import perturbed_matches
-from .scoring import DetectionScorer, RULES
+from ..detection import DetectionScorer, Target, perturbed_matches
 
 
 def rise_masks(n: int, grid: int, p: float, size: tuple[int, int], chunk: int, seed: int) -> Iterator[torch.Tensor]:
@@ -38,17 +36,15 @@ def rise_masks(n: int, grid: int, p: float, size: tuple[int, int], chunk: int, s
 @register("rise")
 class RISE(SaliencyMethod):
     """saliency = sum_i score_i * M_i / (N * p), where score_i is the target's score in the image
-    masked by M_i (onto zeros) under ``rule`` (``matched``: the paper's; ``drise``: D-RISE).
+    masked by M_i (onto zeros) under the run's scoring rule (the paper's matched score; with the
+    D-RISE similarity this is D-RISE). Masks are made ``scorer.batch_size`` at a time.
     Paper setting: 500 masks, 8 x 8 grid, p = 0.1."""
 
-    def __init__(self, n_masks: int = 500, grid: int = 8, p: float = 0.1, batch_size: int = 32,
-                 seed: int = 0, rule: str = "matched"):
-        self.n_masks, self.grid, self.p, self.batch_size, self.seed = n_masks, grid, p, batch_size, seed
-        self.rule = RULES[rule]()
+    def __init__(self, n_masks: int = 500, grid: int = 8, p: float = 0.1, seed: int = 0):
+        self.n_masks, self.grid, self.p, self.seed = n_masks, grid, p, seed
 
-    def saliency(self, detector: EffdetDetector, image: torch.Tensor, target: Target) -> torch.Tensor:
-        scorer = DetectionScorer(detector, self.rule, self.batch_size)
-        masks = rise_masks(self.n_masks, self.grid, self.p, tuple(image.shape[-2:]), self.batch_size, self.seed)
+    def saliency(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
+        masks = rise_masks(self.n_masks, self.grid, self.p, tuple(image.shape[-2:]), scorer.batch_size, self.seed)
         total = torch.zeros(image.shape[-2:], device=image.device)
         for chunk, match in perturbed_matches(scorer, image, target, masks):
             total += torch.einsum("n,nhw->hw", match.scores, chunk[:, 0])

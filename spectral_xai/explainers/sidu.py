@@ -5,10 +5,8 @@ import torch
 import torch.nn.functional as F
 
 from .base import SaliencyMethod, register
-from .detection import EffdetDetector, Target
+from ..detection import DetectionScorer, Target, perturbed_matches
 from .features import features_for_level, tap_inputs
-from .perturbation import perturbed_matches
-from .scoring import DetectionScorer, RULES
 
 
 @register("sidu")
@@ -17,7 +15,7 @@ class SIDU(SaliencyMethod):
     binarised at ``threshold`` and upsampled bilinearly to the input.
 
     The *prediction vector* of a masked image is the class-probability vector (sigmoid of every
-    class logit at its anchor) of the detection that re-identifies the target under ``rule`` —
+    class logit at its anchor) of the detection that re-identifies the target under the run's rule —
     zeros when nothing does. Why: a classifier's softmax vector, which SIDU was made for, has no
     single counterpart in a detector; the matched box's class vector is the detector's own
     statement about *that object*, and it falls to zero when the object is lost, so both SIDU
@@ -28,19 +26,17 @@ class SIDU(SaliencyMethod):
     uniqueness U_i = sum_j ||p_i - p_j||; saliency = sum_i SD_i U_i M_i / N.
     """
 
-    def __init__(self, layer: str = "class_net.predict", threshold: float = 0.1, sigma: float = 0.25,
-                 batch_size: int = 32, rule: str = "matched"):
-        self.layer, self.threshold, self.sigma, self.batch_size = layer, threshold, sigma, batch_size
-        self.rule = RULES[rule]()
+    def __init__(self, layer: str = "class_net.predict", threshold: float = 0.1, sigma: float = 0.25):
+        self.layer, self.threshold, self.sigma = layer, threshold, sigma
 
-    def saliency(self, detector: EffdetDetector, image: torch.Tensor, target: Target) -> torch.Tensor:
+    def saliency(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
+        detector = scorer.detector
         with torch.no_grad(), tap_inputs(detector.net, self.layer) as calls:
             raw = detector.raw(image[None])
         features = features_for_level(calls, detector.locate(raw, target.anchor)[0], self.layer)
         masks = F.interpolate((features[0, :, None] > self.threshold).float(), size=image.shape[-2:],
                               mode="bilinear", align_corners=False)
-        scorer = DetectionScorer(detector, self.rule, self.batch_size)
-        vectors = torch.cat([m.vectors for _, m in perturbed_matches(scorer, image, target, masks.split(self.batch_size))])
+        vectors = torch.cat([m.vectors for _, m in perturbed_matches(scorer, image, target, masks.split(scorer.batch_size))])
         reference = target.class_probs.to(vectors)
         similarity = torch.sqrt(torch.exp(-((reference[target.label] - vectors[:, target.label]) ** 2) / self.sigma**2))
         uniqueness = torch.cdist(vectors, vectors).sum(dim=1)

@@ -1,4 +1,4 @@
-from .efficientdet import EfficientDetModule
+from .efficientdet import EfficientDetModule, TrainingDiverged
 from .sync_batchnorm import TimmSyncBatchNorm
 
-__all__ = ["EfficientDetModule", "TimmSyncBatchNorm"]
+__all__ = ["EfficientDetModule", "TimmSyncBatchNorm", "TrainingDiverged"]

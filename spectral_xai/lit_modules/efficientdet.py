@@ -1,15 +1,19 @@
 """EfficientDet-D0 under Lightning: effdet's loss, torchmetrics mAP, optimiser and scheduler from config."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import pytorch_lightning as pl
 import torch
 from effdet import DetBenchTrain
-from effdet.bench import _batch_detection, _post_process
 from pytorch_lightning.cli import LRSchedulerCallable, OptimizerCallable
+from pytorch_lightning.loggers import WandbLogger
+from timm.utils import ModelEmaV3
 from torchmetrics.detection import MeanAveragePrecision
 
+from ..detection import Detections, EffdetDetector
+from ..detection.detector import Raw
 from .detector import build_efficientdet
 
 
@@ -31,13 +35,15 @@ def effdet_targets(boxes: Sequence[torch.Tensor], labels: Sequence[torch.Tensor]
     }
 
 
-def detections_to_preds(detections: torch.Tensor) -> list[dict[str, torch.Tensor]]:
-    """effdet's [B, K, 6] (x1 y1 x2 y2 score class+1, zero rows padded) -> torchmetrics' dicts."""
-    preds = []
-    for det in detections:
-        det = det[det[:, 4] > 0]
-        preds.append({"boxes": det[:, :4], "scores": det[:, 4], "labels": det[:, 5].long() - 1})
-    return preds
+def detections_to_preds(detections: Detections) -> list[dict[str, torch.Tensor]]:
+    """Our detections -> torchmetrics' per-image dicts (padding rows dropped)."""
+    kept = detections.labels >= 0
+    return [{"boxes": detections.boxes[i][kept[i]], "scores": detections.scores[i][kept[i]],
+             "labels": detections.labels[i][kept[i]]} for i in range(len(kept))]
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the weights became non-finite: training stopped before anything was saved."""
 
 
 class EfficientDetModule(pl.LightningModule):
@@ -45,25 +51,31 @@ class EfficientDetModule(pl.LightningModule):
     that ``spectral_xai.checkpoint`` rebuilds the network without the training config.
 
     Args:
-        class_names: detector classes, in label order.
+        class_names: detector classes, in label order; train.py links them from the data.
         image_size: square input side; anchors are fixed to it.
         in_chans: input channels (3, or 3 per stacked spectrum for early fusion).
         pretrained: start from effdet's COCO weights (needs network; offline raises a clear error).
         anchor_scale: effdet's anchor size multiplier (default 4); smaller suits small inputs.
         bn_momentum: batch-norm momentum (effdet default 0.01); higher suits short runs.
+        ema_decay: keep an exponential moving average of the weights (timm's ``ModelEmaV3``, as in
+            effdet's own training recipe) with this decay; validation, test, ``detect`` and the
+            explainers then use the averaged weights, and the checkpoint holds both. The decay warms
+            up (``1 - (1 + step)^(-2/3)``, capped at ``ema_decay``) so that the random initial
+            weights of a from-scratch run do not linger in the average. None: no average.
         optimizer, scheduler: callables from config (LightningCLI dependency injection); the
             scheduler steps once per epoch.
     """
 
     def __init__(
         self,
-        class_names: Sequence[str] = ("bike", "car", "car_stop", "color_cone", "person"),
+        class_names: Sequence[str],
         image_size: int = 512,
         in_chans: int = 3,
         model_name: str = "tf_efficientdet_d0",
         pretrained: bool = False,
         anchor_scale: float | None = None,
         bn_momentum: float | None = None,
+        ema_decay: float | None = None,
         optimizer: OptimizerCallable = torch.optim.Adam,
         scheduler: LRSchedulerCallable | None = None,
     ):
@@ -72,46 +84,81 @@ class EfficientDetModule(pl.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         model = build_efficientdet(model_name, len(class_names), image_size, in_chans, pretrained, anchor_scale, bn_momentum)
+        # The bench holds the anchors, the anchor labeler and effdet's loss; its own forward is not
+        # used, so that every detection comes from the one decoder (spectral_xai.detection).
         self.bench = DetBenchTrain(model, create_labeler=True)
+        self.ema = None
+        if ema_decay is not None:
+            self.ema = ModelEmaV3(model, decay=ema_decay, use_warmup=True)
+            self.ema.requires_grad_(False)  # DDP must not wait for gradients of the average
         self.val_map = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", backend="faster_coco_eval")
         self.test_map = MeanAveragePrecision(box_format="xyxy", iou_type="bbox", backend="faster_coco_eval")
 
     @property
     def net(self) -> torch.nn.Module:
-        """The bare EfficientDet: images -> (class logits, box regressions) per level P3..P7."""
+        """The trained EfficientDet: images -> (class logits, box regressions) per level P3..P7."""
         return self.bench.model
 
-    def detect(self, images: torch.Tensor) -> torch.Tensor:
-        """[B, 100, 6] detections (x1 y1 x2 y2 score class+1) in input pixels, as DetBenchPredict."""
-        class_out, box_out = self.net(images)
-        class_pp, box_pp, indices, classes = _post_process(
-            class_out, box_out, num_levels=self.bench.num_levels, num_classes=self.bench.num_classes,
-            max_detection_points=self.bench.max_detection_points,
-        )
-        return _batch_detection(
-            images.shape[0], class_pp, box_pp, self.bench.anchors.boxes, indices, classes,
-            max_det_per_image=self.bench.max_det_per_image, soft_nms=self.bench.soft_nms,
-        )
+    @property
+    def eval_net(self) -> torch.nn.Module:
+        """The network that is evaluated and explained: the weight average where there is one."""
+        return self.ema.module if self.ema is not None else self.bench.model
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
+    def detector(self) -> EffdetDetector:
+        """The evaluated network as a traced detector (shares its weights)."""
+        bench, size = self.bench, self.hparams.image_size
+        return EffdetDetector(self.eval_net, bench.anchors.boxes, bench.num_classes, bench.max_detection_points,
+                              bench.max_det_per_image, image_size=(size, size))
+
+    def detect(self, images: torch.Tensor) -> Detections:
+        """Detections (0-based labels, input pixels) of the evaluated network."""
+        return self.detector()(images)
+
+    def forward(self, images: torch.Tensor) -> Detections:
         return self.detect(images)
 
-    def _loss(self, batch: dict) -> dict[str, torch.Tensor]:
+    def _loss(self, net: torch.nn.Module, batch: dict) -> tuple[dict[str, torch.Tensor], Raw]:
         targets = effdet_targets(batch["boxes"], batch["labels"], self.hparams.image_size)
-        return self.bench(batch["image"], targets)
+        class_out, box_out = net(batch["image"])
+        cls_targets, box_targets, positives = self.bench.anchor_labeler.batch_label_anchors(targets["bbox"], targets["cls"])
+        loss, class_loss, box_loss = self.bench.loss_fn(class_out, box_out, cls_targets, box_targets, positives)
+        return {"loss": loss, "class_loss": class_loss, "box_loss": box_loss}, (list(class_out), list(box_out))
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        out = self._loss(batch)
+        out, _ = self._loss(self.net, batch)
+        if not torch.isfinite(out["loss"]):
+            self._diverged(f"the training loss is {out['loss'].item()}")
         size = len(batch["boxes"])
         self.log("train/loss", out["loss"], prog_bar=True, batch_size=size)
         self.log_dict({"train/class_loss": out["class_loss"], "train/box_loss": out["box_loss"]}, batch_size=size)
         return out["loss"]
 
+    def on_train_batch_end(self, outputs, batch: dict, batch_idx: int) -> None:
+        if self.ema is not None:
+            self.ema.update(self.net, step=self.global_step)
+
+    def _diverged(self, what: str) -> None:
+        saved = [Path(c.last_model_path or c.best_model_path) for c in self.trainer.checkpoint_callbacks
+                 if getattr(c, "last_model_path", "") or getattr(c, "best_model_path", "")]
+        last_good = max((p for p in saved if p.is_file()), key=lambda p: p.stat().st_mtime, default=None)
+        raise TrainingDiverged(f"training diverged at epoch {self.current_epoch}, step {self.global_step}: {what}; "
+                               f"last good checkpoint: {last_good or 'none was written'}")
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        broken = [name for name, tensor in checkpoint["state_dict"].items()
+                  if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+        if broken:
+            self._diverged(f"{len(broken)} weight tensors are non-finite (e.g. {broken[0]}); this checkpoint is not written")
+        # Resuming from this checkpoint continues the same W&B run (see SpectralCLI).
+        for logger in self.loggers:
+            if isinstance(logger, WandbLogger) and logger.version:
+                checkpoint["wandb_run_id"] = logger.version
+
     def _evaluate(self, batch: dict, metric: MeanAveragePrecision, prefix: str) -> None:
-        out = self._loss(batch)
+        out, raw = self._loss(self.eval_net, batch)
         self.log(f"{prefix}/loss", out["loss"], batch_size=len(batch["boxes"]), sync_dist=True)
         targets = [{"boxes": b, "labels": l} for b, l in zip(batch["boxes"], batch["labels"])]
-        metric.update(detections_to_preds(out["detections"]), targets)
+        metric.update(detections_to_preds(self.detector().decode(raw)), targets)
 
     def _log_map(self, metric: MeanAveragePrecision, prefix: str) -> None:
         result = metric.compute()

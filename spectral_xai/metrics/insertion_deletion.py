@@ -16,9 +16,7 @@ from typing import Iterator
 import torch
 from torchvision.transforms.functional import gaussian_blur
 
-from ..explainers.detection import Target
-from ..explainers.perturbation import perturbed_matches
-from ..explainers.scoring import DetectionScorer
+from ..detection import DetectionScorer, Target, perturbed_matches
 
 
 @dataclass

@@ -4,18 +4,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from ..metrics import CurveResult  # noqa: E402
+from ..evaluation import BoxResult
 
 
-def curve_plot(path: Path, title: str, insertion: Sequence[CurveResult], deletion: Sequence[CurveResult]) -> None:
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
-    for ax, curves, name in ((axes[0], deletion, "deletion"), (axes[1], insertion, "insertion")):
+def curve_plot(path: Path, title: str, results: Sequence[BoxResult]) -> None:
+    """Deletion and insertion curves of the results that succeeded, written as a PNG."""
+    done = [r for r in results if r.ok]
+    fig = Figure(figsize=(8, 3.2))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, 2, sharey=True)
+    for ax, name in zip(axes, ("deletion", "insertion")):
+        curves = [getattr(r, name) for r in done]
         for curve in curves:
             ax.plot(curve.fractions.numpy(), curve.scores.numpy(), color="tab:blue", alpha=0.15, linewidth=0.8)
         if curves:
@@ -30,4 +33,3 @@ def curve_plot(path: Path, title: str, insertion: Sequence[CurveResult], deletio
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)

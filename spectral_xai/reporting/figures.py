@@ -1,30 +1,26 @@
-"""One figure per explained box: the image with its box, then one saliency overlay per method."""
+"""One figure per explained box: the image with its box, then one saliency overlay per method.
+
+Figures are drawn on matplotlib's Agg canvas directly, not through pyplot, so that importing this
+package changes no global matplotlib state (backend, open figures) of the program that imports it.
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Sequence
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-matplotlib.use("Agg")  # figures are written to files and loggers, never shown
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-
-from ..explainers.pipeline import MethodResult  # noqa: E402
-
-
-@dataclass
-class Panel:
-    title: str
-    saliency: torch.Tensor | None  # [H, W] in [0, 1]; None for a panel that failed
+from ..evaluation import BoxResult, SampleExplanation
 
 
-def result_panel(result: MethodResult) -> Panel:
-    """A method's overlay titled with its AUCs, or a marked empty panel where it failed."""
-    if result.error is not None:
-        return Panel(f"{result.method}: failed", None)
-    return Panel(f"{result.method}\nins {result.insertion.auc:.3f} del {result.deletion.auc:.3f}", result.saliency)
+def panel_title(result: BoxResult) -> str:
+    """A method's name with its AUCs, or marked as failed."""
+    if not result.ok:
+        return f"{result.method}: failed"
+    return f"{result.method}\nins {result.insertion.auc:.3f} del {result.deletion.auc:.3f}"
 
 
 def display_image(image: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> np.ndarray:
@@ -34,24 +30,27 @@ def display_image(image: torch.Tensor, mean: Sequence[float], std: Sequence[floa
     return rgb.clamp(0, 1).permute(1, 2, 0).numpy()
 
 
-def explanation_figure(image: np.ndarray, box: Sequence[float], box_title: str, panels: Sequence[Panel],
-                       panel_inches: float = 2.6) -> np.ndarray:
+def explanation_figure(explained: SampleExplanation, class_names: Sequence[str], mean: Sequence[float],
+                       std: Sequence[float], title_prefix: str = "", panel_inches: float = 2.6) -> np.ndarray:
     """RGB uint8 array of the figure: image + box, then each method's map over the image."""
-    columns = 1 + len(panels)
-    fig, axes = plt.subplots(1, columns, figsize=(panel_inches * columns, panel_inches + 0.5), squeeze=False)
-    x1, y1, x2, y2 = (float(v) for v in box)
-    for ax in axes[0]:
+    image = display_image(explained.image, mean, std)
+    target = explained.target
+    columns = 1 + len(explained.results)
+    fig = Figure(figsize=(panel_inches * columns, panel_inches + 0.5))
+    canvas = FigureCanvasAgg(fig)
+    axes = fig.subplots(1, columns, squeeze=False)[0]
+    x1, y1, x2, y2 = (float(v) for v in target.box)
+    for ax in axes:
         ax.imshow(image)
-        ax.add_patch(plt.Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor="lime", linewidth=1.5))
+        ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor="lime", linewidth=1.5))
         ax.set_xticks([])
         ax.set_yticks([])
-    axes[0][0].set_title(box_title, fontsize=8)
-    for ax, panel in zip(axes[0][1:], panels):
-        if panel.saliency is not None:
-            ax.imshow(panel.saliency.detach().cpu().numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
-        ax.set_title(panel.title, fontsize=8)
+    axes[0].set_title(f"{title_prefix}{explained.sample_id} {explained.spectrum}: "
+                      f"{class_names[target.label]} {target.score:.2f}", fontsize=8)
+    for ax, result in zip(axes[1:], explained.results):
+        if result.ok:
+            ax.imshow(result.saliency.detach().cpu().numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+        ax.set_title(panel_title(result), fontsize=8)
     fig.tight_layout()
-    fig.canvas.draw()
-    pixels = np.asarray(fig.canvas.buffer_rgba())[:, :, :3].copy()
-    plt.close(fig)
-    return pixels
+    canvas.draw()
+    return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()

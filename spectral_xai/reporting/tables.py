@@ -1,33 +1,28 @@
-"""Per-box rows and the paper's Table 2 (Bayer et al. 2021): model x spectrum rows, per method the
-mean ± std of deletion and insertion AUC, and mean seconds per box."""
+"""Rows, scalars and the paper's Table 2 (Bayer et al. 2021), made from typed results: model x
+spectrum rows, per method the mean ± std of deletion and insertion AUC, and mean seconds per box."""
 from __future__ import annotations
 
 import csv
 import json
 import math
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..explainers.detection import Target
-from ..explainers.pipeline import MethodResult
+from ..evaluation import BoxResult
 
 BOX_FIELDS = ["sample_id", "spectrum", "method", "x1", "y1", "x2", "y2", "class", "score",
               "insertion_auc", "deletion_auc", "seconds", "step", "error"]
-BOX_COLUMNS = ["model", *BOX_FIELDS]  # explain.py; the training callback puts "epoch" first instead
 
 
-def box_rows(first: object, sample_id: str, spectrum: str, target: Target, class_names: Sequence[str],
-             results: Sequence[MethodResult], step: float) -> list[list]:
-    """One row per method for one explained box: ``first`` (model or epoch), then ``BOX_FIELDS``."""
+def box_row(result: BoxResult, class_names: Sequence[str]) -> list:
+    """``BOX_FIELDS`` of one (box, method) result."""
+    target = result.target
     box = [round(float(v), 1) for v in target.box]
-    rows = []
-    for r in results:
-        aucs = [None, None] if r.error else [round(r.insertion.auc, 4), round(r.deletion.auc, 4)]
-        rows.append([first, sample_id, spectrum, r.method, *box, class_names[target.label], round(target.score, 4),
-                     *aucs, round(r.seconds, 3), step, r.error or ""])
-    return rows
+    aucs = [round(result.insertion.auc, 4), round(result.deletion.auc, 4)] if result.ok else [None, None]
+    return [result.sample_id, result.spectrum, result.method, *box, class_names[target.label], round(target.score, 4),
+            *aucs, round(result.seconds, 3), result.step, result.error or ""]
 
 
 def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
@@ -37,26 +32,38 @@ def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence]) -> N
         writer.writerows(rows)
 
 
-def summarize(rows: Sequence[Sequence], methods: Sequence[str]) -> list[dict]:
+def _mean_std(values: Sequence[float]) -> dict[str, float]:
+    if not values:
+        return {"mean": math.nan, "std": math.nan}
+    return {"mean": float(np.mean(values)), "std": float(np.std(values))}
+
+
+def method_statistics(results: Sequence[BoxResult], method: str) -> dict:
+    """Boxes explained and failed, and mean ± std of both AUCs and of seconds, for one method."""
+    done = [r for r in results if r.method == method and r.ok]
+    return {"boxes": len(done), "failed": sum(1 for r in results if r.method == method and not r.ok),
+            "deletion_auc": _mean_std([r.deletion.auc for r in done]),
+            "insertion_auc": _mean_std([r.insertion.auc for r in done]),
+            "seconds": _mean_std([r.seconds for r in done])}
+
+
+def method_scalars(results: Sequence[BoxResult], methods: Sequence[str]) -> dict[str, float]:
+    """``explain/<method>/{insertion_auc, deletion_auc, seconds_per_box}``: means over the boxes a
+    method explained; a method that explained none logs nothing rather than NaN."""
+    scalars = {}
+    for method in methods:
+        stats = method_statistics(results, method)
+        if stats["boxes"]:
+            scalars[f"explain/{method}/insertion_auc"] = stats["insertion_auc"]["mean"]
+            scalars[f"explain/{method}/deletion_auc"] = stats["deletion_auc"]["mean"]
+            scalars[f"explain/{method}/seconds_per_box"] = stats["seconds"]["mean"]
+    return scalars
+
+
+def summarize(groups: Mapping[tuple[str, str], Sequence[BoxResult]], methods: Sequence[str]) -> list[dict]:
     """Table 2: one entry per (model, spectrum) with per-method statistics over explained boxes."""
-    col = {name: i for i, name in enumerate(BOX_COLUMNS)}
-    groups: dict[tuple[str, str], list] = {}
-    for row in rows:
-        groups.setdefault((row[col["model"]], row[col["spectrum"]]), []).append(row)
-    table = []
-    for (model, spectrum), group in groups.items():
-        entry: dict = {"model": model, "spectrum": spectrum}
-        for method in methods:
-            done = [r for r in group if r[col["method"]] == method and not r[col["error"]]]
-            failed = sum(1 for r in group if r[col["method"]] == method and r[col["error"]])
-            stats = {"boxes": len(done), "failed": failed}
-            for metric in ("deletion_auc", "insertion_auc", "seconds"):
-                values = np.array([r[col[metric]] for r in done], dtype=float)
-                stats[metric] = {"mean": float(values.mean()) if len(values) else math.nan,
-                                 "std": float(values.std()) if len(values) else math.nan}
-            entry[method] = stats
-        table.append(entry)
-    return table
+    return [{"model": model, "spectrum": spectrum, **{m: method_statistics(results, m) for m in methods}}
+            for (model, spectrum), results in groups.items()]
 
 
 def write_summary(folder: Path, table: list[dict], methods: Sequence[str], step: float) -> list[list[str]]:

@@ -7,18 +7,19 @@ from pytorch_lightning.loggers import CSVLogger
 
 from spectral_xai.callbacks import ExplanationCallback
 from spectral_xai.data_modules.datamodule import MultispectralDataModule
+from spectral_xai.data_modules.layout import CLASS_NAMES
 from spectral_xai.explainers import REGISTRY, register
 from spectral_xai.explainers.base import SaliencyMethod
 from spectral_xai.lit_modules import EfficientDetModule
 from spectral_xai.loggers import AutoWandbLogger
 
-from ..test_train import fit_ddp_subprocess
-from ..wandb_records import finish_run, history
+from ..helpers.training import fit_ddp_subprocess
+from ..helpers.wandb_records import finish_run, history
 
 METHODS = ["gradcam", "rise", "sidu"]
-# min_score 0: an untrained detector's top box scores about 0.01, and it is still a box to explain.
-FAST = dict(methods=METHODS, method_settings={"rise": {"n_masks": 24, "batch_size": 12}}, num_images=2,
-            step=0.25, min_score=0.0, batch_size=12)
+# target_min_score 0: an untrained detector's top box scores about 0.01, and it is still a box to explain.
+FAST = dict(methods=METHODS, method_settings={"rise": {"n_masks": 24}}, num_images=2,
+            step=0.25, target_min_score=0.0, batch_size=12)
 
 
 def fit(root, logger, callback, epochs=2):
@@ -27,7 +28,7 @@ def fit(root, logger, callback, epochs=2):
     trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, limit_train_batches=2, limit_val_batches=1,
                          logger=logger, callbacks=[callback], enable_progress_bar=False, enable_checkpointing=False,
                          num_sanity_val_steps=1)
-    trainer.fit(EfficientDetModule(image_size=128), dm)
+    trainer.fit(EfficientDetModule(CLASS_NAMES, image_size=128), dm)
     return trainer
 
 
@@ -87,18 +88,13 @@ def test_with_another_logger_scalars_log_and_figures_go_to_the_run_directory(syn
 
 
 def test_images_without_detections_and_time_budget_are_reported_not_crashed(synthetic_root, tmp_path, caplog):
-    unexplained = ExplanationCallback(**{**FAST, "min_score": 0.99})
+    unexplained = ExplanationCallback(**{**FAST, "target_min_score": 0.99})
     with caplog.at_level(logging.WARNING):
         fit(synthetic_root, CSVLogger(tmp_path), unexplained, epochs=1)
     assert unexplained.totals["no_detection"] == 2 and "not explained" in caplog.text
     budget = ExplanationCallback(**{**FAST, "time_budget_s": 0.0})
     fit(synthetic_root, CSVLogger(tmp_path / "b"), budget, epochs=1)
     assert budget.totals["skipped_for_time"] == 2
-
-
-def test_images_are_chosen_once_and_seeded():
-    a, b = ExplanationCallback(num_images=3, seed=1), ExplanationCallback(num_images=3, seed=1)
-    assert a._choose(range(50)) == b._choose(range(50)) == a._choose(range(10))
 
 
 def test_unknown_method_fails_at_configuration():
@@ -111,8 +107,9 @@ def test_two_process_ddp_fit_with_the_callback_creates_one_run(synthetic_root, t
     config = tmp_path / "callback.yaml"
     config.write_text(
         "trainer:\n  callbacks:\n    - class_path: spectral_xai.callbacks.ExplanationCallback\n      init_args:\n"
-        "        methods: [gradcam, rise]\n        method_settings: {rise: {n_masks: 16, batch_size: 8}}\n"
-        "        num_images: 1\n        every_n_epochs: 1\n        step: 0.5\n        min_score: 0.0\n")
+        "        methods: [gradcam, rise]\n        method_settings: {rise: {n_masks: 16}}\n"
+        "        scoring: {rule: drise}\n        batch_size: 8\n"
+        "        num_images: 1\n        every_n_epochs: 1\n        step: 0.5\n        target_min_score: 0.0\n")
     fit_ddp_subprocess(synthetic_root, tmp_path, "--config", str(config))
     (run,) = (tmp_path / "wandb").glob("offline-run-*")
     rows = history(next(run.glob("run-*.wandb")))

@@ -2,21 +2,22 @@
 import pytest
 import torch
 
-from spectral_xai.explainers import REGISTRY, DetectionScorer, MatchedScore, Target, create, register
+from spectral_xai.detection import DetectionScorer, MatchedScore, Target
+from spectral_xai.explainers import REGISTRY, create, register
 from spectral_xai.explainers.base import SaliencyMethod
 from spectral_xai.explainers.rise import RISE, rise_masks
 
-from ..region_detector import LABEL, REGION_SLICE, expected_score, region_detector
+from ..helpers.region_detector import LABEL, REGION_SLICE, expected_score, region_detector, region_scorer
 
 
 @pytest.fixture(scope="module")
 def case():
-    detector = region_detector()
+    scorer = region_scorer()
     image = 0.6 + 0.4 * torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        target = Target.from_detections(detector(image[None]))
+        target = Target.from_detections(scorer.detector(image[None]))
     assert target.label == LABEL and target.score == pytest.approx(expected_score(image), abs=1e-6)
-    return detector, image, target
+    return scorer, image, target
 
 
 def test_registry_knows_the_four_methods_and_refuses_others():
@@ -28,8 +29,8 @@ def test_registry_knows_the_four_methods_and_refuses_others():
 @pytest.mark.parametrize("name, settings", [("gradcam", {}), ("gradcam_norelu", {}),
                                             ("rise", {"n_masks": 400, "grid": 4, "p": 0.5}), ("sidu", {})])
 def test_each_method_puts_most_saliency_in_the_region(case, name, settings):
-    detector, image, target = case
-    saliency = create(name, **settings)(detector, image, target)
+    scorer, image, target = case
+    saliency = create(name, **settings)(scorer, image, target)
     assert saliency.shape == (64, 64) and saliency.min() == 0 and saliency.max() == 1
     # Of the region-sized set of most salient pixels, most lie in the region (chance: 1/16).
     in_region = torch.zeros(64, 64, dtype=torch.bool)
@@ -41,10 +42,10 @@ def test_each_method_puts_most_saliency_in_the_region(case, name, settings):
 
 
 def test_gradcam_runs_under_inference_mode(case):
-    detector, image, target = case
+    scorer, image, target = case
     with torch.inference_mode():
         frozen = image.clone()
-        saliency = create("gradcam")(detector, frozen, target)
+        saliency = create("gradcam")(scorer, frozen, target)
     assert saliency[REGION_SLICE].mean() > saliency.mean()
 
 
@@ -61,9 +62,7 @@ def test_rise_is_normalised_by_n_times_p():
             match.scores = torch.full_like(match.scores, 0.7)
             return match
 
-    method = RISE(n_masks=3000, grid=8, p=0.1, batch_size=500)
-    method.rule = Constant()
-    raw = method.saliency(detector, image, target)
+    raw = RISE(n_masks=3000, grid=8, p=0.1).saliency(DetectionScorer(detector, Constant(), 500), image, target)
     assert raw.mean().item() == pytest.approx(0.7, rel=0.03)
 
 
@@ -77,8 +76,8 @@ def test_rise_masks_are_seeded_and_memory_bounded():
 
 
 def test_rise_counts_its_forward_passes(case):
-    detector, image, target = case
-    scorer = DetectionScorer(detector, batch_size=16)
+    scorer, image, target = case
+    scorer = DetectionScorer(scorer.detector, scorer.rule, batch_size=16)
     scorer(image[None].expand(40, -1, -1, -1), target)
     assert scorer.forward_passes == 40
 
@@ -86,7 +85,7 @@ def test_rise_counts_its_forward_passes(case):
 def test_a_new_method_is_one_small_class(case):
     @register("centre_test")
     class Centre(SaliencyMethod):
-        def saliency(self, detector, image, target):
+        def saliency(self, scorer, image, target):
             y, x = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
             return -((y - 32) ** 2 + (x - 32) ** 2)
 

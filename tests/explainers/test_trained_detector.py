@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from spectral_xai.checkpoint import load_checkpoint
-from spectral_xai.explainers import DetectionScorer, EffdetDetector, Target, create
+from spectral_xai.detection import DetectionScorer, Scoring, Target
+from spectral_xai.explainers import create
 from spectral_xai.metrics import insertion_deletion
 
 METHODS = {"gradcam": {}, "gradcam_norelu": {}, "rise": {"n_masks": 200}, "sidu": {}}
@@ -14,8 +15,8 @@ IMAGES, STEP, RANDOM_MAPS = 10, 0.1, 3
 def test_every_method_beats_random_saliency_on_most_boxes(trained_checkpoint):
     module, datamodule = load_checkpoint(trained_checkpoint, num_workers=0)
     datamodule.setup("test")
-    detector = EffdetDetector.from_module(module)
-    scorer = DetectionScorer(detector, batch_size=32)
+    detector = module.detector()
+    scorer = DetectionScorer(detector, Scoring().build(), batch_size=32)
     generator = torch.Generator().manual_seed(0)
     gains = {name: [] for name in [*METHODS, "random"]}
     explained = 0
@@ -26,7 +27,7 @@ def test_every_method_beats_random_saliency_on_most_boxes(trained_checkpoint):
         if detections.scores[0, 0] < 0.05:
             continue
         target = Target.from_detections(detections)
-        maps = {name: create(name, **settings)(detector, image, target) for name, settings in METHODS.items()}
+        maps = {name: create(name, **settings)(scorer, image, target) for name, settings in METHODS.items()}
         for name, saliency in maps.items():
             ins, dele = insertion_deletion(scorer, image, saliency, target, step=STEP)
             gains[name].append(ins.auc - dele.auc)

@@ -3,6 +3,8 @@ import torch
 from timm.layers import BatchNormAct2d, SyncBatchNormAct
 
 from spectral_xai.data_modules.datamodule import MultispectralDataModule
+from spectral_xai.data_modules.layout import CLASS_NAMES
+from spectral_xai.detection import Detections
 from spectral_xai.lit_modules import EfficientDetModule, TimmSyncBatchNorm
 from spectral_xai.lit_modules.detector import PretrainedWeightsUnavailable, build_efficientdet
 from spectral_xai.lit_modules.efficientdet import detections_to_preds, effdet_targets
@@ -17,10 +19,12 @@ def test_targets_are_effdet_yxyx_one_based_and_padded():
     assert t["img_size"].tolist() == [[128, 128], [128, 128]]
 
 
-def test_detections_drop_padding_and_return_zero_based_labels():
-    det = torch.tensor([[[0, 0, 5, 5, 0.9, 3], [0, 0, 0, 0, 0, 0]]], dtype=torch.float32)
+def test_detections_drop_padding_and_keep_zero_based_labels():
+    det = Detections(boxes=torch.tensor([[[0.0, 0, 5, 5], [0, 0, 0, 0]]]), scores=torch.tensor([[0.9, 0.0]]),
+                     labels=torch.tensor([[2, -1]]), class_probs=torch.zeros(1, 2, 5), anchors=torch.tensor([[7, -1]]))
     (pred,) = detections_to_preds(det)
     assert pred["labels"].tolist() == [2] and pred["scores"].tolist() == [pytest.approx(0.9)]
+    assert pred["boxes"].tolist() == [[0, 0, 5, 5]]
 
 
 @pytest.mark.parametrize("spectra, fusion", [(["nir"], "mixed"), (["rgb", "mir"], "mixed"), (["rgb", "mir"], "early")])
@@ -28,7 +32,7 @@ def test_one_training_step_per_fusion_mode_lowers_nothing_to_nan_and_moves_weigh
     torch.manual_seed(0)
     dm = MultispectralDataModule(str(synthetic_root), spectra, fusion, image_size=128, batch_size=2, num_workers=0)
     dm.setup("fit")
-    module = EfficientDetModule(image_size=128, in_chans=dm.in_chans)
+    module = EfficientDetModule(CLASS_NAMES, image_size=128, in_chans=dm.in_chans)
     optimizer = module.configure_optimizers()
     batch = next(iter(dm.train_dataloader()))
     assert batch["image"].shape[1] == dm.in_chans
@@ -42,14 +46,22 @@ def test_one_training_step_per_fusion_mode_lowers_nothing_to_nan_and_moves_weigh
     assert not torch.equal(before, stem.detach())
 
 
-def test_detect_matches_effdet_predict_bench():
-    from effdet import DetBenchPredict
-
+def test_validation_detections_are_effdets_own_evaluation_output(synthetic_root):
+    """mAP is computed from the one decoder; it must see exactly what effdet's bench evaluates."""
     torch.manual_seed(0)
-    module = EfficientDetModule(image_size=128).eval()
-    images = torch.randn(2, 3, 128, 128)
+    dm = MultispectralDataModule(str(synthetic_root), ["rgb"], image_size=128, batch_size=3, num_workers=0)
+    dm.setup("fit")
+    module = EfficientDetModule(CLASS_NAMES, image_size=128).eval()
+    batch = next(iter(dm.val_dataloader()))
     with torch.no_grad():
-        assert torch.equal(module.detect(images), DetBenchPredict(module.net).eval()(images))
+        out, raw = module._loss(module.eval_net, batch)
+        ours = detections_to_preds(module.detector().decode(raw))
+        bench = module.bench(batch["image"], effdet_targets(batch["boxes"], batch["labels"], 128))
+    assert torch.equal(out["loss"], bench["loss"])
+    for pred, det in zip(ours, bench["detections"]):
+        det = det[det[:, 4] > 0]
+        assert torch.equal(pred["boxes"], det[:, :4]) and torch.equal(pred["scores"], det[:, 4])
+        assert torch.equal(pred["labels"], det[:, 5].long() - 1)
 
 
 def test_pretrained_offline_fails_with_a_clear_message(monkeypatch, tmp_path):

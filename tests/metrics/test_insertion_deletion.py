@@ -5,10 +5,10 @@ import pytest
 import torch
 from torchvision.transforms.functional import gaussian_blur
 
-from spectral_xai.explainers import DetectionScorer, Target
+from spectral_xai.detection import Target
 from spectral_xai.metrics import deletion, insertion
 
-from ..region_detector import expected_score, region_detector
+from ..helpers.region_detector import expected_score, region_scorer
 
 
 def hand_curve(image, substrate, saliency, step, insert):
@@ -27,19 +27,19 @@ def hand_curve(image, substrate, saliency, step, insert):
 
 @pytest.fixture(scope="module")
 def case():
-    detector = region_detector()
+    scorer = region_scorer(batch_size=8)
     image = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(3)) * 0.5 + 0.5
     with torch.no_grad():
-        target = Target.from_detections(detector(image[None]))
+        target = Target.from_detections(scorer.detector(image[None]))
     saliency = torch.rand(64, 64, generator=torch.Generator().manual_seed(4))
     saliency[16:32, 16:32] += 0.5  # the region mostly, not entirely, first
-    return detector, image, target, saliency
+    return scorer, image, target, saliency
 
 
 @pytest.mark.parametrize("step", [0.05, 0.03])
 def test_deletion_matches_hand_computation(case, step):
-    detector, image, target, saliency = case
-    result = deletion(DetectionScorer(detector, batch_size=8), image, saliency, target, step=step)
+    scorer, image, target, saliency = case
+    result = deletion(scorer, image, saliency, target, step=step)
     scores, auc = hand_curve(image, torch.zeros_like(image), saliency, step, insert=False)
     assert result.scores.tolist() == pytest.approx(scores, abs=1e-5)
     assert result.auc == pytest.approx(auc, abs=1e-5) and result.step == step
@@ -47,8 +47,8 @@ def test_deletion_matches_hand_computation(case, step):
 
 
 def test_insertion_matches_hand_computation_from_a_blurred_copy(case):
-    detector, image, target, saliency = case
-    result = insertion(DetectionScorer(detector, batch_size=8), image, saliency, target, step=0.05)
+    scorer, image, target, saliency = case
+    result = insertion(scorer, image, saliency, target, step=0.05)
     blurred = gaussian_blur(image[None], kernel_size=[11, 11], sigma=[5.0, 5.0])[0]
     scores, auc = hand_curve(image, blurred, saliency, 0.05, insert=True)
     assert result.scores.tolist() == pytest.approx(scores, abs=1e-5)
@@ -57,14 +57,13 @@ def test_insertion_matches_hand_computation_from_a_blurred_copy(case):
 
 
 def test_good_saliency_beats_reversed_saliency(case):
-    detector, image, target, saliency = case
-    scorer = DetectionScorer(detector, batch_size=32)
+    scorer, image, target, saliency = case
     good = deletion(scorer, image, saliency, target, 0.05).auc
     bad = deletion(scorer, image, -saliency, target, 0.05).auc
     assert good < bad
 
 
 def test_step_outside_unit_interval_is_refused(case):
-    detector, image, target, saliency = case
+    scorer, image, target, saliency = case
     with pytest.raises(ValueError, match="step 0"):
-        deletion(DetectionScorer(detector), image, saliency, target, step=0)
+        deletion(scorer, image, saliency, target, step=0)

@@ -2,21 +2,29 @@ import pytest
 import torch
 from effdet import DetBenchPredict
 
-from spectral_xai.explainers import EffdetDetector, Target
+from spectral_xai.detection import EffdetDetector, Target
+from spectral_xai.data_modules.layout import CLASS_NAMES
 from spectral_xai.lit_modules import EfficientDetModule
 
 
 @pytest.fixture(scope="module", params=[3, 6], ids=["3ch", "6ch"])
 def module(request):
     torch.manual_seed(0)
-    return EfficientDetModule(image_size=128, in_chans=request.param).eval()
+    return EfficientDetModule(CLASS_NAMES, image_size=128, in_chans=request.param).eval()
+
+
+def effdet_predict(module, images):
+    """effdet's own inference, as its evaluation runs it: boxes clipped to the input before NMS."""
+    size = module.hparams.image_size
+    info = {"img_scale": torch.ones(len(images)), "img_size": torch.tensor([[size, size]] * len(images), dtype=torch.float32)}
+    return DetBenchPredict(module.net).eval()(images, img_info=info)
 
 
 def test_retraced_detections_equal_effdet_output(module):
-    detector = EffdetDetector.from_module(module)
+    detector = module.detector()
     images = torch.randn(3, module.hparams.in_chans, 128, 128)
     with torch.no_grad():
-        reference = DetBenchPredict(module.net).eval()(images)
+        reference = effdet_predict(module, images)
         traced = detector(images)
     assert torch.equal(traced.boxes, reference[..., :4])
     assert torch.equal(traced.scores, reference[..., 4])
@@ -31,7 +39,7 @@ def _by_key(detections, image: int, rows, num_classes: int) -> dict:
 
 
 def test_score_floor_keeps_exactly_effdets_detections_above_it(module):
-    detector = EffdetDetector.from_module(module)
+    detector = module.detector()
     images = torch.randn(2, module.hparams.in_chans, 128, 128, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         raw = detector.raw(images)
@@ -53,7 +61,7 @@ def test_score_floor_keeps_exactly_effdets_detections_above_it(module):
 
 
 def test_traced_logit_is_the_reported_score_and_differentiable(module):
-    detector = EffdetDetector.from_module(module)
+    detector = module.detector()
     images = torch.randn(2, module.hparams.in_chans, 128, 128, requires_grad=True)
     raw = detector.raw(images)
     with torch.no_grad():
@@ -68,7 +76,7 @@ def test_traced_logit_is_the_reported_score_and_differentiable(module):
 
 
 def test_anchor_beyond_the_detector_is_refused(module):
-    detector = EffdetDetector.from_module(module)
+    detector = module.detector()
     with torch.no_grad():
         raw = detector.raw(torch.zeros(1, module.hparams.in_chans, 128, 128))
     with pytest.raises(IndexError, match="beyond"):

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from torchvision.ops import box_iou
 
-from .detection import Detections, EffdetDetector, Target
+from .detector import Detections, EffdetDetector, Target
 
 
 @dataclass
@@ -67,7 +68,27 @@ class DRiseSimilarity(ScoringRule):
         return _gather(detections, best, index)
 
 
-RULES = {"matched": MatchedScore, "drise": DRiseSimilarity}
+@dataclass(frozen=True)
+class Scoring:
+    """The one scoring rule of a run, as configured: built once and handed to every perturbation
+    method and to the insertion/deletion metric, so that they cannot score differently.
+
+    Args:
+        rule: ``matched`` (Bayer et al. 2021, the paper's) or ``drise`` (D-RISE similarity).
+        min_score: ``matched`` only: detections scoring lower cannot re-identify the target.
+        min_iou: ``matched`` only: the least IoU with the target box that re-identifies it.
+    """
+
+    rule: Literal["matched", "drise"] = "matched"
+    min_score: float = 0.05
+    min_iou: float = 0.5
+
+    def build(self) -> ScoringRule:
+        if self.rule == "matched":
+            return MatchedScore(self.min_score, self.min_iou)
+        if self.rule == "drise":
+            return DRiseSimilarity()
+        raise ValueError(f"unknown scoring rule {self.rule!r}; choose 'matched' or 'drise'")
 
 
 class DetectionScorer:

@@ -10,7 +10,7 @@ from typing import Iterable, Iterator
 
 import torch
 
-from .detection import Target
+from .detector import Target
 from .scoring import DetectionScorer, Match
 
 

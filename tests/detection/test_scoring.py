@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from spectral_xai.explainers import Detections, DRiseSimilarity, MatchedScore, Target
+from spectral_xai.detection import Detections, DRiseSimilarity, MatchedScore, Target
 
 TARGET = Target(box=torch.tensor([0.0, 0.0, 10.0, 10.0]), label=1, score=0.9,
                 class_probs=torch.tensor([0.1, 0.9, 0.0]), anchor=0)
@@ -63,11 +63,12 @@ def test_drise_similarity_is_iou_times_cosine():
 
 
 def test_scorer_drops_candidates_below_the_rules_floor_without_changing_its_answer():
-    from spectral_xai.explainers import DetectionScorer, EffdetDetector
+    from spectral_xai.data_modules.layout import CLASS_NAMES
+    from spectral_xai.detection import DetectionScorer
     from spectral_xai.lit_modules import EfficientDetModule
 
     torch.manual_seed(0)
-    detector = EffdetDetector.from_module(EfficientDetModule(image_size=128).eval())
+    detector = EfficientDetModule(CLASS_NAMES, image_size=128).eval().detector()
     generator = torch.Generator().manual_seed(1)
     images = torch.randn(1, 3, 128, 128, generator=generator) + 0.2 * torch.randn(6, 3, 128, 128, generator=generator)
     with torch.no_grad():

@@ -2,10 +2,13 @@
 
 effdet's ``_post_process`` takes the top-k over anchor x class (``anchor = idx // C``,
 ``class = idx % C``, levels P3..P7 concatenated) and ``generate_detections`` decodes, applies
-sigmoid and batched NMS, keeps ``max_det_per_image`` and drops the indices. :func:`decode` repeats
-those steps but keeps the anchor of every kept detection, so that a gradient method can
+sigmoid and batched NMS, keeps ``max_det_per_image`` and drops the indices. :meth:`EffdetDetector.decode`
+repeats those steps (as effdet's evaluation does them: boxes clipped to the input before NMS) but
+keeps the anchor of every kept detection, so that a gradient method can
 back-propagate from the detection's own logit (:meth:`EffdetDetector.logit`) and a scoring rule can
-read the detection's full class-probability vector.
+read the detection's full class-probability vector. It is the project's one decoder: validation
+mAP, ``EfficientDetModule.detect``, the explainers and the metrics all read its :class:`Detections`,
+whose labels are 0-based (effdet's 1-based labels live only inside its loss).
 """
 from __future__ import annotations
 
@@ -55,24 +58,22 @@ class Target:
 
 class EffdetDetector(nn.Module):
     """Wraps anything shaped like effdet's ``EfficientDet`` (``net(images) -> (class logits per
-    level [B, A*C, H, W], box regressions per level [B, A*4, H, W])``) with its anchors."""
+    level [B, A*C, H, W], box regressions per level [B, A*4, H, W])``) with its anchors.
+    ``image_size`` (H, W): boxes are clipped to it before NMS, as effdet does when it evaluates."""
 
     def __init__(self, net: nn.Module, anchor_boxes: torch.Tensor, num_classes: int,
-                 max_detection_points: int = 5000, max_det_per_image: int = 100, nms_iou: float = 0.5):
+                 max_detection_points: int = 5000, max_det_per_image: int = 100, nms_iou: float = 0.5,
+                 image_size: tuple[int, int] | None = None):
         super().__init__()
         self.net = net
         self.register_buffer("anchor_boxes", anchor_boxes, persistent=False)  # yxyx, as effdet
+        limit = None if image_size is None else torch.tensor([image_size[1], image_size[0]] * 2, dtype=torch.float32)
+        self.register_buffer("box_limit", limit, persistent=False)  # W H W H
         self.num_classes = num_classes
         self.max_detection_points = max_detection_points
         self.max_det_per_image = max_det_per_image
         self.nms_iou = nms_iou
 
-    @classmethod
-    def from_module(cls, module) -> "EffdetDetector":
-        """From an :class:`~spectral_xai.lit_modules.EfficientDetModule` (shares its weights)."""
-        bench = module.bench
-        return cls(bench.model, bench.anchors.boxes, bench.num_classes, bench.max_detection_points,
-                   bench.max_det_per_image).eval()
 
     def raw(self, images: torch.Tensor) -> Raw:
         class_out, box_out = self.net(images)
@@ -98,6 +99,8 @@ class EffdetDetector(nn.Module):
             # Boxes are decoded for every candidate, as effdet does, so that the floor cannot change
             # how a box rounds (vectorised float maths may round differently for another length).
             boxes = decode_box_outputs(box_all[b, anchors].float(), self.anchor_boxes[anchors], output_xyxy=True)
+            if self.box_limit is not None:
+                boxes = boxes.clamp(min=0).min(self.box_limit)
             kept = (top_scores[b] >= min_score).nonzero()[:, 0]
             keep = kept[batched_nms(boxes[kept], top_scores[b, kept], classes[kept], iou_threshold=self.nms_iou)]
             keep = keep[: self.max_det_per_image]

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spectral_xai.explainers import EffdetDetector
+from spectral_xai.detection import DetectionScorer, EffdetDetector, MatchedScore
 
 SIZE, TILE, STRIDE, CLASSES = 64, 16, 8, 2
 REGION = 5  # tile row 1, column 1: pixels [16:32, 16:32]
@@ -56,6 +56,11 @@ def region_detector() -> EffdetDetector:
     y, x = torch.meshgrid(torch.arange(cells), torch.arange(cells), indexing="ij")
     anchors = torch.stack([y * STRIDE, x * STRIDE, (y + 1) * STRIDE, (x + 1) * STRIDE], -1).reshape(-1, 4).float()
     return EffdetDetector(RegionNet(), anchors, CLASSES, max_detection_points=cells * cells * CLASSES).eval()
+
+
+def region_scorer(batch_size: int = 16) -> DetectionScorer:
+    """The region detector with the paper's rule (score >= 0.05, IoU >= 0.5)."""
+    return DetectionScorer(region_detector(), MatchedScore(), batch_size)
 
 
 def expected_score(image: torch.Tensor) -> float:

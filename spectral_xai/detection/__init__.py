@@ -1,0 +1,9 @@
+"""A detector and its detections: the traced EfficientDet, one way to score a detection in altered
+images, and perturbed batches. ``explainers`` and ``metrics`` both stand on this; neither imports
+the other."""
+from .detector import Detections, EffdetDetector, Target
+from .perturbation import perturbed_matches
+from .scoring import DetectionScorer, DRiseSimilarity, Match, MatchedScore, Scoring, ScoringRule
+
+__all__ = ["Detections", "EffdetDetector", "Target", "perturbed_matches", "DetectionScorer", "DRiseSimilarity",
+           "Match", "MatchedScore", "Scoring", "ScoringRule"]

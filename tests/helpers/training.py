@@ -1,0 +1,44 @@
+"""Running train.py's CLI in-process or as a subprocess, on tiny settings."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from spectral_xai.cli import SpectralCLI
+from spectral_xai.data_modules.datamodule import MultispectralDataModule
+from spectral_xai.lit_modules import EfficientDetModule
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def tiny_args(config: str, root: Path, out: Path, *extra: str) -> list[str]:
+    return [
+        "--config", str(REPO / config),
+        "--data.root", str(root), "--data.image_size", "128", "--data.batch_size", "2", "--data.num_workers", "0",
+        "--data.val_fraction", "0.2",
+        "--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.enable_progress_bar", "false",
+        "--trainer.default_root_dir", str(out), "--trainer.logger.init_args.save_dir", str(out),
+        "--checkpoint.dirpath", str(out / "checkpoints"), *extra,
+    ]
+
+
+def run_cli(args: list[str], run: bool = True) -> SpectralCLI:
+    return SpectralCLI(EfficientDetModule, MultispectralDataModule, args=(["fit", *args] if run else args),
+                       run=run, save_config_kwargs={"overwrite": True})
+
+
+def train_py(args: list[str], cwd: Path, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """train.py in its own process (Lightning's ddp relaunches the command line for rank 1)."""
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONWARNINGS": "ignore", **(env or {})}
+    return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def fit_ddp_subprocess(root: Path, out: Path, *extra: str) -> None:
+    args = tiny_args("configs/demo.yaml", root, out, *extra, "--trainer.max_epochs", "1",
+                     "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
+                     "--trainer.devices", "2", "--trainer.strategy", "ddp")
+    result = train_py(["fit", *args], cwd=out)
+    assert result.returncode == 0, result.stderr[-3000:]
