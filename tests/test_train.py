@@ -9,6 +9,7 @@ import torch
 from pytorch_lightning.callbacks import Callback
 
 from spectral_xai.checkpoint import CheckpointError, load_checkpoint
+from spectral_xai.lit_modules import TrainingDiverged
 
 from .helpers.training import REPO, fit_ddp_subprocess, run_cli, tiny_args
 from .helpers.wandb_records import finish_run, history
@@ -70,7 +71,12 @@ def test_checkpoint_alone_rebuilds_detector_and_input_pipeline(trained_run):
     batch = next(iter(datamodule.test_dataloader()))
     cli.model.eval()
     with torch.no_grad():
-        assert torch.equal(module.detect(batch["image"]), cli.model.cpu().detect(batch["image"]))
+        ours, theirs = module.detect(batch["image"]), cli.model.cpu().detect(batch["image"])
+    for field in ("boxes", "scores", "labels", "anchors", "class_probs"):
+        assert torch.equal(getattr(ours, field), getattr(theirs, field)), field
+    # The demo validates the weight average; the checkpoint restores it, not the raw weights.
+    assert module.ema is not None and module.eval_net is module.ema.module
+    assert not torch.equal(module.net.backbone.conv_stem.weight, module.eval_net.backbone.conv_stem.weight)
 
 
 def test_checkpoint_errors_name_the_file(tmp_path):
@@ -82,26 +88,73 @@ def test_checkpoint_errors_name_the_file(tmp_path):
         load_checkpoint(bad)
 
 
-class EpochRecorder(Callback):
-    def __init__(self):
-        self.epochs = []
-
-    def on_train_epoch_start(self, trainer, pl_module):
-        self.epochs.append(trainer.current_epoch)
+def test_a_checkpoint_whose_classes_disagree_with_its_data_is_refused(trained_run):
+    _, out = trained_run
+    with pytest.raises(CheckpointError, match="last.ckpt: the network was trained on classes .* the data give"):
+        load_checkpoint(out / "checkpoints" / "last.ckpt", class_names=["car"])
 
 
-def test_resume_continues_at_the_next_epoch(synthetic_root, tmp_path, monkeypatch):
+def test_resume_continues_the_epochs_and_the_wandb_run(synthetic_root, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    common = ("--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1")
+    common = ("--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1", "--trainer.callbacks", "[]")
     first = run_cli(tiny_args("configs/demo.yaml", synthetic_root, tmp_path, "--trainer.max_epochs", "1", *common))
+    finish_run(first.trainer.logger)
     last = tmp_path / "checkpoints" / "last.ckpt"
-    assert torch.load(last, weights_only=False)["epoch"] == 0
-    resumed = run_cli(tiny_args("configs/demo.yaml", synthetic_root, tmp_path, "--trainer.max_epochs", "3", *common), run=False)
-    recorder = EpochRecorder()
-    resumed.trainer.callbacks.append(recorder)
-    resumed.trainer.fit(resumed.model, resumed.datamodule, ckpt_path=str(last))
-    assert recorder.epochs == [1, 2]
+    saved = torch.load(last, weights_only=False)
+    assert saved["epoch"] == 0 and saved["wandb_run_id"] == first.trainer.logger.version
+    resumed = run_cli(tiny_args("configs/demo.yaml", synthetic_root, tmp_path, "--trainer.max_epochs", "3", *common,
+                                "--ckpt_path", str(last)))
+    finish_run(resumed.trainer.logger)
+    assert torch.load(last, weights_only=False)["epoch"] == 2
     assert resumed.trainer.global_step == 3 * first.trainer.global_step
+    assert resumed.trainer.logger.version == first.trainer.logger.version
+    runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and all(r.name.endswith(first.trainer.logger.version) for r in runs)
+    # The resumed part of the history continues at epoch 1.
+    rows = history(next(runs[1].glob("run-*.wandb")))
+    assert sorted(row["epoch"] for row in rows if "val/map" in row) == [1, 2]
+
+
+class PoisonWeights(Callback):
+    """Makes one weight non-finite just before the epoch's checkpoints are saved."""
+
+    def on_validation_end(self, trainer, pl_module):
+        if not trainer.sanity_checking:
+            with torch.no_grad():
+                pl_module.net.backbone.conv_stem.weight[0, 0, 0, 0] = float("nan")
+
+
+def test_a_diverging_run_stops_at_once_and_writes_no_checkpoint(synthetic_root, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = tiny_args("configs/demo.yaml", synthetic_root, tmp_path, "--trainer.max_epochs", "3",
+                     "--trainer.limit_train_batches", "4", "--trainer.limit_val_batches", "1",
+                     "--trainer.callbacks", "[]", "--trainer.logger", "false", "--trainer.gradient_clip_val", "null",
+                     "--model.ema_decay", "null", "--model.optimizer", "torch.optim.SGD",
+                     "--model.optimizer.init_args.lr", "1e12")
+    with pytest.raises(TrainingDiverged, match=r"training diverged at epoch 0, step \d+: the training loss is "
+                                               r"(nan|inf); last good checkpoint: none was written"):
+        run_cli(args)
+    assert not list((tmp_path / "checkpoints").glob("*.ckpt"))
+
+
+def test_non_finite_weights_are_never_checkpointed(synthetic_root, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cli = run_cli(tiny_args("configs/demo.yaml", synthetic_root, tmp_path, "--trainer.max_epochs", "1",
+                            "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1",
+                            "--trainer.callbacks", "[]", "--trainer.logger", "false"), run=False)
+    cli.trainer.callbacks.insert(0, PoisonWeights())
+    with pytest.raises(TrainingDiverged, match="weight tensors are non-finite .*this checkpoint is not written"):
+        cli.trainer.fit(cli.model, cli.datamodule)
+    assert not list((tmp_path / "checkpoints").glob("*.ckpt"))
+
+
+def test_class_names_come_from_the_data(synthetic_root, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cli = run_cli(tiny_args("configs/demo.yaml", synthetic_root, tmp_path, "--data.class_names", "[car, person]",
+                            "--trainer.fast_dev_run", "true", "--trainer.callbacks", "[]"))
+    assert cli.model.hparams.class_names == ["car", "person"] == cli.datamodule.class_names
+    assert cli.model.bench.num_classes == 2
+    assert os.path.isabs(cli.datamodule.hparams.root)
 
 
 @pytest.mark.slow
