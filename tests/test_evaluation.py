@@ -1,0 +1,87 @@
+"""One sample through the shared path: one scoring rule for the methods and the metric, typed results."""
+import pytest
+import torch
+
+from spectral_xai.detection import DetectionScorer, DRiseSimilarity, MatchedScore, Scoring
+from spectral_xai.evaluation import Explainer, choose_indices
+from spectral_xai.explainers import REGISTRY, create, register
+from spectral_xai.explainers.base import SaliencyMethod
+
+from .helpers.region_detector import region_detector
+
+RISE = {"rise": {"n_masks": 64, "grid": 4, "p": 0.5}}
+
+
+@pytest.fixture(scope="module")
+def sample():
+    image = 0.6 + 0.4 * torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))
+    return {"image": image, "sample_id": "000001", "spectrum": "mir"}
+
+
+def deleted_images(image: torch.Tensor, saliency: torch.Tensor, step: float) -> torch.Tensor:
+    """The deletion curve's images built by hand: the most salient share of pixels set to zero."""
+    order = torch.argsort(saliency.flatten(), descending=True, stable=True)
+    images = []
+    for i in range(round(1 / step) + 1):
+        flat = image.reshape(3, -1).clone()
+        flat[:, order[: round(i * step * order.numel())]] = 0
+        images.append(flat.reshape(image.shape))
+    return torch.stack(images)
+
+
+@pytest.mark.parametrize("rule, reference", [("drise", DRiseSimilarity()), ("matched", MatchedScore())])
+def test_the_metric_scores_by_the_runs_rule(sample, rule, reference):
+    detector = region_detector()
+    explainer = Explainer(["rise"], RISE, Scoring(rule), step=0.25, batch_size=8, target_min_score=0.0)
+    (result,) = explainer.explain(detector, sample).results
+    assert result.ok and result.method == "rise" and result.sample_id == "000001"
+    with torch.no_grad():
+        expected = reference(detector(deleted_images(sample["image"], result.saliency, 0.25)), result.target).scores
+    assert result.deletion.scores.tolist() == pytest.approx(expected.tolist(), abs=1e-6)
+    if rule == "drise":  # the unaltered image matches its own detection: IoU 1, cosine 1
+        assert result.deletion.scores[0] == pytest.approx(1.0, abs=1e-5)
+        assert result.target.score < 0.99
+    else:
+        assert result.deletion.scores[0] == pytest.approx(result.target.score, abs=1e-6)
+
+
+def test_perturbation_methods_score_by_the_same_rule_as_the_metric(sample):
+    detector = region_detector()
+    explainer = Explainer(["rise"], RISE, Scoring("drise"), step=0.5, batch_size=8, target_min_score=0.0)
+    (result,) = explainer.explain(detector, sample).results
+    by_drise = create("rise", **RISE["rise"])(DetectionScorer(detector, DRiseSimilarity(), 8), sample["image"], result.target)
+    by_matched = create("rise", **RISE["rise"])(DetectionScorer(detector, MatchedScore(), 8), sample["image"], result.target)
+    assert torch.equal(result.saliency, by_drise) and not torch.equal(result.saliency, by_matched)
+
+
+def test_a_failing_method_is_a_typed_failure_and_the_others_run(sample):
+    @register("broken_eval_test")
+    class Broken(SaliencyMethod):
+        def saliency(self, scorer, image, target):
+            raise RuntimeError("broken on purpose")
+
+    try:
+        results = Explainer(["broken_eval_test", "gradcam"], step=0.5, target_min_score=0.0).explain(
+            region_detector(), sample).results
+    finally:
+        REGISTRY.pop("broken_eval_test")
+    assert [r.method for r in results] == ["broken_eval_test", "gradcam"]
+    assert not results[0].ok and "broken on purpose" in results[0].error and results[0].saliency is None
+    assert results[1].ok and 0 <= results[1].insertion.auc <= 1
+
+
+def test_a_sample_below_the_target_threshold_is_not_explained(sample):
+    assert Explainer(["gradcam"], target_min_score=0.999).explain(region_detector(), sample) is None
+
+
+def test_misspelt_settings_and_rules_fail_at_configuration():
+    with pytest.raises(KeyError, match="unknown saliency method 'rsie'"):
+        Explainer(["rise"], {"rsie": {"n_masks": 5}})
+    with pytest.raises(ValueError, match="unknown scoring rule 'best'"):
+        Explainer(["rise"], scoring=Scoring("best"))
+
+
+def test_images_are_chosen_seeded_and_sorted():
+    assert choose_indices(50, 3, seed=1) == choose_indices(50, 3, seed=1) == sorted(choose_indices(50, 3, seed=1))
+    assert choose_indices(50, 3, seed=1) != choose_indices(50, 3, seed=2)
+    assert choose_indices(2, 5, seed=0) == [0, 1]
