@@ -1,0 +1,25 @@
+"""The package's layers: explainers/ and metrics/ stand on detection/ and never import each other."""
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "spectral_xai"
+
+
+def imported_packages(folder: Path) -> set[str]:
+    """The spectral_xai subpackages or modules that files in ``folder`` import (relative imports resolved)."""
+    found = set()
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 2 and node.module:
+                found.add(node.module.split(".")[0])
+            elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("spectral_xai."):
+                found.add(node.module.split(".")[1])
+    return found
+
+
+@pytest.mark.parametrize("layer, allowed", [("detection", set()), ("explainers", {"detection"}),
+                                            ("metrics", {"detection"})])
+def test_layers_import_only_what_is_below_them(layer, allowed):
+    assert imported_packages(PACKAGE / layer) <= allowed
