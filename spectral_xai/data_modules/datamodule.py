@@ -62,7 +62,6 @@ class MultispectralDataModule(pl.LightningDataModule):
         synthetic: dict | None = None,
     ):
         super().__init__()
-        root = str(Path(root).expanduser().resolve())  # before save_hyperparameters, which stores it
         if image_size % 128:
             raise ValueError(f"image_size {image_size} must be a multiple of 128 (EfficientDet anchor levels P3..P7)")
         if fusion not in ("mixed", "early"):
@@ -70,6 +69,9 @@ class MultispectralDataModule(pl.LightningDataModule):
         if len(mean) != 3 or len(std) != 3:
             raise ValueError("mean and std are given for one 3-channel spectrum (3 values each)")
         self.save_hyperparameters()
+        # Stored absolute, so that a checkpoint finds its data from any working directory. Set after
+        # save_hyperparameters: under LightningCLI it records the arguments as the config gave them.
+        self.hparams.root = str(Path(root).expanduser().resolve())
         self.spectra = list(spectra)
         self.fusion = fusion
         self.class_names = list(class_names)
