@@ -18,6 +18,7 @@ import torch
 
 from .detection import DetectionScorer, EffdetDetector, Scoring, Target
 from .explainers import SaliencyMethod, create
+from .explainers.base import check_known
 from .metrics import CurveResult, insertion_deletion
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class Explainer:
                  method_settings: Mapping[str, dict] | None = None, scoring: Scoring | None = None,
                  step: float = 0.05, batch_size: int = 32, target_min_score: float = 0.05):
         for name in method_settings or {}:
-            create(name)  # a misspelt name in the settings fails here, not silently
+            check_known(name)  # a misspelt name in the settings fails here, not silently
         self.methods: dict[str, SaliencyMethod] = {
             name: create(name, **(method_settings or {}).get(name, {})) for name in methods}
         self.scoring = scoring or Scoring()

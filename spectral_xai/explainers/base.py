@@ -28,10 +28,15 @@ def register(name: str, **fixed) -> Callable[[type], type]:
     return wrap
 
 
-def create(name: str, **settings) -> "SaliencyMethod":
-    """The method registered as ``name`` with its settings; unknown names raise ``KeyError``."""
+def check_known(name: str) -> None:
+    """Raise ``KeyError`` naming the known methods when ``name`` is not registered."""
     if name not in REGISTRY:
         raise KeyError(f"unknown saliency method {name!r}; known: {sorted(REGISTRY)}")
+
+
+def create(name: str, **settings) -> "SaliencyMethod":
+    """The method registered as ``name`` with its settings; unknown names raise ``KeyError``."""
+    check_known(name)
     return REGISTRY[name](**settings)
 
 
