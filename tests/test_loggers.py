@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from spectral_xai.loggers import AutoWandbLogger, wandb_account_configured
@@ -48,3 +50,46 @@ def test_unreachable_wandb_falls_back_to_an_offline_run_in_the_same_folder(no_ac
     assert len(warnings) == 1 and "wandb sync" in warnings[0] and str(tmp_path / "wandb") in warnings[0]
     (run,) = (tmp_path / "wandb").glob("offline-run-*")
     assert any(row.get("train/loss") == 1.5 for row in history(next(run.glob("run-*.wandb"))))
+
+
+def _kill_wandb_service() -> int:
+    """SIGKILL this process's wandb-core child: what an OOM-killed or crashed W&B service looks like."""
+    import os
+    import signal
+
+    killed = 0
+    for child in (Path("/proc") / str(os.getpid()) / "task").glob("*/children"):
+        for pid in child.read_text().split():
+            if b"wandb-core" in (Path("/proc") / pid / "cmdline").read_bytes():
+                os.kill(int(pid), signal.SIGKILL)
+                killed += 1
+    return killed
+
+
+def test_a_wandb_service_dying_midway_continues_the_run_offline(tmp_path, caplog):
+    """The real W&B service process is killed between two log calls; the second call and the ones
+    after it land in an offline run with the same id in the same folder."""
+    import logging
+    import time
+
+    logger = AutoWandbLogger(save_dir=str(tmp_path), project="test", offline=True)
+    logger.log_metrics({"train/loss": 1.0}, step=0)
+    run_id = logger.experiment.id
+    (first,) = (tmp_path / "wandb").glob("offline-run-*/run-*.wandb")
+    deadline = time.monotonic() + 30
+    while not any("train/loss" in row for row in history(first)):  # what the service has not written dies with it
+        assert time.monotonic() < deadline, "the first value never reached the run file"
+        time.sleep(0.2)
+    assert _kill_wandb_service() == 1
+    with caplog.at_level(logging.WARNING):
+        logger.log_metrics({"train/loss": 2.0}, step=1)
+        logger.log_metrics({"train/loss": 3.0}, step=2)
+    assert logger.experiment.id == run_id
+    finish_run(logger)
+    warnings = [r.getMessage() for r in caplog.records if "W&B stopped answering" in r.getMessage()]
+    assert len(warnings) == 1 and "wandb sync" in warnings[0]
+    runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and all(run.name.endswith(run_id) for run in runs)
+    losses = [[row["train/loss"] for row in history(next(run.glob("run-*.wandb"))) if "train/loss" in row]
+              for run in runs]
+    assert losses[0] == [1.0] and losses[1] == [2.0, 3.0]

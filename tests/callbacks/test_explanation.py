@@ -1,6 +1,8 @@
 """The explanation callback inside real fits: a real offline W&B run read back from disk."""
+import csv
 import json
 import logging
+import logging.handlers
 import pytest
 import pytorch_lightning as pl
 from pytorch_lightning.loggers import CSVLogger
@@ -16,17 +18,19 @@ from spectral_xai.loggers import AutoWandbLogger
 from ..helpers.training import fit_ddp_subprocess
 from ..helpers.wandb_records import finish_run, history
 
-METHODS = ["gradcam", "rise", "sidu"]
+# One gradient and one perturbation method: what the callback does with a method does not depend on
+# which one it is (SIDU and the others are exercised in tests/test_evaluation.py and tests/explainers).
+METHODS = ["gradcam", "rise"]
 # target_min_score 0: an untrained detector's top box scores about 0.01, and it is still a box to explain.
-FAST = dict(methods=METHODS, method_settings={"rise": {"n_masks": 24}}, num_images=2,
-            step=0.25, target_min_score=0.0, batch_size=12)
+FAST = dict(methods=METHODS, method_settings={"rise": {"n_masks": 8}}, num_images=2,
+            step=0.5, target_min_score=0.0, batch_size=12)
 
 
-def fit(root, logger, callback, epochs=2):
+def fit(root, logger, callbacks, epochs=2):
     pl.seed_everything(0)
     dm = MultispectralDataModule(str(root), image_size=128, batch_size=2, num_workers=0, val_fraction=0.2)
     trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, limit_train_batches=2, limit_val_batches=1,
-                         logger=logger, callbacks=[callback], enable_progress_bar=False, enable_checkpointing=False,
+                         logger=logger, callbacks=callbacks, enable_progress_bar=False, enable_checkpointing=False,
                          num_sanity_val_steps=1)
     trainer.fit(EfficientDetModule(CLASS_NAMES, image_size=128), dm)
     return trainer
@@ -34,7 +38,7 @@ def fit(root, logger, callback, epochs=2):
 
 def test_wandb_run_holds_every_key_image_and_row_for_every_epoch(synthetic_root, tmp_path):
     logger = AutoWandbLogger(save_dir=str(tmp_path), offline=True, project="test")
-    fit(synthetic_root, logger, ExplanationCallback(**FAST))
+    fit(synthetic_root, logger, [ExplanationCallback(**FAST)])
     finish_run(logger)
     (run,) = (tmp_path / "wandb").glob("offline-run-*")
     rows = history(next(run.glob("run-*.wandb")))
@@ -57,43 +61,56 @@ def test_wandb_run_holds_every_key_image_and_row_for_every_epoch(synthetic_root,
     assert {row[column("epoch")] for t in tables for row in json.loads(t.read_text())["data"]} == {0, 1}
 
 
-def test_a_failing_method_is_logged_counted_and_training_goes_on(synthetic_root, tmp_path, caplog):
+@pytest.fixture(scope="module")
+def csv_fit_with_a_broken_method(synthetic_root, tmp_path_factory):
+    """One fit with a CSV logger and a method that always raises beside working ones; the log
+    records of the explanation are kept for the tests that read them."""
     @register("broken_test")
     class Broken(SaliencyMethod):
         def saliency(self, detector, image, target):
             raise RuntimeError("this method is broken on purpose")
 
+    out = tmp_path_factory.mktemp("csv_fit")
+    callback = ExplanationCallback(**{**FAST, "methods": ["broken_test", *METHODS]})
+    handler = logging.handlers.BufferingHandler(capacity=10_000)
+    logging.getLogger("spectral_xai").addHandler(handler)
     try:
-        callback = ExplanationCallback(**{**FAST, "methods": ["broken_test", "gradcam"]})
-        with caplog.at_level(logging.ERROR):
-            trainer = fit(synthetic_root, CSVLogger(tmp_path), callback)
+        trainer = fit(synthetic_root, CSVLogger(out), [callback])
     finally:
         REGISTRY.pop("broken_test")
+        logging.getLogger("spectral_xai").removeHandler(handler)
+    text = "\n".join(logging.Formatter().format(record) for record in handler.buffer)
+    return trainer, callback, out / "lightning_logs" / "version_0", text
+
+
+def test_a_failing_method_is_logged_counted_and_training_goes_on(csv_fit_with_a_broken_method):
+    trainer, callback, _, log_text = csv_fit_with_a_broken_method
     assert trainer.state.finished and trainer.current_epoch == 2
     assert callback.totals["failures"] == 2 * 2
-    assert "this method is broken on purpose" in caplog.text and "Traceback" in caplog.text
+    assert "this method is broken on purpose" in log_text and "Traceback" in log_text
     assert trainer.callback_metrics["explain/failures"] == 2
     assert "explain/gradcam/insertion_auc" in trainer.callback_metrics
 
 
-def test_with_another_logger_scalars_log_and_figures_go_to_the_run_directory(synthetic_root, tmp_path):
-    logger = CSVLogger(tmp_path)
-    trainer = fit(synthetic_root, logger, ExplanationCallback(**FAST), epochs=1)
-    header = (tmp_path / "lightning_logs" / "version_0" / "metrics.csv").read_text().splitlines()[0]
-    assert "explain/rise/insertion_auc" in header and "explain/sidu/seconds_per_box" in header
-    folder = tmp_path / "lightning_logs" / "version_0" / "explanations" / "epoch000"
-    assert len(list(folder.glob("*.png"))) == 2
-    assert len((folder / "boxes.csv").read_text().splitlines()) == 1 + 2 * len(METHODS)
-    assert trainer.state.finished
+def test_with_another_logger_scalars_log_and_figures_go_to_the_run_directory(csv_fit_with_a_broken_method):
+    _, _, run_dir, _ = csv_fit_with_a_broken_method
+    header = (run_dir / "metrics.csv").read_text().splitlines()[0]
+    assert "explain/rise/insertion_auc" in header and "explain/gradcam/seconds_per_box" in header
+    for epoch in (0, 1):
+        folder = run_dir / "explanations" / f"epoch{epoch:03d}"
+        assert len(list(folder.glob("*.png"))) == 2
+        with open(folder / "boxes.csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert len(rows) == 2 * (1 + len(METHODS))
+        assert {row["method"] for row in rows if row["error"]} == {"broken_test"}
 
 
 def test_images_without_detections_and_time_budget_are_reported_not_crashed(synthetic_root, tmp_path, caplog):
     unexplained = ExplanationCallback(**{**FAST, "target_min_score": 0.99})
-    with caplog.at_level(logging.WARNING):
-        fit(synthetic_root, CSVLogger(tmp_path), unexplained, epochs=1)
-    assert unexplained.totals["no_detection"] == 2 and "not explained" in caplog.text
     budget = ExplanationCallback(**{**FAST, "time_budget_s": 0.0})
-    fit(synthetic_root, CSVLogger(tmp_path / "b"), budget, epochs=1)
+    with caplog.at_level(logging.WARNING):
+        fit(synthetic_root, CSVLogger(tmp_path), [unexplained, budget], epochs=1)
+    assert unexplained.totals["no_detection"] == 2 and "not explained" in caplog.text
     assert budget.totals["skipped_for_time"] == 2
 
 
