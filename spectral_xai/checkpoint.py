@@ -9,6 +9,9 @@ from .data_modules.datamodule import MultispectralDataModule
 from .lit_modules import EfficientDetModule
 
 
+SPLIT_SETTINGS = {"split", "split_file", "seed", "test_fraction", "val_fraction"}
+
+
 class CheckpointError(ValueError):
     """A checkpoint that is missing, unreadable or was not written by this project."""
 
@@ -19,7 +22,8 @@ def load_checkpoint(
     """The detector in eval mode and a DataModule with the training run's data settings.
 
     ``data_overrides`` replace saved data settings, e.g. ``root`` when the dataset moved, or
-    ``spectra`` to apply a mixed RGB+MIR net to one spectrum.
+    ``spectra`` to apply a mixed RGB+MIR net to one spectrum. The split of scenes the net was
+    trained with comes from the checkpoint unless an override changes how the split is made.
     """
     path = Path(path)
     if not path.is_file():
@@ -41,6 +45,9 @@ def load_checkpoint(
     saved_settings = {k: v for k, v in saved["datamodule_hyper_parameters"].items() if not k.startswith("_")}
     data_settings = {**saved_settings, **data_overrides}
     datamodule = MultispectralDataModule(**data_settings)
+    stored = saved.get(MultispectralDataModule.__qualname__)
+    if stored and not SPLIT_SETTINGS & data_overrides.keys():
+        datamodule.load_state_dict(stored)
     module = EfficientDetModule.load_from_checkpoint(path, map_location=map_location)
     if list(datamodule.class_names) != list(module.hparams.class_names):
         raise CheckpointError(f"{path}: the network was trained on classes {list(module.hparams.class_names)}, "

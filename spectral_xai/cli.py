@@ -1,5 +1,5 @@
-"""LightningCLI wiring shared by train.py: the data decide the model's input shape and classes, and
-a resumed fit continues its W&B run."""
+"""LightningCLI wiring shared by train.py: the data decide the model's input shape and classes, every
+run writes its split of scenes, and a resumed fit continues its W&B run."""
 from __future__ import annotations
 
 import logging
@@ -10,6 +10,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import WandbLogger
 
+from .callbacks.split_record import SplitRecord
 from .data_modules.datamodule import input_channels
 
 log = logging.getLogger(__name__)
@@ -26,6 +27,7 @@ class SpectralCLI(LightningCLI):
         # the latest epoch whatever its mAP, so a second checkpoint keeps last.ckpt beside the best.
         parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
         parser.link_arguments("checkpoint.dirpath", "last_checkpoint.dirpath")
+        parser.add_lightning_class_args(SplitRecord, "split_record")  # split.json beside the checkpoints
         parser.set_defaults({
             "checkpoint.monitor": "val/map",
             "checkpoint.mode": "max",

@@ -1,4 +1,6 @@
 """train.py end to end: every config, a real offline W&B run, resuming, DDP on CPU."""
+import itertools
+import json
 import os
 import subprocess
 import sys
@@ -9,6 +11,7 @@ import torch
 from pytorch_lightning.callbacks import Callback
 
 from spectral_xai.checkpoint import CheckpointError, load_checkpoint
+from spectral_xai.data_modules import MultispectralDataModule, layout
 from spectral_xai.lit_modules import TrainingDiverged
 
 from .helpers.training import REPO, fit_ddp_subprocess, run_cli, tiny_args
@@ -74,9 +77,37 @@ def test_checkpoint_alone_rebuilds_detector_and_input_pipeline(trained_run):
         ours, theirs = module.detect(batch["image"]), cli.model.cpu().detect(batch["image"])
     for field in ("boxes", "scores", "labels", "anchors", "class_probs"):
         assert torch.equal(getattr(ours, field), getattr(theirs, field)), field
+    # The checkpoint carries the split of scenes, and split.json lists the ids the run used.
+    assert datamodule.split == cli.datamodule.split
+    assert json.loads((out / "checkpoints" / "split.json").read_text()) == cli.datamodule.parts
+    assert datamodule.parts["test"] == cli.datamodule.parts["test"]
+    _, as_rgb = load_checkpoint(out / "checkpoints" / "last.ckpt", spectra=["rgb"])  # the MIR net on RGB images
+    as_rgb.setup("test")
+    assert as_rgb.parts == cli.datamodule.parts
     # With a weight average, it is validated and the checkpoint restores it beside the raw weights.
     assert module.ema is not None and module.eval_net is module.ema.module
     assert not torch.equal(module.net.backbone.conv_stem.weight, module.eval_net.backbone.conv_stem.weight)
+
+
+def test_every_spectrum_and_fusion_trains_on_one_split_of_scenes(dataset_copy, tmp_path):
+    """One NIR image missing, one MIR image unreadable: the runs' test parts differ by exactly those
+    ids, and no run trains on a scene that another run tests on."""
+    scenes = MultispectralDataModule(str(dataset_copy), ["rgb"], image_size=128, val_fraction=0.2)
+    scenes.setup()
+    nir_missing, mir_broken = scenes.split["test"][:2]
+    layout.image_path(dataset_copy, layout.CONVERTED_IMAGES, "nir", nir_missing).unlink()
+    layout.image_path(dataset_copy, layout.CONVERTED_IMAGES, "mir", mir_broken).write_bytes(b"not a png")
+    lacking = {"rgb": set(), "nir": {nir_missing}, "mir": {mir_broken}, "fir": set(), "rgb_mir": {mir_broken}}
+    used = {}
+    for name in lacking:
+        spectra = "[rgb, mir]" if name == "rgb_mir" else f"[{name}]"
+        run_cli(tiny_args("configs/demo.yaml", dataset_copy, tmp_path / name, "--data.spectra", spectra,
+                          "--trainer.fast_dev_run", "true", "--trainer.callbacks", "[]", "--trainer.logger", "false"))
+        used[name] = json.loads((tmp_path / name / "checkpoints" / "split.json").read_text())
+    for name, parts in used.items():
+        assert set(parts["test"]) == set(scenes.split["test"]) - lacking[name], name
+    for trained, tested in itertools.permutations(used, 2):
+        assert not set(used[trained]["train"]) & set(used[tested]["test"]), (trained, tested)
 
 
 def test_checkpoint_errors_name_the_file(tmp_path):

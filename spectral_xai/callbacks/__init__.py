@@ -1,3 +1,4 @@
 from .explanation import ExplanationCallback
+from .split_record import SplitRecord
 
-__all__ = ["ExplanationCallback"]
+__all__ = ["ExplanationCallback", "SplitRecord"]

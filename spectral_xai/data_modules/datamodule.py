@@ -10,7 +10,7 @@ from torch.utils.data import DataLoader
 
 from . import layout
 from .dataset import Fusion, MultispectralDetectionDataset, collate
-from .reader import DatasetError, SkipReport, SplitName, index_dataset, split_ids
+from .reader import DatasetError, SkipReport, Split, SplitName, index_dataset, restrict_split, split_ids
 from .transforms import IMAGENET_MEAN, IMAGENET_STD, build_transform
 
 log = logging.getLogger(__name__)
@@ -32,8 +32,15 @@ class MultispectralDataModule(pl.LightningDataModule):
         fusion: ``mixed`` (one 3-channel net, each spectrum a separate sample) or ``early``
             (spectra stacked, 3 channels each).
         image_size: square network input in pixels; a multiple of 128 (effdet's anchors).
-        split: ``random`` (seeded, ``test_fraction`` of ids) or ``vis_ok``.
-        val_fraction: share of the non-test ids held out for validation.
+        split: ``random`` (seeded, ``test_fraction`` of ids), ``vis_ok`` or ``file`` (``split_file``).
+            Scenes are split: the parts are made of every annotated id, whatever the spectra, and
+            each part is then restricted to the ids readable for ``spectra``; so nets of different
+            spectra share one split. The split made is kept in checkpoints (``state_dict``) and
+            reused when the data module is restored from one.
+        split_file: a JSON file of parts (train.py's ``split.json``) or a folder of ``train.txt``,
+            ``val.txt``, ``test.txt``; read when ``split`` is ``file``.
+        val_fraction: share of the non-test ids held out for validation (unless the split file
+            gives a val part).
         mean, std: per-channel normalisation of one 3-channel spectrum (tiled for early fusion).
         class_names: the classes to read from the annotations, in label order; other names are
             dropped (counted). train.py gives the model these same names.
@@ -48,6 +55,7 @@ class MultispectralDataModule(pl.LightningDataModule):
         fusion: Fusion = "mixed",
         image_size: int = 512,
         split: SplitName = "random",
+        split_file: str | None = None,
         test_fraction: float = 0.2,
         val_fraction: float = 0.1,
         seed: int = 0,
@@ -77,6 +85,8 @@ class MultispectralDataModule(pl.LightningDataModule):
         self.class_names = list(class_names)
         self.in_chans = input_channels(self.spectra, fusion)
         self.skip_report: SkipReport | None = None
+        self.split: Split | None = None  # parts of annotated ids, before restriction to readable ones
+        self.parts: Split = {}  # the ids this net uses: the split restricted to readable ids
         self.datasets: dict[str, MultispectralDetectionDataset] = {}
 
     def prepare_data(self) -> None:
@@ -99,16 +109,32 @@ class MultispectralDataModule(pl.LightningDataModule):
         if self.datasets:
             return
         hp = self.hparams
-        records, self.skip_report = index_dataset(hp.root, self.spectra, self.class_names, hp.image_dir, hp.annotation_dir)
-        if self.fusion == "early" and len({r.size_wh for r in records}) > 1:
+        index = index_dataset(hp.root, self.spectra, self.class_names, hp.image_dir, hp.annotation_dir)
+        self.skip_report = index.report
+        if self.fusion == "early" and len({r.size_wh for r in index.records}) > 1:
             raise DatasetError(f"{hp.root}: early fusion needs images of one size; found several")
-        by_id = {r.sample_id: r for r in records}
-        parts = split_ids(hp.root, list(by_id), hp.split, hp.test_fraction, hp.val_fraction, hp.seed)
-        for name, ids in parts.items():
+        if self.split is None:
+            self.split = split_ids(hp.root, index.annotated_ids, hp.split, hp.test_fraction, hp.val_fraction,
+                                   hp.seed, hp.split_file)
+        by_id = {r.sample_id: r for r in index.records}
+        self.parts = restrict_split(self.split, list(by_id), hp.root)
+        for name, ids in self.parts.items():
             self.datasets[name] = MultispectralDetectionDataset(
                 [by_id[i] for i in ids], self.spectra, self.fusion, self.transform(train=name == "train")
             )
         log.info("split %r: %s", hp.split, {k: len(v) for k, v in self.datasets.items()})
+
+    def state_dict(self) -> dict:
+        """Saved in every checkpoint: the split of scenes, so that explaining the net later, on any
+        spectrum, uses the scenes it was tested on and never the ones it was trained on."""
+        return {"split": self.split}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        if state_dict.get("split") is not None:
+            self.split = {name: list(ids) for name, ids in state_dict["split"].items()}
+            if self.datasets:  # a resumed fit restores after setup has run
+                self.datasets = {}
+                self.setup()
 
     def _loader(self, name: str, shuffle: bool) -> DataLoader:
         return DataLoader(

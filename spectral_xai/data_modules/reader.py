@@ -1,5 +1,9 @@
 """Indexing the dataset on disk: which samples exist, their boxes, their split, and what was skipped.
 
+The split is made of scenes, not of images: it is a function of the annotated ids (every XML that
+parses) and the seed only, or it is read from a file. A net then uses each part restricted to the
+ids it can read, so nets of different spectra share one split and differ only by their unreadable ids.
+
 One broken sample (an XML that does not parse, an image missing for one spectrum) is skipped,
 logged with its path and counted in :class:`SkipReport`; a dataset that is unusable as a whole
 (missing folder, no annotations, a requested spectrum absent, an empty split) raises
@@ -7,6 +11,7 @@ logged with its path and counted in :class:`SkipReport`; a dataset that is unusa
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
@@ -21,7 +26,9 @@ from .voc import AnnotationError, read_voc
 
 log = logging.getLogger(__name__)
 
-SplitName = Literal["random", "vis_ok"]
+SplitName = Literal["random", "vis_ok", "file"]
+PARTS = ("train", "val", "test")
+Split = dict[str, list[str]]  # part -> sorted sample ids
 
 
 class DatasetError(ValueError):
@@ -49,6 +56,16 @@ class SkipReport:
         return "; ".join(parts)
 
 
+@dataclass
+class DatasetIndex:
+    """``records``: the samples readable for the requested spectra; ``annotated_ids``: every id whose
+    annotation parses, readable or not, which is what a split is made of."""
+
+    records: list[SampleRecord]
+    report: SkipReport
+    annotated_ids: list[str]
+
+
 def _require_dir(path: Path, what: str) -> None:
     if not path.is_dir():
         raise DatasetError(f"{path}: {what} folder not found")
@@ -60,7 +77,7 @@ def index_dataset(
     class_names: Sequence[str] = layout.CLASS_NAMES,
     image_dir: str = layout.CONVERTED_IMAGES,
     annotation_dir: str = layout.CONVERTED_ANNOTATIONS,
-) -> tuple[list[SampleRecord], SkipReport]:
+) -> DatasetIndex:
     """Every annotated id that has a readable PNG for each requested spectrum, with clean boxes.
 
     Boxes are clipped to the image; those left with no area are dropped (counted). Images of one
@@ -81,8 +98,16 @@ def index_dataset(
 
     report = SkipReport()
     records: list[SampleRecord] = []
+    annotated: list[str] = []
     for xml_path in xml_files:
         sample_id = xml_path.stem
+        try:
+            annotation = read_voc(xml_path, class_names)
+        except AnnotationError as err:
+            report.skipped["bad_annotation"] += 1
+            log.warning("skipping %s: %s", sample_id, err)
+            continue
+        annotated.append(sample_id)
         paths = {s: layout.image_path(root, image_dir, s, sample_id) for s in spectra}
         missing = [s for s, p in paths.items() if not p.is_file()]
         if missing:
@@ -91,13 +116,8 @@ def index_dataset(
             continue
         try:
             sizes = {read_size_wh(p) for p in paths.values()}
-            annotation = read_voc(xml_path, class_names)
         except ImageReadError as err:
             report.skipped["unreadable_image"] += 1
-            log.warning("skipping %s: %s", sample_id, err)
-            continue
-        except AnnotationError as err:
-            report.skipped["bad_annotation"] += 1
             log.warning("skipping %s: %s", sample_id, err)
             continue
         if len(sizes) != 1:
@@ -121,7 +141,7 @@ def index_dataset(
         raise DatasetError(f"{root}: no usable samples for spectra {list(spectra)} ({report.summary()})")
     if report.skipped or report.repaired:
         log.warning("%s: %d usable samples; %s", root, len(records), report.summary())
-    return records, report
+    return DatasetIndex(records, report, annotated)
 
 
 def split_ids(
@@ -131,16 +151,20 @@ def split_ids(
     test_fraction: float,
     val_fraction: float,
     seed: int,
-) -> dict[str, list[str]]:
-    """Partition ids into train / val / test.
+    split_file: str | Path | None = None,
+) -> Split:
+    """Partition the annotated ids into train / val / test.
 
     ``random``: a seeded permutation, the first ``test_fraction`` to test (the paper's 1:4).
-    ``vis_ok``: the ids with a ``vis_ok`` image are the test set (as public code does). Either way
-    ``val_fraction`` of the remaining ids, seeded, is held out for validation. Ids, not images, are
-    split, so no scene is seen in training under one spectrum and tested under another.
+    ``vis_ok``: the ids with a ``vis_ok`` image are the test set (as public code does).
+    ``file``: the parts as ``split_file`` gives them (see :func:`read_split_file`); ids it names
+    that are not annotated are dropped (logged), annotated ids it does not name are left out.
+    Unless the file gives a ``val`` part, ``val_fraction`` of the non-test ids, seeded, is held out
+    for validation.
     """
     ids = sorted(sample_ids)
     rng = np.random.default_rng(seed)
+    given_val = None
     if split == "random":
         order = [ids[i] for i in rng.permutation(len(ids))]
         n_test = int(round(test_fraction * len(ids)))
@@ -151,11 +175,68 @@ def split_ids(
         checked = {p.stem for p in vis_dir.glob("*.png")}
         test = [i for i in ids if i in checked]
         rest = [ids[i] for i in rng.permutation(len(ids)) if ids[i] not in checked]
+    elif split == "file":
+        if split_file is None:
+            raise DatasetError("split 'file' needs split_file: a JSON file or a folder of train/val/test .txt lists")
+        parts = read_split_file(split_file)
+        known = set(ids)
+        unknown = sorted(i for part in parts.values() for i in part if i not in known)
+        if unknown:
+            log.warning("%s: %d id(s) without a usable annotation dropped, e.g. %s", split_file, len(unknown), unknown[:5])
+        test = [i for i in parts["test"] if i in known]
+        train = [i for i in parts["train"] if i in known]
+        rest = [train[i] for i in rng.permutation(len(train))]
+        if "val" in parts:
+            given_val = [i for i in parts["val"] if i in known]
     else:
-        raise DatasetError(f"unknown split {split!r}; choose 'random' or 'vis_ok'")
-    n_val = int(round(val_fraction * len(rest)))
-    parts = {"train": sorted(rest[n_val:]), "val": sorted(rest[:n_val]), "test": sorted(test)}
+        raise DatasetError(f"unknown split {split!r}; choose 'random', 'vis_ok' or 'file'")
+    n_val = 0 if given_val is not None else int(round(val_fraction * len(rest)))
+    val = given_val if given_val is not None else rest[:n_val]
+    parts = {"train": sorted(rest[n_val:]), "val": sorted(val), "test": sorted(test)}
     for name, part in parts.items():
         if not part and (name != "val" or val_fraction > 0):
             raise DatasetError(f"{root}: the {split!r} split leaves no {name} samples out of {len(ids)}")
+    return parts
+
+
+def read_split_file(path: str | Path) -> Split:
+    """A published split: a JSON file ``{"train": [...], "val": [...], "test": [...]}`` (as
+    train.py writes it in ``split.json``; ``val`` optional), or a folder holding ``train.txt``,
+    ``test.txt`` and optionally ``val.txt`` with one sample id per line."""
+    path = Path(path)
+    if path.is_dir():
+        parts = {name: [line.strip() for line in (path / f"{name}.txt").read_text().splitlines() if line.strip()]
+                 for name in PARTS if (path / f"{name}.txt").is_file()}
+    elif path.is_file():
+        try:
+            parts = json.loads(path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise DatasetError(f"{path}: not a JSON split file ({err})") from None
+        if not isinstance(parts, dict) or not all(isinstance(v, list) for v in parts.values()):
+            raise DatasetError(f"{path}: a split file maps train, val and test to lists of sample ids")
+        parts = {name: [str(i) for i in ids] for name, ids in parts.items() if name in PARTS}
+    else:
+        raise DatasetError(f"{path}: split file not found")
+    lacking = [name for name in ("train", "test") if name not in parts]
+    if lacking:
+        raise DatasetError(f"{path}: the split lacks its {' and '.join(lacking)} part")
+    seen: dict[str, str] = {}
+    for name, ids in parts.items():
+        for i in ids:
+            if seen.setdefault(i, name) != name:
+                raise DatasetError(f"{path}: sample {i} is in both {seen[i]} and {name}")
+    return parts
+
+
+def restrict_split(split: Split, readable: Sequence[str], root: str | Path) -> Split:
+    """Each part restricted to the ids this net can read; a part left empty (other than val) is an error."""
+    keep = set(readable)
+    parts = {name: [i for i in split.get(name, []) if i in keep] for name in PARTS}
+    for name in PARTS:
+        dropped = len(split.get(name, [])) - len(parts[name])
+        if dropped:
+            log.info("%s part: %d of %d ids unreadable for these spectra", name, dropped, len(split[name]))
+        if not parts[name] and name != "val" and split.get(name):
+            raise DatasetError(f"{root}: none of the {len(split[name])} {name} ids of the split is readable "
+                               f"for these spectra")
     return parts
