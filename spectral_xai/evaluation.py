@@ -61,6 +61,18 @@ def choose_indices(available: int, count: int, seed: int) -> list[int]:
     return sorted(rng.choice(available, min(count, available), replace=False).tolist())
 
 
+def choose_scenes(pools: Sequence[Sequence[str]], count: int, seed: int) -> list[str]:
+    """A seeded, sorted choice of ``count`` sample ids for several nets at once, so that every net
+    and spectrum explains the same scenes: drawn from the ids every pool holds, then, if those are
+    too few, from the ids some pools hold (each net explains the chosen ids it has)."""
+    common = sorted(set.intersection(*map(set, pools))) if pools else []
+    chosen = [common[i] for i in choose_indices(len(common), count, seed)]
+    if len(chosen) < count:
+        rest = sorted(set().union(*map(set, pools)) - set(common))
+        chosen += [rest[i] for i in choose_indices(len(rest), count - len(chosen), seed)]
+    return sorted(chosen)
+
+
 class Explainer:
     """The configured methods and one scoring rule, shared by every method and by the metric.
 

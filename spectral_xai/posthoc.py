@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 from PIL import Image
@@ -22,10 +22,11 @@ from tqdm import tqdm
 
 from .checkpoint import CheckpointError, load_checkpoint
 from .data_modules import layout
+from .data_modules.dataset import MultispectralDetectionDataset
 from .data_modules.datamodule import MultispectralDataModule
 from .data_modules.reader import DatasetError
 from .detection import Scoring
-from .evaluation import BoxResult, Explainer, choose_indices
+from .evaluation import BoxResult, Explainer, choose_scenes
 from .lit_modules import EfficientDetModule
 from .loggers import AutoWandbLogger
 from .reporting.curves import curve_plot
@@ -93,7 +94,8 @@ def explain_checkpoints(
         split: random or vis_ok; default: the checkpoint's.
         part: which part of the split to explain: test, val or train.
         spectra: spectra to evaluate a per-spectrum or mixed net on; default: its training spectra.
-        num_images: images per model x spectrum, a seeded choice.
+        num_images: scenes to explain: one seeded choice of sample ids shared by every checkpoint
+            and spectrum (each explains the chosen scenes it has in ``part``).
         seed: seed of that choice.
         step: insertion/deletion step, a share of the image area.
         batch_size: images per forward pass of the perturbation methods and the metric.
@@ -143,31 +145,27 @@ def _explain_into(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
     (folder / "curves").mkdir()
     groups: dict[tuple[str, str], list[BoxResult]] = {}
     rows, box_pngs, skipped = [], [], 0
-    for checkpoint in loaded:
+    evaluations = list(_evaluations(loaded, part, spectra))
+    scenes = choose_scenes([list(ids) for _, _, ids in evaluations], num_images, seed)
+    for checkpoint, dataset, ids in evaluations:
         detector, class_names = checkpoint.module.detector(), list(checkpoint.module.hparams.class_names)
-        for spectrum_set in evaluation_spectra(checkpoint.data.spectra, checkpoint.data.fusion, spectra):
-            data = MultispectralDataModule(**{**checkpoint.data.hparams, "spectra": spectrum_set})
-            data.setup("test")
-            dataset = data.datasets[part]
-            if len(dataset) == 0:
-                raise DatasetError(f"{data.hparams.root}: the {part!r} part of split {data.hparams.split!r} is empty")
-            results = groups.setdefault((checkpoint.name, "+".join(spectrum_set)), [])
-            for index in tqdm(choose_indices(len(dataset), num_images, seed), unit="image",
-                              desc=f"{checkpoint.name} on {'+'.join(spectrum_set)}"):
-                sample = dataset[index]
-                explained = explainer.explain(detector, sample, device)
-                if explained is None:
-                    skipped += 1
-                    log.warning("%s on %s: no detection >= %.2f in image %s; not explained", checkpoint.name,
-                                sample["spectrum"], explainer.target_min_score, sample["sample_id"])
-                    continue
-                results += explained.results
-                rows += [[checkpoint.name, *box_row(r, class_names)] for r in explained.results]
-                figure = explanation_figure(explained, class_names, data.hparams.mean, data.hparams.std,
-                                            title_prefix=f"{checkpoint.name} | ")
-                path = folder / "boxes" / f"{checkpoint.name}_{explained.spectrum}_{explained.sample_id}.png"
-                Image.fromarray(figure).save(path)
-                box_pngs.append(path)
+        results = groups.setdefault((checkpoint.name, "+".join(dataset.spectra)), [])
+        present = [ids[scene] for scene in scenes if scene in ids]
+        for index in tqdm(present, unit="image", desc=f"{checkpoint.name} on {'+'.join(dataset.spectra)}"):
+            sample = dataset[index]
+            explained = explainer.explain(detector, sample, device)
+            if explained is None:
+                skipped += 1
+                log.warning("%s on %s: no detection >= %.2f in image %s; not explained", checkpoint.name,
+                            sample["spectrum"], explainer.target_min_score, sample["sample_id"])
+                continue
+            results += explained.results
+            rows += [[checkpoint.name, *box_row(r, class_names)] for r in explained.results]
+            mean, std = checkpoint.data.hparams.mean, checkpoint.data.hparams.std
+            figure = explanation_figure(explained, class_names, mean, std, title_prefix=f"{checkpoint.name} | ")
+            path = folder / "boxes" / f"{checkpoint.name}_{explained.spectrum}_{explained.sample_id}.png"
+            Image.fromarray(figure).save(path)
+            box_pngs.append(path)
     if not rows:
         raise DatasetError(f"no image had a detection scoring >= {explainer.target_min_score}; nothing was explained")
     methods = list(explainer.methods)
@@ -183,12 +181,29 @@ def _explain_into(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
     notes = [f"checkpoints: {', '.join(str(c.path) for c in loaded)}",
              f"methods: {', '.join(methods)}; scoring rule {scoring.rule} (min score {scoring.min_score}, "
              f"min IoU {scoring.min_iou}); insertion/deletion step {explainer.step} of the image area; "
-             f"images per model x spectrum: {num_images}; images without a detection >= "
+             f"scenes (the same for every model and spectrum where present): {', '.join(scenes)}; "
+             f"images without a detection >= "
              f"{explainer.target_min_score}: {skipped}"]
     write_report(folder, "spectral-xai: explanations", notes, summary, curve_pngs, box_pngs)
     if wandb_project:
         all_results = [r for results in groups.values() for r in results]
         _log_wandb(wandb_project, folder, method_scalars(all_results, methods), rows, summary, box_pngs)
+
+
+def _evaluations(loaded: Sequence[LoadedCheckpoint], part: str, spectra: Sequence[str] | None
+                 ) -> Iterator[tuple[LoadedCheckpoint, MultispectralDetectionDataset, dict[str, int]]]:
+    """Every checkpoint on every spectrum set it is evaluated on: the part's dataset under the
+    checkpoint's split of scenes, and its sample ids (id -> dataset index)."""
+    for checkpoint in loaded:
+        for spectrum_set in evaluation_spectra(checkpoint.data.spectra, checkpoint.data.fusion, spectra):
+            data = MultispectralDataModule(**{**checkpoint.data.hparams, "spectra": spectrum_set})
+            data.load_state_dict(checkpoint.data.state_dict())
+            data.setup("test")
+            dataset = data.datasets[part]
+            if len(dataset) == 0:
+                raise DatasetError(f"{data.hparams.root}: the {part!r} part of split {data.hparams.split!r} is empty")
+            # One spectrum set per dataset here, so its items are its records, in order.
+            yield checkpoint, dataset, {record.sample_id: i for i, record in enumerate(dataset.records)}
 
 
 def _model_name(checkpoint: Path, taken: Sequence[str]) -> str:

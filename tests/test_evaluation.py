@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from spectral_xai.detection import DetectionScorer, DRiseSimilarity, MatchedScore, Scoring
-from spectral_xai.evaluation import Explainer, choose_indices
+from spectral_xai.evaluation import Explainer, choose_indices, choose_scenes
 from spectral_xai.explainers import REGISTRY, create, register
 from spectral_xai.explainers.base import SaliencyMethod
 
@@ -85,3 +85,14 @@ def test_images_are_chosen_seeded_and_sorted():
     assert choose_indices(50, 3, seed=1) == choose_indices(50, 3, seed=1) == sorted(choose_indices(50, 3, seed=1))
     assert choose_indices(50, 3, seed=1) != choose_indices(50, 3, seed=2)
     assert choose_indices(2, 5, seed=0) == [0, 1]
+
+
+def test_scenes_are_chosen_once_for_every_net_from_the_ids_they_share():
+    rgb, nir = [f"{i:03d}" for i in range(20)], [f"{i:03d}" for i in range(5, 30)]
+    chosen = choose_scenes([rgb, nir], 4, seed=0)
+    assert chosen == choose_scenes([nir, rgb], 4, seed=0) and len(chosen) == 4
+    assert set(chosen) <= set(rgb) & set(nir)
+    assert choose_scenes([rgb, nir], 4, seed=0) != choose_scenes([rgb, nir], 4, seed=1)
+    # Too few shared ids: the rest come from ids some nets hold.
+    few = choose_scenes([["a", "b"], ["b", "c"]], 2, seed=0)
+    assert "b" in few and len(few) == 2

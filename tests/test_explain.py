@@ -1,4 +1,5 @@
 """explain.py across per-spectrum, mixed and early-fusion checkpoints trained here on synthetic data."""
+import csv
 import json
 import math
 import os
@@ -58,7 +59,14 @@ def test_explain_writes_table_figures_curves_and_report(checkpoints, tmp_path):
                 assert math.isfinite(stats[metric]["mean"]) and math.isfinite(stats[metric]["std"])
     csv_lines = (output / "summary.csv").read_text().splitlines()
     assert len(csv_lines) == 1 + 4 and "±" in csv_lines[1]
-    assert len((output / "boxes.csv").read_text().splitlines()) == 1 + 4 * 2 * len(FAST["methods"])
+    with open(output / "boxes.csv", newline="") as f:
+        boxes = list(csv.DictReader(f))
+    assert len(boxes) == 4 * 2 * len(FAST["methods"])
+    # One choice of scenes for every net and spectrum (the paper's figures compare the same scene).
+    scenes = {(row["model"], row["spectrum"]): set() for row in boxes}
+    for row in boxes:
+        scenes[row["model"], row["spectrum"]].add(row["sample_id"])
+    assert len({frozenset(ids) for ids in scenes.values()}) == 1, scenes
     box_pngs = sorted((output / "boxes").glob("*.png"))
     curve_pngs = sorted((output / "curves").glob("*.png"))
     assert len(box_pngs) == 4 * 2 and len(curve_pngs) == 4 * len(FAST["methods"])
