@@ -10,6 +10,7 @@ import pytest
 import torch
 from pytorch_lightning.callbacks import Callback
 
+from spectral_xai.callbacks import ExplanationCallback
 from spectral_xai.checkpoint import CheckpointError, load_checkpoint
 from spectral_xai.data_modules import MultispectralDataModule, layout
 from spectral_xai.lit_modules import TrainingDiverged
@@ -27,11 +28,31 @@ def test_every_config_is_found():
 
 @pytest.mark.parametrize("config", CONFIGS)
 def test_fast_dev_run_of_every_config(config, synthetic_root, tmp_path, monkeypatch):
+    """The loops of every config; the paper's explanation settings (hours on CPU) are checked below."""
     monkeypatch.chdir(tmp_path)
-    cli = run_cli(tiny_args(config, synthetic_root, tmp_path, "--trainer.fast_dev_run", "true"))
+    cli = run_cli(tiny_args(config, synthetic_root, tmp_path, "--trainer.fast_dev_run", "true",
+                            *(["--trainer.callbacks", "[]"] if "paper" in config or "early" in config else [])))
     assert cli.trainer.state.finished
     assert cli.model.hparams.in_chans == cli.datamodule.in_chans
     assert torch.isfinite(cli.trainer.callback_metrics["train/loss"])
+
+
+PAPER_RUNS = [c for c in CONFIGS if c.startswith("configs/paper/") or c == "configs/rgb_mir_early.yaml"]
+
+
+@pytest.mark.parametrize("config", PAPER_RUNS)
+def test_the_papers_runs_explain_every_epoch_with_the_papers_settings(config, synthetic_root, tmp_path, capsys):
+    cli = run_cli(tiny_args(config, synthetic_root, tmp_path), run=False)
+    (callback,) = [c for c in cli.trainer.callbacks if isinstance(c, ExplanationCallback)]
+    assert list(callback.explainer.methods) == ["gradcam", "gradcam_norelu", "rise", "sidu"]
+    rise = callback.explainer.methods["rise"]
+    assert (rise.n_masks, rise.grid, rise.p) == (500, 8, 0.1)
+    assert (callback.num_images, callback.every_n_epochs, callback.explainer.step) == (16, 1, 0.05)
+    assert callback.time_budget_s == 600
+    with pytest.raises(SystemExit):
+        run_cli(["--config", str(REPO / config), "--print_config"])
+    printed = capsys.readouterr().out
+    assert "spectral_xai.callbacks.ExplanationCallback" in printed and "n_masks: 500" in printed
 
 
 @pytest.fixture(scope="module")
