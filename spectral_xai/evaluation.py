@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -19,7 +19,7 @@ import torch
 from .detection import DetectionScorer, EffdetDetector, Scoring, Target
 from .explainers import SaliencyMethod, create
 from .explainers.base import check_known
-from .metrics import CurveResult, insertion_deletion
+from .metrics import CurveResult, SpectrumScore, insertion_deletion, spectrum_attribution
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ class BoxResult:
     seconds: float  # the explanation alone, not its scoring
     step: float  # insertion/deletion step, a share of the image area
     error: str | None = None  # traceback of a failure
+    # Per spectrum of the input, the box's score without it and with it alone (the same for every method).
+    spectrum_scores: dict[str, SpectrumScore] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -116,7 +118,10 @@ class Explainer:
         if target is None:
             return None
         scorer = self.scorer(detector)
+        attribution = spectrum_attribution(scorer, image, target, sample["spectrum"].split("+"))
         results = [self._explain_with(name, method, scorer, image, target, sample) for name, method in self.methods.items()]
+        for result in results:
+            result.spectrum_scores = attribution
         return SampleExplanation(sample["sample_id"], sample["spectrum"], image, target, results)
 
     def _explain_with(self, name: str, method: SaliencyMethod, scorer: DetectionScorer, image: torch.Tensor,

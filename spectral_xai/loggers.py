@@ -36,8 +36,9 @@ class AutoWandbLogger(WandbLogger):
     start fails (no route to W&B, a timeout after ``init_timeout`` seconds), the run starts again
     offline in the same ``save_dir``: training never dies for want of a dashboard. When logging
     fails midway (the W&B service process gone, its connection reset), the same run id continues
-    as an offline run in the same folder and the failed call is repeated there. Model upload stays
-    off offline (W&B refuses it there)."""
+    as an offline run in the same folder and the failed call is repeated there (what was sent in the
+    instant before wandb noticed its service gone is lost with it). Model upload stays off offline
+    (W&B refuses it there)."""
 
     def __init__(self, offline: bool | None = None, log_model: bool = False, init_timeout: float = 60.0, **kwargs):
         import wandb
@@ -83,10 +84,11 @@ class AutoWandbLogger(WandbLogger):
         """``log_call`` (a ``WandbLogger`` method); when the running W&B service fails under it, the
         run moves offline once and the call is repeated there."""
         from wandb.errors import CommError
+        from wandb.sdk.mailbox.mailbox import MailboxClosedError
 
         try:
             return log_call(self, *args, **kwargs)
-        except (OSError, CommError) as err:  # a dead service resets its socket: ConnectionResetError
+        except (OSError, CommError, MailboxClosedError) as err:  # a dead service resets its socket
             if self._experiment is None:
                 raise
             self._continue_offline(err, "W&B stopped answering during the run")

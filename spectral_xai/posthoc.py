@@ -1,9 +1,10 @@
 """Post-hoc explanation of trained checkpoints over a dataset split (what explain.py runs).
 
-For every checkpoint and every spectrum it is evaluated on, the top detection of each of a seeded
-choice of images is explained by every method and scored; the results become per-box figures,
-curve plots, ``boxes.csv``, the paper's Table 2 (``summary.csv`` / ``summary.json``) and a
-self-contained ``report.html``. Everything is checked before anything is written, and the files are
+For every checkpoint and every spectrum it is evaluated on, the top detection of each of one seeded
+choice of scenes (the same for every net) is explained by every method and scored; the results
+become per-box figures, curve plots, ``boxes.csv``, the paper's Table 2 (``summary.csv`` /
+``summary.json``), the spectrum attribution table (``attribution.csv``) and a self-contained
+``report.html``. Everything is checked before anything is written, and the files are
 made in a scratch folder that becomes ``output`` only when all of them are there: a failed run
 leaves nothing half-written.
 """
@@ -32,7 +33,8 @@ from .loggers import AutoWandbLogger
 from .reporting.curves import curve_plot
 from .reporting.figures import explanation_figure
 from .reporting.html import write_report
-from .reporting.tables import BOX_FIELDS, box_row, method_scalars, summarize, write_csv, write_summary
+from .reporting.tables import (BOX_FIELDS, box_row, method_scalars, spectrum_scalars, summarize, write_attribution,
+                               write_csv, write_summary)
 from .reporting.wandb_media import log_media
 
 log = logging.getLogger(__name__)
@@ -84,7 +86,8 @@ def explain_checkpoints(
 
     Args:
         checkpoints: checkpoint files written by train.py.
-        output: folder for boxes/, curves/, boxes.csv, summary.csv, summary.json, report.html.
+        output: folder for boxes/, curves/, boxes.csv, summary.csv, summary.json, attribution.csv,
+            report.html.
         methods: saliency methods by name (gradcam, gradcam_norelu, rise, sidu).
         method_settings: per method keyword arguments, e.g. {rise: {n_masks: 500}}.
         scoring: the one rule by which perturbation methods and the metric score a detection,
@@ -170,7 +173,9 @@ def _explain_into(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
         raise DatasetError(f"no image had a detection scoring >= {explainer.target_min_score}; nothing was explained")
     methods = list(explainer.methods)
     write_csv(folder / "boxes.csv", BOX_COLUMNS, rows)
-    summary = write_summary(folder, summarize(groups, methods), methods, explainer.step)
+    table = summarize(groups, methods)
+    summary = write_summary(folder, table, methods, explainer.step)
+    attribution = write_attribution(folder, table)
     curve_pngs = []
     for (model, spectrum), results in groups.items():
         for method in methods:
@@ -184,10 +189,14 @@ def _explain_into(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
              f"scenes (the same for every model and spectrum where present): {', '.join(scenes)}; "
              f"images without a detection >= "
              f"{explainer.target_min_score}: {skipped}"]
-    write_report(folder, "spectral-xai: explanations", notes, summary, curve_pngs, box_pngs)
+    tables = [("Summary (mean ± std over boxes; lower deletion and higher insertion are better)", summary),
+              ("Spectrum attribution (the box's score with each input spectrum replaced by the deletion "
+               "substrate, and with it alone)", attribution)]
+    write_report(folder, "spectral-xai: explanations", notes, tables, curve_pngs, box_pngs)
     if wandb_project:
         all_results = [r for results in groups.values() for r in results]
-        _log_wandb(wandb_project, folder, method_scalars(all_results, methods), rows, summary, box_pngs)
+        scalars = {**method_scalars(all_results, methods), **spectrum_scalars(all_results)}
+        _log_wandb(wandb_project, folder, scalars, rows, summary, box_pngs)
 
 
 def _evaluations(loaded: Sequence[LoadedCheckpoint], part: str, spectra: Sequence[str] | None

@@ -67,6 +67,18 @@ def test_explain_writes_table_figures_curves_and_report(checkpoints, tmp_path):
     for row in boxes:
         scenes[row["model"], row["spectrum"]].add(row["sample_id"])
     assert len({frozenset(ids) for ids in scenes.values()}) == 1, scenes
+    # Spectrum attribution per box, in boxes.csv and summarised per net: the early-fusion net's
+    # boxes are scored without and with each half of its stack alone.
+    early = [row for row in boxes if row["model"] == "rgb_mir_early"]
+    assert all(row["score_without_rgb"] and row["score_alone_mir"] and not row["score_alone_fir"] for row in early)
+    fir = [row for row in boxes if row["model"] == "fir"]
+    for row in fir:  # a single spectrum alone is the image itself, scored by the rule (floor 0.05)
+        score = float(row["score"])
+        assert float(row["score_alone_fir"]) == pytest.approx(score if score >= 0.05 else 0.0, abs=1e-3)
+    with open(output / "attribution.csv", newline="") as f:
+        attribution = {(r["model"], r["spectrum"], r["input spectrum"]) for r in csv.DictReader(f)}
+    assert attribution == {("fir", "fir", "fir"), ("rgb_mir", "rgb", "rgb"), ("rgb_mir", "mir", "mir"),
+                           ("rgb_mir_early", "rgb+mir", "rgb"), ("rgb_mir_early", "rgb+mir", "mir")}
     box_pngs = sorted((output / "boxes").glob("*.png"))
     curve_pngs = sorted((output / "curves").glob("*.png"))
     assert len(box_pngs) == 4 * 2 and len(curve_pngs) == 4 * len(FAST["methods"])

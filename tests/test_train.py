@@ -1,10 +1,7 @@
-"""train.py end to end: every config, a real offline W&B run, resuming, DDP on CPU."""
+"""train.py end to end: every config, a real offline W&B run, resuming, splits (DDP on CPU: tests/callbacks)."""
 import itertools
 import json
 import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -15,7 +12,7 @@ from spectral_xai.checkpoint import CheckpointError, load_checkpoint
 from spectral_xai.data_modules import MultispectralDataModule, layout
 from spectral_xai.lit_modules import TrainingDiverged
 
-from .helpers.training import REPO, fit_ddp_subprocess, run_cli, tiny_args
+from .helpers.training import REPO, run_cli, tiny_args
 from .helpers.wandb_records import finish_run, history
 
 CONFIGS = sorted(str(p.relative_to(REPO)) for p in (REPO / "configs").rglob("*.yaml") if not p.name.startswith("recipe_"))
@@ -207,10 +204,3 @@ def test_class_names_come_from_the_data(synthetic_root, tmp_path, monkeypatch):
     assert cli.model.hparams.class_names == ["car", "person"] == cli.datamodule.class_names
     assert cli.model.bench.num_classes == 2
     assert os.path.isabs(cli.datamodule.hparams.root)
-
-
-@pytest.mark.slow
-def test_two_process_ddp_on_cpu_creates_one_wandb_run(synthetic_root, tmp_path):
-    fit_ddp_subprocess(synthetic_root, tmp_path)
-    assert len(list((tmp_path / "wandb").glob("offline-run-*"))) == 1
-    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()

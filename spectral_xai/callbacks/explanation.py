@@ -22,7 +22,7 @@ from pytorch_lightning.loggers import WandbLogger
 from ..detection import Scoring
 from ..evaluation import Explainer, choose_indices
 from ..reporting.figures import explanation_figure
-from ..reporting.tables import BOX_FIELDS, box_row, method_scalars, write_csv
+from ..reporting.tables import BOX_FIELDS, box_row, method_scalars, spectrum_scalars, write_csv
 from ..reporting.wandb_media import log_media
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,8 @@ class ExplanationCallback(pl.Callback):
                         epoch, self.time_budget_s, counts["skipped_for_time"])
         self.totals.update(counts)
         scalars = {f"explain/{key}": float(counts[key]) for key in COUNTS}
-        pl_module.log_dict({**scalars, **method_scalars(results, list(self.explainer.methods))}, rank_zero_only=True)
+        pl_module.log_dict({**scalars, **method_scalars(results, list(self.explainer.methods)),
+                            **spectrum_scalars(results)}, rank_zero_only=True)
         self._log_media(trainer, [[epoch, *box_row(r, class_names)] for r in results], figures)
 
     @staticmethod

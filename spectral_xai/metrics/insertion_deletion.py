@@ -58,8 +58,13 @@ def _curve(scorer: DetectionScorer, image: torch.Tensor, saliency: torch.Tensor,
     return CurveResult(fractions, scores, _auc(fractions, scores), step)
 
 
+def deletion_substrate(image: torch.Tensor) -> torch.Tensor:
+    """What deleted pixels become: zeros of the detector's input, i.e. the dataset's mean colour."""
+    return torch.zeros_like(image)
+
+
 def deletion(scorer: DetectionScorer, image: torch.Tensor, saliency: torch.Tensor, target: Target, step: float = 0.02) -> CurveResult:
-    return _curve(scorer, image, saliency, target, step, torch.zeros_like(image), insert=False)
+    return _curve(scorer, image, saliency, target, step, deletion_substrate(image), insert=False)
 
 
 def insertion(scorer: DetectionScorer, image: torch.Tensor, saliency: torch.Tensor, target: Target, step: float = 0.02) -> CurveResult:

@@ -1,4 +1,4 @@
-"""A self-contained HTML report: the summary table and every figure embedded as a data URI."""
+"""A self-contained HTML report: the tables and every figure embedded as a data URI."""
 from __future__ import annotations
 
 import base64
@@ -14,15 +14,21 @@ def _image(path: Path, folder: Path) -> str:
             f"<figcaption>{name}</figcaption></figure>")
 
 
-def write_report(folder: Path, title: str, notes: Sequence[str], summary: Sequence[Sequence[str]],
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    header, *body = rows
+    cells = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
+    cells += "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in body)
+    return f"<table>{cells}</table>"
+
+
+def write_report(folder: Path, title: str, notes: Sequence[str], tables: Sequence[tuple[str, Sequence[Sequence[str]]]],
                  curve_pngs: Sequence[Path], box_pngs: Sequence[Path]) -> Path:
-    header, *rows = summary
-    table = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
-    table += "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    body = [f"<h1>{html.escape(title)}</h1>", *(f"<p>{html.escape(n)}</p>" for n in notes),
-            "<h2>Summary (mean ± std over boxes; lower deletion and higher insertion are better)</h2>",
-            f"<table>{table}</table>", "<h2>Insertion and deletion curves</h2>",
-            *(_image(p, folder) for p in curve_pngs), "<h2>Explained boxes</h2>", *(_image(p, folder) for p in box_pngs)]
+    """``tables``: (heading, rows with the header first) each."""
+    body = [f"<h1>{html.escape(title)}</h1>", *(f"<p>{html.escape(n)}</p>" for n in notes)]
+    for heading, rows in tables:
+        body += [f"<h2>{html.escape(heading)}</h2>", _table(rows)]
+    body += ["<h2>Insertion and deletion curves</h2>", *(_image(p, folder) for p in curve_pngs),
+             "<h2>Explained boxes</h2>", *(_image(p, folder) for p in box_pngs)]
     style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}"
              "figure{display:inline-block;margin:8px}img{max-width:100%}figcaption{font-size:11px;color:#555}")

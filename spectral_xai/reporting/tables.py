@@ -1,5 +1,6 @@
 """Rows, scalars and the paper's Table 2 (Bayer et al. 2021), made from typed results: model x
-spectrum rows, per method the mean ± std of deletion and insertion AUC, and mean seconds per box."""
+spectrum rows, per method the mean ± std of deletion and insertion AUC, and mean seconds per box;
+beside it the spectrum attribution table (each spectrum's share in carrying the detections)."""
 from __future__ import annotations
 
 import csv
@@ -10,10 +11,12 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from ..data_modules.layout import SPECTRA
 from ..evaluation import BoxResult
 
+ATTRIBUTION_FIELDS = [f"score_{kind}_{spectrum}" for spectrum in SPECTRA for kind in ("without", "alone")]
 BOX_FIELDS = ["sample_id", "spectrum", "method", "x1", "y1", "x2", "y2", "class", "score",
-              "insertion_auc", "deletion_auc", "seconds", "step", "error"]
+              "insertion_auc", "deletion_auc", "seconds", "step", "error", *ATTRIBUTION_FIELDS]
 
 
 def box_row(result: BoxResult, class_names: Sequence[str]) -> list:
@@ -21,8 +24,12 @@ def box_row(result: BoxResult, class_names: Sequence[str]) -> list:
     target = result.target
     box = [round(float(v), 1) for v in target.box]
     aucs = [round(result.insertion.auc, 4), round(result.deletion.auc, 4)] if result.ok else [None, None]
+    attribution = []
+    for spectrum in SPECTRA:
+        score = result.spectrum_scores.get(spectrum)
+        attribution += [round(score.without, 4), round(score.alone, 4)] if score else [None, None]
     return [result.sample_id, result.spectrum, result.method, *box, class_names[target.label], round(target.score, 4),
-            *aucs, round(result.seconds, 3), result.step, result.error or ""]
+            *aucs, round(result.seconds, 3), result.step, result.error or "", *attribution]
 
 
 def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
@@ -60,9 +67,32 @@ def method_scalars(results: Sequence[BoxResult], methods: Sequence[str]) -> dict
     return scalars
 
 
+def _per_box(results: Sequence[BoxResult]) -> list[BoxResult]:
+    """One result per explained box (the attribution is the box's, repeated in each method's result)."""
+    return list({(r.sample_id, r.spectrum): r for r in results}.values())
+
+
+def attribution_statistics(results: Sequence[BoxResult]) -> dict[str, dict]:
+    """Per input spectrum: mean ± std over boxes of the score without it and with it alone."""
+    boxes = _per_box(results)
+    spectra = [s for s in SPECTRA if any(s in r.spectrum_scores for r in boxes)]
+    return {s: {"without": _mean_std([r.spectrum_scores[s].without for r in boxes if s in r.spectrum_scores]),
+                "alone": _mean_std([r.spectrum_scores[s].alone for r in boxes if s in r.spectrum_scores])}
+            for s in spectra}
+
+
+def spectrum_scalars(results: Sequence[BoxResult]) -> dict[str, float]:
+    """``explain/spectrum/<name>/{score_without, score_alone}``: means over the explained boxes."""
+    return {f"explain/spectrum/{spectrum}/score_{kind}": stats[kind]["mean"]
+            for spectrum, stats in attribution_statistics(results).items() for kind in ("without", "alone")}
+
+
 def summarize(groups: Mapping[tuple[str, str], Sequence[BoxResult]], methods: Sequence[str]) -> list[dict]:
-    """Table 2: one entry per (model, spectrum) with per-method statistics over explained boxes."""
-    return [{"model": model, "spectrum": spectrum, **{m: method_statistics(results, m) for m in methods}}
+    """Table 2: one entry per (model, spectrum) with per-method statistics over explained boxes and
+    the spectrum attribution of those boxes."""
+    return [{"model": model, "spectrum": spectrum, **{m: method_statistics(results, m) for m in methods},
+             "target_score": _mean_std([r.target.score for r in _per_box(results)]),
+             "attribution": attribution_statistics(results)}
             for (model, spectrum), results in groups.items()]
 
 
@@ -82,4 +112,19 @@ def write_summary(folder: Path, table: list[dict], methods: Sequence[str], step:
                      f"{s['seconds']['mean']:.2f}", str(s["boxes"])]
         lines.append(line)
     write_csv(folder / "summary.csv", header, lines)
+    return [header, *lines]
+
+
+def write_attribution(folder: Path, table: list[dict]) -> list[list[str]]:
+    """attribution.csv: per (model, evaluated spectrum, input spectrum) the boxes' mean score, and
+    the mean ± std of their score without that spectrum and with it alone; returns the rows."""
+    header = ["model", "spectrum", "input spectrum", "score", "score without", "score alone"]
+    lines = []
+    for entry in table:
+        score = entry["target_score"]
+        for spectrum, stats in entry["attribution"].items():
+            lines.append([entry["model"], entry["spectrum"], spectrum, f"{score['mean']:.3f}",
+                          f"{stats['without']['mean']:.3f} ± {stats['without']['std']:.3f}",
+                          f"{stats['alone']['mean']:.3f} ± {stats['alone']['std']:.3f}"])
+    write_csv(folder / "attribution.csv", header, lines)
     return [header, *lines]

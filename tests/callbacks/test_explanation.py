@@ -47,6 +47,8 @@ def test_wandb_run_holds_every_key_image_and_row_for_every_epoch(synthetic_root,
             values = [r[f"explain/{method}/{key}"] for r in rows if f"explain/{method}/{key}" in r]
             assert len(values) == 2, f"explain/{method}/{key} logged {len(values)} times over 2 epochs (no sanity-check run)"
             assert all(v >= 0 for v in values)
+    for key in ("explain/spectrum/rgb/score_without", "explain/spectrum/rgb/score_alone"):
+        assert sum(key in r for r in rows) == 2, key
     assert sum("explain/maps" in r for r in rows) == 2 and sum("explain/boxes" in r for r in rows) == 2
     images = sorted((run / "files" / "media" / "images" / "explain").glob("maps_*.png"))
     assert len(images) == 2 * 2  # two images per epoch
@@ -121,6 +123,7 @@ def test_unknown_method_fails_at_configuration():
 
 @pytest.mark.slow
 def test_two_process_ddp_fit_with_the_callback_creates_one_run(synthetic_root, tmp_path):
+    """train.py under 2-process DDP on CPU, with the callback: one W&B run, one set of checkpoints."""
     config = tmp_path / "callback.yaml"
     config.write_text(
         "trainer:\n  callbacks:\n    - class_path: spectral_xai.callbacks.ExplanationCallback\n      init_args:\n"
@@ -132,3 +135,4 @@ def test_two_process_ddp_fit_with_the_callback_creates_one_run(synthetic_root, t
     rows = history(next(run.glob("run-*.wandb")))
     assert any("explain/rise/insertion_auc" in r for r in rows)
     assert len(list((run / "files" / "media" / "images" / "explain").glob("maps_*.png"))) == 1
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file() and (tmp_path / "checkpoints" / "split.json").is_file()

@@ -2,7 +2,7 @@ import pytest
 import torch
 from effdet import DetBenchPredict
 
-from spectral_xai.detection import EffdetDetector, Target
+from spectral_xai.detection import Target
 from spectral_xai.data_modules.layout import CLASS_NAMES
 from spectral_xai.lit_modules import EfficientDetModule
 

@@ -7,8 +7,8 @@ from spectral_xai.detection import DetectionScorer, Scoring, Target
 from spectral_xai.explainers import create
 from spectral_xai.metrics import insertion_deletion
 
-METHODS = {"gradcam": {}, "gradcam_norelu": {}, "rise": {"n_masks": 200}, "sidu": {}}
-IMAGES, STEP, RANDOM_MAPS = 10, 0.1, 3
+METHODS = {"gradcam": {}, "gradcam_norelu": {}, "rise": {"n_masks": 120}, "sidu": {}}
+IMAGES, STEP, RANDOM_MAPS = 8, 0.1, 2
 
 
 @pytest.mark.slow
