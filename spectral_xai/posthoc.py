@@ -31,7 +31,7 @@ from .evaluation import BoxResult, Explainer, choose_scenes
 from .lit_modules import EfficientDetModule
 from .loggers import AutoWandbLogger
 from .reporting.curves import curve_plot
-from .reporting.figures import explanation_figure
+from .reporting.figures import GridRow, explanation_figure, scene_grid
 from .reporting.html import write_report
 from .reporting.tables import (BOX_FIELDS, box_row, method_scalars, spectrum_scalars, summarize, write_attribution,
                                write_csv, write_summary)
@@ -76,6 +76,7 @@ def explain_checkpoints(
     part: str = "test",
     spectra: Sequence[str] | None = None,
     num_images: int = 20,
+    scene_grids: int = 4,
     seed: int = 0,
     step: float = 0.05,
     batch_size: int = 32,
@@ -86,7 +87,7 @@ def explain_checkpoints(
 
     Args:
         checkpoints: checkpoint files written by train.py.
-        output: folder for boxes/, curves/, boxes.csv, summary.csv, summary.json, attribution.csv,
+        output: folder for boxes/, curves/, scenes/, boxes.csv, summary.csv, summary.json, attribution.csv,
             report.html.
         methods: saliency methods by name (gradcam, gradcam_norelu, rise, sidu).
         method_settings: per method keyword arguments, e.g. {rise: {n_masks: 500}}.
@@ -99,6 +100,9 @@ def explain_checkpoints(
         spectra: spectra to evaluate a per-spectrum or mixed net on; default: its training spectra.
         num_images: scenes to explain: one seeded choice of sample ids shared by every checkpoint
             and spectrum (each explains the chosen scenes it has in ``part``).
+        scene_grids: how many of the chosen scenes (in id order) get a grid figure: rows net x
+            spectrum, columns the image with its box and each method's overlay (the paper's
+            Figures 3 and 4); 0 for none.
         seed: seed of that choice.
         step: insertion/deletion step, a share of the image area.
         batch_size: images per forward pass of the perturbation methods and the metric.
@@ -115,7 +119,7 @@ def explain_checkpoints(
     output.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
     try:
-        _explain_into(scratch, loaded, explainer, part, spectra, num_images, seed, device, wandb_project)
+        _explain_into(scratch, loaded, explainer, part, spectra, num_images, scene_grids, seed, device, wandb_project)
         output.mkdir(exist_ok=True)
         for item in scratch.iterdir():
             target = output / item.name
@@ -142,7 +146,7 @@ def _load_all(checkpoints: Sequence[str | Path], device: str, **overrides) -> li
 
 
 def _explain_into(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: Explainer, part: str,
-                  spectra: Sequence[str] | None, num_images: int, seed: int, device: str,
+                  spectra: Sequence[str] | None, num_images: int, scene_grids: int, seed: int, device: str,
                   wandb_project: str | None) -> None:
     (folder / "boxes").mkdir()
     (folder / "curves").mkdir()
@@ -150,6 +154,7 @@ def _explain_into(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
     rows, box_pngs, skipped = [], [], 0
     evaluations = list(_evaluations(loaded, part, spectra))
     scenes = choose_scenes([list(ids) for _, _, ids in evaluations], num_images, seed)
+    grids: dict[str, list[GridRow]] = {scene: [] for scene in scenes[:scene_grids]}
     for checkpoint, dataset, ids in evaluations:
         detector, class_names = checkpoint.module.detector(), list(checkpoint.module.hparams.class_names)
         results = groups.setdefault((checkpoint.name, "+".join(dataset.spectra)), [])
@@ -169,6 +174,8 @@ def _explain_into(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
             path = folder / "boxes" / f"{checkpoint.name}_{explained.spectrum}_{explained.sample_id}.png"
             Image.fromarray(figure).save(path)
             box_pngs.append(path)
+            if explained.sample_id in grids:
+                grids[explained.sample_id].append((f"{checkpoint.name} | ", explained, class_names, mean, std))
     if not rows:
         raise DatasetError(f"no image had a detection scoring >= {explainer.target_min_score}; nothing was explained")
     methods = list(explainer.methods)
@@ -192,7 +199,15 @@ def _explain_into(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
     tables = [("Summary (mean ± std over boxes; lower deletion and higher insertion are better)", summary),
               ("Spectrum attribution (the box's score with each input spectrum replaced by the deletion "
                "substrate, and with it alone)", attribution)]
-    write_report(folder, "spectral-xai: explanations", notes, tables, curve_pngs, box_pngs)
+    (folder / "scenes").mkdir()
+    scene_pngs = []
+    for scene, grid_rows in grids.items():
+        if grid_rows:
+            scene_pngs.append(folder / "scenes" / f"{scene}.png")
+            Image.fromarray(scene_grid(grid_rows)).save(scene_pngs[-1])
+    figures = [("Scenes: every net and spectrum on the same scene (rows), every method (columns)", scene_pngs),
+               ("Insertion and deletion curves", curve_pngs), ("Explained boxes", box_pngs)]
+    write_report(folder, "spectral-xai: explanations", notes, tables, figures)
     if wandb_project:
         all_results = [r for results in groups.values() for r in results]
         scalars = {**method_scalars(all_results, methods), **spectrum_scalars(all_results)}

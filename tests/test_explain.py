@@ -9,6 +9,7 @@ import sys
 
 import pytest
 import torch
+from PIL import Image
 
 from spectral_xai.checkpoint import CheckpointError
 from spectral_xai.data_modules.reader import DatasetError
@@ -82,10 +83,15 @@ def test_explain_writes_table_figures_curves_and_report(checkpoints, tmp_path):
     box_pngs = sorted((output / "boxes").glob("*.png"))
     curve_pngs = sorted((output / "curves").glob("*.png"))
     assert len(box_pngs) == 4 * 2 and len(curve_pngs) == 4 * len(FAST["methods"])
+    # A grid per chosen scene: rows fir, rgb_mir on rgb, on mir, and the early-fusion stack's two spectra.
+    scene_pngs = sorted((output / "scenes").glob("*.png"))
+    assert [p.stem for p in scene_pngs] == sorted(next(iter(scenes.values())))
+    row_height = Image.open(output / "boxes" / f"fir_fir_{scene_pngs[0].stem}.png").height
+    assert Image.open(scene_pngs[0]).height == pytest.approx(5 * row_height, rel=0.1)
     report = (output / "report.html").read_text()
-    for png in box_pngs + curve_pngs:
+    for png in box_pngs + curve_pngs + scene_pngs:
         assert str(png.relative_to(output)) in report
-    assert report.count("data:image/png;base64,") == len(box_pngs) + len(curve_pngs)
+    assert report.count("data:image/png;base64,") == len(box_pngs) + len(curve_pngs) + len(scene_pngs)
     assert not list(tmp_path.glob(".explain-*")), "the scratch folder is left behind"
 
 

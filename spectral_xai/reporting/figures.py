@@ -1,4 +1,5 @@
-"""One figure per explained box: the image with its box, then one saliency overlay per method.
+"""Figures of explanations: per explained box, the image with its box, then one saliency overlay
+per method; per scene, those rows for every net and spectrum that explained it.
 
 Figures are drawn on matplotlib's Agg canvas directly, not through pyplot, so that importing this
 package changes no global matplotlib state (backend, open figures) of the program that imports it.
@@ -36,23 +37,42 @@ def explanation_figure(explained: SampleExplanation, class_names: Sequence[str],
                        std: Sequence[float], title_prefix: str = "", panel_inches: float = 2.6) -> np.ndarray:
     """RGB uint8 array of the figure: image + box, then each method's map over the image; one row
     per spectrum of a stacked (early-fusion) input, so that every spectrum the net saw is shown."""
-    spectra = display_spectra(explained.image, mean, std)
-    names = explained.spectrum.split("+") if len(spectra) > 1 else [explained.spectrum]
-    target = explained.target
-    columns = 1 + len(explained.results)
-    fig = Figure(figsize=(panel_inches * columns, (panel_inches + 0.5) * len(spectra)))
+    return scene_grid([(title_prefix, explained, class_names, mean, std)], panel_inches)
+
+
+GridRow = tuple[str, SampleExplanation, Sequence[str], Sequence[float], Sequence[float]]
+
+
+def scene_grid(rows: Sequence[GridRow], panel_inches: float = 2.6) -> np.ndarray:
+    """One figure of explanations stacked as rows (the paper's Figures 3 and 4 for one scene: rows
+    net x spectrum, columns the image with its target box and each method's overlay). ``rows``:
+    (title prefix, explanation, class names, mean, std) each; a stacked input takes one row per
+    spectrum. Methods are placed in columns by name, so nets with other methods leave gaps."""
+    methods = list(dict.fromkeys(r.method for _, explained, *_ in rows for r in explained.results))
+    panels = []  # (title, image, target, {method: result})
+    for prefix, explained, class_names, mean, std in rows:
+        spectra = display_spectra(explained.image, mean, std)
+        names = explained.spectrum.split("+") if len(spectra) > 1 else [explained.spectrum]
+        results = {r.method: r for r in explained.results}
+        label = f"{class_names[explained.target.label]} {explained.target.score:.2f}"
+        panels += [(f"{prefix}{explained.sample_id} {name}: {label}", image, explained.target, results)
+                   for image, name in zip(spectra, names)]
+    fig = Figure(figsize=(panel_inches * (1 + len(methods)), (panel_inches + 0.5) * len(panels)))
     canvas = FigureCanvasAgg(fig)
-    grid = fig.subplots(len(spectra), columns, squeeze=False)
-    x1, y1, x2, y2 = (float(v) for v in target.box)
-    for axes, image, name in zip(grid, spectra, names):
+    grid = fig.subplots(len(panels), 1 + len(methods), squeeze=False)
+    for axes, (title, image, target, results) in zip(grid, panels):
+        x1, y1, x2, y2 = (float(v) for v in target.box)
         for ax in axes:
             ax.imshow(image)
             ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor="lime", linewidth=1.5))
             ax.set_xticks([])
             ax.set_yticks([])
-        axes[0].set_title(f"{title_prefix}{explained.sample_id} {name}: "
-                          f"{class_names[target.label]} {target.score:.2f}", fontsize=8)
-        for ax, result in zip(axes[1:], explained.results):
+        axes[0].set_title(title, fontsize=8)
+        for ax, method in zip(axes[1:], methods):
+            result = results.get(method)
+            if result is None:
+                ax.set_visible(False)
+                continue
             if result.ok:
                 ax.imshow(result.saliency.detach().cpu().numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
             ax.set_title(panel_title(result), fontsize=8)

@@ -22,13 +22,14 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
 
 
 def write_report(folder: Path, title: str, notes: Sequence[str], tables: Sequence[tuple[str, Sequence[Sequence[str]]]],
-                 curve_pngs: Sequence[Path], box_pngs: Sequence[Path]) -> Path:
-    """``tables``: (heading, rows with the header first) each."""
+                 figures: Sequence[tuple[str, Sequence[Path]]]) -> Path:
+    """``tables``: (heading, rows with the header first) each; ``figures``: (heading, PNG files
+    inside ``folder``) each."""
     body = [f"<h1>{html.escape(title)}</h1>", *(f"<p>{html.escape(n)}</p>" for n in notes)]
     for heading, rows in tables:
         body += [f"<h2>{html.escape(heading)}</h2>", _table(rows)]
-    body += ["<h2>Insertion and deletion curves</h2>", *(_image(p, folder) for p in curve_pngs),
-             "<h2>Explained boxes</h2>", *(_image(p, folder) for p in box_pngs)]
+    for heading, pngs in figures:
+        body += [f"<h2>{html.escape(heading)}</h2>", *(_image(p, folder) for p in pngs)]
     style = ("body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
              "td,th{border:1px solid #ccc;padding:4px 8px;font-size:13px}"
              "figure{display:inline-block;margin:8px}img{max-width:100%}figcaption{font-size:11px;color:#555}")
