@@ -22,7 +22,7 @@ def synthetic_root(tmp_path_factory) -> Path:
 def trained_checkpoint(tmp_path_factory) -> Path:
     """A MIR detector trained briefly on synthetic data with the demo config (under a minute): the
     one trained net that every test needing one shares. Its recipe is pinned here (raw weights,
-    AdamW at 0.004, 6 epochs), so that retuning the demo does not silently change what these tests see."""
+    AdamW at 0.004, 8 epochs), so that retuning the demo does not silently change what these tests see."""
     from spectral_xai.cli import SpectralCLI
     from spectral_xai.data_modules.datamodule import MultispectralDataModule
     from spectral_xai.lit_modules import EfficientDetModule
@@ -31,7 +31,7 @@ def trained_checkpoint(tmp_path_factory) -> Path:
     root = write_synthetic_dataset(out / "data", num_scenes=140, seed=0)
     SpectralCLI(EfficientDetModule, MultispectralDataModule, save_config_kwargs={"overwrite": True}, args=[
         "fit", "--config", str(REPO / "configs/demo.yaml"), "--data.root", str(root), "--data.num_workers", "0",
-        "--trainer.max_epochs", "6", "--model.scheduler.init_args.milestones", "[5]", "--trainer.callbacks", "[]",
+        "--trainer.max_epochs", "8", "--model.scheduler.init_args.milestones", "[6]", "--trainer.callbacks", "[]",
         "--model.ema_decay", "null", "--model.optimizer.init_args.lr", "0.004",
         "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
         "--trainer.default_root_dir", str(out), "--checkpoint.dirpath", str(out / "checkpoints"),
