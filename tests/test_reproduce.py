@@ -2,7 +2,7 @@
 import csv
 import json
 
-from spectral_xai.reproduce import main
+from spectral_xai.reproduce import build_parser, main
 
 from .helpers.training import REPO
 
@@ -36,3 +36,10 @@ def test_reproduce_trains_every_net_on_one_split_and_explains_the_same_scenes(sy
     stamp = (tmp_path / "out" / "fir" / "checkpoints" / "last.ckpt").stat().st_mtime_ns
     main(["--config", str(config)])
     assert (tmp_path / "out" / "fir" / "checkpoints" / "last.ckpt").stat().st_mtime_ns == stamp
+
+
+def test_the_shipped_reproduction_configs_parse_and_name_existing_recipes():
+    for name in ("reproduce_demo.yaml", "reproduce_paper.yaml"):
+        args = build_parser().parse_args(["--config", str(REPO / "configs" / name)])
+        assert (REPO / args.train_config).is_file(), name
+        assert args.explain["methods"] == ["gradcam", "gradcam_norelu", "rise", "sidu"]

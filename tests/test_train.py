@@ -15,7 +15,7 @@ from spectral_xai.lit_modules import TrainingDiverged
 from .helpers.training import REPO, run_cli, tiny_args
 from .helpers.wandb_records import finish_run, history
 
-CONFIGS = sorted(str(p.relative_to(REPO)) for p in (REPO / "configs").rglob("*.yaml") if not p.name.startswith("recipe_"))
+CONFIGS = sorted(str(p.relative_to(REPO)) for p in (REPO / "configs").rglob("*.yaml") if not p.name.startswith(("recipe_", "reproduce_")))
 
 
 def test_every_config_is_found():
