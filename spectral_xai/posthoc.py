@@ -153,13 +153,12 @@ def _explain_into(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
     groups: dict[tuple[str, str], list[BoxResult]] = {}
     rows, box_pngs, skipped = [], [], 0
     evaluations = list(_evaluations(loaded, part, spectra))
-    scenes = choose_scenes([list(ids) for _, _, ids in evaluations], num_images, seed)
+    scenes = choose_scenes([dataset.sample_ids for _, dataset in evaluations], num_images, seed)
     grids: dict[str, list[GridRow]] = {scene: [] for scene in scenes[:scene_grids]}
-    for checkpoint, dataset, ids in evaluations:
+    for checkpoint, dataset in evaluations:
         detector, class_names = checkpoint.module.detector(), list(checkpoint.module.hparams.class_names)
         results = groups.setdefault((checkpoint.name, "+".join(dataset.spectra)), [])
-        present = [ids[scene] for scene in scenes if scene in ids]
-        for index in tqdm(present, unit="image", desc=f"{checkpoint.name} on {'+'.join(dataset.spectra)}"):
+        for index in tqdm(dataset.indices_of(scenes), unit="image", desc=f"{checkpoint.name} on {'+'.join(dataset.spectra)}"):
             sample = dataset[index]
             explained = explainer.explain(detector, sample, device)
             if explained is None:
@@ -215,9 +214,9 @@ def _explain_into(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
 
 
 def _evaluations(loaded: Sequence[LoadedCheckpoint], part: str, spectra: Sequence[str] | None
-                 ) -> Iterator[tuple[LoadedCheckpoint, MultispectralDetectionDataset, dict[str, int]]]:
-    """Every checkpoint on every spectrum set it is evaluated on: the part's dataset under the
-    checkpoint's split of scenes, and its sample ids (id -> dataset index)."""
+                 ) -> Iterator[tuple[LoadedCheckpoint, MultispectralDetectionDataset]]:
+    """Every checkpoint on every spectrum set it is evaluated on, with the part's dataset under the
+    checkpoint's split of scenes."""
     for checkpoint in loaded:
         for spectrum_set in evaluation_spectra(checkpoint.data.spectra, checkpoint.data.fusion, spectra):
             data = MultispectralDataModule(**{**checkpoint.data.hparams, "spectra": spectrum_set})
@@ -226,8 +225,7 @@ def _evaluations(loaded: Sequence[LoadedCheckpoint], part: str, spectra: Sequenc
             dataset = data.datasets[part]
             if len(dataset) == 0:
                 raise DatasetError(f"{data.hparams.root}: the {part!r} part of split {data.hparams.split!r} is empty")
-            # One spectrum set per dataset here, so its items are its records, in order.
-            yield checkpoint, dataset, {record.sample_id: i for i, record in enumerate(dataset.records)}
+            yield checkpoint, dataset
 
 
 def _model_name(checkpoint: Path, taken: Sequence[str]) -> str:

@@ -20,7 +20,7 @@ from PIL import Image
 from pytorch_lightning.loggers import WandbLogger
 
 from ..detection import Scoring
-from ..evaluation import Explainer, choose_indices
+from ..evaluation import Explainer, choose_scenes
 from ..reporting.figures import explanation_figure
 from ..reporting.tables import BOX_FIELDS, box_row, method_scalars, spectrum_scalars, write_csv
 from ..reporting.wandb_media import log_media
@@ -38,7 +38,8 @@ class ExplanationCallback(pl.Callback):
         scoring: the one rule by which every perturbation method and the metric score a detection
             (``{rule: matched, min_score: 0.05, min_iou: 0.5}`` by default, or ``{rule: drise}``).
         target_min_score: an image whose top detection scores lower is reported, not explained.
-        num_images: validation images explained each time, chosen once with ``seed``.
+        num_images: validation scenes explained each time, chosen once with ``seed``; a mixed
+            net trained on several spectra explains each chosen scene in every spectrum.
         every_n_epochs: explain after every n-th validation epoch.
         step: insertion/deletion step, a share of the image area.
         batch_size: images per forward pass of the perturbation methods and the metric.
@@ -73,7 +74,7 @@ class ExplanationCallback(pl.Callback):
     def _explain_epoch(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         dataset = trainer.val_dataloaders.dataset
         if self.indices is None:
-            self.indices = choose_indices(len(dataset), self.num_images, self.seed)
+            self.indices = dataset.indices_of(choose_scenes([dataset.sample_ids], self.num_images, self.seed))
         detector = pl_module.detector()
         mean, std = self._normalisation(trainer)
         class_names = list(pl_module.hparams.class_names)

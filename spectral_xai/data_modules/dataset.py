@@ -33,6 +33,17 @@ class MultispectralDetectionDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
+    @property
+    def sample_ids(self) -> list[str]:
+        """The scenes of this dataset, in order."""
+        return [r.sample_id for r in self.records]
+
+    def indices_of(self, sample_ids: Sequence[str]) -> list[int]:
+        """The items of these scenes (each of their spectra for a mixed dataset), in item order;
+        ids the dataset lacks are skipped."""
+        wanted = set(sample_ids)
+        return [i for i, (record, _) in enumerate(self.items) if record.sample_id in wanted]
+
     def __getitem__(self, index: int) -> dict:
         record, spectra = self.items[index]
         image = np.concatenate([read_image(record.paths[s]) for s in spectra], axis=2)

@@ -49,7 +49,13 @@ def test_fusion_modes_shape_the_samples(synthetic_root):
     assert early.datasets["train"][0]["image"].shape == (6, 128, 128)
     assert early.datasets["train"][0]["spectrum"] == "rgb+mir"
     # The same ids land in the same split whatever the fusion mode.
-    assert [r.sample_id for r in mixed.datasets["test"].records] == [r.sample_id for r in early.datasets["test"].records]
+    assert mixed.datasets["test"].sample_ids == early.datasets["test"].sample_ids
+    # A scene is every spectrum of it: two items in the mixed dataset, one in the stacked one.
+    scenes = mixed.datasets["test"].sample_ids[:2] + ["not-a-scene"]
+    items = [mixed.datasets["test"].items[i] for i in mixed.datasets["test"].indices_of(scenes)]
+    assert sorted((r.sample_id, spectra) for r, spectra in items) == sorted(
+        (i, (s,)) for i in scenes[:2] for s in ("rgb", "mir"))
+    assert len(early.datasets["test"].indices_of(scenes)) == 2
 
 
 def test_eval_samples_are_deterministic_and_labels_are_classes(synthetic_root):
