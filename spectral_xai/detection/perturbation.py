@@ -6,7 +6,7 @@ images exists at a time, so memory does not grow with the number of masks.
 """
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import torch
 
@@ -17,14 +17,15 @@ from .scoring import DetectionScorer, Match
 def perturbed_matches(
     scorer: DetectionScorer,
     image: torch.Tensor,
-    target: Target,
+    targets: Sequence[Target],
     mask_chunks: Iterable[torch.Tensor],
     substrate: torch.Tensor | None = None,
-) -> Iterator[tuple[torch.Tensor, Match]]:
-    """For each chunk of masks [n, 1, H, W] (1 keeps the image), yield it with its matches."""
+) -> Iterator[tuple[torch.Tensor, list[Match]]]:
+    """For each chunk of masks [n, 1, H, W] (1 keeps the image), yield it with each target's
+    matches; all targets share one detector pass per perturbed image."""
     for masks in mask_chunks:
         masks = masks.to(image)
         perturbed = image[None] * masks
         if substrate is not None:
             perturbed = perturbed + substrate[None] * (1 - masks)
-        yield masks, scorer.match(perturbed, target)
+        yield masks, scorer.match_all(perturbed, targets)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Sequence
 
 import torch
 from torchvision.ops import box_iou
@@ -92,7 +92,8 @@ class Scoring:
 
 
 class DetectionScorer:
-    """Scores any number of images against one target, ``batch_size`` images per forward pass."""
+    """Scores any number of images against one or several targets, ``batch_size`` images per
+    forward pass; several targets share every forward pass."""
 
     def __init__(self, detector: EffdetDetector, rule: ScoringRule | None = None, batch_size: int = 32):
         self.detector = detector
@@ -101,12 +102,20 @@ class DetectionScorer:
         self.forward_passes = 0  # images run through the detector, for cost accounting
 
     @torch.no_grad()
-    def match(self, images: torch.Tensor, target: Target) -> Match:
-        parts = []
+    def match_all(self, images: torch.Tensor, targets: Sequence[Target]) -> list[Match]:
+        """Each target's matches in the same images: the detector runs once per image and every
+        target is matched against the same detections."""
+        parts: list[list[Match]] = [[] for _ in targets]
         for chunk in images.split(self.batch_size):
-            parts.append(self.rule(self.detector(chunk, self.rule.min_score), target))
+            detections = self.detector(chunk, self.rule.min_score)
             self.forward_passes += len(chunk)
-        return Match(*(torch.cat([getattr(p, f) for p in parts]) for f in ("scores", "index", "vectors")))
+            for part, target in zip(parts, targets):
+                part.append(self.rule(detections, target))
+        return [Match(*(torch.cat([getattr(p, f) for p in part]) for f in ("scores", "index", "vectors")))
+                for part in parts]
+
+    def match(self, images: torch.Tensor, target: Target) -> Match:
+        return self.match_all(images, [target])[0]
 
     def __call__(self, images: torch.Tensor, target: Target) -> torch.Tensor:
         return self.match(images, target).scores

@@ -9,7 +9,7 @@ one small file: subclass :class:`SaliencyMethod`, implement :meth:`saliency`, de
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 
@@ -50,6 +50,16 @@ class SaliencyMethod(ABC):
     def __call__(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
         """``image`` [C, H, W] as the detector takes it; returns [H, W] in [0, 1]."""
         return normalize(self.saliency(scorer, image, target).detach().float())
+
+    def explain_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
+        """One map [H, W] in [0, 1] per target of the same image; equal to calling the method on
+        each target, cheaper where :meth:`saliency_all` shares work among targets."""
+        return [normalize(s.detach().float()) for s in self.saliency_all(scorer, image, targets)]
+
+    def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
+        """Unnormalised maps, one per target; methods whose perturbations do not depend on the
+        target override this to score every target on one stream of perturbed images."""
+        return [self.saliency(scorer, image, target) for target in targets]
 
     @abstractmethod
     def saliency(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:

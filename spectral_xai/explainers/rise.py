@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -44,8 +44,14 @@ class RISE(SaliencyMethod):
         self.n_masks, self.grid, self.p, self.seed = n_masks, grid, p, seed
 
     def saliency(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
+        return self.saliency_all(scorer, image, [target])[0]
+
+    def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
+        """The masks do not depend on the target: every target is scored on the same masked
+        images, so K targets cost the model evaluations of one."""
         masks = rise_masks(self.n_masks, self.grid, self.p, tuple(image.shape[-2:]), scorer.batch_size, self.seed)
-        total = torch.zeros(image.shape[-2:], device=image.device)
-        for chunk, match in perturbed_matches(scorer, image, target, masks):
-            total += torch.einsum("n,nhw->hw", match.scores, chunk[:, 0])
-        return total / (self.n_masks * self.p)
+        totals = torch.zeros(len(targets), *image.shape[-2:], device=image.device)
+        for chunk, matches in perturbed_matches(scorer, image, targets, masks):
+            scores = torch.stack([match.scores for match in matches])  # [K, n]
+            totals += torch.einsum("kn,nhw->khw", scores, chunk[:, 0])
+        return list(totals / (self.n_masks * self.p))

@@ -36,7 +36,7 @@ class SIDU(SaliencyMethod):
         features = features_for_level(calls, detector.locate(raw, target.anchor)[0], self.layer)
         masks = F.interpolate((features[0, :, None] > self.threshold).float(), size=image.shape[-2:],
                               mode="bilinear", align_corners=False)
-        vectors = torch.cat([m.vectors for _, m in perturbed_matches(scorer, image, target, masks.split(scorer.batch_size))])
+        vectors = torch.cat([m.vectors for _, (m,) in perturbed_matches(scorer, image, [target], masks.split(scorer.batch_size))])
         reference = target.class_probs.to(vectors)
         similarity = torch.sqrt(torch.exp(-((reference[target.label] - vectors[:, target.label]) ** 2) / self.sigma**2))
         uniqueness = torch.cdist(vectors, vectors).sum(dim=1)

@@ -52,7 +52,7 @@ def _curve(scorer: DetectionScorer, image: torch.Tensor, saliency: torch.Tensor,
         raise ValueError(f"step {step} must be a share of the image area in (0, 1]")
     order = torch.argsort(saliency.flatten().cpu(), descending=True, stable=True)
     masks = _step_masks(order, tuple(image.shape[-2:]), step, scorer.batch_size, keep_first=insert)
-    scores = torch.cat([m.scores for _, m in perturbed_matches(scorer, image, target, masks, substrate)]).cpu()
+    scores = torch.cat([m.scores for _, (m,) in perturbed_matches(scorer, image, [target], masks, substrate)]).cpu()
     steps = len(scores) - 1
     fractions = torch.tensor([min(1.0, i * step) for i in range(steps + 1)])
     return CurveResult(fractions, scores, _auc(fractions, scores), step)

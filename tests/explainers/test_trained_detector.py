@@ -46,3 +46,25 @@ def test_every_method_beats_random_saliency_on_most_boxes(trained_checkpoint):
     for name in METHODS:
         wins = sum(g > r for g, r in zip(gains[name], gains["random"]))
         assert wins > explained / 2, f"{name} beat random saliency on only {wins} of {explained} boxes: {means}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rule", ["matched", "drise"])
+def test_rise_explains_many_detections_from_one_stream_of_masked_images(trained_checkpoint, rule):
+    """K detections of one image explained together equal K separate explanations (same masks),
+    for the detector's price of one."""
+    module, datamodule = load_checkpoint(trained_checkpoint, num_workers=0)
+    datamodule.setup("test")
+    detector = module.detector()
+    image = datamodule.datasets["test"][0]["image"]
+    with torch.no_grad():
+        detections = detector(image[None])
+    targets = [Target.from_detections(detections, rank=k) for k in range(8)]
+    rise = create("rise", n_masks=64)
+    shared = DetectionScorer(detector, Scoring(rule=rule, min_score=0.0).build(), batch_size=32)
+    together = rise.explain_all(shared, image, targets)
+    assert shared.forward_passes == 64
+    for target, joint in zip(targets, together):
+        alone = rise(DetectionScorer(detector, Scoring(rule=rule, min_score=0.0).build(), batch_size=32), image, target)
+        assert torch.allclose(joint, alone, atol=1e-5), (rule, target.anchor)
+    assert len({round(float(m.sum()), 3) for m in together}) > 1, "the targets' maps should differ"
