@@ -104,12 +104,21 @@ class Explainer:
         return DetectionScorer(detector, self.rule, self.batch_size)
 
     def top_target(self, detector: EffdetDetector, image: torch.Tensor) -> Target | None:
-        """The highest-scoring detection (the paper's protocol), or None below ``target_min_score``."""
+        """The highest-scoring detection with an area (the paper's protocol), or None below
+        ``target_min_score``. Boxes are clipped to the image as effdet does, which can leave a
+        confident box with no area at a corner: no IoU can match it, so nothing could explain it."""
         with torch.no_grad():
             detections = detector(image[None])
-        if int(detections.labels[0, 0]) < 0 or float(detections.scores[0, 0]) < self.target_min_score:
+        boxes = detections.boxes[0]
+        has_area = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]) & (detections.labels[0] >= 0)
+        if not has_area.any():
             return None
-        return Target.from_detections(detections)
+        rank = int(has_area.nonzero()[0, 0])
+        if rank:
+            log.info("skipped %d detection(s) without area above the explained one", rank)
+        if float(detections.scores[0, rank]) < self.target_min_score:
+            return None
+        return Target.from_detections(detections, rank=rank)
 
     def explain(self, detector: EffdetDetector, sample: Mapping, device: torch.device | str = "cpu") -> SampleExplanation | None:
         """Explain ``sample`` (the dataset's dict); None when it has no detection to explain."""

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from spectral_xai.detection import DetectionScorer, DRiseSimilarity, MatchedScore, Scoring
+from spectral_xai.detection import DetectionScorer, Detections, DRiseSimilarity, MatchedScore, Scoring
 from spectral_xai.evaluation import Explainer, choose_indices, choose_scenes
 from spectral_xai.explainers import REGISTRY, create, register
 from spectral_xai.explainers.base import SaliencyMethod
@@ -72,6 +72,25 @@ def test_a_failing_method_is_a_typed_failure_and_the_others_run(sample):
 
 def test_a_sample_below_the_target_threshold_is_not_explained(sample):
     assert Explainer(["gradcam"], target_min_score=0.999).explain(region_detector(), sample) is None
+
+
+def test_a_top_box_clipped_to_no_area_is_passed_over_for_the_next(sample):
+    """effdet clips boxes to the image, which can leave a confident box of no area at a corner (seen
+    on a demo net: score 0.999, box 128,0,128,0); nothing can match it, so the next box is explained."""
+    region = region_detector()
+
+    def with_a_collapsed_top_box(images, *args):
+        found = region(images, *args)
+        collapsed = torch.tensor([[[128.0, 0.0, 128.0, 0.0]]]).expand(len(images), 1, 4)
+        return Detections(torch.cat([collapsed, found.boxes], 1), torch.cat([found.scores[:, :1] * 0 + 0.999, found.scores], 1),
+                          torch.cat([found.labels[:, :1], found.labels], 1),
+                          torch.cat([found.class_probs[:, :1], found.class_probs], 1),
+                          torch.cat([found.anchors[:, :1], found.anchors], 1))
+
+    target = Explainer(["gradcam"]).top_target(with_a_collapsed_top_box, sample["image"])
+    with torch.no_grad():
+        expected = region(sample["image"][None])
+    assert torch.equal(target.box, expected.boxes[0, 0]) and target.score == pytest.approx(float(expected.scores[0, 0]))
 
 
 def test_misspelt_settings_and_rules_fail_at_configuration():
