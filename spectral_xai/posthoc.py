@@ -157,6 +157,7 @@ def _explain_into(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
     grids: dict[str, list[GridRow]] = {scene: [] for scene in scenes[:scene_grids]}
     for checkpoint, dataset in evaluations:
         detector, class_names = checkpoint.module.detector(), list(checkpoint.module.hparams.class_names)
+        mean, std = checkpoint.data.hparams.mean, checkpoint.data.hparams.std
         results = groups.setdefault((checkpoint.name, "+".join(dataset.spectra)), [])
         for index in tqdm(dataset.indices_of(scenes), unit="image", desc=f"{checkpoint.name} on {'+'.join(dataset.spectra)}"):
             sample = dataset[index]
@@ -168,7 +169,6 @@ def _explain_into(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
                 continue
             results += explained.results
             rows += [[checkpoint.name, *box_row(r, class_names)] for r in explained.results]
-            mean, std = checkpoint.data.hparams.mean, checkpoint.data.hparams.std
             figure = explanation_figure(explained, class_names, mean, std, title_prefix=f"{checkpoint.name} | ")
             path = folder / "boxes" / f"{checkpoint.name}_{explained.spectrum}_{explained.sample_id}.png"
             Image.fromarray(figure).save(path)

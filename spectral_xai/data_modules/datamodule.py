@@ -86,7 +86,6 @@ class MultispectralDataModule(pl.LightningDataModule):
         self.in_chans = input_channels(self.spectra, fusion)
         self.skip_report: SkipReport | None = None
         self.split: Split | None = None  # parts of annotated ids, before restriction to readable ones
-        self.parts: Split = {}  # the ids this net uses: the split restricted to readable ids
         self.datasets: dict[str, MultispectralDetectionDataset] = {}
 
     def prepare_data(self) -> None:
@@ -117,12 +116,16 @@ class MultispectralDataModule(pl.LightningDataModule):
             self.split = split_ids(hp.root, index.annotated_ids, hp.split, hp.test_fraction, hp.val_fraction,
                                    hp.seed, hp.split_file)
         by_id = {r.sample_id: r for r in index.records}
-        self.parts = restrict_split(self.split, list(by_id), hp.root)
-        for name, ids in self.parts.items():
+        for name, ids in restrict_split(self.split, list(by_id), hp.root).items():
             self.datasets[name] = MultispectralDetectionDataset(
                 [by_id[i] for i in ids], self.spectra, self.fusion, self.transform(train=name == "train")
             )
         log.info("split %r: %s", hp.split, {k: len(v) for k, v in self.datasets.items()})
+
+    @property
+    def parts(self) -> Split:
+        """The ids this net uses in each part: the split restricted to the ids it can read."""
+        return {name: dataset.sample_ids for name, dataset in self.datasets.items()}
 
     def state_dict(self) -> dict:
         """Saved in every checkpoint: the split of scenes, so that explaining the net later, on any
