@@ -3,6 +3,7 @@
     python train.py fit --config configs/demo.yaml
     python train.py fit --config configs/paper/rgb.yaml --data.root /data/ir_det_dataset
 """
+import logging
 import sys
 
 from spectral_xai.cli import SpectralCLI
@@ -11,6 +12,12 @@ from spectral_xai.lit_modules import EfficientDetModule, TrainingDiverged
 
 
 def main() -> None:
+    # The package's own progress lines (which scenes each rank explains, a resumed W&B run) at INFO,
+    # without turning on every library's INFO through the root logger.
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.getLogger("spectral_xai").addHandler(handler)
+    logging.getLogger("spectral_xai").setLevel(logging.INFO)
     try:
         SpectralCLI(EfficientDetModule, MultispectralDataModule, save_config_kwargs={"overwrite": True})
     except TrainingDiverged as err:

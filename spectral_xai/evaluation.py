@@ -1,5 +1,7 @@
-"""One dataset sample through the whole path: its top detection, every configured method, each map
-scored by insertion and deletion under the run's one scoring rule. The training callback and
+"""One dataset sample through the whole path: its detections to explain (the top one, the paper's
+protocol, or every one, or the N best), every configured method, each map scored by insertion and
+deletion under the run's one scoring rule. A method explains all chosen boxes of an image in one call,
+so that what the boxes share (RISE's masked images, one forward pass) is paid once. The training callback and
 explain.py both call :class:`Explainer`; what they make of the typed results (rows, CSV, W&B
 tables, figures) is ``reporting``'s job.
 
@@ -10,8 +12,8 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from dataclasses import dataclass, field
-from typing import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Literal, Mapping, Sequence, Union
 
 import numpy as np
 import torch
@@ -31,11 +33,12 @@ class BoxResult:
     sample_id: str
     spectrum: str
     target: Target
+    box: int  # the box's rank among the image's explained boxes, 0 = its best detection
     method: str
     saliency: torch.Tensor | None  # [H, W] in [0, 1]; None where the method failed
     insertion: CurveResult | None
     deletion: CurveResult | None
-    seconds: float  # the explanation alone, not its scoring
+    seconds: float  # the explanation alone, not its scoring; a method's time for all boxes of the image, shared out
     step: float  # insertion/deletion step, a share of the image area
     error: str | None = None  # traceback of a failure
     # Per spectrum of the input, the box's score without it and with it alone (the same for every method).
@@ -45,16 +48,36 @@ class BoxResult:
     def ok(self) -> bool:
         return self.error is None
 
+    def cpu(self) -> "BoxResult":
+        """The same result with its tensors in host memory, to be sent to another process."""
+        return replace(self, target=self.target.cpu(), saliency=None if self.saliency is None else self.saliency.cpu())
+
 
 @dataclass
 class SampleExplanation:
-    """Every method's explanation of one sample's top detection."""
+    """Every method's explanation of one sample's chosen detections."""
 
     sample_id: str
     spectrum: str
     image: torch.Tensor  # [C, H, W], as the detector took it
-    target: Target
+    targets: list[Target]  # best first
     results: list[BoxResult]
+
+    def cpu(self) -> "SampleExplanation":
+        return replace(self, image=self.image.cpu(), targets=[t.cpu() for t in self.targets],
+                       results=[r.cpu() for r in self.results])
+
+    def per_box(self) -> list[tuple[Target, list[BoxResult]]]:
+        """Each explained box with its methods' results, best box first."""
+        return [(target, [r for r in self.results if r.box == box]) for box, target in enumerate(self.targets)]
+
+
+Boxes = Union[Literal["top", "all"], int]
+
+
+def boxes_label(boxes: Boxes) -> str:
+    """How reports name the protocol: ``top``, ``all`` or ``best N``."""
+    return boxes if isinstance(boxes, str) else f"best {boxes}"
 
 
 def choose_indices(available: int, count: int, seed: int) -> list[int]:
@@ -84,12 +107,18 @@ class Explainer:
         scoring: the rule that scores a detection in altered images (see :class:`Scoring`).
         step: insertion/deletion step, a share of the image area.
         batch_size: images per forward pass of the perturbation methods and the metric.
-        target_min_score: a sample whose top detection scores lower is not explained.
+        target_min_score: detections scoring lower are not explained (nor their image, when its
+            top detection scores lower).
+        boxes: which detections of an image to explain: ``top`` (the paper's protocol), ``all``
+            above ``target_min_score``, or an integer N: the N best of those.
+        precision: ``32`` or mixed precision for the detector passes of perturbation methods and
+            the metric (``bf16-mixed``, ``16-mixed``; meant for GPUs, see :class:`DetectionScorer`).
     """
 
     def __init__(self, methods: Sequence[str] = ("gradcam", "rise", "sidu"),
                  method_settings: Mapping[str, dict] | None = None, scoring: Scoring | None = None,
-                 step: float = 0.05, batch_size: int = 32, target_min_score: float = 0.05):
+                 step: float = 0.05, batch_size: int = 32, target_min_score: float = 0.05,
+                 boxes: Boxes = "top", precision: str = "32"):
         for name in method_settings or {}:
             check_known(name)  # a misspelt name in the settings fails here, not silently
         self.methods: dict[str, SaliencyMethod] = {
@@ -98,52 +127,63 @@ class Explainer:
         self.rule = self.scoring.build()
         if not 0 < step <= 1:
             raise ValueError(f"step {step} must be a share of the image area in (0, 1]")
+        if not (boxes in ("top", "all") or (isinstance(boxes, int) and not isinstance(boxes, bool) and boxes >= 1)):
+            raise ValueError(f"boxes {boxes!r}: choose 'top', 'all' or a number of boxes >= 1")
         self.step, self.batch_size, self.target_min_score = step, batch_size, target_min_score
+        self.boxes, self.precision = boxes, precision
 
     def scorer(self, detector: EffdetDetector) -> DetectionScorer:
-        return DetectionScorer(detector, self.rule, self.batch_size)
+        return DetectionScorer(detector, self.rule, self.batch_size, self.precision)
 
-    def top_target(self, detector: EffdetDetector, image: torch.Tensor) -> Target | None:
-        """The highest-scoring detection with an area (the paper's protocol), or None below
-        ``target_min_score``. Boxes are clipped to the image as effdet does, which can leave a
-        confident box with no area at a corner: no IoU can match it, so nothing could explain it."""
+    def targets(self, detector: EffdetDetector, image: torch.Tensor) -> list[Target]:
+        """The detections to explain, best first: those with an area scoring >= ``target_min_score``,
+        cut to the ``boxes`` setting. Boxes are clipped to the image as effdet does, which can leave
+        a confident box with no area at a corner: no IoU can match it, so nothing could explain it."""
         with torch.no_grad():
             detections = detector(image[None])
         boxes = detections.boxes[0]
         has_area = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]) & (detections.labels[0] >= 0)
         if not has_area.any():
-            return None
-        rank = int(has_area.nonzero()[0, 0])
-        if rank:
-            log.info("skipped %d detection(s) without area above the explained one", rank)
-        if float(detections.scores[0, rank]) < self.target_min_score:
-            return None
-        return Target.from_detections(detections, rank=rank)
+            return []
+        ranks = has_area.nonzero()[:, 0]
+        if int(ranks[0]):
+            log.info("skipped %d detection(s) without area above the best one", int(ranks[0]))
+        ranks = ranks[detections.scores[0, ranks] >= self.target_min_score].tolist()
+        ranks = ranks[:1] if self.boxes == "top" else ranks if self.boxes == "all" else ranks[:self.boxes]
+        return [Target.from_detections(detections, rank=rank) for rank in ranks]
 
     def explain(self, detector: EffdetDetector, sample: Mapping, device: torch.device | str = "cpu") -> SampleExplanation | None:
         """Explain ``sample`` (the dataset's dict); None when it has no detection to explain."""
         image = sample["image"].to(device)
-        target = self.top_target(detector, image)
-        if target is None:
+        targets = self.targets(detector, image)
+        if not targets:
             return None
         scorer = self.scorer(detector)
-        attribution = spectrum_attribution(scorer, image, target, sample["spectrum"].split("+"))
-        results = [self._explain_with(name, method, scorer, image, target, sample) for name, method in self.methods.items()]
-        for result in results:
-            result.spectrum_scores = attribution
-        return SampleExplanation(sample["sample_id"], sample["spectrum"], image, target, results)
+        attributions = spectrum_attribution(scorer, image, targets, sample["spectrum"].split("+"))
+        results = []
+        for name, method in self.methods.items():
+            for result in self._explain_with(name, method, scorer, image, targets, sample):
+                result.spectrum_scores = attributions[result.box]
+                results.append(result)
+        return SampleExplanation(sample["sample_id"], sample["spectrum"], image, targets, results)
 
     def _explain_with(self, name: str, method: SaliencyMethod, scorer: DetectionScorer, image: torch.Tensor,
-                      target: Target, sample: Mapping) -> BoxResult:
+                      targets: list[Target], sample: Mapping) -> list[BoxResult]:
+        def result(box: int, **outcome) -> BoxResult:
+            return BoxResult(sample["sample_id"], sample["spectrum"], targets[box], box, name, step=self.step, **outcome)
+
         start = time.perf_counter()
         try:
-            saliency = method(scorer, image, target)
-            seconds = time.perf_counter() - start
-            insertion, deletion = insertion_deletion(scorer, image, saliency, target, self.step)
-            return BoxResult(sample["sample_id"], sample["spectrum"], target, name, saliency, insertion, deletion,
-                             seconds, self.step)
+            maps = method.explain_all(scorer, image, targets)
+            seconds = (time.perf_counter() - start) / len(targets)
+            results = []
+            for box, (target, saliency) in enumerate(zip(targets, maps)):
+                insertion, deletion = insertion_deletion(scorer, image, saliency, target, self.step)
+                results.append(result(box, saliency=saliency, insertion=insertion, deletion=deletion, seconds=seconds))
+            return results
         except Exception:  # one broken method must not stop the others, nor training
             error = traceback.format_exc()
             log.error("explanation method %r failed on %s (%s):\n%s", name, sample["sample_id"], sample["spectrum"], error)
-            return BoxResult(sample["sample_id"], sample["spectrum"], target, name, None, None, None,
-                             time.perf_counter() - start, self.step, error)
+            seconds = (time.perf_counter() - start) / len(targets)
+            return [result(box, saliency=None, insertion=None, deletion=None, seconds=seconds, error=error)
+                    for box in range(len(targets))]

@@ -1,7 +1,9 @@
 """Post-hoc explanation of trained checkpoints over a dataset split (what explain.py runs).
 
-For every checkpoint and every spectrum it is evaluated on, the top detection of each of one seeded
-choice of scenes (the same for every net) is explained by every method and scored; the results
+For every checkpoint and every spectrum it is evaluated on, the chosen detections (the top one by
+default) of each of one seeded choice of scenes (the same for every net) are explained by every
+method and scored; on several devices each process explains its share of the scenes (Lightning
+Fabric) and the shares are gathered into one report. The results
 become per-box figures, curve plots, ``boxes.csv``, the paper's Table 2 (``summary.csv`` /
 ``summary.json``), the spectrum attribution table (``attribution.csv``) and a self-contained
 ``report.html``. Everything is checked before anything is written, and the files are
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Iterator, Sequence
 
 import numpy as np
+from lightning_fabric import Fabric
 from PIL import Image
 from tqdm import tqdm
 
@@ -27,7 +30,8 @@ from .data_modules.dataset import MultispectralDetectionDataset
 from .data_modules.datamodule import MultispectralDataModule
 from .data_modules.reader import DatasetError
 from .detection import Scoring
-from .evaluation import BoxResult, Explainer, choose_scenes
+from .distributed import gather, shard
+from .evaluation import BoxResult, Boxes, Explainer, SampleExplanation, boxes_label, choose_scenes
 from .lit_modules import EfficientDetModule
 from .loggers import AutoWandbLogger
 from .reporting.curves import curve_plot
@@ -48,6 +52,17 @@ class LoadedCheckpoint:
     path: Path
     module: EfficientDetModule
     data: MultispectralDataModule
+
+
+@dataclass
+class Explained:
+    """One (checkpoint, spectrum, scene) evaluation; ``explanation`` None: no detection to explain."""
+
+    checkpoint: int  # index into the loaded checkpoints
+    evaluation: int  # index into the (checkpoint, spectra) evaluations, which is their order
+    sample_id: str
+    spectrum: str
+    explanation: SampleExplanation | None
 
 
 def evaluation_spectra(saved: Sequence[str], fusion: str, requested: Sequence[str] | None) -> list[list[str]]:
@@ -71,6 +86,7 @@ def explain_checkpoints(
     method_settings: dict[str, dict] | None = None,
     scoring: Scoring | None = None,
     target_min_score: float = 0.05,
+    boxes: Boxes = "top",
     root: str | None = None,
     split: str | None = None,
     part: str = "test",
@@ -80,10 +96,12 @@ def explain_checkpoints(
     seed: int = 0,
     step: float = 0.05,
     batch_size: int = 32,
-    device: str = "cpu",
+    accelerator: str = "auto",
+    devices: int = 1,
+    precision: str = "32",
     wandb_project: str | None = None,
 ) -> Path:
-    """Explain the top detection of dataset images with trained checkpoints; returns the output folder.
+    """Explain detections of dataset images with trained checkpoints; returns the output folder.
 
     Args:
         checkpoints: checkpoint files written by train.py.
@@ -93,7 +111,10 @@ def explain_checkpoints(
         method_settings: per method keyword arguments, e.g. {rise: {n_masks: 500}}.
         scoring: the one rule by which perturbation methods and the metric score a detection,
             e.g. {rule: matched, min_score: 0.05, min_iou: 0.5} (the default) or {rule: drise}.
-        target_min_score: images whose top detection scores lower are reported and left out.
+        target_min_score: detections scoring lower are not explained; images whose top detection
+            scores lower are reported and left out.
+        boxes: which detections of an image to explain: top (the paper's protocol), all (every
+            one scoring >= target_min_score) or a number N (the N best of those).
         root: dataset folder; default: the one the checkpoint was trained on.
         split: random or vis_ok; default: the checkpoint's.
         part: which part of the split to explain: test, val or train.
@@ -106,7 +127,9 @@ def explain_checkpoints(
         seed: seed of that choice.
         step: insertion/deletion step, a share of the image area.
         batch_size: images per forward pass of the perturbation methods and the metric.
-        device: cpu or cuda.
+        accelerator: cpu, cuda (gpu) or auto.
+        devices: processes to share the scenes over, one device each (2 on cpu runs two processes).
+        precision: 32, or bf16-mixed / 16-mixed for the perturbation passes (on a GPU).
         wandb_project: also log to this W&B project (offline when no account is configured).
     """
     output = Path(output)
@@ -114,12 +137,20 @@ def explain_checkpoints(
         raise FileExistsError(f"{output}: the output path exists and is not a folder")
     if part not in ("train", "val", "test"):
         raise DatasetError(f"unknown part {part!r}; choose train, val or test")
-    explainer = Explainer(methods, method_settings, scoring, step, batch_size, target_min_score)
-    loaded = _load_all(checkpoints, device, root=root, split=split)
+    if devices < 1:
+        raise ValueError(f"devices {devices}: give a number of devices >= 1")
+    explainer = Explainer(methods, method_settings, scoring, step, batch_size, target_min_score, boxes, precision)
+    loaded = _load_all(checkpoints, root=root, split=split)
+    # ddp_spawn rather than ddp: ddp re-runs the command line for every rank, which would also
+    # re-run whatever called this function (reproduce.py's training, a notebook, pytest).
+    evaluations = list(_evaluations(loaded, part, spectra))
+    scenes = choose_scenes([dataset.sample_ids for _, dataset in evaluations], num_images, seed)
+    fabric = Fabric(accelerator=accelerator, devices=devices, strategy="ddp_spawn" if devices > 1 else "auto")
+    explained = fabric.launch(_explain_share, loaded, evaluations, explainer, scenes)
     output.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
     try:
-        _explain_into(scratch, loaded, explainer, part, spectra, num_images, scene_grids, seed, device, wandb_project)
+        _write_report(scratch, loaded, explainer, scenes, explained, scene_grids, wandb_project)
         output.mkdir(exist_ok=True)
         for item in scratch.iterdir():
             target = output / item.name
@@ -131,56 +162,71 @@ def explain_checkpoints(
     return output
 
 
-def _load_all(checkpoints: Sequence[str | Path], device: str, **overrides) -> list[LoadedCheckpoint]:
-    """Every checkpoint loaded and checked before any work starts."""
+def _load_all(checkpoints: Sequence[str | Path], **overrides) -> list[LoadedCheckpoint]:
+    """Every checkpoint loaded (to host memory) and checked before any work starts."""
     if not checkpoints:
         raise CheckpointError("no checkpoint given")
     loaded, names = [], []
     for path in map(Path, checkpoints):
-        module, data = load_checkpoint(path, map_location=device, num_workers=0,
+        module, data = load_checkpoint(path, map_location="cpu", num_workers=0,
                                        **{k: v for k, v in overrides.items() if v is not None})
         name = _model_name(path, names)
         names.append(name)
-        loaded.append(LoadedCheckpoint(name, path, module.to(device), data))
+        loaded.append(LoadedCheckpoint(name, path, module, data))
     return loaded
 
 
-def _explain_into(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: Explainer, part: str,
-                  spectra: Sequence[str] | None, num_images: int, scene_grids: int, seed: int, device: str,
-                  wandb_project: str | None) -> None:
+def _explain_share(fabric: Fabric, loaded: Sequence[LoadedCheckpoint],
+                   evaluations: Sequence[tuple[int, MultispectralDetectionDataset]], explainer: Explainer,
+                   scenes: Sequence[str]) -> list[Explained]:
+    """In each process: explain this process's share of the scenes with every net on every
+    spectrum, and gather all shares; returns every evaluation in (net, spectra, scene) order,
+    the same whatever the number of processes."""
+    mine, done = shard(scenes), []
+    for number, (which, dataset) in enumerate(evaluations):
+        checkpoint = loaded[which]
+        detector, spectrum = checkpoint.module.to(fabric.device).detector(), "+".join(dataset.spectra)
+        for index in tqdm(dataset.indices_of(mine), unit="image", disable=fabric.global_rank > 0,
+                          desc=f"{checkpoint.name} on {spectrum}"):
+            sample = dataset[index]
+            explanation = explainer.explain(detector, sample, fabric.device)
+            done.append(Explained(which, number, sample["sample_id"], sample["spectrum"],
+                                  explanation and explanation.cpu()))
+    everything = [item for share in gather(done) for item in share]
+    return sorted(everything, key=lambda item: (item.evaluation, item.sample_id))
+
+
+def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: Explainer, scenes: Sequence[str],
+                  explained: Sequence[Explained], scene_grids: int, wandb_project: str | None) -> None:
     (folder / "boxes").mkdir()
     (folder / "curves").mkdir()
     groups: dict[tuple[str, str], list[BoxResult]] = {}
     rows, box_pngs, skipped = [], [], 0
-    evaluations = list(_evaluations(loaded, part, spectra))
-    scenes = choose_scenes([dataset.sample_ids for _, dataset in evaluations], num_images, seed)
     grids: dict[str, list[GridRow]] = {scene: [] for scene in scenes[:scene_grids]}
-    for checkpoint, dataset in evaluations:
-        detector, class_names = checkpoint.module.detector(), list(checkpoint.module.hparams.class_names)
+    for item in explained:
+        checkpoint = loaded[item.checkpoint]
+        class_names = list(checkpoint.module.hparams.class_names)
         mean, std = checkpoint.data.hparams.mean, checkpoint.data.hparams.std
-        results = groups.setdefault((checkpoint.name, "+".join(dataset.spectra)), [])
-        for index in tqdm(dataset.indices_of(scenes), unit="image", desc=f"{checkpoint.name} on {'+'.join(dataset.spectra)}"):
-            sample = dataset[index]
-            explained = explainer.explain(detector, sample, device)
-            if explained is None:
-                skipped += 1
-                log.warning("%s on %s: no detection >= %.2f in image %s; not explained", checkpoint.name,
-                            sample["spectrum"], explainer.target_min_score, sample["sample_id"])
-                continue
-            results += explained.results
-            rows += [[checkpoint.name, *box_row(r, class_names)] for r in explained.results]
-            figure = explanation_figure(explained, class_names, mean, std, title_prefix=f"{checkpoint.name} | ")
-            path = folder / "boxes" / f"{checkpoint.name}_{explained.spectrum}_{explained.sample_id}.png"
-            Image.fromarray(figure).save(path)
-            box_pngs.append(path)
-            if explained.sample_id in grids:
-                grids[explained.sample_id].append((f"{checkpoint.name} | ", explained, class_names, mean, std))
+        results = groups.setdefault((checkpoint.name, item.spectrum), [])
+        if item.explanation is None:
+            skipped += 1
+            log.warning("%s on %s: no detection >= %.2f in image %s; not explained", checkpoint.name,
+                        item.spectrum, explainer.target_min_score, item.sample_id)
+            continue
+        results += item.explanation.results
+        rows += [[checkpoint.name, *box_row(r, class_names)] for r in item.explanation.results]
+        figure = explanation_figure(item.explanation, class_names, mean, std, title_prefix=f"{checkpoint.name} | ")
+        path = folder / "boxes" / f"{checkpoint.name}_{item.spectrum}_{item.sample_id}.png"
+        Image.fromarray(figure).save(path)
+        box_pngs.append(path)
+        if item.sample_id in grids:
+            grids[item.sample_id].append((f"{checkpoint.name} | ", item.explanation, class_names, mean, std))
     if not rows:
         raise DatasetError(f"no image had a detection scoring >= {explainer.target_min_score}; nothing was explained")
-    methods = list(explainer.methods)
+    methods, boxes = list(explainer.methods), boxes_label(explainer.boxes)
     write_csv(folder / "boxes.csv", BOX_COLUMNS, rows)
     table = summarize(groups, methods)
-    summary = write_summary(folder, table, methods, explainer.step)
+    summary = write_summary(folder, table, methods, explainer.step, boxes)
     attribution = write_attribution(folder, table)
     curve_pngs = []
     for (model, spectrum), results in groups.items():
@@ -190,8 +236,9 @@ def _explain_into(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
             curve_pngs.append(path)
     scoring = explainer.scoring
     notes = [f"checkpoints: {', '.join(str(c.path) for c in loaded)}",
-             f"methods: {', '.join(methods)}; scoring rule {scoring.rule} (min score {scoring.min_score}, "
-             f"min IoU {scoring.min_iou}); insertion/deletion step {explainer.step} of the image area; "
+             f"methods: {', '.join(methods)}; boxes explained per image: {boxes}; scoring rule {scoring.rule} "
+             f"(min score {scoring.min_score}, min IoU {scoring.min_iou}); insertion/deletion step "
+             f"{explainer.step} of the image area; "
              f"scenes (the same for every model and spectrum where present): {', '.join(scenes)}; "
              f"images without a detection >= "
              f"{explainer.target_min_score}: {skipped}"]
@@ -214,10 +261,10 @@ def _explain_into(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
 
 
 def _evaluations(loaded: Sequence[LoadedCheckpoint], part: str, spectra: Sequence[str] | None
-                 ) -> Iterator[tuple[LoadedCheckpoint, MultispectralDetectionDataset]]:
-    """Every checkpoint on every spectrum set it is evaluated on, with the part's dataset under the
-    checkpoint's split of scenes."""
-    for checkpoint in loaded:
+                 ) -> Iterator[tuple[int, MultispectralDetectionDataset]]:
+    """Every checkpoint (by its index) on every spectrum set it is evaluated on, with the part's
+    dataset under the checkpoint's split of scenes."""
+    for which, checkpoint in enumerate(loaded):
         for spectrum_set in evaluation_spectra(checkpoint.data.spectra, checkpoint.data.fusion, spectra):
             data = MultispectralDataModule(**{**checkpoint.data.hparams, "spectra": spectrum_set})
             data.load_state_dict(checkpoint.data.state_dict())
@@ -225,7 +272,7 @@ def _evaluations(loaded: Sequence[LoadedCheckpoint], part: str, spectra: Sequenc
             dataset = data.datasets[part]
             if len(dataset) == 0:
                 raise DatasetError(f"{data.hparams.root}: the {part!r} part of split {data.hparams.split!r} is empty")
-            yield checkpoint, dataset
+            yield which, dataset
 
 
 def _model_name(checkpoint: Path, taken: Sequence[str]) -> str:

@@ -87,7 +87,7 @@ def test_a_top_box_clipped_to_no_area_is_passed_over_for_the_next(sample):
                           torch.cat([found.class_probs[:, :1], found.class_probs], 1),
                           torch.cat([found.anchors[:, :1], found.anchors], 1))
 
-    target = Explainer(["gradcam"]).top_target(with_a_collapsed_top_box, sample["image"])
+    (target,) = Explainer(["gradcam"]).targets(with_a_collapsed_top_box, sample["image"])
     with torch.no_grad():
         expected = region(sample["image"][None])
     assert torch.equal(target.box, expected.boxes[0, 0]) and target.score == pytest.approx(float(expected.scores[0, 0]))

@@ -1,15 +1,18 @@
 """Explaining validation boxes every few epochs and logging maps, AUCs and timings.
 
-Each validation epoch (not the sanity check), rank zero explains the top detection of a fixed,
-seeded set of validation images with every configured method, while other ranks wait. Scalars go
-through ``pl_module.log`` (so every Lightning logger gets them); figures and the per-box table go
-to W&B when a ``WandbLogger`` is present, and otherwise to ``<log_dir>/explanations/``.
+Each validation epoch (not the sanity check), the chosen detections of a fixed, seeded set of
+validation scenes are explained with every configured method. Under DDP the scenes are shared out
+over the ranks; each explains its share and draws its figures, the shares are gathered, and rank
+zero logs them once. Scalars go through ``pl_module.log`` (so every Lightning logger gets them);
+figures and the per-box table go to W&B when a ``WandbLogger`` is present, and otherwise to
+``<log_dir>/explanations/``.
 """
 from __future__ import annotations
 
 import logging
 import time
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
@@ -20,7 +23,8 @@ from PIL import Image
 from pytorch_lightning.loggers import WandbLogger
 
 from ..detection import Scoring
-from ..evaluation import Explainer, choose_scenes
+from ..distributed import gather, shard
+from ..evaluation import BoxResult, Boxes, Explainer, choose_scenes
 from ..reporting.figures import explanation_figure
 from ..reporting.tables import BOX_FIELDS, box_row, method_scalars, spectrum_scalars, write_csv
 from ..reporting.wandb_media import log_media
@@ -31,78 +35,109 @@ COLUMNS = ["epoch", *BOX_FIELDS]
 COUNTS = ("failures", "no_detection", "skipped_for_time")
 
 
+@dataclass
+class Share:
+    """What one rank explained in one epoch: results in host memory, one figure per scene."""
+
+    counts: Counter = field(default_factory=Counter)
+    results: list[BoxResult] = field(default_factory=list)
+    figures: list[tuple[str, np.ndarray]] = field(default_factory=list)
+
+
 class ExplanationCallback(pl.Callback):
     """Args:
         methods: registered method names (``gradcam``, ``gradcam_norelu``, ``rise``, ``sidu``).
         method_settings: per method, keyword arguments, e.g. ``{"rise": {"n_masks": 500}}``.
         scoring: the one rule by which every perturbation method and the metric score a detection
             (``{rule: matched, min_score: 0.05, min_iou: 0.5}`` by default, or ``{rule: drise}``).
-        target_min_score: an image whose top detection scores lower is reported, not explained.
+        target_min_score: detections scoring lower are not explained; an image whose top
+            detection scores lower is reported, not explained.
         num_images: validation scenes explained each time, chosen once with ``seed``; a mixed
-            net trained on several spectra explains each chosen scene in every spectrum.
+            net trained on several spectra explains each chosen scene in every spectrum. Under
+            DDP each rank explains its share of them.
         every_n_epochs: explain after every n-th validation epoch.
         step: insertion/deletion step, a share of the image area.
         batch_size: images per forward pass of the perturbation methods and the metric.
         figure_inches: size of one panel in the logged figures.
         time_budget_s: stop explaining for this epoch once this many seconds have passed;
-            the boxes left out are counted and logged.
+            the boxes left out are counted and logged (under DDP, per rank).
+        boxes: which detections of a scene to explain: ``top`` (the paper's protocol), ``all``
+            above ``target_min_score``, or N: the N best.
+        precision: ``32``, or ``bf16-mixed`` / ``16-mixed`` for the perturbation passes on a GPU.
     """
 
     def __init__(self, methods: Sequence[str] = ("gradcam", "rise", "sidu"), method_settings: dict[str, dict] | None = None,
                  scoring: Scoring | None = None, target_min_score: float = 0.05, num_images: int = 4,
                  every_n_epochs: int = 1, seed: int = 0, step: float = 0.05, batch_size: int = 32,
-                 figure_inches: float = 2.6, time_budget_s: float | None = None):
-        self.explainer = Explainer(methods, method_settings, scoring, step, batch_size, target_min_score)
+                 figure_inches: float = 2.6, time_budget_s: float | None = None, boxes: Boxes = "top",
+                 precision: str = "32"):
+        self.explainer = Explainer(methods, method_settings, scoring, step, batch_size, target_min_score, boxes, precision)
         self.num_images, self.every_n_epochs, self.seed = num_images, every_n_epochs, seed
         self.figure_inches, self.time_budget_s = figure_inches, time_budget_s
-        self.indices: list[int] | None = None
+        self.scenes: list[str] | None = None
         self.totals: Counter = Counter()  # failures, no detection, skipped for time, over the run
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:
             return
+        # Validation runs under inference mode and maybe autocast; gradient methods need neither.
+        try:
+            with torch.inference_mode(False), torch.autocast(pl_module.device.type, enabled=False):
+                share = self._explain_share(trainer, pl_module)
+        except Exception:  # explanations must never end a training run
+            share = Share(Counter(failures=1))
+            log.exception("epoch %d: explaining validation boxes failed on rank %d", trainer.current_epoch,
+                          trainer.global_rank)
+        shares = gather(share)  # every rank reaches this, whatever happened above
         if trainer.is_global_zero:
-            # Validation runs under inference mode and maybe autocast; gradient methods need neither.
             try:
-                with torch.inference_mode(False), torch.autocast(pl_module.device.type, enabled=False):
-                    self._explain_epoch(trainer, pl_module)
-            except Exception:  # explanations must never end a training run
-                self.totals["failures"] += 1
-                log.exception("epoch %d: explaining validation boxes failed", trainer.current_epoch)
-        trainer.strategy.barrier("explanations")
+                self._log_epoch(trainer, pl_module, shares)
+            except Exception:
+                log.exception("epoch %d: logging the explanations failed", trainer.current_epoch)
 
-    def _explain_epoch(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+    def _explain_share(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> Share:
+        """This rank's share of the chosen scenes, explained within the time budget."""
         dataset = trainer.val_dataloaders.dataset
-        if self.indices is None:
-            self.indices = dataset.indices_of(choose_scenes([dataset.sample_ids], self.num_images, self.seed))
+        if self.scenes is None:
+            self.scenes = choose_scenes([dataset.sample_ids], self.num_images, self.seed)
+        scenes = shard(self.scenes)
         detector = pl_module.detector()
         mean, std = self._normalisation(trainer)
         class_names = list(pl_module.hparams.class_names)
-        epoch, start = trainer.current_epoch, time.perf_counter()
-        counts, results, figures = Counter(), [], []
-        for index in self.indices:
+        epoch, start, share = trainer.current_epoch, time.perf_counter(), Share()
+        for index in dataset.indices_of(scenes):
             if self.time_budget_s is not None and time.perf_counter() - start > self.time_budget_s:
-                counts["skipped_for_time"] += 1
+                share.counts["skipped_for_time"] += 1
                 continue
             sample = dataset[index]
             explained = self.explainer.explain(detector, sample, pl_module.device)
             if explained is None:
-                counts["no_detection"] += 1
+                share.counts["no_detection"] += 1
                 log.warning("epoch %d: no detection scored >= %.2f in validation image %s (%s); not explained",
                             epoch, self.explainer.target_min_score, sample["sample_id"], sample["spectrum"])
                 continue
-            counts["failures"] += sum(not r.ok for r in explained.results)
-            results += explained.results
+            share.counts["failures"] += sum(not r.ok for r in explained.results)
+            share.results += [r.cpu() for r in explained.results]
             figure = explanation_figure(explained, class_names, mean, std, panel_inches=self.figure_inches)
-            figures.append((f"{explained.sample_id}_{explained.spectrum}", figure))
-        if counts["skipped_for_time"]:
-            log.warning("epoch %d: time budget of %.0f s spent; %d image(s) not explained",
-                        epoch, self.time_budget_s, counts["skipped_for_time"])
+            share.figures.append((f"{explained.sample_id}_{explained.spectrum}", figure))
+        if share.counts["skipped_for_time"]:
+            log.warning("epoch %d: time budget of %.0f s spent; %d image(s) not explained on rank %d",
+                        epoch, self.time_budget_s, share.counts["skipped_for_time"], trainer.global_rank)
+        log.info("epoch %d: rank %d of %d explained scenes %s", epoch, trainer.global_rank, trainer.world_size,
+                 ", ".join(scenes))
+        return share
+
+    def _log_epoch(self, trainer: pl.Trainer, pl_module: pl.LightningModule, shares: Sequence[Share]) -> None:
+        """Rank zero logs every rank's share once, rows and figures in scene order."""
+        counts = sum((s.counts for s in shares), Counter())
+        results = sorted((r for s in shares for r in s.results), key=lambda r: (r.sample_id, r.spectrum, r.box))
+        figures = sorted((f for s in shares for f in s.figures), key=lambda f: f[0])
         self.totals.update(counts)
         scalars = {f"explain/{key}": float(counts[key]) for key in COUNTS}
         pl_module.log_dict({**scalars, **method_scalars(results, list(self.explainer.methods)),
                             **spectrum_scalars(results)}, rank_zero_only=True)
-        self._log_media(trainer, [[epoch, *box_row(r, class_names)] for r in results], figures)
+        class_names = list(pl_module.hparams.class_names)
+        self._log_media(trainer, [[trainer.current_epoch, *box_row(r, class_names)] for r in results], figures)
 
     @staticmethod
     def _normalisation(trainer: pl.Trainer) -> tuple[list[float], list[float]]:

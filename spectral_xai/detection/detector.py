@@ -12,7 +12,7 @@ whose labels are 0-based (effdet's 1-based labels live only inside its loss).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from effdet.anchors import decode_box_outputs
@@ -54,6 +54,9 @@ class Target:
             class_probs=detections.class_probs[image, rank].detach(),
             anchor=int(detections.anchors[image, rank]),
         )
+
+    def cpu(self) -> "Target":
+        return replace(self, box=self.box.cpu(), class_probs=self.class_probs.cpu())
 
 
 class EffdetDetector(nn.Module):

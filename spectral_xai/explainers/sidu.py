@@ -1,6 +1,8 @@
 """SIDU for one detection (Muddamsetty et al. 2021; the reference code is SIDU_XAI_CODE)."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 import torch.nn.functional as F
 
@@ -30,13 +32,29 @@ class SIDU(SaliencyMethod):
         self.layer, self.threshold, self.sigma = layer, threshold, sigma
 
     def saliency(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
+        return self.saliency_all(scorer, image, [target])[0]
+
+    def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
+        """The masks depend only on the target's pyramid level: one forward pass gives every level's
+        feature maps, and the targets of one level share its masked images."""
         detector = scorer.detector
         with torch.no_grad(), tap_inputs(detector.net, self.layer) as calls:
             raw = detector.raw(image[None])
-        features = features_for_level(calls, detector.locate(raw, target.anchor)[0], self.layer)
-        masks = F.interpolate((features[0, :, None] > self.threshold).float(), size=image.shape[-2:],
-                              mode="bilinear", align_corners=False)
-        vectors = torch.cat([m.vectors for _, (m,) in perturbed_matches(scorer, image, [target], masks.split(scorer.batch_size))])
+        levels: dict[int, list[int]] = {}
+        for k, target in enumerate(targets):
+            levels.setdefault(detector.locate(raw, target.anchor)[0], []).append(k)
+        maps: list[torch.Tensor | None] = [None] * len(targets)
+        for level, members in levels.items():
+            features = features_for_level(calls, level, self.layer)
+            masks = F.interpolate((features[0, :, None] > self.threshold).float(), size=image.shape[-2:],
+                                  mode="bilinear", align_corners=False)
+            chunks = list(perturbed_matches(scorer, image, [targets[k] for k in members], masks.split(scorer.batch_size)))
+            for j, k in enumerate(members):
+                vectors = torch.cat([matches[j].vectors for _, matches in chunks])
+                maps[k] = self._weighted_masks(vectors, targets[k], masks)
+        return maps
+
+    def _weighted_masks(self, vectors: torch.Tensor, target: Target, masks: torch.Tensor) -> torch.Tensor:
         reference = target.class_probs.to(vectors)
         similarity = torch.sqrt(torch.exp(-((reference[target.label] - vectors[:, target.label]) ** 2) / self.sigma**2))
         uniqueness = torch.cdist(vectors, vectors).sum(dim=1)

@@ -22,9 +22,10 @@ class SpectrumScore:
     alone: float  # the target's score with only this spectrum's channels kept
 
 
-def spectrum_attribution(scorer: DetectionScorer, image: torch.Tensor, target: Target,
-                         spectra: Sequence[str]) -> dict[str, SpectrumScore]:
-    """``{spectrum: SpectrumScore}`` for an image [3 x len(spectra), H, W]; one batched scoring."""
+def spectrum_attribution(scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target],
+                         spectra: Sequence[str]) -> list[dict[str, SpectrumScore]]:
+    """Per target, ``{spectrum: SpectrumScore}`` for an image [3 x len(spectra), H, W]; the targets
+    share one batched scoring of the altered images."""
     if image.shape[0] != 3 * len(spectra):
         raise ValueError(f"an input of {image.shape[0]} channels does not hold 3 channels for each of {list(spectra)}")
     substrate = deletion_substrate(image)
@@ -35,5 +36,6 @@ def spectrum_attribution(scorer: DetectionScorer, image: torch.Tensor, target: T
         without[channels], alone[channels] = substrate[channels], image[channels]
         variants += [without, alone]
     with torch.no_grad():
-        scores = scorer(torch.stack(variants), target).tolist()
-    return {name: SpectrumScore(scores[2 * i], scores[2 * i + 1]) for i, name in enumerate(spectra)}
+        matches = scorer.match_all(torch.stack(variants), targets)
+    return [{name: SpectrumScore(*match.scores[2 * i:2 * i + 2].tolist()) for i, name in enumerate(spectra)}
+            for match in matches]

@@ -36,7 +36,8 @@ def display_spectra(image: torch.Tensor, mean: Sequence[float], std: Sequence[fl
 def explanation_figure(explained: SampleExplanation, class_names: Sequence[str], mean: Sequence[float],
                        std: Sequence[float], title_prefix: str = "", panel_inches: float = 2.6) -> np.ndarray:
     """RGB uint8 array of the figure: image + box, then each method's map over the image; one row
-    per spectrum of a stacked (early-fusion) input, so that every spectrum the net saw is shown."""
+    per explained box and spectrum of a stacked (early-fusion) input, so that every spectrum the
+    net saw is shown."""
     return scene_grid([(title_prefix, explained, class_names, mean, std)], panel_inches)
 
 
@@ -46,17 +47,19 @@ GridRow = tuple[str, SampleExplanation, Sequence[str], Sequence[float], Sequence
 def scene_grid(rows: Sequence[GridRow], panel_inches: float = 2.6) -> np.ndarray:
     """One figure of explanations stacked as rows (the paper's Figures 3 and 4 for one scene: rows
     net x spectrum, columns the image with its target box and each method's overlay). ``rows``:
-    (title prefix, explanation, class names, mean, std) each; a stacked input takes one row per
-    spectrum. Methods are placed in columns by name, so nets with other methods leave gaps."""
+    (title prefix, explanation, class names, mean, std) each; each explained box takes a row, and
+    within it a stacked input one row per spectrum. Methods are placed in columns by name, so nets with other methods leave gaps."""
     methods = list(dict.fromkeys(r.method for _, explained, *_ in rows for r in explained.results))
     panels = []  # (title, image, target, {method: result})
     for prefix, explained, class_names, mean, std in rows:
         spectra = display_spectra(explained.image, mean, std)
         names = explained.spectrum.split("+") if len(spectra) > 1 else [explained.spectrum]
-        results = {r.method: r for r in explained.results}
-        label = f"{class_names[explained.target.label]} {explained.target.score:.2f}"
-        panels += [(f"{prefix}{explained.sample_id} {name}: {label}", image, explained.target, results)
-                   for image, name in zip(spectra, names)]
+        for box, (target, box_results) in enumerate(explained.per_box()):
+            results = {r.method: r for r in box_results}
+            which = f" box {box + 1}/{len(explained.targets)}" if len(explained.targets) > 1 else ""
+            label = f"{class_names[target.label]} {target.score:.2f}"
+            panels += [(f"{prefix}{explained.sample_id} {name}{which}: {label}", image, target, results)
+                       for image, name in zip(spectra, names)]
     fig = Figure(figsize=(panel_inches * (1 + len(methods)), (panel_inches + 0.5) * len(panels)))
     canvas = FigureCanvasAgg(fig)
     grid = fig.subplots(len(panels), 1 + len(methods), squeeze=False)

@@ -15,12 +15,13 @@ from ..data_modules.layout import SPECTRA
 from ..evaluation import BoxResult
 
 ATTRIBUTION_FIELDS = [f"score_{kind}_{spectrum}" for spectrum in SPECTRA for kind in ("without", "alone")]
-BOX_FIELDS = ["sample_id", "spectrum", "method", "x1", "y1", "x2", "y2", "class", "score",
+BOX_FIELDS = ["sample_id", "spectrum", "box", "method", "x1", "y1", "x2", "y2", "class", "score",
               "insertion_auc", "deletion_auc", "seconds", "step", "error", *ATTRIBUTION_FIELDS]
 
 
 def box_row(result: BoxResult, class_names: Sequence[str]) -> list:
-    """``BOX_FIELDS`` of one (box, method) result."""
+    """``BOX_FIELDS`` of one (box, method) result; ``box`` is the box's rank among its image's
+    explained boxes (0: the best detection)."""
     target = result.target
     box = [round(float(v), 1) for v in target.box]
     aucs = [round(result.insertion.auc, 4), round(result.deletion.auc, 4)] if result.ok else [None, None]
@@ -28,7 +29,7 @@ def box_row(result: BoxResult, class_names: Sequence[str]) -> list:
     for spectrum in SPECTRA:
         score = result.spectrum_scores.get(spectrum)
         attribution += [round(score.without, 4), round(score.alone, 4)] if score else [None, None]
-    return [result.sample_id, result.spectrum, result.method, *box, class_names[target.label], round(target.score, 4),
+    return [result.sample_id, result.spectrum, result.box, result.method, *box, class_names[target.label], round(target.score, 4),
             *aucs, round(result.seconds, 3), result.step, result.error or "", *attribution]
 
 
@@ -69,7 +70,7 @@ def method_scalars(results: Sequence[BoxResult], methods: Sequence[str]) -> dict
 
 def _per_box(results: Sequence[BoxResult]) -> list[BoxResult]:
     """One result per explained box (the attribution is the box's, repeated in each method's result)."""
-    return list({(r.sample_id, r.spectrum): r for r in results}.values())
+    return list({(r.sample_id, r.spectrum, r.box): r for r in results}.values())
 
 
 def attribution_statistics(results: Sequence[BoxResult]) -> dict[str, dict]:
@@ -96,15 +97,16 @@ def summarize(groups: Mapping[tuple[str, str], Sequence[BoxResult]], methods: Se
             for (model, spectrum), results in groups.items()]
 
 
-def write_summary(folder: Path, table: list[dict], methods: Sequence[str], step: float) -> list[list[str]]:
-    """summary.json (full numbers) and summary.csv (formatted as in the paper); returns the CSV rows."""
-    (folder / "summary.json").write_text(json.dumps({"step": step, "rows": table}, indent=2))
-    header = ["model", "spectrum"]
+def write_summary(folder: Path, table: list[dict], methods: Sequence[str], step: float, boxes: str) -> list[list[str]]:
+    """summary.json (full numbers) and summary.csv (formatted as in the paper); returns the CSV rows.
+    ``boxes`` names which boxes of each image were explained (``top`` is the paper's protocol)."""
+    (folder / "summary.json").write_text(json.dumps({"step": step, "boxes": boxes, "rows": table}, indent=2))
+    header = ["model", "spectrum", "boxes per image"]
     for method in methods:
         header += [f"{method} deletion", f"{method} insertion", f"{method} s/box", f"{method} boxes"]
     lines = []
     for entry in table:
-        line = [entry["model"], entry["spectrum"]]
+        line = [entry["model"], entry["spectrum"], boxes]
         for method in methods:
             s = entry[method]
             line += [f"{s['deletion_auc']['mean']:.3f} ± {s['deletion_auc']['std']:.3f}",

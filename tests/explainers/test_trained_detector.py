@@ -48,23 +48,64 @@ def test_every_method_beats_random_saliency_on_most_boxes(trained_checkpoint):
         assert wins > explained / 2, f"{name} beat random saliency on only {wins} of {explained} boxes: {means}"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("rule", ["matched", "drise"])
-def test_rise_explains_many_detections_from_one_stream_of_masked_images(trained_checkpoint, rule):
-    """K detections of one image explained together equal K separate explanations (same masks),
-    for the detector's price of one."""
+@pytest.fixture(scope="module")
+def trained_detector_and_image(trained_checkpoint):
     module, datamodule = load_checkpoint(trained_checkpoint, num_workers=0)
     datamodule.setup("test")
-    detector = module.detector()
-    image = datamodule.datasets["test"][0]["image"]
+    return module.detector(), datamodule.datasets["test"][0]["image"]
+
+
+def images_through(net: torch.nn.Module, run) -> int:
+    """How many images ``run()`` sends through ``net``, counted at its input."""
+    seen = []
+    handle = net.register_forward_pre_hook(lambda _module, args: seen.append(len(args[0])))
+    try:
+        run()
+    finally:
+        handle.remove()
+    return sum(seen)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, settings, rule, count", [
+    ("rise", {"n_masks": 32}, "matched", 8), ("rise", {"n_masks": 32}, "drise", 8),
+    ("sidu", {}, "matched", 4), ("gradcam", {}, "matched", 8)])
+def test_many_detections_explained_together_equal_one_at_a_time_for_less(trained_detector_and_image, name, settings,
+                                                                          rule, count):
+    """K detections of one image explained in one call equal K separate explanations, while the
+    network sees: RISE the masked images of one target; SIDU one pass for the features and the
+    masked images once per pyramid level among the targets; Grad-CAM one forward pass."""
+    detector, image = trained_detector_and_image
     with torch.no_grad():
         detections = detector(image[None])
-    targets = [Target.from_detections(detections, rank=k) for k in range(8)]
-    rise = create("rise", n_masks=64)
-    shared = DetectionScorer(detector, Scoring(rule=rule, min_score=0.0).build(), batch_size=32)
-    together = rise.explain_all(shared, image, targets)
-    assert shared.forward_passes == 64
-    for target, joint in zip(targets, together):
-        alone = rise(DetectionScorer(detector, Scoring(rule=rule, min_score=0.0).build(), batch_size=32), image, target)
-        assert torch.allclose(joint, alone, atol=1e-5), (rule, target.anchor)
+    targets = [Target.from_detections(detections, rank=k) for k in range(count)]
+    method = create(name, **settings)
+    scorer = DetectionScorer(detector, Scoring(rule=rule, min_score=0.0).build(), batch_size=32)
+    together: list[torch.Tensor] = []
+    shared = images_through(detector.net, lambda: together.extend(method.explain_all(scorer, image, targets)))
+    alone = []
+    separate = images_through(detector.net, lambda: alone.extend(method(scorer, image, target) for target in targets))
+    for target, joint, single in zip(targets, together, alone):
+        assert torch.allclose(joint, single, atol=1e-5), (name, rule, target.anchor)
     assert len({round(float(m.sum()), 3) for m in together}) > 1, "the targets' maps should differ"
+    with torch.no_grad():
+        raw = detector.raw(image[None])
+    levels = len({detector.locate(raw, t.anchor)[0] for t in targets})
+    expected = {"rise": 32, "sidu": 1 + 64 * levels, "gradcam": 1}[name]
+    assert shared == expected and separate == {"rise": 32, "sidu": 65, "gradcam": 1}[name] * count
+
+
+@pytest.mark.slow
+def test_bf16_perturbation_maps_agree_with_full_precision(trained_detector_and_image):
+    """bf16 is for GPUs; CPUs run it too (slower), which is enough to check what it does to a map."""
+    detector, image = trained_detector_and_image
+    precision = "bf16-mixed"
+    with torch.no_grad():
+        target = Target.from_detections(detector(image[None]))
+    rise = create("rise", n_masks=96)
+    rule = Scoring().build()
+    full = rise(DetectionScorer(detector, rule, 32), image, target)
+    mixed = rise(DetectionScorer(detector, rule, 32, precision), image, target)
+    correlation = torch.corrcoef(torch.stack([full.flatten(), mixed.flatten()]))[0, 1]
+    assert correlation >= 0.98, f"{precision}: correlation {correlation:.4f} with full precision"
+    assert not torch.equal(full, mixed), "the mixed-precision passes should not be the full-precision ones"

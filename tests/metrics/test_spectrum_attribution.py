@@ -16,7 +16,7 @@ def test_the_spectrum_that_carries_the_detection_is_the_one_whose_removal_costs_
     scorer = region_scorer()
     with torch.no_grad():
         target = Target.from_detections(scorer.detector(image[None]))
-    scores = spectrum_attribution(scorer, image, target, ["rgb", "mir"])
+    (scores,) = spectrum_attribution(scorer, image, [target], ["rgb", "mir"])
     rgb_only, mir_only = image.clone(), image.clone()
     rgb_only[3:], mir_only[:3] = 0, 0
     assert scores["rgb"].without == pytest.approx(expected_score(mir_only), abs=1e-5)
@@ -32,7 +32,7 @@ def test_a_single_spectrum_is_compared_with_the_blank_substrate():
     scorer = region_scorer()
     with torch.no_grad():
         target = Target.from_detections(scorer.detector(image[None]))
-    (score,) = spectrum_attribution(scorer, image, target, ["fir"]).values()
+    (score,) = spectrum_attribution(scorer, image, [target], ["fir"])[0].values()
     assert score.alone == pytest.approx(target.score, abs=1e-5) and score.without == expected_score(torch.zeros_like(image))
     with pytest.raises(ValueError, match="does not hold 3 channels for each of"):
-        spectrum_attribution(scorer, image, target, ["rgb", "mir"])
+        spectrum_attribution(scorer, image, [target], ["rgb", "mir"])
