@@ -129,6 +129,10 @@ class Explainer:
             raise ValueError(f"step {step} must be a share of the image area in (0, 1]")
         if not (boxes in ("top", "all") or (isinstance(boxes, int) and not isinstance(boxes, bool) and boxes >= 1)):
             raise ValueError(f"boxes {boxes!r}: choose 'top', 'all' or a number of boxes >= 1")
+        if self.rule.min_score > target_min_score:
+            log.warning("detections scoring %g to %g are explained, but the scoring rule cannot re-identify them "
+                        "below %g: their perturbation maps and curves will be blank", target_min_score,
+                        self.rule.min_score, self.rule.min_score)
         self.step, self.batch_size, self.target_min_score = step, batch_size, target_min_score
         self.boxes, self.precision = boxes, precision
 

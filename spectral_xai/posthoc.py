@@ -13,6 +13,7 @@ leaves nothing half-written.
 from __future__ import annotations
 
 import logging
+import pickle
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -146,7 +147,15 @@ def explain_checkpoints(
     evaluations = list(_evaluations(loaded, part, spectra))
     scenes = choose_scenes([dataset.sample_ids for _, dataset in evaluations], num_images, seed)
     fabric = Fabric(accelerator=accelerator, devices=devices, strategy="ddp_spawn" if devices > 1 else "auto")
-    explained = fabric.launch(_explain_share, loaded, evaluations, explainer, scenes)
+    if devices == 1:
+        explained = fabric.launch(_explain_share, loaded, evaluations, explainer, scenes)
+    else:
+        # Spawned processes get paths and load the nets themselves, and send their results back
+        # as bytes: multiprocessing would pass tensors through shared-memory files, which
+        # containers and sandboxes often refuse.
+        overrides = {"root": root, "split": split}
+        explained = pickle.loads(fabric.launch(_explain_spawned, list(checkpoints), overrides, part, spectra,
+                                               explainer, scenes))
     output.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
     try:
@@ -174,6 +183,12 @@ def _load_all(checkpoints: Sequence[str | Path], **overrides) -> list[LoadedChec
         names.append(name)
         loaded.append(LoadedCheckpoint(name, path, module, data))
     return loaded
+
+
+def _explain_spawned(fabric: Fabric, checkpoints: Sequence[Path], overrides: dict, part: str,
+                     spectra: Sequence[str] | None, explainer: Explainer, scenes: Sequence[str]) -> bytes:
+    loaded = _load_all(checkpoints, **overrides)
+    return pickle.dumps(_explain_share(fabric, loaded, list(_evaluations(loaded, part, spectra)), explainer, scenes))
 
 
 def _explain_share(fabric: Fabric, loaded: Sequence[LoadedCheckpoint],

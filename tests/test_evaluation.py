@@ -93,7 +93,29 @@ def test_a_top_box_clipped_to_no_area_is_passed_over_for_the_next(sample):
     assert torch.equal(target.box, expected.boxes[0, 0]) and target.score == pytest.approx(float(expected.scores[0, 0]))
 
 
+@pytest.mark.parametrize("boxes, count", [("top", 1), ("all", 5), (3, 3)])
+def test_boxes_setting_explains_the_top_every_or_the_n_best_detections(sample, boxes, count):
+    """The region detector's one real detection scores ~0.9 and every other anchor 4.5e-5: above a
+    threshold of 1e-5 an image holds many, and ``boxes`` decides how many are explained, best first."""
+    detector = region_detector()
+    detector.max_det_per_image = 5
+    explainer = Explainer(["gradcam", "rise"], RISE, Scoring(min_score=0.0), step=0.5, target_min_score=1e-5, boxes=boxes)
+    explained = explainer.explain(detector, sample)
+    assert len(explained.targets) == count and [t.score for t in explained.targets] == sorted(
+        (t.score for t in explained.targets), reverse=True)
+    assert explained.targets[0].score > 0.5
+    assert [(r.method, r.box) for r in explained.results] == [(m, b) for m in ("gradcam", "rise") for b in range(count)]
+    for target, results in explained.per_box():
+        assert all(r.target is target and r.ok for r in results)
+    if count > 1:  # each box its own map, the metric scoring its own box
+        assert not torch.equal(explained.results[0].saliency, explained.results[1].saliency)
+        assert explained.results[1].deletion.scores[0] == pytest.approx(explained.targets[1].score, abs=1e-6)
+
+
 def test_misspelt_settings_and_rules_fail_at_configuration():
+    for wrong in (0, "some", True):
+        with pytest.raises(ValueError, match="choose 'top', 'all' or a number"):
+            Explainer(["rise"], boxes=wrong)
     with pytest.raises(KeyError, match="unknown saliency method 'rsie'"):
         Explainer(["rise"], {"rsie": {"n_masks": 5}})
     with pytest.raises(ValueError, match="unknown scoring rule 'best'"):

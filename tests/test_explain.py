@@ -44,25 +44,43 @@ def checkpoints(synthetic_root, tmp_path_factory):
     return made
 
 
-def test_explain_writes_table_figures_curves_and_report(checkpoints, tmp_path):
-    output = tmp_path / "explain"
+def read_rows(path) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def report(checkpoints, tmp_path_factory):
+    """explain.py on the three nets, the two best boxes of each of two scenes, in one process."""
+    output = tmp_path_factory.mktemp("report") / "explain"
     paths = [str(checkpoints[name]) for name in ("fir", "rgb_mir", "rgb_mir_early")]
-    result = explain_py(*paths, "--output", str(output), *FAST_ARGS)
+    result = explain_py(*paths, "--output", str(output), *FAST_ARGS, "--boxes", "2")
     assert result.returncode == 0, result.stderr[-3000:]
+    return paths, output
+
+
+def test_explain_writes_table_figures_curves_and_report(report):
+    _, output = report
     summary = json.loads((output / "summary.json").read_text())
+    assert summary["boxes"] == "best 2"
     cells = {(row["model"], row["spectrum"]) for row in summary["rows"]}
     assert cells == {("fir", "fir"), ("rgb_mir", "rgb"), ("rgb_mir", "mir"), ("rgb_mir_early", "rgb+mir")}
     for row in summary["rows"]:
         for method in FAST["methods"]:
             stats = row[method]
-            assert stats["boxes"] == 2 and stats["failed"] == 0
+            assert stats["boxes"] == 2 * 2 and stats["failed"] == 0
             for metric in ("deletion_auc", "insertion_auc", "seconds"):
                 assert math.isfinite(stats[metric]["mean"]) and math.isfinite(stats[metric]["std"])
-    csv_lines = (output / "summary.csv").read_text().splitlines()
-    assert len(csv_lines) == 1 + 4 and "±" in csv_lines[1]
-    with open(output / "boxes.csv", newline="") as f:
-        boxes = list(csv.DictReader(f))
-    assert len(boxes) == 4 * 2 * len(FAST["methods"])
+    csv_lines = read_rows(output / "summary.csv")
+    assert len(csv_lines) == 4 and "±" in csv_lines[0]["gradcam deletion"]
+    assert {line["boxes per image"] for line in csv_lines} == {"best 2"}
+    boxes = read_rows(output / "boxes.csv")
+    assert len(boxes) == 4 * 2 * 2 * len(FAST["methods"])
+    per_image = {(r["model"], r["spectrum"], r["sample_id"], r["method"]): [] for r in boxes}
+    for row in boxes:
+        per_image[row["model"], row["spectrum"], row["sample_id"], row["method"]].append(row)
+    for rows in per_image.values():  # the two best boxes, best first
+        assert [r["box"] for r in rows] == ["0", "1"] and float(rows[0]["score"]) >= float(rows[1]["score"])
     # One choice of scenes for every net and spectrum (the paper's figures compare the same scene).
     scenes = {(row["model"], row["spectrum"]): set() for row in boxes}
     for row in boxes:
@@ -86,13 +104,37 @@ def test_explain_writes_table_figures_curves_and_report(checkpoints, tmp_path):
     # A grid per chosen scene: rows fir, rgb_mir on rgb, on mir, and the early-fusion stack's two spectra.
     scene_pngs = sorted((output / "scenes").glob("*.png"))
     assert [p.stem for p in scene_pngs] == sorted(next(iter(scenes.values())))
+    # A box figure holds a row per explained box; the grid those of 5 spectrum rows.
     row_height = Image.open(output / "boxes" / f"fir_fir_{scene_pngs[0].stem}.png").height
     assert Image.open(scene_pngs[0]).height == pytest.approx(5 * row_height, rel=0.1)
-    report = (output / "report.html").read_text()
+    html = (output / "report.html").read_text()
     for png in box_pngs + curve_pngs + scene_pngs:
-        assert str(png.relative_to(output)) in report
-    assert report.count("data:image/png;base64,") == len(box_pngs) + len(curve_pngs) + len(scene_pngs)
-    assert not list(tmp_path.glob(".explain-*")), "the scratch folder is left behind"
+        assert str(png.relative_to(output)) in html
+    assert html.count("data:image/png;base64,") == len(box_pngs) + len(curve_pngs) + len(scene_pngs)
+    assert "boxes explained per image: best 2" in html
+    assert not list(output.parent.glob(".explain-*")), "the scratch folder is left behind"
+
+
+@pytest.mark.slow
+def test_two_processes_write_the_report_of_one(report, tmp_path):
+    """explain.py --devices 2 on CPU: two processes (Fabric, gloo) each explain one of the two scenes;
+    the gathered report has the one-process run's rows (numbers up to the float rounding of another
+    thread count)."""
+    paths, single = report
+    output = tmp_path / "explain2"
+    result = explain_py(*paths, "--output", str(output), *FAST_ARGS, "--boxes", "2", "--devices", "2",
+                        "--accelerator", "cpu")
+    assert result.returncode == 0, result.stderr[-3000:]
+    one, two = read_rows(single / "boxes.csv"), read_rows(output / "boxes.csv")
+    assert len(one) == len(two)
+    numbers = {"insertion_auc", "deletion_auc", "score", "x1", "y1", "x2", "y2", *(k for k in one[0] if k.startswith("score_"))}
+    for a, b in zip(one, two):
+        assert {k: v for k, v in a.items() if k not in numbers | {"seconds"}} == \
+               {k: v for k, v in b.items() if k not in numbers | {"seconds"}}
+        for key in numbers:
+            assert (a[key] == b[key]) if not a[key] else float(a[key]) == pytest.approx(float(b[key]), abs=2e-3), key
+    assert sorted(p.name for p in (output / "boxes").glob("*.png")) == sorted(p.name for p in (single / "boxes").glob("*.png"))
+    assert (output / "report.html").is_file() and read_rows(output / "summary.csv")[0]["boxes per image"] == "best 2"
 
 
 def _models(output) -> set[str]:

@@ -2,6 +2,7 @@
 import csv
 import json
 import logging
+import re
 import logging.handlers
 import pytest
 import pytorch_lightning as pl
@@ -122,17 +123,26 @@ def test_unknown_method_fails_at_configuration():
 
 
 @pytest.mark.slow
-def test_two_process_ddp_fit_with_the_callback_creates_one_run(synthetic_root, tmp_path):
-    """train.py under 2-process DDP on CPU, with the callback: one W&B run, one set of checkpoints."""
+def test_two_process_ddp_fit_shares_the_scenes_and_logs_every_row_once(synthetic_root, tmp_path):
+    """train.py under 2-process DDP on CPU, with the callback: each rank explains two of the four
+    scenes, and rank zero logs all four once in one W&B run; one set of checkpoints."""
     config = tmp_path / "callback.yaml"
     config.write_text(
         "trainer:\n  callbacks:\n    - class_path: spectral_xai.callbacks.ExplanationCallback\n      init_args:\n"
-        "        methods: [gradcam, rise]\n        method_settings: {rise: {n_masks: 16}}\n"
+        "        methods: [gradcam, rise]\n        method_settings: {rise: {n_masks: 8}}\n"
         "        scoring: {rule: drise}\n        batch_size: 8\n"
-        "        num_images: 1\n        every_n_epochs: 1\n        step: 0.5\n        target_min_score: 0.0\n")
-    fit_ddp_subprocess(synthetic_root, tmp_path, "--config", str(config))
+        "        num_images: 4\n        every_n_epochs: 1\n        step: 0.5\n        target_min_score: 0.0\n")
+    result = fit_ddp_subprocess(synthetic_root, tmp_path, "--config", str(config))
+    shares = {int(m[1]): m[2].split(", ") for m in re.finditer(r"rank (\d) of 2 explained scenes (.*)", result.stderr)}
+    assert sorted(shares) == [0, 1] and [len(s) for s in shares.values()] == [2, 2], result.stderr[-3000:]
+    assert not set(shares[0]) & set(shares[1])
     (run,) = (tmp_path / "wandb").glob("offline-run-*")
     rows = history(next(run.glob("run-*.wandb")))
-    assert any("explain/rise/insertion_auc" in r for r in rows)
-    assert len(list((run / "files" / "media" / "images" / "explain").glob("maps_*.png"))) == 1
+    assert sum("explain/rise/insertion_auc" in r for r in rows) == 1
+    assert len(list((run / "files" / "media" / "images" / "explain").glob("maps_*.png"))) == 4
+    (table,) = (run / "files" / "media" / "table" / "explain").glob("boxes_*.table.json")
+    content = json.loads(table.read_text())
+    column = content["columns"].index
+    keys = [(row[column("sample_id")], row[column("method")]) for row in content["data"]]
+    assert sorted(keys) == sorted((scene, method) for scene in shares[0] + shares[1] for method in ("gradcam", "rise"))
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file() and (tmp_path / "checkpoints" / "split.json").is_file()

@@ -36,9 +36,10 @@ def train_py(args: list[str], cwd: Path, env: dict | None = None, timeout: int =
                           capture_output=True, text=True, timeout=timeout)
 
 
-def fit_ddp_subprocess(root: Path, out: Path, *extra: str) -> None:
+def fit_ddp_subprocess(root: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
     args = tiny_args("configs/demo.yaml", root, out, *extra, "--trainer.max_epochs", "1",
                      "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
                      "--trainer.devices", "2", "--trainer.strategy", "ddp")
     result = train_py(["fit", *args], cwd=out)
     assert result.returncode == 0, result.stderr[-3000:]
+    return result
