@@ -13,6 +13,7 @@ leaves nothing half-written.
 from __future__ import annotations
 
 import logging
+import os
 import pickle
 import shutil
 import tempfile
@@ -150,12 +151,7 @@ def explain_checkpoints(
     if devices == 1:
         explained = fabric.launch(_explain_share, loaded, evaluations, explainer, scenes)
     else:
-        # Spawned processes get paths and load the nets themselves, and send their results back
-        # as bytes: multiprocessing would pass tensors through shared-memory files, which
-        # containers and sandboxes often refuse.
-        overrides = {"root": root, "split": split}
-        explained = pickle.loads(fabric.launch(_explain_spawned, list(checkpoints), overrides, part, spectra,
-                                               explainer, scenes))
+        explained = _launch_spawned(fabric, checkpoints, {"root": root, "split": split}, part, spectra, explainer, scenes)
     output.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
     try:
@@ -185,10 +181,29 @@ def _load_all(checkpoints: Sequence[str | Path], **overrides) -> list[LoadedChec
     return loaded
 
 
-def _explain_spawned(fabric: Fabric, checkpoints: Sequence[Path], overrides: dict, part: str,
-                     spectra: Sequence[str] | None, explainer: Explainer, scenes: Sequence[str]) -> bytes:
+def _launch_spawned(fabric: Fabric, checkpoints: Sequence[str | Path], overrides: dict, part: str,
+                    spectra: Sequence[str] | None, explainer: Explainer, scenes: Sequence[str]) -> list[Explained]:
+    """The scenes explained by spawned processes. They get paths and load the nets themselves, and
+    rank zero hands the gathered results back in a file: Fabric returns a worker's result through a
+    pipe that it reads only after the workers exit, so a result larger than the pipe's buffer would
+    never arrive, and multiprocessing would pass tensors through shared-memory files, which
+    containers often refuse."""
+    handle, name = tempfile.mkstemp(prefix="spectral-xai-shares-", suffix=".pkl")
+    os.close(handle)
+    try:
+        fabric.launch(_explain_spawned, [str(c) for c in checkpoints], overrides, part, spectra, explainer, scenes,
+                      Path(name))
+        return pickle.loads(Path(name).read_bytes())
+    finally:
+        os.unlink(name)
+
+
+def _explain_spawned(fabric: Fabric, checkpoints: Sequence[str], overrides: dict, part: str,
+                     spectra: Sequence[str] | None, explainer: Explainer, scenes: Sequence[str], result: Path) -> None:
     loaded = _load_all(checkpoints, **overrides)
-    return pickle.dumps(_explain_share(fabric, loaded, list(_evaluations(loaded, part, spectra)), explainer, scenes))
+    explained = _explain_share(fabric, loaded, list(_evaluations(loaded, part, spectra)), explainer, scenes)
+    if fabric.global_rank == 0:
+        result.write_bytes(pickle.dumps(explained))
 
 
 def _explain_share(fabric: Fabric, loaded: Sequence[LoadedCheckpoint],
