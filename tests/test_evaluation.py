@@ -116,6 +116,8 @@ def test_misspelt_settings_and_rules_fail_at_configuration():
     for wrong in (0, "some", True):
         with pytest.raises(ValueError, match="choose 'top', 'all' or a number"):
             Explainer(["rise"], boxes=wrong)
+    with pytest.raises(ValueError, match="precision 'bf16': choose one of"):
+        Explainer(["rise"], precision="bf16")
     with pytest.raises(KeyError, match="unknown saliency method 'rsie'"):
         Explainer(["rise"], {"rsie": {"n_masks": 5}})
     with pytest.raises(ValueError, match="unknown scoring rule 'best'"):
