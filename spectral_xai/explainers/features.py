@@ -30,4 +30,7 @@ def tap_inputs(net: nn.Module, layer: str) -> Iterator[list[torch.Tensor]]:
 def features_for_level(calls: list[torch.Tensor], level: int, layer: str) -> torch.Tensor:
     if not calls:
         raise RuntimeError(f"layer {layer!r} did not run in the forward pass")
-    return calls[level] if len(calls) > 1 else calls[0]
+    if len(calls) > 1:  # a head shared by the levels runs once per level
+        return calls[level]
+    # A layer that takes every level at once (the heads' input: the BiFPN outputs) gets a list.
+    return calls[0][level] if isinstance(calls[0], (list, tuple)) else calls[0]

@@ -1,6 +1,17 @@
-"""Grad-CAM for one detection (Selvaraju et al. 2017, applied to a detector as in Bayer et al. 2021)."""
+"""Maps made from one feature tensor A and the gradient g of the detection's own class logit with
+respect to it: Grad-CAM (Selvaraju et al. 2017, applied to a detector as in Bayer et al. 2021) and
+the family that differs from it only in how A and g are combined (``cam_family.py``).
+
+Which tensor: ``layer`` names a module whose *input* is tapped, at the detection's own pyramid level.
+``class_net.predict`` (default, the paper's choice) is the input of the class head's last conv: one
+anchor's logit reaches only a 3 x 3-cell window there, so methods that weight every pixel by its
+own gradient give a small blob around the anchor, while Grad-CAM's pooled weights spread over the
+whole level. ``class_net`` is the BiFPN output at that level (the class head's input), where the
+logit reaches 9 x 9 cells (72 px at P3, the whole image at P7).
+"""
 from __future__ import annotations
 
+from abc import abstractmethod
 from typing import Sequence
 
 import torch
@@ -11,23 +22,22 @@ from ..detection import DetectionScorer, Target
 from .features import features_for_level, tap_inputs
 
 
-@register("gradcam", relu=True)
-@register("gradcam_norelu", relu=False)
-class GradCAM(SaliencyMethod):
-    """Feature maps entering ``layer`` (default: the classifier head's prediction conv, at the
-    detection's own pyramid level — the paper's choice); channel weights are the spatial mean of
-    the gradient of the detection's own class logit; the weighted sum is upsampled bilinearly.
-    ``relu=False`` keeps negative evidence (the paper shows both: with ReLU maps are often empty).
-    """
+class FeatureGradientCAM(SaliencyMethod):
+    """Base of the (A, g) methods: one forward pass for every target, one backward pass per target,
+    then :meth:`combine` (A, g) -> a map at the feature resolution, ReLU unless ``relu=False``,
+    upsampled bilinearly to the input."""
 
     def __init__(self, layer: str = "class_net.predict", relu: bool = True):
         self.layer, self.relu = layer, relu
+
+    @abstractmethod
+    def combine(self, features: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
+        """A, g [1, K, h, w] -> map [1, 1, h, w]."""
 
     def saliency(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
         return self.saliency_all(scorer, image, [target])[0]
 
     def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
-        """One forward pass for every target, then one backward pass per target's logit."""
         detector = scorer.detector
         # Lightning validates under inference mode, whose tensors cannot join autograd.
         with torch.inference_mode(False), torch.enable_grad():
@@ -38,11 +48,18 @@ class GradCAM(SaliencyMethod):
             for k, target in enumerate(targets):
                 features = features_for_level(calls, detector.locate(raw, target.anchor)[0], self.layer)
                 (gradient,) = torch.autograd.grad(detector.logit(raw, target), features, retain_graph=k < len(targets) - 1)
-                maps.append(self._cam(features.detach(), gradient, image.shape[-2:]))
+                cam = self.combine(features.detach(), gradient)
+                if self.relu:
+                    cam = cam.clamp(min=0)
+                maps.append(F.interpolate(cam, size=image.shape[-2:], mode="bilinear", align_corners=False)[0, 0])
         return maps
 
-    def _cam(self, features: torch.Tensor, gradient: torch.Tensor, size: torch.Size) -> torch.Tensor:
-        cam = (gradient.mean(dim=(2, 3), keepdim=True) * features).sum(dim=1, keepdim=True)
-        if self.relu:
-            cam = cam.clamp(min=0)
-        return F.interpolate(cam, size=size, mode="bilinear", align_corners=False)[0, 0]
+
+@register("gradcam", relu=True)
+@register("gradcam_norelu", relu=False)
+class GradCAM(FeatureGradientCAM):
+    """Channel weights are the spatial mean of g; the map is the weighted sum of A.
+    ``relu=False`` keeps negative evidence (the paper shows both: with ReLU maps are often empty)."""
+
+    def combine(self, features: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
+        return (gradient.mean(dim=(2, 3), keepdim=True) * features).sum(dim=1, keepdim=True)

@@ -20,13 +20,17 @@ def case():
     return scorer, image, target
 
 
-def test_registry_knows_the_four_methods_and_refuses_others():
-    assert {"gradcam", "gradcam_norelu", "rise", "sidu"} <= set(REGISTRY)
+def test_registry_knows_the_methods_and_refuses_others():
+    assert {*GRADIENT_METHODS, "odam", "rise", "sidu"} <= set(REGISTRY)
     with pytest.raises(KeyError, match="unknown saliency method 'lime'"):
         create("lime")
 
 
-@pytest.mark.parametrize("name, settings", [("gradcam", {}), ("gradcam_norelu", {}),
+GRADIENT_METHODS = ["gradcam", "gradcam_norelu", "hirescam", "hirescam_norelu", "xgradcam", "gradcam_plusplus",
+                    "layercam", "guided_gradcam", "gradient"]
+
+
+@pytest.mark.parametrize("name, settings", [*((name, {}) for name in GRADIENT_METHODS),
                                             ("rise", {"n_masks": 400, "grid": 4, "p": 0.5}), ("sidu", {})])
 def test_each_method_puts_most_saliency_in_the_region(case, name, settings):
     scorer, image, target = case
