@@ -4,12 +4,14 @@
 and the run's one scoring rule: gradient methods use its detector, perturbation methods ask it how
 strongly each altered image still shows the target, exactly as the metric will. A new method is
 one small file: subclass :class:`SaliencyMethod`, implement :meth:`saliency`, decorate with
-``@register("name")``.
+``@register("name")``; a method that can share work among the boxes of one image subclasses
+:class:`MultiTargetMethod` and implements :meth:`saliency_all` instead.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable, Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence
 
 import torch
 
@@ -64,3 +66,23 @@ class SaliencyMethod(ABC):
     @abstractmethod
     def saliency(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
         """Unnormalised [H, W] saliency."""
+
+
+class MultiTargetMethod(SaliencyMethod):
+    """A method that explains all targets of an image in one call (sharing perturbed images or a
+    forward pass among them); one target is the case of one."""
+
+    def saliency(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
+        return self.saliency_all(scorer, image, [target])[0]
+
+    @abstractmethod
+    def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
+        """Unnormalised maps, one per target."""
+
+
+@contextmanager
+def input_with_gradient(image: torch.Tensor) -> Iterator[torch.Tensor]:
+    """A [1, C, H, W] copy of ``image`` that autograd tracks, also inside Lightning's validation,
+    which runs under inference mode (whose tensors cannot join autograd)."""
+    with torch.inference_mode(False), torch.enable_grad():
+        yield image.clone()[None].requires_grad_(True)

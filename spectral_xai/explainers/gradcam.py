@@ -17,12 +17,12 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from .base import SaliencyMethod, register
+from .base import MultiTargetMethod, input_with_gradient, register
 from ..detection import DetectionScorer, Target
 from .features import features_for_level, tap_inputs
 
 
-class FeatureGradientCAM(SaliencyMethod):
+class FeatureGradientCAM(MultiTargetMethod):
     """Base of the (A, g) methods: one forward pass for every target, one backward pass per target,
     then :meth:`combine` (A, g) -> a map at the feature resolution, ReLU unless ``relu=False``,
     upsampled bilinearly to the input."""
@@ -34,14 +34,9 @@ class FeatureGradientCAM(SaliencyMethod):
     def combine(self, features: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
         """A, g [1, K, h, w] -> map [1, 1, h, w]."""
 
-    def saliency(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
-        return self.saliency_all(scorer, image, [target])[0]
-
     def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
         detector = scorer.detector
-        # Lightning validates under inference mode, whose tensors cannot join autograd.
-        with torch.inference_mode(False), torch.enable_grad():
-            x = image.clone()[None].requires_grad_(True)
+        with input_with_gradient(image) as x:
             with tap_inputs(detector.net, self.layer) as calls:
                 raw = detector.raw(x)
             maps = []

@@ -7,7 +7,7 @@ from typing import Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
-from .base import SaliencyMethod, register
+from .base import MultiTargetMethod, register
 from ..detection import DetectionScorer, Target, perturbed_matches
 
 
@@ -34,7 +34,7 @@ def rise_masks(n: int, grid: int, p: float, size: tuple[int, int], chunk: int, s
 
 
 @register("rise")
-class RISE(SaliencyMethod):
+class RISE(MultiTargetMethod):
     """saliency = sum_i score_i * M_i / (N * p), where score_i is the target's score in the image
     masked by M_i (onto zeros) under the run's scoring rule (the paper's matched score; with the
     D-RISE similarity this is D-RISE). Masks are made ``scorer.batch_size`` at a time.
@@ -42,9 +42,6 @@ class RISE(SaliencyMethod):
 
     def __init__(self, n_masks: int = 500, grid: int = 8, p: float = 0.1, seed: int = 0):
         self.n_masks, self.grid, self.p, self.seed = n_masks, grid, p, seed
-
-    def saliency(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
-        return self.saliency_all(scorer, image, [target])[0]
 
     def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
         """The masks do not depend on the target: every target is scored on the same masked

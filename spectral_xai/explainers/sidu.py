@@ -6,13 +6,13 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from .base import SaliencyMethod, register
+from .base import MultiTargetMethod, register
 from ..detection import DetectionScorer, Target, perturbed_matches
 from .features import features_for_level, tap_inputs
 
 
 @register("sidu")
-class SIDU(SaliencyMethod):
+class SIDU(MultiTargetMethod):
     """One mask per channel of the feature maps entering ``layer`` at the detection's level,
     binarised at ``threshold`` and upsampled bilinearly to the input.
 
@@ -30,9 +30,6 @@ class SIDU(SaliencyMethod):
 
     def __init__(self, layer: str = "class_net.predict", threshold: float = 0.1, sigma: float = 0.25):
         self.layer, self.threshold, self.sigma = layer, threshold, sigma
-
-    def saliency(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
-        return self.saliency_all(scorer, image, [target])[0]
 
     def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
         """The masks depend only on the target's pyramid level: one forward pass gives every level's
