@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from .detection import DetectionScorer, EffdetDetector, Scoring, Target
-from .detection.scoring import PRECISIONS
+from .detection.scoring import check_precision
 from .explainers import SaliencyMethod, create
 from .explainers.base import check_known
 from .metrics import CurveResult, SpectrumScore, insertion_deletion, spectrum_attribution
@@ -130,8 +130,7 @@ class Explainer:
             raise ValueError(f"step {step} must be a share of the image area in (0, 1]")
         if not (boxes in ("top", "all") or (isinstance(boxes, int) and not isinstance(boxes, bool) and boxes >= 1)):
             raise ValueError(f"boxes {boxes!r}: choose 'top', 'all' or a number of boxes >= 1")
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision {precision!r}: choose one of {list(PRECISIONS)}")
+        check_precision(precision)  # at configuration, not at the first explained sample
         if self.rule.min_score > target_min_score:
             log.warning("detections scoring %g to %g are explained, but the scoring rule cannot re-identify them "
                         "below %g: their perturbation maps and curves will be blank", target_min_score,

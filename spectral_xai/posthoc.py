@@ -143,10 +143,10 @@ def explain_checkpoints(
         raise ValueError(f"devices {devices}: give a number of devices >= 1")
     explainer = Explainer(methods, method_settings, scoring, step, batch_size, target_min_score, boxes, precision)
     loaded = _load_all(checkpoints, root=root, split=split)
-    # ddp_spawn rather than ddp: ddp re-runs the command line for every rank, which would also
-    # re-run whatever called this function (reproduce.py's training, a notebook, pytest).
     evaluations = list(_evaluations(loaded, part, spectra))
     scenes = choose_scenes([dataset.sample_ids for _, dataset in evaluations], num_images, seed)
+    # ddp_spawn rather than ddp: ddp re-runs the command line for every rank, which would also
+    # re-run whatever called this function (reproduce.py's training, a notebook, pytest).
     fabric = Fabric(accelerator=accelerator, devices=devices, strategy="ddp_spawn" if devices > 1 else "auto")
     if devices == 1:
         explained = fabric.launch(_explain_share, loaded, evaluations, explainer, scenes)

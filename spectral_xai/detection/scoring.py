@@ -95,6 +95,12 @@ MIXED_PRECISION = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 PRECISIONS = ("32", "32-true", *MIXED_PRECISION)
 
 
+def check_precision(precision: str) -> None:
+    """Raise ``ValueError`` naming the choices when ``precision`` is not one of them."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r}: choose one of {list(PRECISIONS)}")
+
+
 class DetectionScorer:
     """Scores any number of images against one or several targets, ``batch_size`` images per
     forward pass; several targets share every forward pass.
@@ -107,8 +113,7 @@ class DetectionScorer:
 
     def __init__(self, detector: EffdetDetector, rule: ScoringRule | None = None, batch_size: int = 32,
                  precision: str = "32"):
-        if precision not in PRECISIONS:
-            raise ValueError(f"precision {precision!r}: choose one of {list(PRECISIONS)}")
+        check_precision(precision)
         self.detector = detector
         self.rule = rule or MatchedScore()
         self.batch_size = batch_size
