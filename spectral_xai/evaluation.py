@@ -1,6 +1,7 @@
 """One dataset sample through the whole path: its detections to explain (the top one, the paper's
 protocol, or every one, or the N best), every configured method, each map scored by insertion and
-deletion under the run's one scoring rule. A method explains all chosen boxes of an image in one call,
+deletion under the run's one scoring rule and by how it localises the object among the image's
+annotated objects (pointing game, energy pointing game, ODI). A method explains all chosen boxes of an image in one call,
 so that what the boxes share (RISE's masked images, one forward pass) is paid once. The training callback and
 explain.py both call :class:`Explainer`; what they make of the typed results (rows, CSV, W&B
 tables, figures) is ``reporting``'s job.
@@ -22,7 +23,7 @@ from .detection import DetectionScorer, EffdetDetector, Scoring, Target
 from .detection.scoring import check_precision
 from .explainers import SaliencyMethod, create
 from .explainers.base import check_known
-from .metrics import CurveResult, SpectrumScore, insertion_deletion, spectrum_attribution
+from .metrics import CurveResult, Localisation, SpectrumScore, insertion_deletion, localisation, spectrum_attribution
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class BoxResult:
     seconds: float  # the explanation alone, not its scoring; a method's time for all boxes of the image, shared out
     step: float  # insertion/deletion step, a share of the image area
     error: str | None = None  # traceback of a failure
+    localisation: Localisation | None = None  # pointing game, energy pointing game, ODI; None where the method failed
     # Per spectrum of the input, the box's score without it and with it alone (the same for every method).
     spectrum_scores: dict[str, SpectrumScore] = field(default_factory=dict)
 
@@ -183,9 +185,11 @@ class Explainer:
             maps = method.explain_all(scorer, image, targets)
             seconds = (time.perf_counter() - start) / len(targets)
             results = []
+            annotated = sample.get("boxes", torch.zeros(0, 4)), sample.get("labels", torch.zeros(0, dtype=torch.long))
             for box, (target, saliency) in enumerate(zip(targets, maps)):
                 insertion, deletion = insertion_deletion(scorer, image, saliency, target, self.step)
-                results.append(result(box, saliency=saliency, insertion=insertion, deletion=deletion, seconds=seconds))
+                results.append(result(box, saliency=saliency, insertion=insertion, deletion=deletion, seconds=seconds,
+                                      localisation=localisation(saliency, target, *annotated)))
             return results
         except Exception:  # one broken method must not stop the others, nor training
             error = traceback.format_exc()

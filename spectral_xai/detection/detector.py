@@ -32,6 +32,10 @@ class Detections:
     class_probs: torch.Tensor  # [B, K, C] sigmoid of every class logit at the detection's anchor
     anchors: torch.Tensor  # [B, K] flat anchor index over P3..P7, -1 for padding
 
+    def image(self, index: int) -> "Detections":
+        """Image ``index``'s detections as a batch of one."""
+        return Detections(*(getattr(self, f)[index:index + 1] for f in ("boxes", "scores", "labels", "class_probs", "anchors")))
+
 
 @dataclass(frozen=True)
 class Target:
@@ -54,6 +58,10 @@ class Target:
             class_probs=detections.class_probs[image, rank].detach(),
             anchor=int(detections.anchors[image, rank]),
         )
+
+    def moved(self, box: torch.Tensor) -> "Target":
+        """The same detection with its box elsewhere (in another frame: a crop, a rescaled copy)."""
+        return replace(self, box=box)
 
     def cpu(self) -> "Target":
         return replace(self, box=self.box.cpu(), class_probs=self.class_probs.cpu())
@@ -145,3 +153,10 @@ class EffdetDetector(nn.Module):
         """The target's own class logit in ``raw``, differentiable to the input."""
         level, a, y, x = self.locate(raw, target.anchor)
         return raw[0][level][image, a * self.num_classes + target.label, y, x]
+
+    def box(self, raw: Raw, target: Target, image: int = 0) -> torch.Tensor:
+        """The target's own box [4] (x1 y1 x2 y2, before clipping to the image) decoded from its
+        anchor's regression in ``raw`` with effdet's decoder, differentiable to the input."""
+        level, a, y, x = self.locate(raw, target.anchor)
+        codes = raw[1][level][image, a * 4:(a + 1) * 4, y, x]  # effdet's order: ty tx th tw
+        return decode_box_outputs(codes[None].float(), self.anchor_boxes[target.anchor][None], output_xyxy=True)[0]

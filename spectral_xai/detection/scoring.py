@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Iterator, Literal, Sequence
 
 import torch
 from torchvision.ops import box_iou
@@ -127,13 +127,18 @@ class DetectionScorer:
             return self.detector(images, self.rule.min_score)
 
     @torch.no_grad()
+    def detect_chunks(self, images: torch.Tensor) -> Iterator[Detections]:
+        """The detections of ``images``, ``batch_size`` images per forward pass, counted."""
+        for chunk in images.split(self.batch_size):
+            self.forward_passes += len(chunk)
+            yield self.detect(chunk)
+
+    @torch.no_grad()
     def match_all(self, images: torch.Tensor, targets: Sequence[Target]) -> list[Match]:
         """Each target's matches in the same images: the detector runs once per image and every
         target is matched against the same detections."""
         parts: list[list[Match]] = [[] for _ in targets]
-        for chunk in images.split(self.batch_size):
-            detections = self.detect(chunk)
-            self.forward_passes += len(chunk)
+        for detections in self.detect_chunks(images):
             for part, target in zip(parts, targets):
                 part.append(self.rule(detections, target))
         return [Match(*(torch.cat([getattr(p, f) for p in part]) for f in ("scores", "index", "vectors")))

@@ -3,10 +3,14 @@ detection's logit (see :class:`~.gradcam.FeatureGradientCAM` for the layer and l
 follow pytorch-grad-cam, against which the tests check them."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import torch
 
-from .base import register
+from .base import normalize, register
 from .gradcam import FeatureGradientCAM, GradCAM
+from ..detection import EffdetDetector, Target
+from ..detection.detector import Raw
 
 EPS = 1e-7
 
@@ -23,6 +27,54 @@ class HiResCAM(FeatureGradientCAM):
 
     def combine(self, features: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
         return (gradient * features).sum(dim=1, keepdim=True)
+
+
+CORNERS = ("x1", "y1", "x2", "y2")
+
+
+@register("odam_box")
+@register("odam_comb", with_class=True)
+class ODAMBox(HiResCAM):
+    """ODAM for the box (Zhao & Chan 2023): the map of each regressed corner, ReLU(sum_k g * A) with
+    g the gradient of that corner, at the BiFPN output of the detection's level, where the box head
+    reads it. effdet regresses (ty, tx, th, tw) against the anchor; the corners are decoded from them
+    with effdet's own decoder, so that each is a coordinate in input pixels.
+
+    ``coordinates`` (default all four corners): one map per corner, each min-max normalised, and
+    their elementwise maximum, as ODAM's project page combines attribute maps. ``odam_comb``
+    (``with_class=True``) adds the class map: ODAM's holistic explanation of the detection."""
+
+    def __init__(self, layer: str = "class_net", coordinates: Sequence[str] = CORNERS, with_class: bool = False):
+        super().__init__(layer=layer, relu=True)
+        unknown = [c for c in coordinates if c not in CORNERS]
+        if unknown or not coordinates:
+            raise ValueError(f"coordinates {list(coordinates)}: choose among {list(CORNERS)}")
+        self.coordinates, self.with_class = [CORNERS.index(c) for c in coordinates], with_class
+
+    def outputs(self, detector: EffdetDetector, raw: Raw, target: Target) -> list[torch.Tensor]:
+        box = detector.box(raw, target)
+        corners = [box[i] for i in self.coordinates]
+        return [detector.logit(raw, target), *corners] if self.with_class else corners
+
+    def merge(self, cams: list[torch.Tensor]) -> torch.Tensor:
+        return torch.stack([normalize(cam) for cam in cams]).amax(dim=0)
+
+
+@register("eigencam")
+class EigenCAM(FeatureGradientCAM):
+    """Muhammad & Yeasin 2020: the features projected on their first principal component (pixels as
+    samples, centred, as pytorch-grad-cam computes it). The component's sign is arbitrary (an SVD
+    may return either), which would make the map its own negative at random; it is oriented so that
+    the projection agrees with the detection's own evidence, HiResCAM's sum_k g * A. Otherwise the
+    map does not depend on the detection, only on its level: all detections of one level share it."""
+
+    def combine(self, features: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
+        pixels = features[0].flatten(1).T.float()  # [h * w, K]
+        pixels = pixels - pixels.mean(dim=0)
+        _, _, vh = torch.linalg.svd(pixels, full_matrices=False)
+        projection = (pixels @ vh[0]).reshape(1, 1, *features.shape[-2:])
+        evidence = HiResCAM.combine(self, features, gradient)
+        return projection if (projection * evidence).sum() >= 0 else -projection
 
 
 @register("xgradcam")

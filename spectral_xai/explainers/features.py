@@ -7,10 +7,12 @@ detection it explains. A layer that runs once per forward gives one entry.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import torch
 from torch import nn
+
+from ..detection import EffdetDetector, Target
 
 
 @contextmanager
@@ -34,3 +36,17 @@ def features_for_level(calls: list[torch.Tensor], level: int, layer: str) -> tor
         return calls[level]
     # A layer that takes every level at once (the heads' input: the BiFPN outputs) gets a list.
     return calls[0][level] if isinstance(calls[0], (list, tuple)) else calls[0]
+
+
+def features_by_level(detector: EffdetDetector, image: torch.Tensor, layer: str,
+                      targets: Sequence[Target]) -> Iterator[tuple[torch.Tensor, list[int]]]:
+    """One forward pass without gradients, then for each pyramid level that holds targets: the
+    features [1, K, h, w] entering ``layer`` at that level and the indices of its targets. Methods
+    whose perturbations are made from one level's features share them among that level's targets."""
+    with torch.no_grad(), tap_inputs(detector.net, layer) as calls:
+        raw = detector.raw(image[None])
+    levels: dict[int, list[int]] = {}
+    for k, target in enumerate(targets):
+        levels.setdefault(detector.locate(raw, target.anchor)[0], []).append(k)
+    for level, members in levels.items():
+        yield features_for_level(calls, level, layer), members

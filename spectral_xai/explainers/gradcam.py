@@ -18,14 +18,17 @@ import torch
 import torch.nn.functional as F
 
 from .base import MultiTargetMethod, input_with_gradient, register
-from ..detection import DetectionScorer, Target
+from ..detection import DetectionScorer, EffdetDetector, Target
+from ..detection.detector import Raw
 from .features import features_for_level, tap_inputs
 
 
 class FeatureGradientCAM(MultiTargetMethod):
-    """Base of the (A, g) methods: one forward pass for every target, one backward pass per target,
-    then :meth:`combine` (A, g) -> a map at the feature resolution, ReLU unless ``relu=False``,
-    upsampled bilinearly to the input."""
+    """Base of the (A, g) methods: one forward pass for every target, then per target and per
+    explained output (:meth:`outputs`: the class logit unless a method says otherwise) one backward
+    pass, which only runs through the head since it stops at A; :meth:`combine` (A, g) -> a map at
+    the feature resolution, ReLU unless ``relu=False``; :meth:`merge` makes one map of several
+    outputs' maps; upsampled bilinearly to the input."""
 
     def __init__(self, layer: str = "class_net.predict", relu: bool = True):
         self.layer, self.relu = layer, relu
@@ -34,19 +37,29 @@ class FeatureGradientCAM(MultiTargetMethod):
     def combine(self, features: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
         """A, g [1, K, h, w] -> map [1, 1, h, w]."""
 
+    def outputs(self, detector: EffdetDetector, raw: Raw, target: Target) -> list[torch.Tensor]:
+        """The scalars explained, each differentiable to the features: the target's class logit."""
+        return [detector.logit(raw, target)]
+
+    def merge(self, cams: list[torch.Tensor]) -> torch.Tensor:
+        """One map from the maps of :meth:`outputs`, in order."""
+        (cam,) = cams
+        return cam
+
     def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
         detector = scorer.detector
         with input_with_gradient(image) as x:
             with tap_inputs(detector.net, self.layer) as calls:
                 raw = detector.raw(x)
             maps = []
-            for k, target in enumerate(targets):
+            for target in targets:
                 features = features_for_level(calls, detector.locate(raw, target.anchor)[0], self.layer)
-                (gradient,) = torch.autograd.grad(detector.logit(raw, target), features, retain_graph=k < len(targets) - 1)
-                cam = self.combine(features.detach(), gradient)
-                if self.relu:
-                    cam = cam.clamp(min=0)
-                maps.append(F.interpolate(cam, size=image.shape[-2:], mode="bilinear", align_corners=False)[0, 0])
+                cams = []
+                for output in self.outputs(detector, raw, target):
+                    (gradient,) = torch.autograd.grad(output, features, retain_graph=True)
+                    cam = self.combine(features.detach(), gradient)
+                    cams.append(cam.clamp(min=0) if self.relu else cam)
+                maps.append(F.interpolate(self.merge(cams), size=image.shape[-2:], mode="bilinear", align_corners=False)[0, 0])
         return maps
 
 

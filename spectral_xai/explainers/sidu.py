@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from .base import MultiTargetMethod, register
 from ..detection import DetectionScorer, Target, perturbed_matches
-from .features import features_for_level, tap_inputs
+from .features import features_by_level
 
 
 @register("sidu")
@@ -34,15 +34,8 @@ class SIDU(MultiTargetMethod):
     def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
         """The masks depend only on the target's pyramid level: one forward pass gives every level's
         feature maps, and the targets of one level share its masked images."""
-        detector = scorer.detector
-        with torch.no_grad(), tap_inputs(detector.net, self.layer) as calls:
-            raw = detector.raw(image[None])
-        levels: dict[int, list[int]] = {}
-        for k, target in enumerate(targets):
-            levels.setdefault(detector.locate(raw, target.anchor)[0], []).append(k)
         maps: list[torch.Tensor | None] = [None] * len(targets)
-        for level, members in levels.items():
-            features = features_for_level(calls, level, self.layer)
+        for features, members in features_by_level(scorer.detector, image, self.layer, targets):
             masks = F.interpolate((features[0, :, None] > self.threshold).float(), size=image.shape[-2:],
                                   mode="bilinear", align_corners=False)
             chunks = list(perturbed_matches(scorer, image, [targets[k] for k in members], masks.split(scorer.batch_size)))

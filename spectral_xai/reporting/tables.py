@@ -1,5 +1,7 @@
 """Rows, scalars and the paper's Table 2 (Bayer et al. 2021), made from typed results: model x
-spectrum rows, per method the mean ± std of deletion and insertion AUC, and mean seconds per box;
+spectrum rows, per method the mean ± std of deletion and insertion AUC, the localisation scores
+(pointing game, energy pointing game, ODI; means over the maps where they are defined) and mean
+seconds per box;
 beside it the spectrum attribution table (each spectrum's share in carrying the detections)."""
 from __future__ import annotations
 
@@ -14,9 +16,11 @@ import numpy as np
 from ..data_modules.layout import SPECTRA
 from ..evaluation import BoxResult
 
+LOCALISATION = ("pointing_game", "energy_pointing_game", "odi")
 ATTRIBUTION_FIELDS = [f"score_{kind}_{spectrum}" for spectrum in SPECTRA for kind in ("without", "alone")]
 BOX_FIELDS = ["sample_id", "spectrum", "box", "method", "x1", "y1", "x2", "y2", "class", "score",
-              "insertion_auc", "deletion_auc", "seconds", "step", "error", *ATTRIBUTION_FIELDS]
+              "insertion_auc", "deletion_auc", *LOCALISATION, "judged_against", "seconds", "step", "error",
+              *ATTRIBUTION_FIELDS]
 
 
 def box_row(result: BoxResult, class_names: Sequence[str]) -> list:
@@ -25,12 +29,19 @@ def box_row(result: BoxResult, class_names: Sequence[str]) -> list:
     target = result.target
     box = [round(float(v), 1) for v in target.box]
     aucs = [round(result.insertion.auc, 4), round(result.deletion.auc, 4)] if result.ok else [None, None]
+    found = result.localisation
+    located = [*(_rounded(getattr(found, name)) for name in LOCALISATION), found.against] if found else [None] * 4
     attribution = []
     for spectrum in SPECTRA:
         score = result.spectrum_scores.get(spectrum)
         attribution += [round(score.without, 4), round(score.alone, 4)] if score else [None, None]
     return [result.sample_id, result.spectrum, result.box, result.method, *box, class_names[target.label], round(target.score, 4),
-            *aucs, round(result.seconds, 3), result.step, result.error or "", *attribution]
+            *aucs, *located, round(result.seconds, 3), result.step, result.error or "", *attribution]
+
+
+def _rounded(value: float) -> float | None:
+    """A score for a table: NaN (undefined for this map) becomes an empty cell."""
+    return None if math.isnan(value) else round(value, 4)
 
 
 def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
@@ -41,29 +52,37 @@ def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence]) -> N
 
 
 def _mean_std(values: Sequence[float]) -> dict[str, float]:
+    """Over the defined values (a blank map has no pointing game)."""
+    values = [v for v in values if not math.isnan(v)]
     if not values:
         return {"mean": math.nan, "std": math.nan}
     return {"mean": float(np.mean(values)), "std": float(np.std(values))}
 
 
 def method_statistics(results: Sequence[BoxResult], method: str) -> dict:
-    """Boxes explained and failed, and mean ± std of both AUCs and of seconds, for one method."""
+    """Boxes explained and failed, and mean ± std of both AUCs, of the localisation scores and of
+    seconds, for one method."""
     done = [r for r in results if r.method == method and r.ok]
     return {"boxes": len(done), "failed": sum(1 for r in results if r.method == method and not r.ok),
             "deletion_auc": _mean_std([r.deletion.auc for r in done]),
             "insertion_auc": _mean_std([r.insertion.auc for r in done]),
+            **{name: _mean_std([getattr(r.localisation, name) for r in done]) for name in LOCALISATION},
             "seconds": _mean_std([r.seconds for r in done])}
 
 
 def method_scalars(results: Sequence[BoxResult], methods: Sequence[str]) -> dict[str, float]:
-    """``explain/<method>/{insertion_auc, deletion_auc, seconds_per_box}``: means over the boxes a
-    method explained; a method that explained none logs nothing rather than NaN."""
+    """``explain/<method>/{insertion_auc, deletion_auc, pointing_game, energy_pointing_game, odi,
+    seconds_per_box}``: means over the boxes a method explained (a localisation score over the maps
+    where it is defined); a method that explained none logs nothing rather than NaN, nor does a
+    score undefined for every map."""
     scalars = {}
     for method in methods:
         stats = method_statistics(results, method)
         if stats["boxes"]:
             scalars[f"explain/{method}/insertion_auc"] = stats["insertion_auc"]["mean"]
             scalars[f"explain/{method}/deletion_auc"] = stats["deletion_auc"]["mean"]
+            scalars.update({f"explain/{method}/{name}": stats[name]["mean"] for name in LOCALISATION
+                            if not math.isnan(stats[name]["mean"])})
             scalars[f"explain/{method}/seconds_per_box"] = stats["seconds"]["mean"]
     return scalars
 
@@ -103,7 +122,8 @@ def write_summary(folder: Path, table: list[dict], methods: Sequence[str], step:
     (folder / "summary.json").write_text(json.dumps({"step": step, "boxes": boxes, "rows": table}, indent=2))
     header = ["model", "spectrum", "boxes per image"]
     for method in methods:
-        header += [f"{method} deletion", f"{method} insertion", f"{method} s/box", f"{method} boxes"]
+        header += [f"{method} deletion", f"{method} insertion", f"{method} pointing", f"{method} energy PG",
+                   f"{method} ODI", f"{method} s/box", f"{method} boxes"]
     lines = []
     for entry in table:
         line = [entry["model"], entry["spectrum"], boxes]
@@ -111,6 +131,7 @@ def write_summary(folder: Path, table: list[dict], methods: Sequence[str], step:
             s = entry[method]
             line += [f"{s['deletion_auc']['mean']:.3f} ± {s['deletion_auc']['std']:.3f}",
                      f"{s['insertion_auc']['mean']:.3f} ± {s['insertion_auc']['std']:.3f}",
+                     *(f"{s[name]['mean']:.3f}" for name in LOCALISATION),
                      f"{s['seconds']['mean']:.2f}", str(s["boxes"])]
         lines.append(line)
     write_csv(folder / "summary.csv", header, lines)

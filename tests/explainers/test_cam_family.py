@@ -1,10 +1,11 @@
 """The CAM family checked against pytorch-grad-cam (an implementation nobody here wrote) on a trained
 EfficientDet: its methods are given a model whose output is the explained detection's own class
-logit and, as target layer, a pass-through module carrying the same features at the same level."""
+logit (for Score-CAM: the logit of its matched score in each masked image) and, as target layer, a
+pass-through module carrying the same features at the same level."""
 import numpy as np
 import pytest
 import torch
-from pytorch_grad_cam import GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, XGradCAM
+from pytorch_grad_cam import EigenCAM, GradCAM, GradCAMPlusPlus, HiResCAM, LayerCAM, ScoreCAM, XGradCAM
 from torch import nn
 
 from spectral_xai.checkpoint import load_checkpoint
@@ -12,7 +13,7 @@ from spectral_xai.detection import DetectionScorer, EffdetDetector, Target
 from spectral_xai.explainers import create
 
 REFERENCE = {"gradcam": GradCAM, "hirescam": HiResCAM, "xgradcam": XGradCAM, "gradcam_plusplus": GradCAMPlusPlus,
-             "layercam": LayerCAM}
+             "layercam": LayerCAM, "scorecam": ScoreCAM}
 LAYERS = ["class_net.predict", "class_net"]
 DETECTIONS = 4
 
@@ -27,6 +28,9 @@ class DetectionLogit(nn.Module):
         self.tap = nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.detector.logit(self.raw(x), self.target)[None, None]
+
+    def raw(self, x: torch.Tensor):
         calls = []
 
         def route(_module, args):
@@ -39,9 +43,19 @@ class DetectionLogit(nn.Module):
 
         handle = self.detector.net.get_submodule(self.layer).register_forward_pre_hook(route)
         try:
-            return self.detector.logit(self.detector.raw(x), self.target)[None, None]
+            return self.detector.raw(x)
         finally:
             handle.remove()
+
+
+class MatchedLogit(DetectionLogit):
+    """Per image of a batch, the logit of the target's score by the paper's rule; -inf (softmax
+    weight 0) where the target is not re-identified."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        scorer = DetectionScorer(self.detector)
+        scores = scorer.rule(self.detector.decode(self.raw(x), scorer.rule.min_score), self.target).scores
+        return torch.where(scores > 0, torch.logit(scores.clamp(1e-8, 1 - 1e-6)), -torch.inf)[:, None]
 
 
 @pytest.fixture(scope="module")
@@ -64,7 +78,7 @@ def test_cam_methods_agree_with_pytorch_grad_cam(detections, name, layer):
     detector, image, targets, levels = detections
     ours = create(name, layer=layer).explain_all(DetectionScorer(detector), image, targets)
     for target, level, saliency in zip(targets, levels, ours):
-        model = DetectionLogit(detector, target, layer, level)
+        model = (MatchedLogit if name == "scorecam" else DetectionLogit)(detector, target, layer, level)
         with REFERENCE[name](model=model, target_layers=[model.tap]) as cam:
             reference = cam(input_tensor=image[None], targets=[lambda output: output.sum()])[0]
         a, b = saliency.flatten().numpy(), reference.flatten()
@@ -73,3 +87,21 @@ def test_cam_methods_agree_with_pytorch_grad_cam(detections, name, layer):
             continue
         correlation = float(np.corrcoef(a, b)[0, 1])
         assert correlation >= 0.99, f"{name} at {layer}, level {level}, anchor {target.anchor}: r = {correlation:.4f}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("layer", LAYERS)
+def test_eigencam_is_pytorch_grad_cams_projection_up_to_its_arbitrary_sign(detections, layer):
+    """pytorch-grad-cam keeps whichever sign its SVD returns; ours orients the component by the
+    detection's evidence. So its map must be ReLU of our signed projection or of its negative."""
+    detector, image, targets, levels = detections
+    signed = create("eigencam", layer=layer, relu=False).saliency_all(DetectionScorer(detector), image, targets)
+    for target, level, projection in zip(targets, levels, signed):
+        model = DetectionLogit(detector, target, layer, level)
+        with EigenCAM(model=model, target_layers=[model.tap]) as cam:
+            reference = cam(input_tensor=image[None], targets=[lambda output: output.sum()])[0].flatten()
+        if reference.std() == 0:  # a 1 x 1 level: nothing to project
+            continue
+        best = max(float(np.corrcoef(side.clamp(min=0).flatten().detach().numpy(), reference)[0, 1])
+                   for side in (projection, -projection) if side.clamp(min=0).std() > 0)
+        assert best >= 0.99, f"eigencam at {layer}, level {level}, anchor {target.anchor}: r = {best:.4f}"

@@ -7,7 +7,8 @@ from spectral_xai.explainers import REGISTRY, create, register
 from spectral_xai.explainers.base import SaliencyMethod
 from spectral_xai.explainers.rise import RISE, rise_masks
 
-from ..helpers.region_detector import LABEL, REGION_SLICE, expected_score, region_detector, region_scorer
+from ..helpers.region_detector import (BOX_REGION_SLICE, LABEL, REGION_SLICE, expected_score, region_detector,
+                                       region_scorer)
 
 
 @pytest.fixture(scope="module")
@@ -21,28 +22,67 @@ def case():
 
 
 def test_registry_knows_the_methods_and_refuses_others():
-    assert {*GRADIENT_METHODS, "odam", "rise", "sidu"} <= set(REGISTRY)
+    assert {*GRADIENT_METHODS, "odam_box", "odam_comb", "eigencam", "rise", "sidu", "scorecam", "sess"} <= set(REGISTRY)
     with pytest.raises(KeyError, match="unknown saliency method 'lime'"):
         create("lime")
 
 
 GRADIENT_METHODS = ["gradcam", "gradcam_norelu", "hirescam", "hirescam_norelu", "xgradcam", "gradcam_plusplus",
-                    "layercam", "guided_gradcam", "gradient"]
+                    "layercam", "guided_gradcam", "odam", "gradient"]
 
 
-@pytest.mark.parametrize("name, settings", [*((name, {}) for name in GRADIENT_METHODS),
-                                            ("rise", {"n_masks": 400, "grid": 4, "p": 0.5}), ("sidu", {})])
-def test_each_method_puts_most_saliency_in_the_region(case, name, settings):
-    scorer, image, target = case
-    saliency = create(name, **settings)(scorer, image, target)
+def assert_points_at(saliency: torch.Tensor, region: tuple[slice, slice], name: str) -> None:
     assert saliency.shape == (64, 64) and saliency.min() == 0 and saliency.max() == 1
     # Of the region-sized set of most salient pixels, most lie in the region (chance: 1/16).
     in_region = torch.zeros(64, 64, dtype=torch.bool)
-    in_region[REGION_SLICE] = True
+    in_region[region] = True
     top = torch.argsort(saliency.flatten(), descending=True)[: int(in_region.sum())]
     share = in_region.flatten()[top].float().mean().item()
     assert share > 0.5, f"{name}: only {share:.2f} of the most salient pixels in the region"
-    assert saliency[REGION_SLICE].mean() > 2 * saliency[~in_region].mean()
+    assert saliency[region].mean() > 2 * saliency[~in_region].mean()
+
+
+@pytest.mark.parametrize("name, settings", [*((name, {}) for name in GRADIENT_METHODS),
+                                            ("rise", {"n_masks": 400, "grid": 4, "p": 0.5}), ("sidu", {}),
+                                            ("scorecam", {}), ("sess", {"base": "gradcam", "scales": 3}),
+                                            ("sess", {"base": "sidu", "scales": 2, "drop": 0.0})])
+def test_each_method_puts_most_saliency_in_the_region(case, name, settings):
+    scorer, image, target = case
+    assert_points_at(create(name, **settings)(scorer, image, target), REGION_SLICE, name)
+
+
+@pytest.mark.parametrize("coordinates", [["x1"], ["x2"], ["x1", "y1", "x2", "y2"]])
+def test_odam_box_points_where_the_box_is_decided(case, coordinates):
+    """The detection's horizontal shift is read from tile BOX_REGION, its class from tile REGION."""
+    scorer, image, target = case
+    assert_points_at(create("odam_box", coordinates=coordinates)(scorer, image, target), BOX_REGION_SLICE, "odam_box")
+    both = create("odam_comb")(scorer, image, target)
+    assert both[REGION_SLICE].mean() > 0.5 and both[BOX_REGION_SLICE].mean() > 0.5
+
+
+def test_odam_box_without_any_effect_on_the_corner_is_blank(case):
+    """The region detector never moves its box vertically: y1's map has nothing to show."""
+    scorer, image, target = case
+    assert create("odam_box", coordinates=["y1"])(scorer, image, target).abs().max() == 0
+    with pytest.raises(ValueError, match="coordinates"):
+        create("odam_box", coordinates=["width"])
+
+
+def test_the_decoded_box_is_the_detections_box(case):
+    scorer, image, target = case
+    detector = scorer.detector
+    assert torch.allclose(detector.box(detector.raw(image[None]), target), target.box, atol=1e-5)
+
+
+def test_eigencam_shows_the_dominant_pattern_oriented_to_the_detection():
+    """EigenCAM depends on the detection only through its level and the sign: with the region much
+    brighter than the rest, the first principal component is the region's channel."""
+    scorer = region_scorer()
+    image = torch.full((3, 64, 64), 0.3)
+    image[(slice(None), *REGION_SLICE)] = 1.0
+    with torch.no_grad():
+        target = Target.from_detections(scorer.detector(image[None]))
+    assert_points_at(create("eigencam")(scorer, image, target), REGION_SLICE, "eigencam")
 
 
 def test_gradcam_runs_under_inference_mode(case):

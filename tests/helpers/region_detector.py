@@ -2,9 +2,11 @@
 
 The image (64 x 64) is cut into a 4 x 4 grid of 16-pixel tiles; feature channel k carries the
 grey level of tile k only, pooled to an 8 x 8 map. The classifier head emits one detection, at a
-fixed anchor (so a fixed box, elsewhere than the region), whose logit is
-``gain * mean grey of tile REGION + bias``; every other logit is -10 and box regressions are 0.
-Explanations of that detection must point at tile REGION.
+fixed anchor (so a box elsewhere than the region), whose logit is
+``gain * mean grey of tile REGION + bias``; every other logit is -10. Box regressions are 0 but for
+the detection's tx (its horizontal shift), ``BOX_GAIN * mean grey of tile BOX_REGION``: less than a
+pixel, so the box still matches itself under any perturbation. Explanations of the detection's
+class must point at tile REGION, explanations of its horizontal corners at tile BOX_REGION.
 """
 from __future__ import annotations
 
@@ -18,8 +20,11 @@ SIZE, TILE, STRIDE, CLASSES = 64, 16, 8, 2
 REGION = 5  # tile row 1, column 1: pixels [16:32, 16:32]
 REGION_SLICE = (slice(16, 32), slice(16, 32))
 ANCHOR_CELL = (6, 6)  # the detection's box: pixels [48:56, 48:56]
+BOX_REGION = 10  # tile row 2, column 2: pixels [32:48, 32:48]
+BOX_REGION_SLICE = (slice(32, 48), slice(32, 48))
 LABEL = 1
 GAIN, BIAS = 8.0, -4.0
+BOX_GAIN = 0.1
 
 
 class RegionHead(nn.Module):
@@ -32,6 +37,26 @@ class RegionHead(nn.Module):
         return -10 + one_hot * (logit[:, None, None, None] + 10)
 
 
+class ClassNet(nn.Module):
+    """Named as effdet's class head, so that a method can tap its input (layer ``class_net``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.predict = RegionHead()
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.predict(features)
+
+
+class BoxNet(nn.Module):
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        cells = SIZE // STRIDE
+        boxes = torch.zeros(features.shape[0], 4, cells, cells, device=features.device)
+        shift = BOX_GAIN * features[:, BOX_REGION].sum(dim=(1, 2)) / (TILE // STRIDE) ** 2
+        boxes[:, 1, ANCHOR_CELL[0], ANCHOR_CELL[1]] = shift  # effdet's order: ty tx th tw
+        return boxes
+
+
 class RegionNet(nn.Module):
     def __init__(self):
         super().__init__()
@@ -40,15 +65,13 @@ class RegionNet(nn.Module):
             r, c = divmod(k, 4)
             tiles[k, 0, r * TILE:(r + 1) * TILE, c * TILE:(c + 1) * TILE] = 1
         self.register_buffer("tiles", tiles[:, 0])
-        self.class_net = nn.Module()
-        self.class_net.predict = RegionHead()
+        self.class_net = ClassNet()
+        self.box_net = BoxNet()
 
     def forward(self, x: torch.Tensor):
         grey = x.mean(dim=1, keepdim=True)  # [B, 1, H, W]
         features = F.avg_pool2d(grey * self.tiles[None], STRIDE)  # [B, 16, 8, 8]
-        logits = self.class_net.predict(features)
-        boxes = torch.zeros(x.shape[0], 4, SIZE // STRIDE, SIZE // STRIDE, device=x.device)
-        return [logits], [boxes]
+        return [self.class_net(features)], [self.box_net(features)]
 
 
 def region_detector() -> EffdetDetector:
