@@ -21,7 +21,7 @@ import torch
 
 from .detection import DetectionScorer, EffdetDetector, Scoring, Target
 from .detection.scoring import check_precision
-from .explainers import SaliencyMethod, create
+from .explainers import SaliencyMethod, create, method_names
 from .explainers.base import check_known
 from .metrics import CurveResult, Localisation, SpectrumScore, insertion_deletion, localisation, spectrum_attribution
 
@@ -76,6 +76,7 @@ class SampleExplanation:
 
 
 Boxes = Union[Literal["top", "all"], int]
+Methods = Union[Literal["all"], Sequence[str]]
 
 
 def boxes_label(boxes: Boxes) -> str:
@@ -105,7 +106,7 @@ class Explainer:
     """The configured methods and one scoring rule, shared by every method and by the metric.
 
     Args:
-        methods: registered method names (``gradcam``, ``gradcam_norelu``, ``rise``, ``sidu``).
+        methods: registered method names (README lists them), or ``all``.
         method_settings: per method, keyword arguments, e.g. ``{"rise": {"n_masks": 500}}``.
         scoring: the rule that scores a detection in altered images (see :class:`Scoring`).
         step: insertion/deletion step, a share of the image area.
@@ -118,14 +119,14 @@ class Explainer:
             the metric (``bf16-mixed``, ``16-mixed``; meant for GPUs, see :class:`DetectionScorer`).
     """
 
-    def __init__(self, methods: Sequence[str] = ("gradcam", "rise", "sidu"),
+    def __init__(self, methods: Methods = ("gradcam", "rise", "sidu"),
                  method_settings: Mapping[str, dict] | None = None, scoring: Scoring | None = None,
                  step: float = 0.05, batch_size: int = 32, target_min_score: float = 0.05,
                  boxes: Boxes = "top", precision: str = "32"):
         for name in method_settings or {}:
             check_known(name)  # a misspelt name in the settings fails here, not silently
         self.methods: dict[str, SaliencyMethod] = {
-            name: create(name, **(method_settings or {}).get(name, {})) for name in methods}
+            name: create(name, **(method_settings or {}).get(name, {})) for name in method_names(methods)}
         self.scoring = scoring or Scoring()
         self.rule = self.scoring.build()
         if not 0 < step <= 1:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Sequence
 
 import yaml
-from jsonargparse import ActionConfigFile, ArgumentParser
+from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser
 
 from .checkpoint import CheckpointError
 from .data_modules.reader import DatasetError
@@ -24,7 +24,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("paths", nargs="*", type=str, default=[],
                         help="checkpoint files or glob patterns (quote them), e.g. 'runs/*/checkpoints/last.ckpt'")
     parser.add_argument("--checkpoints", type=list[str], default=[], help="checkpoints as a list (also from --config)")
-    parser.add_function_arguments(explain_checkpoints, skip={"checkpoints"})
+    parser.add_function_arguments(explain_checkpoints, skip={"checkpoints", "sanity_check"})
+    parser.add_argument("--sanity_check", action=ActionYesNo, default=False,
+                        help="also run the model-parameter randomisation test (sanity.csv, sanity/)")
     return parser
 
 

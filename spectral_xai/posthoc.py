@@ -17,7 +17,7 @@ import os
 import pickle
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
 
@@ -33,15 +33,16 @@ from .data_modules.datamodule import MultispectralDataModule
 from .data_modules.reader import DatasetError
 from .detection import Scoring
 from .distributed import gather, shard
-from .evaluation import BoxResult, Boxes, Explainer, SampleExplanation, boxes_label, choose_scenes
+from .evaluation import BoxResult, Boxes, Explainer, Methods, SampleExplanation, boxes_label, choose_scenes
 from .lit_modules import EfficientDetModule
 from .loggers import AutoWandbLogger
 from .reporting.curves import curve_plot
-from .reporting.figures import GridRow, explanation_figure, scene_grid
+from .reporting.figures import GridRow, explanation_figure, sanity_figure, scene_grid
 from .reporting.html import write_report
 from .reporting.tables import (BOX_FIELDS, box_row, method_scalars, spectrum_scalars, summarize, write_attribution,
-                               write_csv, write_summary)
+                               write_csv, write_sanity, write_summary)
 from .reporting.wandb_media import log_media
+from .sanity import CASCADE, SanityResult, randomised_cascade, sanity_check as randomisation_test
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,7 @@ class Explained:
     sample_id: str
     spectrum: str
     explanation: SampleExplanation | None
+    sanity: list[SanityResult] = field(default_factory=list)  # the randomisation test, for the scenes it ran on
 
 
 def evaluation_spectra(saved: Sequence[str], fusion: str, requested: Sequence[str] | None) -> list[list[str]]:
@@ -84,7 +86,7 @@ def evaluation_spectra(saved: Sequence[str], fusion: str, requested: Sequence[st
 def explain_checkpoints(
     checkpoints: Sequence[str | Path],
     output: str | Path = "outputs/explain",
-    methods: Sequence[str] = ("gradcam", "rise", "sidu"),
+    methods: Methods = ("gradcam", "rise", "sidu"),
     method_settings: dict[str, dict] | None = None,
     scoring: Scoring | None = None,
     target_min_score: float = 0.05,
@@ -101,6 +103,8 @@ def explain_checkpoints(
     accelerator: str = "auto",
     devices: int = 1,
     precision: str = "32",
+    sanity_check: bool = False,
+    sanity_images: int = 2,
     wandb_project: str | None = None,
 ) -> Path:
     """Explain detections of dataset images with trained checkpoints; returns the output folder.
@@ -108,8 +112,8 @@ def explain_checkpoints(
     Args:
         checkpoints: checkpoint files written by train.py.
         output: folder for boxes/, curves/, scenes/, boxes.csv, summary.csv, summary.json, attribution.csv,
-            report.html.
-        methods: saliency methods by name (gradcam, gradcam_norelu, rise, sidu).
+            report.html (and sanity/, sanity.csv, sanity.json with ``sanity_check``).
+        methods: saliency methods by name (README lists them), or all.
         method_settings: per method keyword arguments, e.g. {rise: {n_masks: 500}}.
         scoring: the one rule by which perturbation methods and the metric score a detection,
             e.g. {rule: matched, min_score: 0.05, min_iou: 0.5} (the default) or {rule: drise}.
@@ -132,6 +136,12 @@ def explain_checkpoints(
         accelerator: cpu, cuda (gpu) or auto.
         devices: processes to share the scenes over, one device each (2 on cpu runs two processes).
         precision: 32, or bf16-mixed / 16-mixed for the perturbation passes (on a GPU).
+        sanity_check: also run the model-parameter randomisation test (Adebayo et al. 2018): every
+            method again on the same boxes with the net re-initialised stage by stage from the top
+            (class predict conv, class head, box head + BiFPN, backbone); sanity.csv / sanity.json
+            give the Spearman correlation of each stage's maps with the trained net's, and
+            sanity/ a figure per scene.
+        sanity_images: how many of the chosen scenes (in id order) the randomisation test runs on.
         wandb_project: also log to this W&B project (offline when no account is configured).
     """
     output = Path(output)
@@ -141,21 +151,25 @@ def explain_checkpoints(
         raise DatasetError(f"unknown part {part!r}; choose train, val or test")
     if devices < 1:
         raise ValueError(f"devices {devices}: give a number of devices >= 1")
+    if sanity_check and sanity_images < 1:
+        raise ValueError(f"sanity_images {sanity_images}: give a number of scenes >= 1")
     explainer = Explainer(methods, method_settings, scoring, step, batch_size, target_min_score, boxes, precision)
     loaded = _load_all(checkpoints, root=root, split=split)
     evaluations = list(_evaluations(loaded, part, spectra))
     scenes = choose_scenes([dataset.sample_ids for _, dataset in evaluations], num_images, seed)
+    sanity_scenes = scenes[:sanity_images] if sanity_check else []
     # ddp_spawn rather than ddp: ddp re-runs the command line for every rank, which would also
     # re-run whatever called this function (reproduce.py's training, a notebook, pytest).
     fabric = Fabric(accelerator=accelerator, devices=devices, strategy="ddp_spawn" if devices > 1 else "auto")
     if devices == 1:
-        explained = fabric.launch(_explain_share, loaded, evaluations, explainer, scenes)
+        explained = fabric.launch(_explain_share, loaded, evaluations, explainer, scenes, sanity_scenes)
     else:
-        explained = _launch_spawned(fabric, checkpoints, {"root": root, "split": split}, part, spectra, explainer, scenes)
+        explained = _launch_spawned(fabric, checkpoints, {"root": root, "split": split}, part, spectra, explainer, scenes,
+                                    sanity_scenes)
     output.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
     try:
-        _write_report(scratch, loaded, explainer, scenes, explained, scene_grids, wandb_project)
+        _write_report(scratch, loaded, explainer, scenes, explained, scene_grids, sanity_check, wandb_project)
         output.mkdir(exist_ok=True)
         for item in scratch.iterdir():
             target = output / item.name
@@ -182,7 +196,8 @@ def _load_all(checkpoints: Sequence[str | Path], **overrides) -> list[LoadedChec
 
 
 def _launch_spawned(fabric: Fabric, checkpoints: Sequence[str | Path], overrides: dict, part: str,
-                    spectra: Sequence[str] | None, explainer: Explainer, scenes: Sequence[str]) -> list[Explained]:
+                    spectra: Sequence[str] | None, explainer: Explainer, scenes: Sequence[str],
+                    sanity_scenes: Sequence[str]) -> list[Explained]:
     """The scenes explained by spawned processes. They get paths and load the nets themselves, and
     rank zero hands the gathered results back in a file: Fabric returns a worker's result through a
     pipe that it reads only after the workers exit, so a result larger than the pipe's buffer would
@@ -192,45 +207,54 @@ def _launch_spawned(fabric: Fabric, checkpoints: Sequence[str | Path], overrides
     os.close(handle)
     try:
         fabric.launch(_explain_spawned, [str(c) for c in checkpoints], overrides, part, spectra, explainer, scenes,
-                      Path(name))
+                      sanity_scenes, Path(name))
         return pickle.loads(Path(name).read_bytes())
     finally:
         os.unlink(name)
 
 
 def _explain_spawned(fabric: Fabric, checkpoints: Sequence[str], overrides: dict, part: str,
-                     spectra: Sequence[str] | None, explainer: Explainer, scenes: Sequence[str], result: Path) -> None:
+                     spectra: Sequence[str] | None, explainer: Explainer, scenes: Sequence[str],
+                     sanity_scenes: Sequence[str], result: Path) -> None:
     loaded = _load_all(checkpoints, **overrides)
-    explained = _explain_share(fabric, loaded, list(_evaluations(loaded, part, spectra)), explainer, scenes)
+    explained = _explain_share(fabric, loaded, list(_evaluations(loaded, part, spectra)), explainer, scenes, sanity_scenes)
     if fabric.global_rank == 0:
         result.write_bytes(pickle.dumps(explained))
 
 
 def _explain_share(fabric: Fabric, loaded: Sequence[LoadedCheckpoint],
                    evaluations: Sequence[tuple[int, MultispectralDetectionDataset]], explainer: Explainer,
-                   scenes: Sequence[str]) -> list[Explained]:
+                   scenes: Sequence[str], sanity_scenes: Sequence[str] = ()) -> list[Explained]:
     """In each process: explain this process's share of the scenes with every net on every
-    spectrum, and gather all shares; returns every evaluation in (net, spectra, scene) order,
-    the same whatever the number of processes."""
+    spectrum (and run the randomisation test on those among ``sanity_scenes``), and gather all
+    shares; returns every evaluation in (net, spectra, scene) order, the same whatever the number
+    of processes."""
     mine, done = shard(scenes), []
     for number, (which, dataset) in enumerate(evaluations):
         checkpoint = loaded[which]
         detector, spectrum = checkpoint.module.to(fabric.device).detector(), "+".join(dataset.spectra)
+        cascade = None  # made once per net, when a scene of the test comes
         for index in tqdm(dataset.indices_of(mine), unit="image", disable=fabric.global_rank > 0,
                           desc=f"{checkpoint.name} on {spectrum}"):
             sample = dataset[index]
             explanation = explainer.explain(detector, sample, fabric.device)
+            sanity = []
+            if explanation is not None and sample["sample_id"] in sanity_scenes:
+                cascade = cascade or randomised_cascade(detector)
+                sanity = [r.cpu() for r in randomisation_test(explainer, cascade, explanation)]
             done.append(Explained(which, number, sample["sample_id"], sample["spectrum"],
-                                  explanation and explanation.cpu()))
+                                  explanation and explanation.cpu(), sanity))
     everything = [item for share in gather(done) for item in share]
     return sorted(everything, key=lambda item: (item.evaluation, item.sample_id))
 
 
 def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: Explainer, scenes: Sequence[str],
-                  explained: Sequence[Explained], scene_grids: int, wandb_project: str | None) -> None:
+                  explained: Sequence[Explained], scene_grids: int, sanity_check: bool, wandb_project: str | None) -> None:
     (folder / "boxes").mkdir()
     (folder / "curves").mkdir()
     groups: dict[tuple[str, str], list[BoxResult]] = {}
+    sanity_groups: dict[tuple[str, str], list[SanityResult]] = {}
+    sanity_pngs = []
     rows, box_pngs, skipped = [], [], 0
     grids: dict[str, list[GridRow]] = {scene: [] for scene in scenes[:scene_grids]}
     for item in explained:
@@ -251,6 +275,12 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
         box_pngs.append(path)
         if item.sample_id in grids:
             grids[item.sample_id].append((f"{checkpoint.name} | ", item.explanation, class_names, mean, std))
+        if item.sanity:
+            sanity_groups.setdefault((checkpoint.name, item.spectrum), []).extend(item.sanity)
+            (folder / "sanity").mkdir(exist_ok=True)
+            sanity_pngs.append(folder / "sanity" / f"{checkpoint.name}_{item.spectrum}_{item.sample_id}.png")
+            Image.fromarray(sanity_figure(item.explanation, item.sanity, [stage for stage, _ in CASCADE], class_names,
+                                          mean, std, title_prefix=f"{checkpoint.name} | ")).save(sanity_pngs[-1])
     if not rows:
         raise DatasetError(f"no image had a detection scoring >= {explainer.target_min_score}; nothing was explained")
     methods, boxes = list(explainer.methods), boxes_label(explainer.boxes)
@@ -272,9 +302,14 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
              f"scenes (the same for every model and spectrum where present): {', '.join(scenes)}; "
              f"images without a detection >= "
              f"{explainer.target_min_score}: {skipped}"]
-    tables = [("Summary (mean ± std over boxes; lower deletion and higher insertion are better)", summary),
+    tables = [("Summary (mean ± std over boxes; lower deletion and higher insertion are better; pointing game "
+               "and energy PG: higher is better, ODI: lower is better)", summary),
               ("Spectrum attribution (the box's score with each input spectrum replaced by the deletion "
                "substrate, and with it alone)", attribution)]
+    if sanity_check:
+        tables.append(("Sanity check: Spearman correlation of each method's map with the trained net's as the net is "
+                       "re-initialised from the top (cumulative stages); near 1 means the map does not depend on "
+                       "the weights", write_sanity(folder, sanity_groups, [stage for stage, _ in CASCADE])))
     (folder / "scenes").mkdir()
     scene_pngs = []
     for scene, grid_rows in grids.items():
@@ -282,7 +317,8 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
             scene_pngs.append(folder / "scenes" / f"{scene}.png")
             Image.fromarray(scene_grid(grid_rows)).save(scene_pngs[-1])
     figures = [("Scenes: every net and spectrum on the same scene (rows), every method (columns)", scene_pngs),
-               ("Insertion and deletion curves", curve_pngs), ("Explained boxes", box_pngs)]
+               ("Insertion and deletion curves", curve_pngs), ("Explained boxes", box_pngs),
+               ("Sanity check: maps as the net is randomised", sanity_pngs)]
     write_report(folder, "spectral-xai: explanations", notes, tables, figures)
     if wandb_project:
         all_results = [r for results in groups.values() for r in results]

@@ -14,11 +14,13 @@ from PIL import Image
 from spectral_xai.checkpoint import CheckpointError
 from spectral_xai.data_modules.reader import DatasetError
 from spectral_xai.explain_cli import main
+from spectral_xai.explainers import REGISTRY
 from spectral_xai.posthoc import explain_checkpoints
+from spectral_xai.sanity import CASCADE
 
 from .helpers.training import REPO, run_cli, tiny_args
 
-# SIDU is left to the newcomer's command below (default methods): 64 masked images per box.
+# The other methods are left to the run of every method below.
 FAST = dict(methods=["gradcam", "rise"], method_settings={"rise": {"n_masks": 16}},
             num_images=2, step=0.25, target_min_score=0.0, batch_size=8)
 FAST_ARGS = ["--methods", "[gradcam, rise]", "--num_images", "2", "--step", "0.25", "--target_min_score", "0.0", "--batch_size", "8",
@@ -160,16 +162,28 @@ def test_checkpoints_by_glob_bracketed_list_and_config_file(checkpoints, tmp_pat
 
 
 @pytest.mark.slow
-def test_the_newcomers_command_on_the_shared_trained_net_from_another_folder(trained_checkpoint, tmp_path):
-    """The README's command, run from a folder other than the one training ran in: the checkpoint
-    stores its dataset root absolute."""
+def test_every_method_and_the_sanity_check_from_another_folder(trained_checkpoint, tmp_path):
+    """The README's command with every method and the randomisation test, run from a folder other
+    than the one training ran in: the checkpoint stores its dataset root absolute."""
     saved = torch.load(trained_checkpoint, weights_only=False)["datamodule_hyper_parameters"]["root"]
     assert os.path.isabs(saved)
-    result = explain_py(str(trained_checkpoint), "--output", "out", "--num_images", "2", "--step", "0.25",
-                        "--method_settings", '{"rise": {"n_masks": 16}}', cwd=tmp_path)
+    result = explain_py(str(trained_checkpoint), "--output", "out", "--methods", "all", "--sanity_check",
+                        "--sanity_images", "1", "--num_images", "2", "--step", "0.25",
+                        "--method_settings", '{"rise": {"n_masks": 16}, "sess": {"scales": 2}}', cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    for name in ("boxes.csv", "summary.csv", "summary.json", "report.html"):
-        assert (tmp_path / "out" / name).is_file(), name
+    out = tmp_path / "out"
+    for name in ("boxes.csv", "summary.csv", "summary.json", "report.html", "sanity.csv", "sanity.json"):
+        assert (out / name).is_file(), name
+    (row,) = json.loads((out / "summary.json").read_text())["rows"]
+    for method in REGISTRY:
+        assert row[method]["boxes"] == 2 and row[method]["failed"] == 0, method
+        for metric in ("pointing_game", "energy_pointing_game"):
+            assert 0 <= row[method][metric]["mean"] <= 1, (method, metric)
+    sanity = read_rows(out / "sanity.csv")
+    assert [(r["method"], r["stage"]) for r in sanity] == [(m, stage) for m in sorted(REGISTRY) for stage, _ in CASCADE]
+    assert all(r["failed"] == "0" and int(r["compared"]) + int(r["blank"]) == 1 for r in sanity)
+    (figure,) = (out / "sanity").glob("*.png")
+    assert str(figure.relative_to(out)) in (out / "report.html").read_text()
 
 
 def _fails_cleanly(capsys, argv: list[str], *words: str) -> None:

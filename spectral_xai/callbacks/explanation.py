@@ -24,7 +24,7 @@ from pytorch_lightning.loggers import WandbLogger
 
 from ..detection import Scoring
 from ..distributed import gather, shard
-from ..evaluation import BoxResult, Boxes, Explainer, choose_scenes
+from ..evaluation import BoxResult, Boxes, Explainer, Methods, choose_scenes
 from ..reporting.figures import explanation_figure
 from ..reporting.tables import BOX_FIELDS, box_row, method_scalars, spectrum_scalars, write_csv
 from ..reporting.wandb_media import log_media
@@ -46,7 +46,7 @@ class Share:
 
 class ExplanationCallback(pl.Callback):
     """Args:
-        methods: registered method names (``gradcam``, ``gradcam_norelu``, ``rise``, ``sidu``).
+        methods: registered method names (README lists them), or ``all``.
         method_settings: per method, keyword arguments, e.g. ``{"rise": {"n_masks": 500}}``.
         scoring: the one rule by which every perturbation method and the metric score a detection
             (``{rule: matched, min_score: 0.05, min_iou: 0.5}`` by default, or ``{rule: drise}``).
@@ -66,7 +66,7 @@ class ExplanationCallback(pl.Callback):
         precision: ``32``, or ``bf16-mixed`` / ``16-mixed`` for the perturbation passes on a GPU.
     """
 
-    def __init__(self, methods: Sequence[str] = ("gradcam", "rise", "sidu"), method_settings: dict[str, dict] | None = None,
+    def __init__(self, methods: Methods = ("gradcam", "rise", "sidu"), method_settings: dict[str, dict] | None = None,
                  scoring: Scoring | None = None, target_min_score: float = 0.05, num_images: int = 4,
                  every_n_epochs: int = 1, seed: int = 0, step: float = 0.05, batch_size: int = 32,
                  figure_inches: float = 2.6, time_budget_s: float | None = None, boxes: Boxes = "top",

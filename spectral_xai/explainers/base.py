@@ -36,6 +36,17 @@ def check_known(name: str) -> None:
         raise KeyError(f"unknown saliency method {name!r}; known: {sorted(REGISTRY)}")
 
 
+def method_names(methods: str | Sequence[str]) -> list[str]:
+    """The methods asked for, checked: ``all`` (alone or among others) means every registered
+    method, in name order."""
+    names = [methods] if isinstance(methods, str) else list(methods)
+    if "all" in names:
+        return sorted(REGISTRY)
+    for name in names:
+        check_known(name)
+    return list(dict.fromkeys(names))
+
+
 def create(name: str, **settings) -> "SaliencyMethod":
     """The method registered as ``name`` with its settings; unknown names raise ``KeyError``."""
     check_known(name)

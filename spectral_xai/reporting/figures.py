@@ -14,7 +14,9 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from ..detection import Target
 from ..evaluation import BoxResult, SampleExplanation
+from ..sanity import SanityResult
 
 
 def panel_title(result: BoxResult) -> str:
@@ -60,25 +62,62 @@ def scene_grid(rows: Sequence[GridRow], panel_inches: float = 2.6) -> np.ndarray
             label = f"{class_names[target.label]} {target.score:.2f}"
             panels += [(f"{prefix}{explained.sample_id} {name}{which}: {label}", image, target, results)
                        for image, name in zip(spectra, names)]
-    fig = Figure(figsize=(panel_inches * (1 + len(methods)), (panel_inches + 0.5) * len(panels)))
-    canvas = FigureCanvasAgg(fig)
-    grid = fig.subplots(len(panels), 1 + len(methods), squeeze=False)
+    fig, canvas, grid = _grid(len(panels), 1 + len(methods), panel_inches)
     for axes, (title, image, target, results) in zip(grid, panels):
-        x1, y1, x2, y2 = (float(v) for v in target.box)
-        for ax in axes:
-            ax.imshow(image)
-            ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor="lime", linewidth=1.5))
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[0].set_title(title, fontsize=8)
+        _show(axes[0], image, target, None, title)
         for ax, method in zip(axes[1:], methods):
             result = results.get(method)
             if result is None:
                 ax.set_visible(False)
                 continue
-            if result.ok:
-                ax.imshow(result.saliency.detach().cpu().numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
-            ax.set_title(panel_title(result), fontsize=8)
+            _show(ax, image, target, result.saliency if result.ok else None, panel_title(result))
+    return _pixels(fig, canvas)
+
+
+def sanity_figure(explained: SampleExplanation, results: Sequence[SanityResult], stages: Sequence[str],
+                  class_names: Sequence[str], mean: Sequence[float], std: Sequence[float], title_prefix: str = "",
+                  panel_inches: float = 2.2) -> np.ndarray:
+    """The randomisation test for the image's best box: one row per method, its map from the trained
+    net and then from each stage of the randomised cascade, with the Spearman correlation to the first."""
+    image, target = display_spectra(explained.image, mean, std)[0], explained.targets[0]
+    trained = {r.method: r for r in explained.results if r.box == 0}
+    randomised = {(r.method, r.stage): r for r in results if r.box == 0 and r.sample_id == explained.sample_id}
+    methods = [m for m in trained if any(key[0] == m for key in randomised)]
+    fig, canvas, grid = _grid(len(methods), 1 + len(stages), panel_inches)
+    label = f"{class_names[target.label]} {target.score:.2f}"
+    for axes, method in zip(grid, methods):
+        original = trained[method]
+        _show(axes[0], image, target, original.saliency if original.ok else None,
+              f"{title_prefix}{explained.sample_id}: {label}\n{method}, trained net")
+        for ax, stage in zip(axes[1:], stages):
+            result = randomised.get((method, stage))
+            if result is None:
+                ax.set_visible(False)
+                continue
+            rho = ("failed" if result.error else "blank" if np.isnan(result.spearman)
+                   else f"rho {result.spearman:.2f}, in support {result.spearman_support:.2f}")
+            _show(ax, image, target, result.saliency, f"{stage}\n{rho}")
+    return _pixels(fig, canvas)
+
+
+def _grid(rows: int, columns: int, panel_inches: float) -> tuple[Figure, FigureCanvasAgg, np.ndarray]:
+    fig = Figure(figsize=(panel_inches * columns, (panel_inches + 0.5) * rows))
+    return fig, FigureCanvasAgg(fig), fig.subplots(rows, columns, squeeze=False)
+
+
+def _show(ax, image: np.ndarray, target: Target, saliency: torch.Tensor | None, title: str) -> None:
+    """The image with the target's box, and the map over it when there is one."""
+    x1, y1, x2, y2 = (float(v) for v in target.box)
+    ax.imshow(image)
+    ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False, edgecolor="lime", linewidth=1.5))
+    if saliency is not None:
+        ax.imshow(saliency.detach().cpu().numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=8)
+
+
+def _pixels(fig: Figure, canvas: FigureCanvasAgg) -> np.ndarray:
     fig.tight_layout()
     canvas.draw()
     return np.asarray(canvas.buffer_rgba())[:, :, :3].copy()

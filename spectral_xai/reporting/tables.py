@@ -15,6 +15,7 @@ import numpy as np
 
 from ..data_modules.layout import SPECTRA
 from ..evaluation import BoxResult
+from ..sanity import SanityResult
 
 LOCALISATION = ("pointing_game", "energy_pointing_game", "odi")
 ATTRIBUTION_FIELDS = [f"score_{kind}_{spectrum}" for spectrum in SPECTRA for kind in ("without", "alone")]
@@ -150,4 +151,30 @@ def write_attribution(folder: Path, table: list[dict]) -> list[list[str]]:
                           f"{stats['without']['mean']:.3f} ± {stats['without']['std']:.3f}",
                           f"{stats['alone']['mean']:.3f} ± {stats['alone']['std']:.3f}"])
     write_csv(folder / "attribution.csv", header, lines)
+    return [header, *lines]
+
+
+def write_sanity(folder: Path, groups: Mapping[tuple[str, str], Sequence[SanityResult]], stages: Sequence[str]
+                 ) -> list[list[str]]:
+    """sanity.csv: per (model, spectrum, method, randomised stage) the mean ± std over boxes of the
+    Spearman correlation between the trained and the randomised net's map, over all pixels and over
+    the pixels where either map is non-zero, and how many maps were compared, blank (correlation
+    undefined) or failed; sanity.json the same in full; returns the rows."""
+    header = ["model", "spectrum", "method", "stage", "spearman", "spearman in support", "compared", "blank", "failed"]
+    lines, entries = [], []
+    for (model, spectrum), results in groups.items():
+        for method in dict.fromkeys(r.method for r in results):
+            for stage in stages:
+                done = [r for r in results if r.method == method and r.stage == stage and not r.error]
+                failed = sum(1 for r in results if r.method == method and r.stage == stage and r.error)
+                everywhere = _mean_std([r.spearman for r in done])
+                support = _mean_std([r.spearman_support for r in done])
+                compared = sum(1 for r in done if not math.isnan(r.spearman))
+                entries.append({"model": model, "spectrum": spectrum, "method": method, "stage": stage,
+                                "spearman": everywhere, "spearman_support": support, "compared": compared,
+                                "blank": len(done) - compared, "failed": failed})
+                lines.append([model, spectrum, method, stage, *(f"{v['mean']:.3f} ± {v['std']:.3f}" for v in (everywhere, support)),
+                              str(compared), str(len(done) - compared), str(failed)])
+    (folder / "sanity.json").write_text(json.dumps({"stages": list(stages), "rows": entries}, indent=2))
+    write_csv(folder / "sanity.csv", header, lines)
     return [header, *lines]

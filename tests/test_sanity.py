@@ -1,0 +1,65 @@
+"""The randomisation test: which weights each stage re-initialises, the correlation, and a method
+known not to depend on a stage (EigenCAM at the class head's input ignores that head's weights)."""
+import math
+
+import pytest
+import torch
+
+from spectral_xai.checkpoint import load_checkpoint
+from spectral_xai.evaluation import Explainer
+from spectral_xai.sanity import CASCADE, randomised_cascade, sanity_check, spearman
+
+
+@pytest.fixture(scope="module")
+def trained(trained_checkpoint):
+    module, datamodule = load_checkpoint(trained_checkpoint, num_workers=0)
+    datamodule.setup("test")
+    return module.detector(), datamodule.datasets["test"][1]
+
+
+def changed(before: torch.nn.Module, after: torch.nn.Module) -> set[str]:
+    """Top-level parts of the net (and the class head's predict conv) whose weights differ."""
+    theirs = dict(after.net.named_parameters())
+    parts = set()
+    for name, value in before.net.named_parameters():
+        if not torch.equal(value, theirs[name]):
+            parts.add("class_net.predict" if name.startswith("class_net.predict") else name.split(".")[0])
+    return parts
+
+
+def test_the_cascade_reinitialises_from_the_top_and_is_seeded(trained):
+    detector, _ = trained
+    original = {k: v.clone() for k, v in detector.state_dict().items()}
+    cascade = randomised_cascade(detector, seed=3)
+    assert [stage for stage, _ in cascade] == [stage for stage, _ in CASCADE]
+    assert [changed(detector, random) for _, random in cascade] == [
+        {"class_net.predict"}, {"class_net.predict", "class_net"}, {"class_net.predict", "class_net", "box_net", "fpn"},
+        {"class_net.predict", "class_net", "box_net", "fpn", "backbone"}]
+    assert all(torch.equal(v, detector.state_dict()[k]) for k, v in original.items())  # the trained net is untouched
+    again = randomised_cascade(detector, seed=3)[-1][1].state_dict()
+    assert all(torch.equal(v, again[k]) for k, v in cascade[-1][1].state_dict().items())
+
+
+def test_spearman_over_all_pixels_and_over_the_support():
+    a = torch.zeros(10, 10)
+    b = torch.zeros(10, 10)
+    a[0, :5] = torch.arange(1.0, 6.0)
+    b[0, :5] = torch.arange(5.0, 0.0, -1.0)  # the same support, the opposite order within it
+    assert spearman(a, b) > 0.5 and spearman(a, b, support=True) == pytest.approx(-1.0)
+    assert spearman(a, a * 2 + 1) == pytest.approx(1.0)
+    assert math.isnan(spearman(a, torch.zeros(10, 10)))
+
+
+@pytest.mark.slow
+def test_a_map_that_ignores_a_stage_survives_it_and_one_that_reads_it_does_not(trained):
+    detector, sample = trained
+    explainer = Explainer(["gradcam", "eigencam", "rise"], {"rise": {"n_masks": 64}}, step=0.5)
+    explained = explainer.explain(detector, sample)
+    results = sanity_check(explainer, randomised_cascade(detector), explained)
+    assert len(results) == len(CASCADE) * 3
+    first = {r.method: r for r in results if r.stage == CASCADE[0][0]}
+    assert first["eigencam"].spearman == pytest.approx(1.0)  # EigenCAM never reads the predict conv's weights
+    assert first["gradcam"].spearman < 0.9  # Grad-CAM's weights are the predict conv's gradient
+    # A fully random net does not re-identify the target: RISE has nothing to show.
+    last = {r.method: r for r in results if r.stage == CASCADE[-1][0]}
+    assert math.isnan(last["rise"].spearman) and last["rise"].saliency.max() == 0
