@@ -7,16 +7,13 @@ from spectral_xai.explainers import REGISTRY, create, register
 from spectral_xai.explainers.base import SaliencyMethod
 from spectral_xai.explainers.rise import RISE, rise_masks
 
-from ..helpers.region_detector import (BOX_REGION_SLICE, LABEL, REGION_SLICE, expected_score, region_detector,
-                                       region_scorer)
+from ..helpers.region_detector import (BOX_REGION_SLICE, LABEL, REGION_SLICE, expected_score, region_case,
+                                       region_detector, region_scorer)
 
 
 @pytest.fixture(scope="module")
 def case():
-    scorer = region_scorer()
-    image = 0.6 + 0.4 * torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        target = Target.from_detections(scorer.detector(image[None]))
+    scorer, image, target = region_case()
     assert target.label == LABEL and target.score == pytest.approx(expected_score(image), abs=1e-6)
     return scorer, image, target
 

@@ -2,20 +2,16 @@
 import pytest
 import torch
 
-from spectral_xai.detection import DetectionScorer, Target
+from spectral_xai.detection import DetectionScorer
 from spectral_xai.explainers import create
 from spectral_xai.explainers.sess import SESS
 
-from ..helpers.region_detector import region_scorer
+from ..helpers.region_detector import region_case
 
 
 @pytest.fixture(scope="module")
 def case():
-    scorer = region_scorer()
-    image = 0.6 + 0.4 * torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0))
-    with torch.no_grad():
-        target = Target.from_detections(scorer.detector(image[None]))
-    return scorer, image, target
+    return region_case()
 
 
 @pytest.mark.parametrize("stride", [1.0, 0.5])

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from spectral_xai.detection import DetectionScorer, EffdetDetector, MatchedScore
+from spectral_xai.detection import DetectionScorer, EffdetDetector, MatchedScore, Target
 
 SIZE, TILE, STRIDE, CLASSES = 64, 16, 8, 2
 REGION = 5  # tile row 1, column 1: pixels [16:32, 16:32]
@@ -91,3 +91,12 @@ def expected_score(image: torch.Tensor) -> float:
     region = image.mean(dim=0)[REGION_SLICE].mean()
     score = torch.sigmoid(GAIN * region + BIAS).item()
     return score if score >= 0.05 else 0.0
+
+
+def region_case() -> tuple[DetectionScorer, torch.Tensor, Target]:
+    """The region scorer, a seeded bright random image and its one detection."""
+    scorer = region_scorer()
+    image = 0.6 + 0.4 * torch.rand(3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        target = Target.from_detections(scorer.detector(image[None]))
+    return scorer, image, target
