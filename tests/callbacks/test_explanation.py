@@ -50,6 +50,9 @@ def test_wandb_run_holds_every_key_image_and_row_for_every_epoch(synthetic_root,
             assert all(v >= 0 for v in values)
     for key in ("explain/spectrum/rgb/score_without", "explain/spectrum/rgb/score_alone"):
         assert sum(key in r for r in rows) == 2, key
+    # Localisation scores: logged where defined (a blank map of this untrained net has none), in [0, 1].
+    localisation = [v for r in rows for k, v in r.items() if k.rsplit("/", 1)[-1] in ("pointing_game", "energy_pointing_game", "odi")]
+    assert localisation and all(0 <= v <= 1 for v in localisation)
     assert sum("explain/maps" in r for r in rows) == 2 and sum("explain/boxes" in r for r in rows) == 2
     images = sorted((run / "files" / "media" / "images" / "explain").glob("maps_*.png"))
     assert len(images) == 2 * 2  # two images per epoch
@@ -61,6 +64,7 @@ def test_wandb_run_holds_every_key_image_and_row_for_every_epoch(synthetic_root,
         assert len(content["data"]) == 2 * len(METHODS)
         assert {row[column("method")] for row in content["data"]} == set(METHODS)
         assert all(0 <= row[column("insertion_auc")] <= 1 and row[column("error")] == "" for row in content["data"])
+        assert all(row[column("judged_against")] in ("annotation", "detection") for row in content["data"])
     assert {row[column("epoch")] for t in tables for row in json.loads(t.read_text())["data"]} == {0, 1}
 
 
