@@ -306,10 +306,11 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
                "and energy PG: higher is better, ODI: lower is better)", summary),
               ("Spectrum attribution (the box's score with each input spectrum replaced by the deletion "
                "substrate, and with it alone)", attribution)]
-    if sanity_check:
+    sanity = write_sanity(folder, sanity_groups, [stage for stage, _ in CASCADE]) if sanity_check else None
+    if sanity:
         tables.append(("Sanity check: Spearman correlation of each method's map with the trained net's as the net is "
                        "re-initialised from the top (cumulative stages); near 1 means the map does not depend on "
-                       "the weights", write_sanity(folder, sanity_groups, [stage for stage, _ in CASCADE])))
+                       "the weights", sanity))
     (folder / "scenes").mkdir()
     scene_pngs = []
     for scene, grid_rows in grids.items():
@@ -323,7 +324,7 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
     if wandb_project:
         all_results = [r for results in groups.values() for r in results]
         scalars = {**method_scalars(all_results, methods), **spectrum_scalars(all_results)}
-        _log_wandb(wandb_project, folder, scalars, rows, summary, box_pngs)
+        _log_wandb(wandb_project, folder, scalars, rows, summary, box_pngs, sanity)
 
 
 def _evaluations(loaded: Sequence[LoadedCheckpoint], part: str, spectra: Sequence[str] | None
@@ -348,10 +349,13 @@ def _model_name(checkpoint: Path, taken: Sequence[str]) -> str:
 
 
 def _log_wandb(project: str, folder: Path, scalars: dict[str, float], rows: list[list],
-               summary: list[list[str]], box_pngs: Sequence[Path]) -> None:
-    """The callback's keys, once: scalars per method, figures, the per-box table, and Table 2."""
+               summary: list[list[str]], box_pngs: Sequence[Path], sanity: list[list[str]] | None) -> None:
+    """The callback's keys, once: scalars per method, figures, the per-box table, and Table 2; the
+    sanity check's table as ``explain/sanity`` when it ran."""
     logger = AutoWandbLogger(project=project, save_dir=str(folder), job_type="explain")
     logger.log_metrics(scalars)
     log_media(logger, [(p.stem, np.asarray(Image.open(p).convert("RGB"))) for p in box_pngs], BOX_COLUMNS, rows)
     logger.log_table("explain/summary", columns=summary[0], data=summary[1:])
+    if sanity:
+        logger.log_table("explain/sanity", columns=sanity[0], data=sanity[1:])
     logger.experiment.finish()

@@ -19,6 +19,7 @@ from spectral_xai.posthoc import explain_checkpoints
 from spectral_xai.sanity import CASCADE
 
 from .helpers.training import REPO, run_cli, tiny_args
+from .helpers.wandb_records import history
 
 # The other methods are left to the run of every method below.
 FAST = dict(methods=["gradcam", "rise"], method_settings={"rise": {"n_masks": 16}},
@@ -168,7 +169,7 @@ def test_every_method_and_the_sanity_check_from_another_folder(trained_checkpoin
     saved = torch.load(trained_checkpoint, weights_only=False)["datamodule_hyper_parameters"]["root"]
     assert os.path.isabs(saved)
     result = explain_py(str(trained_checkpoint), "--output", "out", "--methods", "all", "--sanity_check",
-                        "--sanity_images", "1", "--num_images", "2", "--step", "0.25",
+                        "--sanity_images", "1", "--num_images", "2", "--step", "0.25", "--wandb_project", "test",
                         "--method_settings", '{"rise": {"n_masks": 16}, "sess": {"scales": 2}}', cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     out = tmp_path / "out"
@@ -184,6 +185,16 @@ def test_every_method_and_the_sanity_check_from_another_folder(trained_checkpoin
     assert all(r["failed"] == "0" and int(r["compared"]) + int(r["blank"]) == 1 for r in sanity)
     (figure,) = (out / "sanity").glob("*.png")
     assert str(figure.relative_to(out)) in (out / "report.html").read_text()
+    # The W&B run (offline: no account here) has every method's scalars, localisation included, and the tables.
+    (run,) = (out / "wandb").glob("offline-run-*")
+    logged = {key: value for row in history(next(run.glob("run-*.wandb"))) for key, value in row.items()}
+    for method in REGISTRY:
+        assert 0 <= logged[f"explain/{method}/insertion_auc"] <= 1, method
+    # A localisation score is logged where some map defines it (a method blank on both boxes has none).
+    located = [k for k in logged if k.endswith("/energy_pointing_game")]
+    assert len(located) >= len(REGISTRY) - 2 and all(0 <= logged[k] <= 1 for k in located)
+    tables = {p.name.split("_")[0] for p in (run / "files" / "media" / "table" / "explain").glob("*.table.json")}
+    assert {"summary", "sanity", "boxes"} <= tables
 
 
 def _fails_cleanly(capsys, argv: list[str], *words: str) -> None:
