@@ -170,14 +170,14 @@ def _evaluations(method: SaliencyMethod, scorer: DetectionScorer, image: torch.T
     adds its base method's share on each window it explains."""
     before = scorer.forward_passes
     if isinstance(method, SESS):
-        calls, explain_all = [], method.base.explain_all
-        method.base.explain_all = lambda *a: calls.append(1) or explain_all(*a)  # counts the windows explained
+        windows, explain_batch = [], method.base.explain_batch
+        method.base.explain_batch = lambda scorer_, images, *a: windows.append(len(images)) or explain_batch(scorer_, images, *a)
         method(scorer, image, target)
-        del method.base.explain_all
-        passes = scorer.forward_passes - before
+        del method.base.explain_batch
+        passes, explained = scorer.forward_passes - before, sum(windows)
         base_passes, base_gradients = _evaluations(method.base, DetectionScorer(scorer.detector, scorer.rule), image, target)
-        feature_passes = len(calls) if base_passes and hasattr(method.base, "layer") else 0
-        return passes + feature_passes, len(calls) * base_gradients
+        feature_passes = explained if base_passes and hasattr(method.base, "layer") else 0
+        return passes + feature_passes, explained * base_gradients
     method(scorer, image, target)
     passes = scorer.forward_passes - before
     if not passes:

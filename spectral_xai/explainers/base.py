@@ -74,6 +74,19 @@ class SaliencyMethod(ABC):
         target override this to score every target on one stream of perturbed images."""
         return [self.saliency(scorer, image, target) for target in targets]
 
+    def explain_batch(self, scorer: DetectionScorer, images: torch.Tensor,
+                      targets: Sequence[Sequence[Target]]) -> list[list[torch.Tensor]]:
+        """For several images [N, C, H, W] (windows of one image, say), the maps in [0, 1] of each
+        image's targets; equal to :meth:`explain_all` on each image."""
+        return [[normalize(s.detach().float()) for s in maps] for maps in self.saliency_batch(scorer, images, targets)]
+
+    def saliency_batch(self, scorer: DetectionScorer, images: torch.Tensor,
+                       targets: Sequence[Sequence[Target]]) -> list[list[torch.Tensor]]:
+        """Unnormalised maps per image and target. Image by image here: a perturbation method
+        batches its own perturbed images already; a gradient method overrides this to run several
+        images through one forward pass."""
+        return [self.saliency_all(scorer, image, image_targets) for image, image_targets in zip(images, targets)]
+
     @abstractmethod
     def saliency(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
         """Unnormalised [H, W] saliency."""
@@ -92,8 +105,16 @@ class MultiTargetMethod(SaliencyMethod):
 
 
 @contextmanager
-def input_with_gradient(image: torch.Tensor) -> Iterator[torch.Tensor]:
-    """A [1, C, H, W] copy of ``image`` that autograd tracks, also inside Lightning's validation,
+def input_with_gradient(images: torch.Tensor) -> Iterator[torch.Tensor]:
+    """A copy of ``images`` [N, C, H, W] that autograd tracks, also inside Lightning's validation,
     which runs under inference mode (whose tensors cannot join autograd)."""
     with torch.inference_mode(False), torch.enable_grad():
-        yield image.clone()[None].requires_grad_(True)
+        yield images.clone().requires_grad_(True)
+
+
+def image_chunks(images: torch.Tensor, targets: Sequence[Sequence[Target]],
+                 size: int) -> Iterator[tuple[torch.Tensor, Sequence[Sequence[Target]]]]:
+    """``size`` images at a time with their targets: a gradient method keeps the autograd graph of
+    a whole forward pass, so its batches are kept smaller than the scorer's."""
+    for start in range(0, len(images), size):
+        yield images[start:start + size], targets[start:start + size]

@@ -51,10 +51,10 @@ class ODAMBox(HiResCAM):
             raise ValueError(f"coordinates {list(coordinates)}: choose among {list(CORNERS)}")
         self.coordinates, self.with_class = [CORNERS.index(c) for c in coordinates], with_class
 
-    def outputs(self, detector: EffdetDetector, raw: Raw, target: Target) -> list[torch.Tensor]:
-        box = detector.box(raw, target)
+    def outputs(self, detector: EffdetDetector, raw: Raw, target: Target, image: int) -> list[torch.Tensor]:
+        box = detector.box(raw, target, image)
         corners = [box[i] for i in self.coordinates]
-        return [detector.logit(raw, target), *corners] if self.with_class else corners
+        return [detector.logit(raw, target, image), *corners] if self.with_class else corners
 
     def merge(self, cams: list[torch.Tensor]) -> torch.Tensor:
         return torch.stack([normalize(cam) for cam in cams]).amax(dim=0)

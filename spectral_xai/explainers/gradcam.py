@@ -17,10 +17,14 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from .base import MultiTargetMethod, input_with_gradient, register
+from .base import MultiTargetMethod, image_chunks, input_with_gradient, register
 from ..detection import DetectionScorer, EffdetDetector, Target
 from ..detection.detector import Raw
 from .features import features_for_level, tap_inputs
+
+
+#: Images per forward pass when a gradient method explains several (SESS's windows).
+GRADIENT_BATCH = 8
 
 
 class FeatureGradientCAM(MultiTargetMethod):
@@ -37,9 +41,10 @@ class FeatureGradientCAM(MultiTargetMethod):
     def combine(self, features: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
         """A, g [1, K, h, w] -> map [1, 1, h, w]."""
 
-    def outputs(self, detector: EffdetDetector, raw: Raw, target: Target) -> list[torch.Tensor]:
-        """The scalars explained, each differentiable to the features: the target's class logit."""
-        return [detector.logit(raw, target)]
+    def outputs(self, detector: EffdetDetector, raw: Raw, target: Target, image: int) -> list[torch.Tensor]:
+        """The scalars explained, each differentiable to the features: the target's class logit in
+        image ``image`` of the batch."""
+        return [detector.logit(raw, target, image)]
 
     def merge(self, cams: list[torch.Tensor]) -> torch.Tensor:
         """One map from the maps of :meth:`outputs`, in order."""
@@ -47,19 +52,34 @@ class FeatureGradientCAM(MultiTargetMethod):
         return cam
 
     def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
-        detector = scorer.detector
-        with input_with_gradient(image) as x:
+        return self.saliency_batch(scorer, image[None], [targets])[0]
+
+    def saliency_batch(self, scorer: DetectionScorer, images: torch.Tensor,
+                       targets: Sequence[Sequence[Target]]) -> list[list[torch.Tensor]]:
+        """Several images through one forward pass (``GRADIENT_BATCH`` at a time); the heads run
+        per image in eval mode, so an image's gradient is its own."""
+        maps = []
+        for chunk, chunk_targets in image_chunks(images, targets, GRADIENT_BATCH):
+            maps += self._chunk(scorer.detector, chunk, chunk_targets)
+        return maps
+
+    def _chunk(self, detector: EffdetDetector, images: torch.Tensor,
+               targets: Sequence[Sequence[Target]]) -> list[list[torch.Tensor]]:
+        with input_with_gradient(images) as x:
             with tap_inputs(detector.net, self.layer) as calls:
                 raw = detector.raw(x)
             maps = []
-            for target in targets:
-                features = features_for_level(calls, detector.locate(raw, target.anchor)[0], self.layer)
-                cams = []
-                for output in self.outputs(detector, raw, target):
-                    (gradient,) = torch.autograd.grad(output, features, retain_graph=True)
-                    cam = self.combine(features.detach(), gradient)
-                    cams.append(cam.clamp(min=0) if self.relu else cam)
-                maps.append(F.interpolate(self.merge(cams), size=image.shape[-2:], mode="bilinear", align_corners=False)[0, 0])
+            for image, image_targets in enumerate(targets):
+                maps.append([])
+                for target in image_targets:
+                    features = features_for_level(calls, detector.locate(raw, target.anchor)[0], self.layer)
+                    cams = []
+                    for output in self.outputs(detector, raw, target, image):
+                        (gradient,) = torch.autograd.grad(output, features, retain_graph=True)
+                        cam = self.combine(features[image:image + 1].detach(), gradient[image:image + 1])
+                        cams.append(cam.clamp(min=0) if self.relu else cam)
+                    maps[-1].append(F.interpolate(self.merge(cams), size=images.shape[-2:], mode="bilinear",
+                                                  align_corners=False)[0, 0])
         return maps
 
 

@@ -6,7 +6,8 @@ from typing import Sequence
 
 import torch
 
-from .base import MultiTargetMethod, input_with_gradient, register
+from .base import MultiTargetMethod, image_chunks, input_with_gradient, register
+from .gradcam import GRADIENT_BATCH
 from ..detection import DetectionScorer, Target
 
 
@@ -17,8 +18,14 @@ class InputGradient(MultiTargetMethod):
     gets its own backward pass from the one shared forward pass."""
 
     def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
-        detector = scorer.detector
-        with input_with_gradient(image) as x:
-            raw = detector.raw(x)
-            return [torch.autograd.grad(detector.logit(raw, target), x, retain_graph=k < len(targets) - 1)[0][0].abs().amax(dim=0)
-                    for k, target in enumerate(targets)]
+        return self.saliency_batch(scorer, image[None], [targets])[0]
+
+    def saliency_batch(self, scorer: DetectionScorer, images: torch.Tensor,
+                       targets: Sequence[Sequence[Target]]) -> list[list[torch.Tensor]]:
+        detector, maps = scorer.detector, []
+        for chunk, chunk_targets in image_chunks(images, targets, GRADIENT_BATCH):
+            with input_with_gradient(chunk) as x:
+                raw = detector.raw(x)
+                maps += [[torch.autograd.grad(detector.logit(raw, target, image), x, retain_graph=True)[0][image].abs().amax(dim=0)
+                          for target in image_targets] for image, image_targets in enumerate(chunk_targets)]
+        return maps

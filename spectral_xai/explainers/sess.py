@@ -39,8 +39,8 @@ class SESS(MultiTargetMethod):
     scoring rule, with its box mapped into the window (clipped; at least ``min_inside`` of its area
     must lie inside, else the window does not show it). The best ``1 - drop`` of all windows that
     show the target are kept (the paper's pre-filter, r = ``drop``); ``base`` explains the
-    re-identified detection in each kept window (the detections of all targets in one window in one
-    call), each map is min-max normalised, weighted by the window's score, pasted into a blank
+    re-identified detection in each kept window (the kept windows of one scale in one call, so that a
+    gradient method runs them through one forward pass), each map is min-max normalised, weighted by the window's score, pasted into a blank
     canvas of its scaled image and resized to the input; the fused map is, per pixel, the mean of
     the non-zero values over windows (theta = 0). No smoothing: the maps are scored by
     insertion/deletion. Cost: the windows' forward passes plus the base method on each kept window.
@@ -90,10 +90,10 @@ class SESS(MultiTargetMethod):
         counts = torch.zeros_like(sums)
         chosen = sorted(kept)
         for first, patches in self._patches(image, [windows[i] for i in chosen]):
-            for patch, index in zip(patches, chosen[first:]):
-                members = kept[index]
-                maps = self.base.explain_all(scorer, patch, [found[k, index] for k in members])
-                for k, saliency in zip(members, maps):
+            indices = chosen[first:first + len(patches)]
+            maps = self.base.explain_batch(scorer, patches, [[found[k, index] for k in kept[index]] for index in indices])
+            for index, window_maps in zip(indices, maps):
+                for k, saliency in zip(kept[index], window_maps):
                     layer = self._paste(saliency * scores[k, index], windows[index], shape)
                     sums[k] += layer
                     counts[k] += layer > 0

@@ -4,6 +4,7 @@ import torch
 
 from spectral_xai.detection import DetectionScorer, MatchedScore, Target
 from spectral_xai.explainers import REGISTRY, create, register
+from spectral_xai.explainers import gradcam as gradcam_module, gradient as gradient_module
 from spectral_xai.explainers.base import SaliencyMethod
 from spectral_xai.explainers.rise import RISE, rise_masks
 
@@ -135,3 +136,18 @@ def test_a_new_method_is_one_small_class(case):
         assert saliency[32, 32] == 1 and saliency[0, 0] == 0
     finally:
         REGISTRY.pop("centre_test")
+
+
+@pytest.mark.parametrize("name", ["gradcam", "odam_box", "gradient", "rise"])
+def test_several_images_in_one_batch_are_each_explained_as_alone(case, name, monkeypatch):
+    """explain_batch (SESS's windows) equals explain_all image by image, also where the batch is cut."""
+    for module in (gradcam_module, gradient_module):
+        monkeypatch.setattr(module, "GRADIENT_BATCH", 2)
+    scorer, image, target = case
+    images = torch.stack([image, image.flip(-1), 0.5 + 0.5 * image])
+    targets = [[Target.from_detections(scorer.detector(x[None]))] for x in images]
+    method = create(name, **({"n_masks": 64, "grid": 4, "p": 0.5} if name == "rise" else {}))
+    together = method.explain_batch(scorer, images, targets)
+    for x, x_targets, maps in zip(images, targets, together):
+        (alone,) = method.explain_all(scorer, x, x_targets)
+        assert torch.allclose(maps[0], alone, atol=1e-5)

@@ -109,3 +109,20 @@ def test_bf16_perturbation_maps_agree_with_full_precision(trained_detector_and_i
     correlation = torch.corrcoef(torch.stack([full.flatten(), mixed.flatten()]))[0, 1]
     assert correlation >= 0.98, f"{precision}: correlation {correlation:.4f} with full precision"
     assert not torch.equal(full, mixed), "the mixed-precision passes should not be the full-precision ones"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["gradcam", "odam_comb"])
+def test_windows_through_one_forward_pass_equal_one_at_a_time(trained_detector_and_image, name):
+    """What SESS asks of a gradient method: several images in one forward pass of the trained
+    EfficientDet (batch norm in eval mode, so the images do not meet), each explained as if alone."""
+    detector, image = trained_detector_and_image
+    images = torch.stack([image, image.flip(-1), image.flip(-2)])
+    with torch.no_grad():
+        targets = [[Target.from_detections(detector(x[None]), rank=k) for k in range(2)] for x in images]
+    method, scorer = create(name), DetectionScorer(detector)
+    passes = images_through(detector.net, lambda: method.explain_batch(scorer, images, targets))
+    for x, x_targets, maps in zip(images, targets, method.explain_batch(scorer, images, targets)):
+        for joint, alone in zip(maps, method.explain_all(scorer, x, x_targets)):
+            assert torch.allclose(joint, alone, atol=1e-4), name
+    assert passes == len(images)  # one forward pass of three images
