@@ -42,7 +42,7 @@ from .reporting.html import write_report
 from .reporting.tables import (BOX_FIELDS, box_row, method_scalars, spectrum_scalars, summarize, write_attribution,
                                write_csv, write_sanity, write_summary)
 from .reporting.wandb_media import log_media
-from .sanity import CASCADE, SanityResult, randomised_cascade, sanity_check as randomisation_test
+from .sanity import STAGES, SanityResult, randomised_cascade, sanity_check as randomisation_test
 
 log = logging.getLogger(__name__)
 
@@ -279,7 +279,7 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
             sanity_groups.setdefault((checkpoint.name, item.spectrum), []).extend(item.sanity)
             (folder / "sanity").mkdir(exist_ok=True)
             sanity_pngs.append(folder / "sanity" / f"{checkpoint.name}_{item.spectrum}_{item.sample_id}.png")
-            Image.fromarray(sanity_figure(item.explanation, item.sanity, [stage for stage, _ in CASCADE], class_names,
+            Image.fromarray(sanity_figure(item.explanation, item.sanity, STAGES, class_names,
                                           mean, std, title_prefix=f"{checkpoint.name} | ")).save(sanity_pngs[-1])
     if not rows:
         raise DatasetError(f"no image had a detection scoring >= {explainer.target_min_score}; nothing was explained")
@@ -306,7 +306,7 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
                "and energy PG: higher is better, ODI: lower is better)", summary),
               ("Spectrum attribution (the box's score with each input spectrum replaced by the deletion "
                "substrate, and with it alone)", attribution)]
-    sanity = write_sanity(folder, sanity_groups, [stage for stage, _ in CASCADE]) if sanity_check else None
+    sanity = write_sanity(folder, sanity_groups, STAGES) if sanity_check else None
     if sanity:
         tables.append(("Sanity check: Spearman correlation of each method's map with the trained net's as the net is "
                        "re-initialised from the top (cumulative stages); near 1 means the map does not depend on "

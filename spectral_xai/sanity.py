@@ -39,6 +39,7 @@ CASCADE: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("box head + BiFPN", ("box_net", "fpn")),
     ("backbone (all random)", ("backbone",)),
 )
+STAGES = tuple(stage for stage, _ in CASCADE)
 
 
 @dataclass

@@ -12,7 +12,7 @@ whose labels are 0-based (effdet's 1-based labels live only inside its loss).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 
 import torch
 from effdet.anchors import decode_box_outputs
@@ -34,7 +34,7 @@ class Detections:
 
     def image(self, index: int) -> "Detections":
         """Image ``index``'s detections as a batch of one."""
-        return Detections(*(getattr(self, f)[index:index + 1] for f in ("boxes", "scores", "labels", "class_probs", "anchors")))
+        return Detections(*(getattr(self, f.name)[index:index + 1] for f in fields(self)))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Callable, Iterator, Sequence
 
 import torch
 
-from ..detection import DetectionScorer, Target
+from ..detection import DetectionScorer, EffdetDetector, Target
 
 REGISTRY: dict[str, Callable[..., "SaliencyMethod"]] = {}
 
@@ -112,9 +112,29 @@ def input_with_gradient(images: torch.Tensor) -> Iterator[torch.Tensor]:
         yield images.clone().requires_grad_(True)
 
 
-def image_chunks(images: torch.Tensor, targets: Sequence[Sequence[Target]],
-                 size: int) -> Iterator[tuple[torch.Tensor, Sequence[Sequence[Target]]]]:
-    """``size`` images at a time with their targets: a gradient method keeps the autograd graph of
-    a whole forward pass, so its batches are kept smaller than the scorer's."""
-    for start in range(0, len(images), size):
-        yield images[start:start + size], targets[start:start + size]
+#: Images per forward pass when a gradient method explains several (SESS's windows): it keeps the
+#: autograd graph of a whole forward pass, so its batches are smaller than the scorer's.
+GRADIENT_BATCH = 8
+
+
+class GradientMethod(MultiTargetMethod):
+    """A method that back-propagates from each target through one forward pass of its image; several
+    images (SESS's windows) share a forward pass, ``GRADIENT_BATCH`` at a time. The heads run per
+    image in eval mode, so an image's gradient is its own."""
+
+    def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
+        return self.saliency_batch(scorer, image[None], [targets])[0]
+
+    def saliency_batch(self, scorer: DetectionScorer, images: torch.Tensor,
+                       targets: Sequence[Sequence[Target]]) -> list[list[torch.Tensor]]:
+        maps = []
+        for start in range(0, len(images), GRADIENT_BATCH):
+            chunk = slice(start, start + GRADIENT_BATCH)
+            with input_with_gradient(images[chunk]) as x:
+                maps += self.saliency_chunk(scorer.detector, x, targets[chunk])
+        return maps
+
+    @abstractmethod
+    def saliency_chunk(self, detector: EffdetDetector, x: torch.Tensor,
+                       targets: Sequence[Sequence[Target]]) -> list[list[torch.Tensor]]:
+        """Unnormalised maps per image of ``x`` (a batch that autograd tracks) and per target."""

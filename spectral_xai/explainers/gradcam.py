@@ -17,18 +17,15 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from .base import MultiTargetMethod, image_chunks, input_with_gradient, register
-from ..detection import DetectionScorer, EffdetDetector, Target
+from .base import GradientMethod, register
+from ..detection import EffdetDetector, Target
 from ..detection.detector import Raw
 from .features import features_for_level, tap_inputs
 
 
-#: Images per forward pass when a gradient method explains several (SESS's windows).
-GRADIENT_BATCH = 8
-
-
-class FeatureGradientCAM(MultiTargetMethod):
-    """Base of the (A, g) methods: one forward pass for every target, then per target and per
+class FeatureGradientCAM(GradientMethod):
+    """Base of the (A, g) methods: one forward pass for every target (of several images: see
+    :class:`~.base.GradientMethod`), then per target and per
     explained output (:meth:`outputs`: the class logit unless a method says otherwise) one backward
     pass, which only runs through the head since it stops at A; :meth:`combine` (A, g) -> a map at
     the feature resolution, ReLU unless ``relu=False``; :meth:`merge` makes one map of several
@@ -51,35 +48,22 @@ class FeatureGradientCAM(MultiTargetMethod):
         (cam,) = cams
         return cam
 
-    def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
-        return self.saliency_batch(scorer, image[None], [targets])[0]
-
-    def saliency_batch(self, scorer: DetectionScorer, images: torch.Tensor,
+    def saliency_chunk(self, detector: EffdetDetector, x: torch.Tensor,
                        targets: Sequence[Sequence[Target]]) -> list[list[torch.Tensor]]:
-        """Several images through one forward pass (``GRADIENT_BATCH`` at a time); the heads run
-        per image in eval mode, so an image's gradient is its own."""
+        with tap_inputs(detector.net, self.layer) as calls:
+            raw = detector.raw(x)
         maps = []
-        for chunk, chunk_targets in image_chunks(images, targets, GRADIENT_BATCH):
-            maps += self._chunk(scorer.detector, chunk, chunk_targets)
-        return maps
-
-    def _chunk(self, detector: EffdetDetector, images: torch.Tensor,
-               targets: Sequence[Sequence[Target]]) -> list[list[torch.Tensor]]:
-        with input_with_gradient(images) as x:
-            with tap_inputs(detector.net, self.layer) as calls:
-                raw = detector.raw(x)
-            maps = []
-            for image, image_targets in enumerate(targets):
-                maps.append([])
-                for target in image_targets:
-                    features = features_for_level(calls, detector.locate(raw, target.anchor)[0], self.layer)
-                    cams = []
-                    for output in self.outputs(detector, raw, target, image):
-                        (gradient,) = torch.autograd.grad(output, features, retain_graph=True)
-                        cam = self.combine(features[image:image + 1].detach(), gradient[image:image + 1])
-                        cams.append(cam.clamp(min=0) if self.relu else cam)
-                    maps[-1].append(F.interpolate(self.merge(cams), size=images.shape[-2:], mode="bilinear",
-                                                  align_corners=False)[0, 0])
+        for image, image_targets in enumerate(targets):
+            maps.append([])
+            for target in image_targets:
+                features = features_for_level(calls, detector.locate(raw, target.anchor)[0], self.layer)
+                cams = []
+                for output in self.outputs(detector, raw, target, image):
+                    (gradient,) = torch.autograd.grad(output, features, retain_graph=True)
+                    cam = self.combine(features[image:image + 1].detach(), gradient[image:image + 1])
+                    cams.append(cam.clamp(min=0) if self.relu else cam)
+                maps[-1].append(F.interpolate(self.merge(cams), size=x.shape[-2:], mode="bilinear",
+                                              align_corners=False)[0, 0])
         return maps
 
 

@@ -165,8 +165,9 @@ def write_sanity(folder: Path, groups: Mapping[tuple[str, str], Sequence[SanityR
     for (model, spectrum), results in groups.items():
         for method in dict.fromkeys(r.method for r in results):
             for stage in stages:
-                done = [r for r in results if r.method == method and r.stage == stage and not r.error]
-                failed = sum(1 for r in results if r.method == method and r.stage == stage and r.error)
+                chosen = [r for r in results if r.method == method and r.stage == stage]
+                done = [r for r in chosen if not r.error]
+                failed = len(chosen) - len(done)
                 everywhere = _mean_std([r.spearman for r in done])
                 support = _mean_std([r.spearman_support for r in done])
                 compared = sum(1 for r in done if not math.isnan(r.spearman))
