@@ -11,6 +11,7 @@ from torch import nn
 from spectral_xai.checkpoint import load_checkpoint
 from spectral_xai.detection import DetectionScorer, EffdetDetector, Target
 from spectral_xai.explainers import create
+from spectral_xai.explainers.cam_family import EigenCAM as OursEigenCAM
 
 REFERENCE = {"gradcam": GradCAM, "hirescam": HiResCAM, "xgradcam": XGradCAM, "gradcam_plusplus": GradCAMPlusPlus,
              "layercam": LayerCAM, "scorecam": ScoreCAM}
@@ -108,15 +109,24 @@ def test_cam_methods_agree_with_pytorch_grad_cam(detections, name, layer, monkey
 @pytest.mark.parametrize("layer", LAYERS)
 def test_eigencam_is_pytorch_grad_cams_projection_up_to_its_arbitrary_sign(detections, layer):
     """pytorch-grad-cam keeps whichever sign its SVD returns; ours orients the component by the
-    detection's evidence. So its map must be ReLU of our signed projection or of its negative."""
+    detection's evidence. So its map must be ours or the ReLU of our projection's negative (ReLU
+    before upsampling in both, as pytorch-grad-cam does)."""
     detector, image, targets, levels = detections
-    signed = create("eigencam", layer=layer, relu=False).saliency_all(DetectionScorer(detector), image, targets)
-    for target, level, projection in zip(targets, levels, signed):
+    scorer = DetectionScorer(detector)
+    ours = create("eigencam", layer=layer).explain_all(scorer, image, targets)
+    flipped = OppositeEigenCAM(layer=layer).explain_all(scorer, image, targets)
+    for target, level, *sides in zip(targets, levels, ours, flipped):
         model = DetectionLogit(detector, target, layer, level)
         with EigenCAM(model=model, target_layers=[model.tap]) as cam:
             reference = cam(input_tensor=image[None], targets=[lambda output: output.sum()])[0].flatten()
         if reference.std() == 0:  # a 1 x 1 level: nothing to project
             continue
-        best = max(float(np.corrcoef(side.clamp(min=0).flatten().detach().numpy(), reference)[0, 1])
-                   for side in (projection, -projection) if side.clamp(min=0).std() > 0)
+        best = max(float(np.corrcoef(side.flatten().numpy(), reference)[0, 1]) for side in sides if side.std() > 0)
         assert best >= 0.99, f"eigencam at {layer}, level {level}, anchor {target.anchor}: r = {best:.4f}"
+
+
+class OppositeEigenCAM(OursEigenCAM):
+    """Our EigenCAM with the other sign of the principal component."""
+
+    def combine(self, features: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
+        return -super().combine(features, gradient)
