@@ -13,6 +13,10 @@ from ..detection import EffdetDetector, Target
 from ..detection.detector import Raw
 
 EPS = 1e-7
+# Grad-CAM++'s denominator g^2 (2 + g sum A) passes through zero where a channel's sum is negative
+# (g = -2 / sum A), and there the constant added decides alpha: pytorch-grad-cam's 1e-6, so that the
+# maps are those of the implementation most published comparisons ran.
+PLUSPLUS_EPS = 1e-6
 
 
 @register("hirescam")
@@ -90,12 +94,14 @@ class XGradCAM(FeatureGradientCAM):
 class GradCAMPlusPlus(FeatureGradientCAM):
     """Chattopadhay et al. 2018 with the exponential-score closed form: alpha = g^2 / (2 g^2 +
     sum_ab A * g^3) (0 where g is 0), weights sum_ij alpha * relu(g). The logit is the score: the
-    higher derivatives then become powers of g. EfficientDet's features can be negative (BN, SiLU),
-    so the denominator can be small: it is kept away from zero as pytorch-grad-cam does."""
+    higher derivatives then become powers of g. The derivation assumes A >= 0 (features after a
+    ReLU); EfficientDet's can be negative (BN, SiLU), and where a channel sums to less than zero a
+    pixel's alpha can become arbitrarily large, so that it alone decides the map (see
+    ``PLUSPLUS_EPS``)."""
 
     def combine(self, features: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
         squared, cubed = gradient ** 2, gradient ** 3
-        alpha = squared / (2 * squared + features.sum(dim=(2, 3), keepdim=True) * cubed + EPS)
+        alpha = squared / (2 * squared + features.sum(dim=(2, 3), keepdim=True) * cubed + PLUSPLUS_EPS)
         alpha = torch.where(gradient != 0, alpha, torch.zeros_like(alpha))
         weights = (alpha * gradient.clamp(min=0)).sum(dim=(2, 3), keepdim=True)
         return (weights * features).sum(dim=1, keepdim=True)
