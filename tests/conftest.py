@@ -3,6 +3,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
+from filelock import FileLock
 
 from spectral_xai.data_modules.synthetic import write_synthetic_dataset
 
@@ -11,6 +13,15 @@ from .helpers.training import REPO
 # W&B must never reach for a network in tests; runs are real offline runs on disk.
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
+
+# pytest-xdist runs the suite in several processes (pyproject's addopts); each takes its share of the
+# cores, so that their torch threads do not contend. The environment variable carries the share to
+# the subprocesses (explain.py, train.py under DDP) that tests start.
+_workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _workers > 1:
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // _workers))
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
 
 @pytest.fixture(scope="session")
 def synthetic_root(tmp_path_factory) -> Path:
@@ -21,13 +32,25 @@ def synthetic_root(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained_checkpoint(tmp_path_factory) -> Path:
     """A MIR detector trained briefly on synthetic data with the demo config (under a minute): the
-    one trained net that every test needing one shares. Its recipe is pinned here (raw weights,
-    AdamW at 0.004, 8 epochs), so that retuning the demo does not silently change what these tests see."""
+    one trained net that every test needing one shares, across pytest-xdist's processes too (the
+    first to ask trains it under a file lock in their common temporary folder; the others wait and
+    read it). Its recipe is pinned here (raw weights, AdamW at 0.004, 8 epochs), so that retuning the
+    demo does not silently change what these tests see."""
+    run_folder = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:  # each worker's folder lies in the run's folder
+        run_folder = run_folder.parent
+    out = run_folder / "trained"
+    with FileLock(f"{out}.lock"):
+        if not (out / "checkpoints" / "last.ckpt").is_file():
+            _train(out)
+    return out / "checkpoints" / "last.ckpt"
+
+
+def _train(out: Path) -> None:
     from spectral_xai.cli import SpectralCLI
     from spectral_xai.data_modules.datamodule import MultispectralDataModule
     from spectral_xai.lit_modules import EfficientDetModule
 
-    out = tmp_path_factory.mktemp("trained")
     root = write_synthetic_dataset(out / "data", num_scenes=140, seed=0)
     SpectralCLI(EfficientDetModule, MultispectralDataModule, save_config_kwargs={"overwrite": True}, args=[
         "fit", "--config", str(REPO / "configs/demo.yaml"), "--data.root", str(root), "--data.num_workers", "0",
@@ -36,10 +59,27 @@ def trained_checkpoint(tmp_path_factory) -> Path:
         "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
         "--trainer.default_root_dir", str(out), "--checkpoint.dirpath", str(out / "checkpoints"),
     ])
-    return out / "checkpoints" / "last.ckpt"
 
 
 @pytest.fixture
 def dataset_copy(synthetic_root, tmp_path) -> Path:
     """A private copy of the synthetic dataset that a test may dirty."""
     return Path(shutil.copytree(synthetic_root, tmp_path / "ir_det_dataset"))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The order in which pytest-xdist hands whole modules to its processes: modules with a slow test
+    first, so that short ones fill in at the end. Of those, the first that needs the trained net
+    leads (one process trains it) and the others that need it come last, so that the other process
+    runs the slow modules that do not need it meanwhile instead of waiting for it."""
+    slow = {item.module for item in items if item.get_closest_marker("slow")}
+    trained = [item.module for item in items if item.module in slow and "trained_checkpoint" in item.fixturenames]
+
+    def rank(item: pytest.Item) -> int:
+        if item.module not in slow:
+            return 3
+        if item.module in trained:
+            return 0 if item.module is trained[0] else 2
+        return 1
+
+    items.sort(key=rank)

@@ -1,11 +1,7 @@
 """explain.py across per-spectrum, mixed and early-fusion checkpoints trained here on synthetic data."""
-import csv
 import json
 import math
-import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -14,23 +10,16 @@ from PIL import Image
 from spectral_xai.checkpoint import CheckpointError
 from spectral_xai.data_modules.reader import DatasetError
 from spectral_xai.explain_cli import main
-from spectral_xai.explainers import REGISTRY
 from spectral_xai.posthoc import explain_checkpoints
-from spectral_xai.sanity import CASCADE
 
-from .helpers.training import REPO, run_cli, tiny_args
-from .helpers.wandb_records import history
+from .helpers.outputs import explain_py, read_rows
+from .helpers.training import run_cli, tiny_args
 
-# The other methods are left to the run of every method below.
+# The other methods are left to the run of every method (test_explain_every_method.py).
 FAST = dict(methods=["gradcam", "rise"], method_settings={"rise": {"n_masks": 16}},
             num_images=2, step=0.25, target_min_score=0.0, batch_size=8)
 FAST_ARGS = ["--methods", "[gradcam, rise]", "--num_images", "2", "--step", "0.25", "--target_min_score", "0.0", "--batch_size", "8",
              "--method_settings", '{"rise": {"n_masks": 16}}']
-
-
-def explain_py(*args: str, cwd=REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "explain.py"), *args], capture_output=True, text=True,
-                          timeout=600, cwd=cwd, env={**os.environ, "PYTHONWARNINGS": "ignore"})
 
 
 @pytest.fixture(scope="module")
@@ -47,18 +36,13 @@ def checkpoints(synthetic_root, tmp_path_factory):
     return made
 
 
-def read_rows(path) -> list[dict]:
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
 @pytest.fixture(scope="module")
 def report(checkpoints, tmp_path_factory):
-    """explain.py on the three nets, the two best boxes of each of two scenes, in one process."""
+    """explain.py's main on the three nets, the two best boxes of each of two scenes, in one process
+    (the script itself is run as a user runs it below and in test_explain_every_method.py)."""
     output = tmp_path_factory.mktemp("report") / "explain"
     paths = [str(checkpoints[name]) for name in ("fir", "rgb_mir", "rgb_mir_early")]
-    result = explain_py(*paths, "--output", str(output), *FAST_ARGS, "--boxes", "2")
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert main([*paths, "--output", str(output), *FAST_ARGS, "--boxes", "2"]) == 0
     return paths, output
 
 
@@ -97,8 +81,7 @@ def test_explain_writes_table_figures_curves_and_report(report):
     for row in fir:  # a single spectrum alone is the image itself, scored by the rule (floor 0.05)
         score = float(row["score"])
         assert float(row["score_alone_fir"]) == pytest.approx(score if score >= 0.05 else 0.0, abs=1e-3)
-    with open(output / "attribution.csv", newline="") as f:
-        attribution = {(r["model"], r["spectrum"], r["input spectrum"]) for r in csv.DictReader(f)}
+    attribution = {(r["model"], r["spectrum"], r["input spectrum"]) for r in read_rows(output / "attribution.csv")}
     assert attribution == {("fir", "fir", "fir"), ("rgb_mir", "rgb", "rgb"), ("rgb_mir", "mir", "mir"),
                            ("rgb_mir_early", "rgb+mir", "rgb"), ("rgb_mir_early", "rgb+mir", "mir")}
     box_pngs = sorted((output / "boxes").glob("*.png"))
@@ -160,41 +143,6 @@ def test_checkpoints_by_glob_bracketed_list_and_config_file(checkpoints, tmp_pat
                       "num_images: 1\nstep: 0.5\ntarget_min_score: 0.0\nspectra: [mir]\n")
     assert main(["--config", str(config)]) == 0
     assert {row["spectrum"] for row in json.loads((tmp_path / "config" / "summary.json").read_text())["rows"]} == {"mir"}
-
-
-@pytest.mark.slow
-def test_every_method_and_the_sanity_check_from_another_folder(trained_checkpoint, tmp_path):
-    """The README's command with every method and the randomisation test, run from a folder other
-    than the one training ran in: the checkpoint stores its dataset root absolute."""
-    saved = torch.load(trained_checkpoint, weights_only=False)["datamodule_hyper_parameters"]["root"]
-    assert os.path.isabs(saved)
-    result = explain_py(str(trained_checkpoint), "--output", "out", "--methods", "all", "--sanity_check",
-                        "--sanity_images", "1", "--num_images", "2", "--step", "0.25", "--wandb_project", "test",
-                        "--method_settings", '{"rise": {"n_masks": 16}, "sess": {"scales": 2}}', cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = tmp_path / "out"
-    for name in ("boxes.csv", "summary.csv", "summary.json", "report.html", "sanity.csv", "sanity.json"):
-        assert (out / name).is_file(), name
-    (row,) = json.loads((out / "summary.json").read_text())["rows"]
-    for method in REGISTRY:
-        assert row[method]["boxes"] == 2 and row[method]["failed"] == 0, method
-        for metric in ("pointing_game", "energy_pointing_game"):
-            assert 0 <= row[method][metric]["mean"] <= 1, (method, metric)
-    sanity = read_rows(out / "sanity.csv")
-    assert [(r["method"], r["stage"]) for r in sanity] == [(m, stage) for m in sorted(REGISTRY) for stage, _ in CASCADE]
-    assert all(r["failed"] == "0" and int(r["compared"]) + int(r["blank"]) == 1 for r in sanity)
-    (figure,) = (out / "sanity").glob("*.png")
-    assert str(figure.relative_to(out)) in (out / "report.html").read_text()
-    # The W&B run (offline: no account here) has every method's scalars, localisation included, and the tables.
-    (run,) = (out / "wandb").glob("offline-run-*")
-    logged = {key: value for row in history(next(run.glob("run-*.wandb"))) for key, value in row.items()}
-    for method in REGISTRY:
-        assert 0 <= logged[f"explain/{method}/insertion_auc"] <= 1, method
-    # A localisation score is logged where some map defines it (a method blank on both boxes has none).
-    located = [k for k in logged if k.endswith("/energy_pointing_game")]
-    assert len(located) >= len(REGISTRY) - 2 and all(0 <= logged[k] <= 1 for k in located)
-    tables = {p.name.split("_")[0] for p in (run / "files" / "media" / "table" / "explain").glob("*.table.json")}
-    assert {"summary", "sanity", "boxes"} <= tables
 
 
 def _fails_cleanly(capsys, argv: list[str], *words: str) -> None:

@@ -1,9 +1,11 @@
 """reproduce.py: nets of different spectra on one split, explained together."""
-import csv
 import json
+
+import pytest
 
 from spectral_xai.reproduce import build_parser, main
 
+from .helpers.outputs import read_rows
 from .helpers.training import REPO
 
 FAST_TRAIN = ["--data.image_size", "128", "--data.batch_size", "2", "--data.num_workers", "0",
@@ -11,6 +13,7 @@ FAST_TRAIN = ["--data.image_size", "128", "--data.batch_size", "2", "--data.num_
               "--trainer.callbacks", "[]", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
 
 
+@pytest.mark.slow
 def test_reproduce_trains_every_net_on_one_split_and_explains_the_same_scenes(synthetic_root, tmp_path, capsys):
     config = tmp_path / "reproduce.yaml"
     config.write_text(json.dumps({
@@ -22,8 +25,7 @@ def test_reproduce_trains_every_net_on_one_split_and_explains_the_same_scenes(sy
     splits = {name: json.loads((tmp_path / "out" / name / "checkpoints" / "split.json").read_text())
               for name in ("fir", "rgb_mir")}
     assert splits["fir"] == splits["rgb_mir"]
-    with open(folder / "boxes.csv", newline="") as f:
-        rows = list(csv.DictReader(f))
+    rows = read_rows(folder / "boxes.csv")
     scenes = {}
     for row in rows:
         scenes.setdefault((row["model"], row["spectrum"]), set()).add(row["sample_id"])

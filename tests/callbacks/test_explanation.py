@@ -1,5 +1,4 @@
 """The explanation callback inside real fits: a real offline W&B run read back from disk."""
-import csv
 import json
 import logging
 import re
@@ -16,6 +15,7 @@ from spectral_xai.explainers.base import SaliencyMethod
 from spectral_xai.lit_modules import EfficientDetModule
 from spectral_xai.loggers import AutoWandbLogger
 
+from ..helpers.outputs import read_rows
 from ..helpers.training import fit_ddp_subprocess
 from ..helpers.wandb_records import finish_run, history
 
@@ -106,8 +106,7 @@ def test_with_another_logger_scalars_log_and_figures_go_to_the_run_directory(csv
     for epoch in (0, 1):
         folder = run_dir / "explanations" / f"epoch{epoch:03d}"
         assert len(list(folder.glob("*.png"))) == 2
-        with open(folder / "boxes.csv", newline="") as f:
-            rows = list(csv.DictReader(f))
+        rows = read_rows(folder / "boxes.csv")
         assert len(rows) == 2 * (1 + len(METHODS))
         assert {row["method"] for row in rows if row["error"]} == {"broken_test"}
 
