@@ -19,8 +19,9 @@ os.environ.setdefault("WANDB_SILENT", "true")
 # the subprocesses (explain.py, train.py under DDP) that tests start.
 _workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if _workers > 1:
-    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // _workers))
-    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+    _threads = max(1, (os.cpu_count() or 1) // _workers)
+    os.environ["OMP_NUM_THREADS"] = str(_threads)
+    torch.set_num_threads(_threads)
 
 
 @pytest.fixture(scope="session")
@@ -73,13 +74,14 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     leads (one process trains it) and the others that need it come last, so that the other process
     runs the slow modules that do not need it meanwhile instead of waiting for it."""
     slow = {item.module for item in items if item.get_closest_marker("slow")}
-    trained = [item.module for item in items if item.module in slow and "trained_checkpoint" in item.fixturenames]
+    trained = {item.module for item in items if "trained_checkpoint" in item.fixturenames}
+    leader = next((item.module for item in items if item.module in slow & trained), None)
 
     def rank(item: pytest.Item) -> int:
         if item.module not in slow:
             return 3
         if item.module in trained:
-            return 0 if item.module is trained[0] else 2
+            return 0 if item.module is leader else 2
         return 1
 
     items.sort(key=rank)

@@ -2,17 +2,14 @@
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
-import sys
 from pathlib import Path
 
-from .training import REPO
+from .training import REPO, run_script
 
 
 def explain_py(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(REPO / "explain.py"), *args], capture_output=True, text=True,
-                          timeout=600, cwd=cwd, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    return run_script("explain.py", list(args), cwd)
 
 
 def read_rows(path: Path) -> list[dict]:

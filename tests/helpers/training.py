@@ -29,11 +29,17 @@ def run_cli(args: list[str], run: bool = True) -> SpectralCLI:
                        run=run, save_config_kwargs={"overwrite": True})
 
 
+def run_script(script: str, args: list[str], cwd: Path, env: dict | None = None,
+               timeout: int = 600) -> subprocess.CompletedProcess:
+    """One of the repository's scripts in its own process, as a user runs it (W&B offline)."""
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONWARNINGS": "ignore", **(env or {})}
+    return subprocess.run([sys.executable, str(REPO / script), *args], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
 def train_py(args: list[str], cwd: Path, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     """train.py in its own process (Lightning's ddp relaunches the command line for rank 1)."""
-    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONWARNINGS": "ignore", **(env or {})}
-    return subprocess.run([sys.executable, str(REPO / "train.py"), *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return run_script("train.py", args, cwd, env, timeout)
 
 
 def fit_ddp_subprocess(root: Path, out: Path, *extra: str) -> subprocess.CompletedProcess:
