@@ -9,6 +9,9 @@ from spectral_xai.metrics import insertion_deletion
 
 METHODS = {"gradcam": {}, "gradcam_norelu": {}, "rise": {"n_masks": 120}, "sidu": {}}
 IMAGES, STEP, RANDOM_MAPS = 8, 0.1, 2
+# Boxes clear of the scoring rule's floor (0.05): a box just above it drops below under almost any
+# perturbation, so that every map, a random one too, scores 0 on it and it tells nothing.
+TARGET_MIN_SCORE = 0.15
 
 
 @pytest.mark.slow
@@ -24,7 +27,7 @@ def test_every_method_beats_random_saliency_on_most_boxes(trained_checkpoint):
         image = datamodule.datasets["test"][index]["image"]
         with torch.no_grad():
             detections = detector(image[None])
-        if detections.scores[0, 0] < 0.05:
+        if detections.scores[0, 0] < TARGET_MIN_SCORE:
             continue
         target = Target.from_detections(detections)
         maps = {name: create(name, **settings)(scorer, image, target) for name, settings in METHODS.items()}
@@ -40,12 +43,15 @@ def test_every_method_beats_random_saliency_on_most_boxes(trained_checkpoint):
         explained += 1
         if explained == IMAGES:
             break
-    assert explained >= 5, f"the trained detector found a box in only {explained} test images"
+    assert explained >= 5, f"the trained detector found a box scoring >= {TARGET_MIN_SCORE} in only {explained} test images"
     means = {name: sum(v) / len(v) for name, v in gains.items()}
     print("mean insertion - deletion AUC:", {k: round(v, 3) for k, v in means.items()})
     for name in METHODS:
-        wins = sum(g > r for g, r in zip(gains[name], gains["random"]))
-        assert wins > explained / 2, f"{name} beat random saliency on only {wins} of {explained} boxes: {means}"
+        # A box where the map and the random maps score the same decides nothing either way.
+        decided = [(g, r) for g, r in zip(gains[name], gains["random"]) if g != r]
+        wins = sum(g > r for g, r in decided)
+        assert wins > len(decided) / 2 and len(decided) >= 5, \
+            f"{name} beat random saliency on only {wins} of {len(decided)} boxes that decide: {means}"
 
 
 @pytest.fixture(scope="module")
