@@ -9,6 +9,7 @@ import sys
 from spectral_xai.cli import SpectralCLI
 from spectral_xai.data_modules.datamodule import MultispectralDataModule
 from spectral_xai.lit_modules import EfficientDetModule, TrainingDiverged
+from spectral_xai.settings import user_error_in
 
 
 def main() -> None:
@@ -18,10 +19,17 @@ def main() -> None:
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logging.getLogger("spectral_xai").addHandler(handler)
     logging.getLogger("spectral_xai").setLevel(logging.INFO)
+    logging.getLogger("spectral_xai").propagate = False  # libraries that configure the root logger would print it twice
     try:
         SpectralCLI(EfficientDetModule, MultispectralDataModule, save_config_kwargs={"overwrite": True})
     except TrainingDiverged as err:
         sys.exit(f"train.py: {err}")
+    except Exception as err:
+        mistake = user_error_in(err)  # a setting, checkpoint or dataset the user gave: one line, exit 2
+        if mistake is None:
+            raise
+        print(f"train.py: error: {mistake}", file=sys.stderr)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

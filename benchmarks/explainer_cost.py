@@ -41,7 +41,7 @@ warnings.filterwarnings("ignore")
 from spectral_xai.checkpoint import load_checkpoint  # noqa: E402
 from spectral_xai.data_modules.layout import CLASS_NAMES  # noqa: E402
 from spectral_xai.detection import DetectionScorer, Scoring, Target  # noqa: E402
-from spectral_xai.evaluation import Explainer  # noqa: E402
+from spectral_xai.evaluation import ExplainSettings, Explainer  # noqa: E402
 from spectral_xai.explainers import REGISTRY, SaliencyMethod, create  # noqa: E402
 from spectral_xai.explainers.sess import SESS  # noqa: E402
 from spectral_xai.lit_modules import EfficientDetModule  # noqa: E402
@@ -199,7 +199,7 @@ def rise_memory(args) -> None:
 
 def shared_perturbations(args, detector, image: torch.Tensor) -> None:
     """K detections from one stream of masked images against one detection, for both rules."""
-    targets = Explainer(["rise"], target_min_score=0.0, boxes=args.targets).targets(detector, image)
+    targets = Explainer(ExplainSettings(["rise"], target_min_score=0.0, boxes=args.targets)).targets(detector, image)
     if len(targets) < args.targets:
         raise SystemExit(f"the image has only {len(targets)} detections with an area; K = {args.targets} asked")
     threshold = targets[-1].score

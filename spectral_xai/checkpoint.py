@@ -1,39 +1,80 @@
-"""Rebuilding a trained detector and its input pipeline from a checkpoint file alone."""
+"""Rebuilding a trained detector and its input pipeline from a checkpoint file alone.
+
+A checkpoint is read as data (``torch.load(weights_only=True)``): tensors, containers, numbers,
+strings and the few types below. A pickle can name any function to call while it loads, and
+checkpoints travel between people (W&B artifacts, shared folders), so a file that needs anything
+else is refused unless the user says they trust it, which runs whatever code the file holds.
+"""
 from __future__ import annotations
 
+import pathlib
+import pickle
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from .data_modules.datamodule import MultispectralDataModule
 from .lit_modules import EfficientDetModule
-
+from .settings import UserError
 
 SPLIT_SETTINGS = {"split", "split_file", "seed", "test_fraction", "val_fraction"}
 
+#: Types a checkpoint of this project may hold beyond plain data (a path given in Python as a
+#: data root). Rebuilding them runs no code of the file's choosing.
+SAFE_GLOBALS = [pathlib.PosixPath, pathlib.PurePosixPath, pathlib.WindowsPath, pathlib.PureWindowsPath]
+# Lightning's own loads (resuming with train.py fit --ckpt_path) accept them too.
+torch.serialization.add_safe_globals(SAFE_GLOBALS)
 
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, unreadable or was not written by this project."""
+TRUST_HINT = ("if you trust whoever made the file, pass --trust_checkpoint, which loads it with pickle and so runs "
+              "any code stored in it")
+
+
+class CheckpointError(UserError, ValueError):
+    """A checkpoint that is missing, unreadable, unsafe to load or was not written by this project."""
+
+
+def read_checkpoint(path: str | Path, trust: bool = False, mmap: bool = False) -> dict[str, Any]:
+    """The checkpoint's contents, read as data unless ``trust``; a file that needs more is refused
+    with one line naming the types it would have had to run."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=not trust, mmap=mmap)
+    except pickle.UnpicklingError as err:
+        unsafe = [] if trust else _unsafe_globals(path)
+        if unsafe:
+            raise CheckpointError(f"{path}: refused: loading it would call {', '.join(unsafe)}, which a checkpoint "
+                                  f"written by train.py never holds; {TRUST_HINT}") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({' '.join(str(err).split())[:300]})") from None
+    except Exception as err:
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from None
+    if not isinstance(saved, dict):
+        raise CheckpointError(f"{path}: not a checkpoint (it holds a {type(saved).__name__}, not a dict)")
+    return saved
+
+
+def _unsafe_globals(path: Path) -> list[str]:
+    """The functions and classes the file's pickle names beyond the allowed ones (zip checkpoints)."""
+    try:
+        return torch.serialization.get_unsafe_globals_in_checkpoint(path)
+    except Exception:  # not a zip file: torch cannot list them, and the plain error says enough
+        return []
 
 
 def load_checkpoint(
-    path: str | Path, map_location: str | torch.device = "cpu", **data_overrides
+    path: str | Path, map_location: str | torch.device = "cpu", trust: bool = False, **data_overrides
 ) -> tuple[EfficientDetModule, MultispectralDataModule]:
     """The detector in eval mode and a DataModule with the training run's data settings.
 
     ``data_overrides`` replace saved data settings, e.g. ``root`` when the dataset moved, or
     ``spectra`` to apply a mixed RGB+MIR net to one spectrum. The split of scenes the net was
     trained with comes from the checkpoint unless an override changes how the split is made.
+    ``trust`` loads a file that plain data loading refuses (running any code it holds).
     """
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from None
-    if not isinstance(saved, dict):
-        raise CheckpointError(f"{path}: not a checkpoint (it holds a {type(saved).__name__}, not a dict)")
+    saved = read_checkpoint(path, trust)
     missing = [k for k in ("state_dict", "hyper_parameters", "datamodule_hyper_parameters") if k not in saved]
     if missing:
         raise CheckpointError(f"{path}: lacks {missing}; was it written by train.py?")
@@ -48,7 +89,7 @@ def load_checkpoint(
     stored = saved.get(MultispectralDataModule.__qualname__)
     if stored and not SPLIT_SETTINGS & data_overrides.keys():
         datamodule.load_state_dict(stored)
-    module = EfficientDetModule.load_from_checkpoint(path, map_location=map_location)
+    module = EfficientDetModule.load_from_checkpoint(path, map_location=map_location, weights_only=not trust)
     if list(datamodule.class_names) != list(module.hparams.class_names):
         raise CheckpointError(f"{path}: the network was trained on classes {list(module.hparams.class_names)}, "
                               f"the data give {list(datamodule.class_names)}")

@@ -5,15 +5,19 @@ from __future__ import annotations
 import logging
 import pydoc
 
-import torch
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import WandbLogger
 
+from .callbacks.preemption import Preemption
 from .callbacks.split_record import SplitRecord
+from .checkpoint import read_checkpoint
 from .data_modules.datamodule import input_channels
 
 log = logging.getLogger(__name__)
+
+#: ``--ckpt_path`` values that Lightning resolves itself to one of the run's own checkpoints.
+LIGHTNING_CKPT_NAMES = ("last", "best", "hpc", "registry")
 
 
 class SpectralCLI(LightningCLI):
@@ -28,6 +32,10 @@ class SpectralCLI(LightningCLI):
         parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
         parser.link_arguments("checkpoint.dirpath", "last_checkpoint.dirpath")
         parser.add_lightning_class_args(SplitRecord, "split_record")  # split.json beside the checkpoints
+        parser.add_lightning_class_args(Preemption, "preemption")  # SIGTERM: save the step, exit 128 + 15
+        parser.add_argument("--trust_checkpoint", type=bool, default=False,
+                            help="load a --ckpt_path that reading it as data refuses: this runs any code stored in "
+                                 "the file, so only for files from someone you trust")
         parser.set_defaults({
             "checkpoint.monitor": "val/map",
             "checkpoint.mode": "max",
@@ -42,16 +50,35 @@ class SpectralCLI(LightningCLI):
             },
         })
 
+    def _parse_ckpt_path(self) -> None:
+        """The checkpoint to start from, read once as data before anything is built: a file that
+        needs more is refused in one line (Lightning's own reading would end in a traceback), unless
+        ``--trust_checkpoint``. Lightning's reading, which merges the file's model hyper-parameters
+        into the config, follows for files read as data; a trusted file's are not merged (the run's
+        config gives them)."""
+        self.resumed_from: dict = {}
+        subcommand = self.config.get("subcommand")
+        config = self.config.get(subcommand) if subcommand else None
+        ckpt_path = config.get("ckpt_path") if config else None
+        if not ckpt_path or ckpt_path in LIGHTNING_CKPT_NAMES:
+            return super()._parse_ckpt_path()
+        trust = bool(config.get("trust_checkpoint")) or config.get("weights_only") is False
+        self.resumed_from = read_checkpoint(ckpt_path, trust=trust, mmap=True)
+        if trust:
+            config["weights_only"] = False  # Lightning's own load must not refuse what the user trusts
+            return
+        super()._parse_ckpt_path()
+
     def before_instantiate_classes(self) -> None:
         """A fit resumed from a checkpoint logs to the W&B run the checkpoint was written by."""
         config = self.config.get(self.subcommand) if self.subcommand else self.config
-        ckpt_path = config.get("ckpt_path") if config else None
         logger = config.get("trainer", {}).get("logger") if config else None
-        if self.subcommand != "fit" or not ckpt_path or not hasattr(logger, "class_path"):
+        if self.subcommand != "fit" or not self.resumed_from or not hasattr(logger, "class_path"):
             return
         if not issubclass(pydoc.locate(logger.class_path), WandbLogger) or logger.init_args.get("id"):
             return
-        run_id = torch.load(ckpt_path, map_location="cpu", weights_only=False, mmap=True).get("wandb_run_id")
+        ckpt_path = config.get("ckpt_path")
+        run_id = self.resumed_from.get("wandb_run_id")
         if run_id:
             logger.init_args["id"] = run_id
             log.info("resuming W&B run %s from %s", run_id, ckpt_path)

@@ -14,15 +14,18 @@ import logging
 import time
 import traceback
 from dataclasses import dataclass, field, replace
-from typing import Literal, Mapping, Sequence, Union
+from typing import Any, Literal, Mapping, Sequence, Union
 
 import numpy as np
 import torch
 
+from torch import nn
+
 from .detection import DetectionScorer, EffdetDetector, Scoring, Target
-from .detection.scoring import check_precision
+from .detection.scoring import PRECISIONS
 from .explainers import SaliencyMethod, create, method_names
 from .explainers.base import check_known
+from .settings import Setting, SettingsError
 from .metrics import CurveResult, Localisation, SpectrumScore, insertion_deletion, localisation, spectrum_attribution
 
 log = logging.getLogger(__name__)
@@ -102,13 +105,24 @@ def choose_scenes(pools: Sequence[Sequence[str]], count: int, seed: int) -> list
     return sorted(chosen)
 
 
-class Explainer:
-    """The configured methods and one scoring rule, shared by every method and by the metric.
+NUMBERS = {"target_min_score": Setting(float, 0, 1), "step": Setting(float, 0, 1, open="low"),
+           "batch_size": Setting(int, low=1), "precision": Setting(str, choices=PRECISIONS)}
+
+
+@dataclass
+class ExplainSettings:
+    """How detections are explained and scored: one object, checked once when a run is configured
+    (a mistake is a :class:`SettingsError` naming the setting, before any work), and used alike by
+    the training callback, explain.py and reproduce.py.
 
     Args:
-        methods: registered method names (README lists them), or ``all``.
-        method_settings: per method, keyword arguments, e.g. ``{"rise": {"n_masks": 500}}``.
-        scoring: the rule that scores a detection in altered images (see :class:`Scoring`).
+        methods: registered method names (README lists them), or ``all``; a list, or one string
+            ``gradcam,rise``.
+        method_settings: per method, its settings, e.g. ``{"rise": {"n_masks": 500}}``; each is
+            checked against the method's declared settings (names, types and ranges).
+        scoring: the one rule by which every perturbation method and the metric score a detection
+            in altered images (see :class:`Scoring`): ``{rule: matched, min_score: 0.05, min_iou:
+            0.5}`` (the default, the paper's) or ``{rule: drise}``.
         step: insertion/deletion step, a share of the image area.
         batch_size: images per forward pass of the perturbation methods and the metric.
         target_min_score: detections scoring lower are not explained (nor their image, when its
@@ -119,27 +133,65 @@ class Explainer:
             the metric (``bf16-mixed``, ``16-mixed``; meant for GPUs, see :class:`DetectionScorer`).
     """
 
-    def __init__(self, methods: Methods = ("gradcam", "rise", "sidu"),
-                 method_settings: Mapping[str, dict] | None = None, scoring: Scoring | None = None,
-                 step: float = 0.05, batch_size: int = 32, target_min_score: float = 0.05,
-                 boxes: Boxes = "top", precision: str = "32"):
-        for name in method_settings or {}:
-            check_known(name)  # a misspelt name in the settings fails here, not silently
-        self.methods: dict[str, SaliencyMethod] = {
-            name: create(name, **(method_settings or {}).get(name, {})) for name in method_names(methods)}
-        self.scoring = scoring or Scoring()
+    methods: Methods = ("gradcam", "rise", "sidu")
+    method_settings: Mapping[str, dict] | None = None
+    scoring: Scoring | Mapping[str, Any] | None = None
+    step: float = 0.05
+    batch_size: int = 32
+    target_min_score: float = 0.05
+    boxes: Boxes = "top"
+    precision: str = "32"
+
+    def __post_init__(self) -> None:
+        self.methods = method_names(self.methods)
+        given = self.method_settings or {}
+        if not isinstance(given, Mapping) or not all(isinstance(v, Mapping) for v in given.values()):
+            raise SettingsError(f"method_settings {given!r}: give each method's settings, e.g. {{rise: {{n_masks: 500}}}}")
+        for name in given:
+            check_known(name)
+            if name not in self.methods:
+                log.warning("method_settings for %r are checked but unused: %r is not among the methods %s",
+                            name, name, self.methods)
+        self.method_settings = {name: dict(settings) for name, settings in given.items()}
+        for name in dict.fromkeys([*self.methods, *given]):
+            create(name, **self.method_settings.get(name, {}))  # every value checked now, not at the first image
+        self.scoring = Scoring.from_settings(self.scoring)
+        for name, setting in NUMBERS.items():
+            setattr(self, name, setting.check("settings", name, getattr(self, name)))
+        self.boxes = _boxes(self.boxes)
+
+    def build_methods(self) -> dict[str, SaliencyMethod]:
+        return {name: create(name, **self.method_settings.get(name, {})) for name in self.methods}
+
+
+def _boxes(boxes: Any) -> Boxes:
+    """``top``, ``all`` or a number N >= 1 (``"5"`` as typed on a command line is 5)."""
+    if isinstance(boxes, str) and boxes.strip().isdigit():
+        boxes = int(boxes)
+    if boxes in ("top", "all") or (isinstance(boxes, int) and not isinstance(boxes, bool) and boxes >= 1):
+        return boxes
+    raise SettingsError(f"settings: boxes {boxes!r}: choose 'top', 'all' or a number of boxes >= 1")
+
+
+class Explainer:
+    """The configured methods and one scoring rule, shared by every method and by the metric."""
+
+    def __init__(self, settings: ExplainSettings | None = None):
+        self.settings = settings = settings or ExplainSettings()
+        self.methods: dict[str, SaliencyMethod] = settings.build_methods()
+        self.scoring = settings.scoring
         self.rule = self.scoring.build()
-        if not 0 < step <= 1:
-            raise ValueError(f"step {step} must be a share of the image area in (0, 1]")
-        if not (boxes in ("top", "all") or (isinstance(boxes, int) and not isinstance(boxes, bool) and boxes >= 1)):
-            raise ValueError(f"boxes {boxes!r}: choose 'top', 'all' or a number of boxes >= 1")
-        check_precision(precision)  # at configuration, not at the first explained sample
-        if self.rule.min_score > target_min_score:
+        if self.rule.min_score > settings.target_min_score:
             log.warning("detections scoring %g to %g are explained, but the scoring rule cannot re-identify them "
-                        "below %g: their perturbation maps and curves will be blank", target_min_score,
+                        "below %g: their perturbation maps and curves will be blank", settings.target_min_score,
                         self.rule.min_score, self.rule.min_score)
-        self.step, self.batch_size, self.target_min_score = step, batch_size, target_min_score
-        self.boxes, self.precision = boxes, precision
+        self.step, self.batch_size, self.target_min_score = settings.step, settings.batch_size, settings.target_min_score
+        self.boxes, self.precision = settings.boxes, settings.precision
+
+    def check_net(self, net: nn.Module) -> None:
+        """Refuse settings only a net can check (a method's ``layer``), before any image."""
+        for method in self.methods.values():
+            method.check_net(net)
 
     def scorer(self, detector: EffdetDetector) -> DetectionScorer:
         return DetectionScorer(detector, self.rule, self.batch_size, self.precision)

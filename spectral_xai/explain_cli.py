@@ -1,33 +1,73 @@
 """explain.py's command line: checkpoints as positional arguments (files, globs, or a bracketed
 list), every other argument of :func:`~spectral_xai.posthoc.explain_checkpoints` as an option or
-from ``--config``. A user's mistake is one line on stderr and exit code 2, never a traceback."""
+from ``--config``. A user's mistake is one line on stderr and exit code 2; anything else is a bug
+and keeps its traceback."""
 from __future__ import annotations
 
 import glob
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 import yaml
 from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser
 
 from .checkpoint import CheckpointError
-from .data_modules.reader import DatasetError
 from .posthoc import explain_checkpoints
+from .settings import UserError
 
-USER_ERRORS = (CheckpointError, DatasetError, FileExistsError, KeyError, ValueError)
+#: Options that take a list of names, typed as ``a b``, ``a,b`` or ``[a, b]``.
+LIST_OPTIONS = ("--methods", "--spectra")
+
+
+class OneLineParser(ArgumentParser):
+    """jsonargparse's parser, whose mistakes are one line (not the usage text) and exit 2."""
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        print(f"{self.prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
+        sys.exit(2)
 
 
 def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="explain.py", description=__doc__.split("\n\n")[0], exit_on_error=True)
+    parser = OneLineParser(prog="explain.py", description=__doc__.split("\n\n")[0], exit_on_error=True)
     parser.add_argument("--config", action=ActionConfigFile, help="a YAML file with any of the options below")
     parser.add_argument("paths", nargs="*", type=str, default=[],
                         help="checkpoint files or glob patterns (quote them), e.g. 'runs/*/checkpoints/last.ckpt'")
     parser.add_argument("--checkpoints", type=list[str], default=[], help="checkpoints as a list (also from --config)")
-    parser.add_function_arguments(explain_checkpoints, skip={"checkpoints", "sanity_check"})
+    parser.add_function_arguments(explain_checkpoints, skip={"checkpoints", "sanity_check", "trust_checkpoint"})
     parser.add_argument("--sanity_check", action=ActionYesNo, default=False,
                         help="also run the model-parameter randomisation test (sanity.csv, sanity/)")
+    parser.add_argument("--trust_checkpoint", action=ActionYesNo, default=False,
+                        help="load checkpoints that reading them as data refuses; this runs any code stored in them")
     return parser
+
+
+def joined_lists(argv: Sequence[str], options: Sequence[str] = LIST_OPTIONS) -> list[str]:
+    """``argv`` with every list option's values joined into one ``a,b`` argument, however they
+    were typed: ``--methods gradcam rise``, ``--methods gradcam,rise``, ``--methods '[gradcam,
+    rise]'``. The values of a list end at the next option or at a path (a word with ``/``, ``.`` or
+    a glob character), so a checkpoint may follow them."""
+    out, argv = [], list(argv)
+    index = 0
+    while index < len(argv):
+        word = argv[index]
+        name, has_value, value = word.partition("=")
+        if name not in options:
+            out.append(word)
+            index += 1
+            continue
+        values = [value] if has_value else []
+        index += 1
+        while not has_value and index < len(argv) and not argv[index].startswith("--") and not _is_path(argv[index]):
+            values.append(argv[index])
+            index += 1
+        names = [n for v in values for n in (yaml.safe_load(v) if v.strip().startswith("[") else [v])]
+        out += [name, ",".join(str(n).strip() for n in names)]
+    return out
+
+
+def _is_path(word: str) -> bool:
+    return any(c in word for c in "/.*?") and not word.strip().startswith("[")
 
 
 def expand_checkpoints(items: Sequence[str]) -> list[Path]:
@@ -50,7 +90,13 @@ def expand_checkpoints(items: Sequence[str]) -> list[Path]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(joined_lists(sys.argv[1:] if argv is None else argv))
+    except yaml.YAMLError as err:
+        print(f"explain.py: error: a list option is not a list ({' '.join(str(err).split())})", file=sys.stderr)
+        return 2
+    except SystemExit as done:  # --help, or a mistake the parser reported in one line
+        return done.code
     options = {k: v for k, v in vars(parser.instantiate_classes(args)).items()
                if k not in ("config", "paths", "checkpoints", "__path__")}
     try:
@@ -58,9 +104,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not checkpoints:
             raise CheckpointError("no checkpoint given: name one or more .ckpt files (or a glob) as arguments")
         folder = explain_checkpoints(checkpoints, **options)
-    except USER_ERRORS as err:
-        message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
-        print(f"explain.py: error: {message}", file=sys.stderr)
+    except UserError as err:
+        print(f"explain.py: error: {err}", file=sys.stderr)
         return 2
     print(f"wrote {folder / 'report.html'}")
     return 0

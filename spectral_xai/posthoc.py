@@ -19,7 +19,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 from lightning_fabric import Fabric
@@ -31,9 +31,8 @@ from .data_modules import layout
 from .data_modules.dataset import MultispectralDetectionDataset
 from .data_modules.datamodule import MultispectralDataModule
 from .data_modules.reader import DatasetError
-from .detection import Scoring
 from .distributed import gather, shard
-from .evaluation import BoxResult, Boxes, Explainer, Methods, SampleExplanation, boxes_label, choose_scenes
+from .evaluation import BoxResult, Explainer, ExplainSettings, SampleExplanation, boxes_label, choose_scenes
 from .lit_modules import EfficientDetModule
 from .loggers import AutoWandbLogger
 from .reporting.curves import curve_plot
@@ -43,6 +42,7 @@ from .reporting.tables import (BOX_FIELDS, box_row, method_scalars, spectrum_sca
                                write_csv, write_sanity, write_summary)
 from .reporting.wandb_media import log_media
 from .sanity import STAGES, SanityResult, randomised_cascade, sanity_check as randomisation_test
+from .settings import Setting, SettingsError, check_settings, name_list, unknown_name
 
 log = logging.getLogger(__name__)
 
@@ -76,25 +76,38 @@ def evaluation_spectra(saved: Sequence[str], fusion: str, requested: Sequence[st
         if requested and list(requested) != list(saved):
             raise CheckpointError(f"an early-fusion net takes exactly {list(saved)} stacked, not {list(requested)}")
         return [list(saved)]
-    chosen = list(requested or saved)
-    unknown = [s for s in chosen if s not in layout.SPECTRA]
-    if unknown:
-        raise DatasetError(f"unknown spectra {unknown}; choose from {layout.SPECTRA}")
-    return [[s] for s in chosen]
+    return [[s] for s in (requested or saved)]
+
+
+def requested_spectra(spectra: str | Sequence[str] | None) -> list[str] | None:
+    """The spectra asked for, however the list was typed; unknown names refused with the closest."""
+    if spectra is None:
+        return None
+    chosen = name_list(spectra, "spectra")
+    for name in chosen:
+        if name not in layout.SPECTRA:
+            raise unknown_name("spectrum", name, layout.SPECTRA)
+    return chosen or None
+
+
+RUN_SETTINGS = {"part": Setting(str, choices=("train", "val", "test")), "num_images": Setting(int, low=1),
+                "scene_grids": Setting(int, low=0), "seed": Setting(int, low=0), "devices": Setting(int, low=1),
+                "accelerator": Setting(str, choices=("auto", "cpu", "cuda", "gpu", "mps")),
+                "sanity_images": Setting(int, low=1), "root": Setting(str), "split": Setting(str, choices=("random", "vis_ok", "file"))}
 
 
 def explain_checkpoints(
     checkpoints: Sequence[str | Path],
     output: str | Path = "outputs/explain",
-    methods: Methods = ("gradcam", "rise", "sidu"),
-    method_settings: dict[str, dict] | None = None,
-    scoring: Scoring | None = None,
+    methods: str | list[str] = ("gradcam", "rise", "sidu"),
+    method_settings: dict[str, Any] | None = None,
+    scoring: dict[str, Any] | None = None,
     target_min_score: float = 0.05,
-    boxes: Boxes = "top",
+    boxes: str | int = "top",
     root: str | None = None,
     split: str | None = None,
     part: str = "test",
-    spectra: Sequence[str] | None = None,
+    spectra: str | list[str] | None = None,
     num_images: int = 20,
     scene_grids: int = 4,
     seed: int = 0,
@@ -106,6 +119,7 @@ def explain_checkpoints(
     sanity_check: bool = False,
     sanity_images: int = 2,
     wandb_project: str | None = None,
+    trust_checkpoint: bool = False,
 ) -> Path:
     """Explain detections of dataset images with trained checkpoints; returns the output folder.
 
@@ -113,7 +127,7 @@ def explain_checkpoints(
         checkpoints: checkpoint files written by train.py.
         output: folder for boxes/, curves/, scenes/, boxes.csv, summary.csv, summary.json, attribution.csv,
             report.html (and sanity/, sanity.csv, sanity.json with ``sanity_check``).
-        methods: saliency methods by name (README lists them), or all.
+        methods: saliency methods by name (README lists them), or all: gradcam,rise or [gradcam, rise].
         method_settings: per method keyword arguments, e.g. {rise: {n_masks: 500}}.
         scoring: the one rule by which perturbation methods and the metric score a detection,
             e.g. {rule: matched, min_score: 0.05, min_iou: 0.5} (the default) or {rule: drise}.
@@ -124,7 +138,8 @@ def explain_checkpoints(
         root: dataset folder; default: the one the checkpoint was trained on.
         split: random or vis_ok; default: the checkpoint's.
         part: which part of the split to explain: test, val or train.
-        spectra: spectra to evaluate a per-spectrum or mixed net on; default: its training spectra.
+        spectra: spectra to evaluate a per-spectrum or mixed net on (rgb,mir or [rgb, mir]); default: its
+            training spectra.
         num_images: scenes to explain: one seeded choice of sample ids shared by every checkpoint
             and spectrum (each explains the chosen scenes it has in ``part``).
         scene_grids: how many of the chosen scenes (in id order) get a grid figure: rows net x
@@ -143,18 +158,21 @@ def explain_checkpoints(
             sanity/ a figure per scene.
         sanity_images: how many of the chosen scenes (in id order) the randomisation test runs on.
         wandb_project: also log to this W&B project (offline when no account is configured).
+        trust_checkpoint: load checkpoints that reading them as data refuses; this runs any code
+            stored in them, so only for files from someone you trust.
     """
     output = Path(output)
     if output.exists() and not output.is_dir():
-        raise FileExistsError(f"{output}: the output path exists and is not a folder")
-    if part not in ("train", "val", "test"):
-        raise DatasetError(f"unknown part {part!r}; choose train, val or test")
-    if devices < 1:
-        raise ValueError(f"devices {devices}: give a number of devices >= 1")
-    if sanity_check and sanity_images < 1:
-        raise ValueError(f"sanity_images {sanity_images}: give a number of scenes >= 1")
-    explainer = Explainer(methods, method_settings, scoring, step, batch_size, target_min_score, boxes, precision)
-    loaded = _load_all(checkpoints, root=root, split=split)
+        raise SettingsError(f"{output}: the output path exists and is not a folder")
+    check_settings("settings", {"part": part, "num_images": num_images, "scene_grids": scene_grids, "seed": seed,
+                                "devices": devices, "accelerator": accelerator, "sanity_images": sanity_images,
+                                **({"root": root} if root is not None else {}),
+                                **({"split": split} if split is not None else {})}, RUN_SETTINGS)
+    spectra = requested_spectra(spectra)
+    explainer = Explainer(ExplainSettings(methods, method_settings, scoring, step, batch_size, target_min_score, boxes,
+                                          precision))
+    loaded = _load_all(checkpoints, trust=trust_checkpoint, root=root, split=split)
+    explainer.check_net(loaded[0].module.detector().net)
     evaluations = list(_evaluations(loaded, part, spectra))
     scenes = choose_scenes([dataset.sample_ids for _, dataset in evaluations], num_images, seed)
     sanity_scenes = scenes[:sanity_images] if sanity_check else []
@@ -164,7 +182,7 @@ def explain_checkpoints(
     if devices == 1:
         explained = fabric.launch(_explain_share, loaded, evaluations, explainer, scenes, sanity_scenes)
     else:
-        explained = _launch_spawned(fabric, checkpoints, {"root": root, "split": split}, part, spectra, explainer, scenes,
+        explained = _launch_spawned(fabric, checkpoints, {"root": root, "split": split, "trust": trust_checkpoint}, part, spectra, explainer, scenes,
                                     sanity_scenes)
     output.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
@@ -181,13 +199,13 @@ def explain_checkpoints(
     return output
 
 
-def _load_all(checkpoints: Sequence[str | Path], **overrides) -> list[LoadedCheckpoint]:
+def _load_all(checkpoints: Sequence[str | Path], trust: bool = False, **overrides) -> list[LoadedCheckpoint]:
     """Every checkpoint loaded (to host memory) and checked before any work starts."""
     if not checkpoints:
         raise CheckpointError("no checkpoint given")
     loaded, names = [], []
     for path in map(Path, checkpoints):
-        module, data = load_checkpoint(path, map_location="cpu", num_workers=0,
+        module, data = load_checkpoint(path, map_location="cpu", trust=trust, num_workers=0,
                                        **{k: v for k, v in overrides.items() if v is not None})
         name = _model_name(path, names)
         names.append(name)

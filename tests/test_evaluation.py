@@ -3,7 +3,8 @@ import pytest
 import torch
 
 from spectral_xai.detection import DetectionScorer, Detections, DRiseSimilarity, MatchedScore, Scoring
-from spectral_xai.evaluation import Explainer, choose_indices, choose_scenes
+from spectral_xai.evaluation import ExplainSettings, Explainer, choose_indices, choose_scenes
+from spectral_xai.settings import SettingsError
 from spectral_xai.explainers import REGISTRY, create, register
 from spectral_xai.explainers.base import SaliencyMethod
 
@@ -32,7 +33,7 @@ def deleted_images(image: torch.Tensor, saliency: torch.Tensor, step: float) -> 
 @pytest.mark.parametrize("rule, reference", [("drise", DRiseSimilarity()), ("matched", MatchedScore())])
 def test_the_metric_scores_by_the_runs_rule(sample, rule, reference):
     detector = region_detector()
-    explainer = Explainer(["rise"], RISE, Scoring(rule), step=0.25, batch_size=8, target_min_score=0.0)
+    explainer = Explainer(ExplainSettings(["rise"], RISE, Scoring(rule), step=0.25, batch_size=8, target_min_score=0.0))
     (result,) = explainer.explain(detector, sample).results
     assert result.ok and result.method == "rise" and result.sample_id == "000001"
     with torch.no_grad():
@@ -47,7 +48,7 @@ def test_the_metric_scores_by_the_runs_rule(sample, rule, reference):
 
 def test_perturbation_methods_score_by_the_same_rule_as_the_metric(sample):
     detector = region_detector()
-    explainer = Explainer(["rise"], RISE, Scoring("drise"), step=0.5, batch_size=8, target_min_score=0.0)
+    explainer = Explainer(ExplainSettings(["rise"], RISE, Scoring("drise"), step=0.5, batch_size=8, target_min_score=0.0))
     (result,) = explainer.explain(detector, sample).results
     by_drise = create("rise", **RISE["rise"])(DetectionScorer(detector, DRiseSimilarity(), 8), sample["image"], result.target)
     by_matched = create("rise", **RISE["rise"])(DetectionScorer(detector, MatchedScore(), 8), sample["image"], result.target)
@@ -61,7 +62,7 @@ def test_a_failing_method_is_a_typed_failure_and_the_others_run(sample):
             raise RuntimeError("broken on purpose")
 
     try:
-        results = Explainer(["broken_eval_test", "gradcam"], step=0.5, target_min_score=0.0).explain(
+        results = Explainer(ExplainSettings(["broken_eval_test", "gradcam"], step=0.5, target_min_score=0.0)).explain(
             region_detector(), sample).results
     finally:
         REGISTRY.pop("broken_eval_test")
@@ -71,7 +72,7 @@ def test_a_failing_method_is_a_typed_failure_and_the_others_run(sample):
 
 
 def test_a_sample_below_the_target_threshold_is_not_explained(sample):
-    assert Explainer(["gradcam"], target_min_score=0.999).explain(region_detector(), sample) is None
+    assert Explainer(ExplainSettings(["gradcam"], target_min_score=0.999)).explain(region_detector(), sample) is None
 
 
 def test_a_top_box_clipped_to_no_area_is_passed_over_for_the_next(sample):
@@ -87,7 +88,7 @@ def test_a_top_box_clipped_to_no_area_is_passed_over_for_the_next(sample):
                           torch.cat([found.class_probs[:, :1], found.class_probs], 1),
                           torch.cat([found.anchors[:, :1], found.anchors], 1))
 
-    (target,) = Explainer(["gradcam"]).targets(with_a_collapsed_top_box, sample["image"])
+    (target,) = Explainer(ExplainSettings(["gradcam"])).targets(with_a_collapsed_top_box, sample["image"])
     with torch.no_grad():
         expected = region(sample["image"][None])
     assert torch.equal(target.box, expected.boxes[0, 0]) and target.score == pytest.approx(float(expected.scores[0, 0]))
@@ -99,7 +100,7 @@ def test_boxes_setting_explains_the_top_every_or_the_n_best_detections(sample, b
     threshold of 1e-5 an image holds many, and ``boxes`` decides how many are explained, best first."""
     detector = region_detector()
     detector.max_det_per_image = 5
-    explainer = Explainer(["gradcam", "rise"], RISE, Scoring(min_score=0.0), step=0.5, target_min_score=1e-5, boxes=boxes)
+    explainer = Explainer(ExplainSettings(["gradcam", "rise"], RISE, Scoring(min_score=0.0), step=0.5, target_min_score=1e-5, boxes=boxes))
     explained = explainer.explain(detector, sample)
     assert len(explained.targets) == count and [t.score for t in explained.targets] == sorted(
         (t.score for t in explained.targets), reverse=True)
@@ -112,16 +113,31 @@ def test_boxes_setting_explains_the_top_every_or_the_n_best_detections(sample, b
         assert explained.results[1].deletion.scores[0] == pytest.approx(explained.targets[1].score, abs=1e-6)
 
 
-def test_misspelt_settings_and_rules_fail_at_configuration():
-    for wrong in (0, "some", True):
-        with pytest.raises(ValueError, match="choose 'top', 'all' or a number"):
-            Explainer(["rise"], boxes=wrong)
-    with pytest.raises(ValueError, match="precision 'bf16': choose one of"):
-        Explainer(["rise"], precision="bf16")
-    with pytest.raises(KeyError, match="unknown saliency method 'rsie'"):
-        Explainer(["rise"], {"rsie": {"n_masks": 5}})
-    with pytest.raises(ValueError, match="unknown scoring rule 'best'"):
-        Explainer(["rise"], scoring=Scoring("best"))
+@pytest.mark.parametrize("settings, message", [
+    ({"boxes": 0}, "boxes 0: choose 'top', 'all' or a number"),
+    ({"boxes": "some"}, "boxes 'some': choose 'top', 'all' or a number"),
+    ({"boxes": True}, "boxes True: choose 'top', 'all' or a number"),
+    ({"precision": "bf16"}, "precision 'bf16' (choose from 32, 32-true, bf16-mixed, 16-mixed)"),
+    ({"method_settings": {"rsie": {"n_masks": 5}}}, "unknown saliency method 'rsie'; did you mean 'rise'?"),
+    ({"scoring": {"rule": "best"}}, "scoring: rule 'best' (choose from matched, drise)"),
+    ({"scoring": {"min_scor": 0.1}}, "scoring: unknown setting 'min_scor'; did you mean 'min_score'?"),
+    ({"step": 0.0}, "step 0.0 must be in (0, 1]"),
+    ({"batch_size": 0}, "batch_size 0 must be >= 1"),
+    ({"target_min_score": 1.5}, "target_min_score 1.5 must be in [0, 1]"),
+    ({"methods": []}, "name at least one saliency method"),
+])
+def test_misspelt_settings_and_rules_fail_at_configuration(settings, message):
+    with pytest.raises(SettingsError) as raised:
+        ExplainSettings(**{"methods": ["rise"], **settings})
+    assert message in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_settings_take_lists_as_people_type_them():
+    for typed in ("gradcam,rise", "gradcam rise", "[gradcam, rise]", ["gradcam", "rise"], ["gradcam,rise"]):
+        assert ExplainSettings(typed).methods == ["gradcam", "rise"]
+    assert ExplainSettings("all").methods == sorted(REGISTRY)
+    assert ExplainSettings(boxes="5").boxes == 5
+    assert ExplainSettings(scoring={"rule": "drise"}).scoring == Scoring("drise")
 
 
 def test_images_are_chosen_seeded_and_sorted():

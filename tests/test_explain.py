@@ -1,16 +1,21 @@
 """explain.py across per-spectrum, mixed and early-fusion checkpoints trained here on synthetic data."""
+import fractions
 import json
 import math
+import os
 import shutil
 
 import pytest
 import torch
 from PIL import Image
 
-from spectral_xai.checkpoint import CheckpointError
+from spectral_xai.checkpoint import CheckpointError, load_checkpoint
 from spectral_xai.data_modules.reader import DatasetError
-from spectral_xai.explain_cli import main
-from spectral_xai.posthoc import explain_checkpoints
+from spectral_xai.evaluation import ExplainSettings
+from spectral_xai.explain_cli import build_parser, joined_lists, main
+from spectral_xai.explainers import REGISTRY
+from spectral_xai.posthoc import explain_checkpoints, requested_spectra
+from spectral_xai.settings import SettingsError
 
 from .helpers.outputs import explain_py, read_rows
 from .helpers.training import run_cli, tiny_args
@@ -18,7 +23,7 @@ from .helpers.training import run_cli, tiny_args
 # The other methods are left to the run of every method (test_explain_every_method.py).
 FAST = dict(methods=["gradcam", "rise"], method_settings={"rise": {"n_masks": 16}},
             num_images=2, step=0.25, target_min_score=0.0, batch_size=8)
-FAST_ARGS = ["--methods", "[gradcam, rise]", "--num_images", "2", "--step", "0.25", "--target_min_score", "0.0", "--batch_size", "8",
+FAST_ARGS = ["--methods", "gradcam", "rise", "--num_images", "2", "--step", "0.25", "--target_min_score", "0.0", "--batch_size", "8",
              "--method_settings", '{"rise": {"n_masks": 16}}']
 
 
@@ -173,6 +178,79 @@ def test_every_user_mistake_is_one_line_exit_two_and_nothing_written(checkpoints
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "corrupt.ckpt", "foreign.ckpt"]
 
 
+BAD_SETTINGS = [
+    (["--method_settings", "{rise: {n_masks: -5}}"], "rise: n_masks -5 must be >= 1"),
+    (["--method_settings", "{rise: {n_mask: 5}}"], "rise: unknown setting 'n_mask'; did you mean 'n_masks'?"),
+    (["--method_settings", "{rise: {p: 1.5}}"], "rise: p 1.5 must be in (0, 1)"),
+    (["--method_settings", "{rise: {grid: 1}}"], "rise: grid 1 must be >= 2"),
+    (["--method_settings", "{rise: 5}"], "give each method's settings"),
+    (["--method_settings", "{gradcam: {relu: false}}"], "gradcam: unknown setting 'relu'"),  # fixed by the name
+    (["--methods", "sidu", "--method_settings", "{sidu: {layer: class_nett}}"],
+     "sidu: layer 'class_nett' is not a module of the net; did you mean 'class_net'?"),
+    (["--methods", "sess", "--method_settings", "{sess: {base: rsie}}"], "sess: base: unknown saliency method 'rsie'; did you mean 'rise'?"),
+    (["--methods", "sess", "--method_settings", "{sess: {base: sess}}"], "sess cannot wrap itself"),
+    (["--methods", "sess", "--method_settings", "{sess: {scales: 20}}"], "sess: scales 20 must be in [1, 12]"),
+    (["--methods", "sess", "--method_settings", "{sess: {base_settings: {n_masks: 0}, base: rise}}"], "rise: n_masks 0 must be >= 1"),
+    (["--scoring", "{rule: drsie}"], "scoring: rule 'drsie'; did you mean 'drise'?"),
+    (["--scoring", "{min_scor: 0.1}"], "scoring: unknown setting 'min_scor'; did you mean 'min_score'?"),
+    (["--scoring", "{min_iou: 0}"], "scoring: min_iou 0.0 must be in (0, 1]"),
+    (["--boxes", "tpo"], "boxes 'tpo': choose 'top', 'all' or a number of boxes >= 1"),
+    (["--boxes", "0"], "boxes 0: choose 'top', 'all'"),
+    (["--methods", "gradcm,rise"], "unknown saliency method 'gradcm'; did you mean 'gradcam'?"),
+    (["--methods", "[gradcam, rise"], "a list option is not a list"),
+    (["--spectra", "rgb", "mri"], "unknown spectrum 'mri'; did you mean 'mir'?"),
+    (["--precision", "bf16"], "precision 'bf16' (choose from 32, 32-true, bf16-mixed, 16-mixed)"),
+    (["--step", "0"], "step 0.0 must be in (0, 1]"),
+    (["--num_images", "0"], "num_images 0 must be >= 1"),
+    (["--num_images", "abc"], "num_images"),
+    (["--part", "tset"], "part 'tset'; did you mean 'test'?"),
+    (["--devices", "0"], "devices 0 must be >= 1"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD_SETTINGS, ids=[" ".join(a) for a, _ in BAD_SETTINGS])
+def test_bad_settings_are_one_line_exit_two_and_nothing_written(checkpoints, tmp_path, capsys, argv, message):
+    out = tmp_path / "out"
+    _fails_cleanly(capsys, [str(checkpoints["fir"]), "--output", str(out), *argv], message)
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("typed", [["gradcam", "rise"], ["gradcam,rise"], ["[gradcam, rise]"], ["gradcam,", "rise"]])
+def test_list_options_typed_the_way_people_type_them(typed):
+    parser = build_parser()
+    args = parser.parse_args(joined_lists(["--methods", *typed, "--spectra", "rgb", "mir", "runs/x/last.ckpt"]))
+    assert ExplainSettings(args.methods).methods == ["gradcam", "rise"]
+    assert requested_spectra(args.spectra) == ["rgb", "mir"] and args.paths == ["runs/x/last.ckpt"]
+    assert ExplainSettings(parser.parse_args(joined_lists(["--methods", "all"])).methods).methods == sorted(REGISTRY)
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_and_runs_nothing(checkpoints, tmp_path, capsys):
+    evil, touched = tmp_path / "evil.ckpt", tmp_path / "touched"
+    torch.save({"state_dict": {}, "hyper_parameters": RunsCode(f"touch {touched}")}, evil)
+    script = explain_py(str(evil), "--output", str(tmp_path / "out"))
+    assert script.returncode == 2 and "Traceback" not in script.stderr, script.stderr[-2000:]
+    (line,) = [x for x in script.stderr.strip().splitlines() if "error" in x]
+    assert "evil.ckpt: refused: loading it would call posix.system" in line and "--trust_checkpoint" in line
+    assert not touched.exists() and not (tmp_path / "out").exists()
+    # A file of this project with one type beyond plain data: refused, then loaded when trusted.
+    saved = torch.load(checkpoints["fir"], weights_only=True)
+    odd = tmp_path / "odd.ckpt"
+    torch.save({**saved, "note": fractions.Fraction(1, 3)}, odd)
+    _fails_cleanly(capsys, [str(odd), "--output", str(tmp_path / "out")], "odd.ckpt: refused", "fractions.Fraction")
+    module, _ = load_checkpoint(odd, trust=True)
+    assert module.hparams.class_names == saved["hyper_parameters"]["class_names"]
+
+
+class RunsCode:
+    """What a hostile checkpoint holds: unpickling it calls ``os.system``."""
+
+    def __init__(self, command: str):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
 def test_a_failure_midway_leaves_no_output(checkpoints, tmp_path):
     """The first checkpoint is explained, the second has no vis_ok test ids: nothing is written."""
     copy = shutil.copytree(torch.load(checkpoints["fir"], weights_only=False)["datamodule_hyper_parameters"]["root"],
@@ -187,5 +265,5 @@ def test_a_failure_midway_leaves_no_output(checkpoints, tmp_path):
 def test_api_errors_name_the_problem(checkpoints, tmp_path):
     with pytest.raises(CheckpointError, match="early-fusion net takes exactly"):
         explain_checkpoints([checkpoints["rgb_mir_early"]], tmp_path, spectra=["rgb"], **FAST)
-    with pytest.raises(KeyError, match="unknown saliency method 'lime'"):
+    with pytest.raises(SettingsError, match="unknown saliency method 'lime'"):
         explain_checkpoints([checkpoints["fir"]], tmp_path, **{**FAST, "method_settings": {"lime": {}}})

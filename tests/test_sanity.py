@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from spectral_xai.checkpoint import load_checkpoint
-from spectral_xai.evaluation import Explainer
+from spectral_xai.evaluation import ExplainSettings, Explainer
 from spectral_xai.sanity import CASCADE, randomised_cascade, sanity_check, spearman
 
 
@@ -14,7 +14,7 @@ from spectral_xai.sanity import CASCADE, randomised_cascade, sanity_check, spear
 def trained(trained_checkpoint):
     module, datamodule = load_checkpoint(trained_checkpoint, num_workers=0)
     datamodule.setup("test")
-    detector, explainer = module.detector(), Explainer(["gradcam"])
+    detector, explainer = module.detector(), Explainer(ExplainSettings(["gradcam"]))
     dataset = datamodule.datasets["test"]
     # A briefly trained net does not find a box in every image: the first test image where it does.
     sample = next(dataset[i] for i in range(len(dataset)) if explainer.targets(detector, dataset[i]["image"]))
@@ -57,7 +57,7 @@ def test_spearman_over_all_pixels_and_over_the_support():
 @pytest.mark.slow
 def test_a_map_that_ignores_a_stage_survives_it_and_one_that_reads_it_does_not(trained):
     detector, sample = trained
-    explainer = Explainer(["gradcam", "odam_box"], step=0.5)
+    explainer = Explainer(ExplainSettings(["gradcam", "odam_box"], step=0.5))
     explained = explainer.explain(detector, sample)
     results = sanity_check(explainer, randomised_cascade(detector), explained)
     assert [(r.stage, r.method) for r in results] == [(stage, m) for stage, _ in CASCADE for m in ("gradcam", "odam_box")]

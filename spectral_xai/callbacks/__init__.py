@@ -1,4 +1,5 @@
 from .explanation import ExplanationCallback
+from .preemption import Preemption
 from .split_record import SplitRecord
 
-__all__ = ["ExplanationCallback", "SplitRecord"]
+__all__ = ["ExplanationCallback", "Preemption", "SplitRecord"]

@@ -24,15 +24,18 @@ from pytorch_lightning.loggers import WandbLogger
 
 from ..detection import Scoring
 from ..distributed import gather, shard
-from ..evaluation import BoxResult, Boxes, Explainer, Methods, choose_scenes
+from ..evaluation import BoxResult, Boxes, Explainer, ExplainSettings, Methods, choose_scenes
 from ..reporting.figures import explanation_figure
 from ..reporting.tables import BOX_FIELDS, box_row, method_scalars, spectrum_scalars, write_csv
 from ..reporting.wandb_media import log_media
+from ..settings import Setting, check_settings
 
 log = logging.getLogger(__name__)
 
 COLUMNS = ["epoch", *BOX_FIELDS]
 COUNTS = ("failures", "no_detection", "skipped_for_time")
+SCHEDULE = {"num_images": Setting(int, low=1), "every_n_epochs": Setting(int, low=1), "seed": Setting(int, low=0),
+            "figure_inches": Setting(float, low=0, open="low"), "time_budget_s": Setting(float, low=0)}
 
 
 @dataclass
@@ -45,25 +48,20 @@ class Share:
 
 
 class ExplanationCallback(pl.Callback):
-    """Args:
-        methods: registered method names (README lists them), or ``all``.
-        method_settings: per method, keyword arguments, e.g. ``{"rise": {"n_masks": 500}}``.
-        scoring: the one rule by which every perturbation method and the metric score a detection
-            (``{rule: matched, min_score: 0.05, min_iou: 0.5}`` by default, or ``{rule: drise}``).
-        target_min_score: detections scoring lower are not explained; an image whose top
-            detection scores lower is reported, not explained.
+    """Every setting is checked when the callback is made (and a method's ``layer`` against the net
+    at setup), so that a mistake stops the run before its first training step, not at the first
+    explained epoch.
+
+    Args:
+        methods, method_settings, scoring, target_min_score, step, batch_size, boxes, precision:
+            the explanation settings, as :class:`~spectral_xai.evaluation.ExplainSettings`.
         num_images: validation scenes explained each time, chosen once with ``seed``; a mixed
             net trained on several spectra explains each chosen scene in every spectrum. Under
             DDP each rank explains its share of them.
         every_n_epochs: explain after every n-th validation epoch.
-        step: insertion/deletion step, a share of the image area.
-        batch_size: images per forward pass of the perturbation methods and the metric.
         figure_inches: size of one panel in the logged figures.
         time_budget_s: stop explaining for this epoch once this many seconds have passed;
             the boxes left out are counted and logged (under DDP, per rank).
-        boxes: which detections of a scene to explain: ``top`` (the paper's protocol), ``all``
-            above ``target_min_score``, or N: the N best.
-        precision: ``32``, or ``bf16-mixed`` / ``16-mixed`` for the perturbation passes on a GPU.
     """
 
     def __init__(self, methods: Methods = ("gradcam", "rise", "sidu"), method_settings: dict[str, dict] | None = None,
@@ -71,11 +69,18 @@ class ExplanationCallback(pl.Callback):
                  every_n_epochs: int = 1, seed: int = 0, step: float = 0.05, batch_size: int = 32,
                  figure_inches: float = 2.6, time_budget_s: float | None = None, boxes: Boxes = "top",
                  precision: str = "32"):
-        self.explainer = Explainer(methods, method_settings, scoring, step, batch_size, target_min_score, boxes, precision)
+        self.explainer = Explainer(ExplainSettings(methods, method_settings, scoring, step, batch_size, target_min_score,
+                                                   boxes, precision))
+        schedule = {"num_images": num_images, "every_n_epochs": every_n_epochs, "seed": seed,
+                    "figure_inches": figure_inches, **({"time_budget_s": time_budget_s} if time_budget_s is not None else {})}
+        check_settings("ExplanationCallback", schedule, SCHEDULE)
         self.num_images, self.every_n_epochs, self.seed = num_images, every_n_epochs, seed
         self.figure_inches, self.time_budget_s = figure_inches, time_budget_s
         self.scenes: list[str] | None = None
         self.totals: Counter = Counter()  # failures, no detection, skipped for time, over the run
+
+    def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
+        self.explainer.check_net(pl_module.detector().net)
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if trainer.sanity_checking or (trainer.current_epoch + 1) % self.every_n_epochs:

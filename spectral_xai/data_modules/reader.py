@@ -21,6 +21,7 @@ from typing import Literal, Sequence
 import numpy as np
 
 from . import layout
+from ..settings import UserError
 from .images import ImageReadError, read_size_wh
 from .voc import AnnotationError, read_voc
 
@@ -31,7 +32,7 @@ PARTS = ("train", "val", "test")
 Split = dict[str, list[str]]  # part -> sorted sample ids
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError, ValueError):
     """The dataset as a whole cannot be used as configured."""
 
 

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Iterator, Literal, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import torch
 from torchvision.ops import box_iou
 
 from .detector import Detections, EffdetDetector, Target
+from ..settings import Setting, check_settings
 
 
 @dataclass
@@ -79,16 +80,27 @@ class Scoring:
         min_iou: ``matched`` only: the least IoU with the target box that re-identifies it.
     """
 
-    rule: Literal["matched", "drise"] = "matched"
+    rule: str = "matched"
     min_score: float = 0.05
     min_iou: float = 0.5
 
+    def __post_init__(self) -> None:
+        for name, setting in SCORING_SETTINGS.items():
+            object.__setattr__(self, name, setting.check("scoring", name, getattr(self, name)))
+
+    @classmethod
+    def from_settings(cls, settings: "Scoring | Mapping | None") -> "Scoring":
+        """A ``Scoring`` from itself, a mapping (a config's ``{rule: drise}``) or None (the default)."""
+        if settings is None or isinstance(settings, Scoring):
+            return settings or cls()
+        return cls(**check_settings("scoring", settings, SCORING_SETTINGS))
+
     def build(self) -> ScoringRule:
-        if self.rule == "matched":
-            return MatchedScore(self.min_score, self.min_iou)
-        if self.rule == "drise":
-            return DRiseSimilarity()
-        raise ValueError(f"unknown scoring rule {self.rule!r}; choose 'matched' or 'drise'")
+        return MatchedScore(self.min_score, self.min_iou) if self.rule == "matched" else DRiseSimilarity()
+
+
+SCORING_SETTINGS = {"rule": Setting(str, choices=("matched", "drise")), "min_score": Setting(float, 0, 1, open="high"),
+                    "min_iou": Setting(float, 0, 1, open="low")}
 
 
 MIXED_PRECISION = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
@@ -96,9 +108,8 @@ PRECISIONS = ("32", "32-true", *MIXED_PRECISION)
 
 
 def check_precision(precision: str) -> None:
-    """Raise ``ValueError`` naming the choices when ``precision`` is not one of them."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision {precision!r}: choose one of {list(PRECISIONS)}")
+    """Raise :class:`SettingsError` naming the choices when ``precision`` is not one of them."""
+    Setting(str, choices=PRECISIONS).check("settings", "precision", precision)
 
 
 class DetectionScorer:

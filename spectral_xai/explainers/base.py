@@ -11,35 +11,46 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
+from typing import Callable, ClassVar, Iterator, NamedTuple, Sequence
 
 import torch
+from torch import nn
 
 from ..detection import DetectionScorer, EffdetDetector, Target
+from ..settings import Setting, SettingsError, check_layer, check_settings, name_list, unknown_name
 
-REGISTRY: dict[str, Callable[..., "SaliencyMethod"]] = {}
+
+class Registered(NamedTuple):
+    cls: type
+    fixed: dict  # settings the name fixes (gradcam_norelu: relu=False), not the user's to set
+
+
+REGISTRY: dict[str, Registered] = {}
 
 
 def register(name: str, **fixed) -> Callable[[type], type]:
     """Register ``cls`` under ``name``; ``fixed`` settings make named variants of one class."""
 
     def wrap(cls: type) -> type:
-        REGISTRY[name] = lambda **settings: cls(**{**fixed, **settings})
+        REGISTRY[name] = Registered(cls, fixed)
         return cls
 
     return wrap
 
 
 def check_known(name: str) -> None:
-    """Raise ``KeyError`` naming the known methods when ``name`` is not registered."""
+    """Raise :class:`SettingsError` naming the known methods (and the closest) when ``name`` is
+    not registered."""
     if name not in REGISTRY:
-        raise KeyError(f"unknown saliency method {name!r}; known: {sorted(REGISTRY)}")
+        raise unknown_name("saliency method", name, [*REGISTRY, "all"])
 
 
 def method_names(methods: str | Sequence[str]) -> list[str]:
-    """The methods asked for, checked: ``all`` (alone or among others) means every registered
-    method, in name order."""
-    names = [methods] if isinstance(methods, str) else list(methods)
+    """The methods asked for, checked, however the list was typed (``a,b``, ``[a, b]``, a list):
+    ``all`` (alone or among others) means every registered method, in name order."""
+    names = name_list(methods, "methods")
+    if not names:
+        raise SettingsError("methods: name at least one saliency method (or all)")
     if "all" in names:
         return sorted(REGISTRY)
     for name in names:
@@ -47,10 +58,21 @@ def method_names(methods: str | Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def create(name: str, **settings) -> "SaliencyMethod":
-    """The method registered as ``name`` with its settings; unknown names raise ``KeyError``."""
+def method_settings(name: str) -> dict[str, Setting]:
+    """The settings a user may give the method registered as ``name``."""
     check_known(name)
-    return REGISTRY[name](**settings)
+    cls, fixed = REGISTRY[name]
+    return {key: setting for key, setting in cls.SETTINGS.items() if key not in fixed}
+
+
+def create(name: str, **settings) -> "SaliencyMethod":
+    """The method registered as ``name`` with its settings, each checked against the method's
+    declaration: an unknown method or setting, or a value out of range, is a :class:`SettingsError`."""
+    checked = check_settings(name, settings, method_settings(name))
+    cls, fixed = REGISTRY[name]
+    method = cls(**{**fixed, **checked})
+    method.name = name
+    return method
 
 
 def normalize(saliency: torch.Tensor) -> torch.Tensor:
@@ -60,6 +82,18 @@ def normalize(saliency: torch.Tensor) -> torch.Tensor:
 
 
 class SaliencyMethod(ABC):
+    #: The settings the method takes, with their types and ranges; :func:`create` checks every
+    #: given setting against them.
+    SETTINGS: ClassVar[dict[str, Setting]] = {}
+    name: str = ""  # the name it was created by
+
+    def check_net(self, net: nn.Module) -> None:
+        """Refuse settings that only a net can check (a ``layer`` that is not one of its modules),
+        before the first image is explained."""
+        for key, setting in self.SETTINGS.items():
+            if setting.layer:
+                check_layer(self.name or type(self).__name__, net, getattr(self, key))
+
     def __call__(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
         """``image`` [C, H, W] as the detector takes it; returns [H, W] in [0, 1]."""
         return normalize(self.saliency(scorer, image, target).detach().float())

@@ -8,6 +8,7 @@ from typing import Sequence
 import torch
 
 from .base import normalize, register
+from ..settings import Setting, SettingsError
 from .gradcam import FeatureGradientCAM, GradCAM
 from ..detection import EffdetDetector, Target
 from ..detection.detector import Raw
@@ -48,11 +49,13 @@ class ODAMBox(HiResCAM):
     their elementwise maximum, as ODAM's project page combines attribute maps. ``odam_comb``
     (``with_class=True``) adds the class map: ODAM's holistic explanation of the detection."""
 
+    SETTINGS = {"layer": Setting(str, layer=True), "coordinates": Setting((list, tuple)), "with_class": Setting(bool)}
+
     def __init__(self, layer: str = "class_net", coordinates: Sequence[str] = CORNERS, with_class: bool = False):
         super().__init__(layer=layer, relu=True)
         unknown = [c for c in coordinates if c not in CORNERS]
         if unknown or not coordinates:
-            raise ValueError(f"coordinates {list(coordinates)}: choose among {list(CORNERS)}")
+            raise SettingsError(f"odam_box: coordinates {list(coordinates)}: choose among {list(CORNERS)}")
         self.coordinates, self.with_class = [CORNERS.index(c) for c in coordinates], with_class
 
     def outputs(self, detector: EffdetDetector, raw: Raw, target: Target, image: int) -> list[torch.Tensor]:

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import GradientMethod, register
+from ..settings import Setting
 from ..detection import EffdetDetector, Target
 from ..detection.detector import Raw
 from .features import features_for_level, tap_inputs
@@ -30,6 +31,8 @@ class FeatureGradientCAM(GradientMethod):
     pass, which only runs through the head since it stops at A; :meth:`combine` (A, g) -> a map at
     the feature resolution, ReLU unless ``relu=False``; :meth:`merge` makes one map of several
     outputs' maps; upsampled bilinearly to the input."""
+
+    SETTINGS = {"layer": Setting(str, layer=True), "relu": Setting(bool)}
 
     def __init__(self, layer: str = "class_net.predict", relu: bool = True):
         self.layer, self.relu = layer, relu

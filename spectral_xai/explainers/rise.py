@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import MultiTargetMethod, register
+from ..settings import Setting
 from ..detection import DetectionScorer, Target, perturbed_matches
 
 
@@ -39,6 +40,9 @@ class RISE(MultiTargetMethod):
     masked by M_i (onto zeros) under the run's scoring rule (the paper's matched score; with the
     D-RISE similarity this is D-RISE). Masks are made ``scorer.batch_size`` at a time.
     Paper setting: 500 masks, 8 x 8 grid, p = 0.1."""
+
+    SETTINGS = {"n_masks": Setting(int, low=1), "grid": Setting(int, low=2), "p": Setting(float, 0, 1, open="both"),
+                "seed": Setting(int, low=0)}
 
     def __init__(self, n_masks: int = 500, grid: int = 8, p: float = 0.1, seed: int = 0):
         self.n_masks, self.grid, self.p, self.seed = n_masks, grid, p, seed

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import MultiTargetMethod, register
+from ..settings import Setting
 from ..detection import DetectionScorer, Target, perturbed_matches
 from .features import features_by_level
 
@@ -27,6 +28,8 @@ class ScoreCAM(MultiTargetMethod):
     detection that no channel shows gets a blank map. A level of EfficientDet-D0 has 64 channels,
     so 64 masked images per level, shared by all targets of that level and run ``batch_size`` at a time.
     """
+
+    SETTINGS = {"layer": Setting(str, layer=True)}
 
     def __init__(self, layer: str = "class_net.predict"):
         self.layer = layer

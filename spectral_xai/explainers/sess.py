@@ -9,7 +9,10 @@ from typing import Iterator, Sequence
 import torch
 import torch.nn.functional as F
 
+from torch import nn
+
 from .base import MultiTargetMethod, create, register
+from ..settings import Setting, SettingsError
 from ..detection import DetectionScorer, Target
 
 
@@ -46,16 +49,22 @@ class SESS(MultiTargetMethod):
     insertion/deletion. Cost: the windows' forward passes plus the base method on each kept window.
     """
 
+    SETTINGS = {"base": Setting(str), "base_settings": Setting(dict), "scales": Setting(int, 1, 12),
+                "stride": Setting(float, 0, 1, open="low"), "drop": Setting(float, 0, 1, open="high"),
+                "min_inside": Setting(float, 0, 1, open="low")}
+
     def __init__(self, base: str = "gradcam", base_settings: dict | None = None, scales: int = 5,
                  stride: float = 1.0, drop: float = 0.5, min_inside: float = 0.5):
         if base == "sess":
-            raise ValueError("sess cannot wrap itself: choose another base method")
-        if not 1 <= scales <= 12:
-            raise ValueError(f"scales {scales}: the paper uses 1 to 12")
-        if not 0 < stride <= 1 or not 0 <= drop < 1 or not 0 < min_inside <= 1:
-            raise ValueError(f"stride {stride} must be in (0, 1], drop {drop} in [0, 1), min_inside {min_inside} in (0, 1]")
-        self.base = create(base, **(base_settings or {}))
+            raise SettingsError("sess: base 'sess': sess cannot wrap itself; choose another base method")
+        try:
+            self.base = create(base, **(base_settings or {}))
+        except SettingsError as err:
+            raise SettingsError(f"sess: base: {err}") from None
         self.scales, self.stride, self.drop, self.min_inside = scales, stride, drop, min_inside
+
+    def check_net(self, net: nn.Module) -> None:
+        self.base.check_net(net)
 
     def windows(self, height: int, width: int) -> list[Window]:
         sizes = [(round(height * f), round(width * f)) for f in ((224 + 64 * i) / 224 for i in range(self.scales))]

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from .base import MultiTargetMethod, register
+from ..settings import Setting
 from ..detection import DetectionScorer, Target, perturbed_matches
 from .features import features_by_level
 
@@ -27,6 +28,8 @@ class SIDU(MultiTargetMethod):
     (the reference computes it per component and reads the explained class's);
     uniqueness U_i = sum_j ||p_i - p_j||; saliency = sum_i SD_i U_i M_i / N.
     """
+
+    SETTINGS = {"layer": Setting(str, layer=True), "threshold": Setting(float), "sigma": Setting(float, low=0, open="low")}
 
     def __init__(self, layer: str = "class_net.predict", threshold: float = 0.1, sigma: float = 0.25):
         self.layer, self.threshold, self.sigma = layer, threshold, sigma

@@ -1,0 +1,130 @@
+"""Settings checked when a run is configured, before any work starts.
+
+A setting is declared once, with its type and range, beside the code that uses it (a method's
+``SETTINGS``, :class:`~spectral_xai.evaluation.ExplainSettings`); a wrong value or an unknown name
+is a :class:`SettingsError` whose one line names the setting, what was given and what is allowed —
+the closest known name where a name was misspelt. explain.py and reproduce.py print that line and
+exit 2; train.py stops before its first training step with it.
+"""
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+
+class UserError(Exception):
+    """A mistake in what the user gave (a checkpoint, a dataset, a setting): the scripts report it
+    as one line and exit 2. Anything else is a bug of ours and keeps its traceback."""
+
+
+class SettingsError(UserError, ValueError):
+    """A setting with a wrong value, type or name."""
+
+
+def closest(name: str, known: Iterable[str]) -> str:
+    """``; did you mean 'x'?`` when a known name is close to ``name``, else nothing."""
+    match = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.6)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def unknown_name(what: str, name: str, known: Iterable[str]) -> SettingsError:
+    known = sorted(known)
+    return SettingsError(f"unknown {what} {name!r}{closest(name, known)} (known: {', '.join(known)})")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting's type and range. ``low`` / ``high`` bound a number (excluded where ``open``
+    names that end: "low", "high" or "both"); ``choices`` lists the allowed values; ``layer`` marks
+    the name of a module of the net, checked once a net is at hand (:func:`check_layer`)."""
+
+    kind: type | tuple[type, ...]
+    low: float | None = None
+    high: float | None = None
+    open: str = ""
+    choices: tuple = ()
+    layer: bool = False
+
+    def check(self, owner: str, name: str, value: Any) -> Any:
+        """``value`` as the setting takes it (an int given for a float becomes a float)."""
+        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            raise SettingsError(f"{owner}: {name} {value!r} must be {names}")
+        if self.choices and value not in self.choices:
+            raise SettingsError(f"{owner}: {name} {value!r}{closest(value, map(str, self.choices))} "
+                                f"(choose from {', '.join(map(str, self.choices))})")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SettingsError(f"{owner}: {name} {value!r} must be a finite number")
+        low_open, high_open = self.open in ("low", "both"), self.open in ("high", "both")
+        if self.low is not None and (value < self.low or (low_open and value == self.low)) or \
+                self.high is not None and (value > self.high or (high_open and value == self.high)):
+            raise SettingsError(f"{owner}: {name} {value!r} must be {self.describe()}")
+        return value
+
+    def describe(self) -> str:
+        low = None if self.low is None else ("> " if self.open in ("low", "both") else ">= ") + f"{self.low:g}"
+        high = None if self.high is None else ("< " if self.open in ("high", "both") else "<= ") + f"{self.high:g}"
+        if low and high:
+            return f"in {'(' if self.open in ('low', 'both') else '['}{self.low:g}, {self.high:g}" \
+                   f"{')' if self.open in ('high', 'both') else ']'}"
+        return low or high or "valid"
+
+
+def check_settings(owner: str, given: Mapping[str, Any], declared: Mapping[str, Setting]) -> dict[str, Any]:
+    """Every given setting checked against its declaration; an unknown name is refused with the
+    known ones and the closest."""
+    if not isinstance(given, Mapping):
+        raise SettingsError(f"{owner}: settings must be a mapping of names to values, not {given!r}")
+    checked = {}
+    for name, value in given.items():
+        if name not in declared:
+            raise SettingsError(f"{owner}: unknown setting {name!r}{closest(name, declared)} "
+                                f"(known: {', '.join(sorted(declared)) or 'none'})")
+        checked[name] = declared[name].check(owner, name, value)
+    return checked
+
+
+def check_layer(owner: str, net: Any, layer: str) -> None:
+    """Refuse a layer name that is not a module of ``net``, naming the closest module."""
+    names = [name for name, _ in net.named_modules() if name]
+    if layer not in names:
+        raise SettingsError(f"{owner}: layer {layer!r} is not a module of the net{closest(layer, names)} "
+                            f"(e.g. class_net, class_net.predict, box_net)")
+
+
+def name_list(value: str | Iterable[str] | None, what: str) -> list[str]:
+    """A list of names however it was typed: ``a,b``, ``a b``, ``[a, b]`` or a list."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                parsed = yaml.safe_load(text)
+            except yaml.YAMLError:
+                raise SettingsError(f"{what} {value!r}: not a list (write a,b or [a, b])") from None
+            return name_list(parsed, what)
+        return [part for part in text.replace(",", " ").split() if part]
+    items = list(value)
+    if not all(isinstance(item, str) for item in items):
+        raise SettingsError(f"{what} {items!r}: give names")
+    return [name for item in items for name in name_list(item, what)]
+
+
+def user_error_in(error: BaseException) -> UserError | None:
+    """The user's mistake behind ``error``, if there is one: libraries that build our objects
+    (jsonargparse making a callback from a config) wrap what those raise in their own errors."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, UserError):
+            return error
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return None
