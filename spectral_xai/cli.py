@@ -20,6 +20,18 @@ log = logging.getLogger(__name__)
 LIGHTNING_CKPT_NAMES = ("last", "best", "hpc", "registry")
 
 
+def log_progress() -> None:
+    """The package's own progress lines (which scenes each rank explains, a resumed W&B run, a net
+    reproduce.py skips) on stderr at INFO, without every library's INFO through the root logger."""
+    package = logging.getLogger("spectral_xai")
+    if not package.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        package.addHandler(handler)
+    package.setLevel(logging.INFO)
+    package.propagate = False  # libraries that configure the root logger would print each line twice
+
+
 class SpectralCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         # The network's input and classes follow the data: one place to set them.

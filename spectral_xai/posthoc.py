@@ -12,6 +12,8 @@ leaves nothing half-written.
 """
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import logging
 import os
 import pickle
@@ -164,13 +166,9 @@ def explain_checkpoints(
     output = Path(output)
     if output.exists() and not output.is_dir():
         raise SettingsError(f"{output}: the output path exists and is not a folder")
-    check_settings("settings", {"part": part, "num_images": num_images, "scene_grids": scene_grids, "seed": seed,
-                                "devices": devices, "accelerator": accelerator, "sanity_images": sanity_images,
-                                **({"root": root} if root is not None else {}),
-                                **({"split": split} if split is not None else {})}, RUN_SETTINGS)
+    options = {name: value for name, value in locals().items() if name not in ("checkpoints", "output")}
+    explainer = Explainer(check_explain_options(options))
     spectra = requested_spectra(spectra)
-    explainer = Explainer(ExplainSettings(methods, method_settings, scoring, step, batch_size, target_min_score, boxes,
-                                          precision))
     loaded = _load_all(checkpoints, trust=trust_checkpoint, root=root, split=split)
     explainer.check_net(loaded[0].module.detector().net)
     evaluations = list(_evaluations(loaded, part, spectra))
@@ -197,6 +195,19 @@ def explain_checkpoints(
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return output
+
+
+def check_explain_options(options: dict[str, Any]) -> ExplainSettings:
+    """Every option of :func:`explain_checkpoints` in ``options`` checked (an unknown name refused
+    with the closest); returns the explanation settings among them."""
+    known = [name for name in inspect.signature(explain_checkpoints).parameters if name not in ("checkpoints", "output")]
+    for name in options:
+        if name not in known:
+            raise unknown_name("explain option", name, known)
+    given = {name: options[name] for name in RUN_SETTINGS if options.get(name) is not None}
+    check_settings("settings", given, RUN_SETTINGS)
+    requested_spectra(options.get("spectra"))
+    return ExplainSettings(**{f.name: options[f.name] for f in dataclasses.fields(ExplainSettings) if f.name in options})
 
 
 def _load_all(checkpoints: Sequence[str | Path], trust: bool = False, **overrides) -> list[LoadedCheckpoint]:

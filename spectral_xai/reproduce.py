@@ -1,27 +1,36 @@
-"""The paper's comparison in one command: train one net per spectrum and the RGB+MIR net on one
-shared split of scenes, then explain all of them together (Table 2, spectrum attribution, scene
-grids, report.html).
+"""The paper's comparison in one command: train the RGB, NIR, MIR, FIR and RGB+MIR nets on one
+shared split of scenes, then explain them all (Table 2, spectrum attribution, scene grids,
+report.html).
 
     python reproduce.py --config configs/reproduce_demo.yaml
     python reproduce.py --config configs/reproduce_demo.yaml --root /data/ir_det_dataset
+    python reproduce.py --config configs/reproduce_demo.yaml --nets rgb fir --train_args '--trainer.max_epochs 2'
 
 Every net is trained with ``train_config`` and the same data root, seed and split settings, so their
 splits of scenes are one split (made of the annotated ids, restricted per net to the ids it can
-read); each run writes its ``split.json``. A net whose ``last.ckpt`` already exists is not trained
-again, so an interrupted reproduction continues where it stopped.
+read); each run writes its ``split.json``. Every setting (each net's training arguments, the
+explanation options) is checked before the first net trains. An interrupted reproduction finishes
+what it started: a net whose ``last.ckpt`` has reached the planned epochs is skipped, one that has
+not is resumed from it (mid-epoch where it was stopped, in the same W&B run), and the log says which.
 """
 from __future__ import annotations
 
 import logging
+import shlex
+import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from jsonargparse import ActionConfigFile, ArgumentParser
+from jsonargparse import ActionConfigFile
 
+from .checkpoint import read_checkpoint
 from .cli import SpectralCLI
 from .data_modules.datamodule import MultispectralDataModule
+from .evaluation import Explainer
+from .explain_cli import OneLineParser, joined_lists
 from .lit_modules import EfficientDetModule
-from .posthoc import explain_checkpoints
+from .posthoc import check_explain_options, explain_checkpoints
+from .settings import SettingsError, name_list, unknown_name, user_error_in
 
 log = logging.getLogger(__name__)
 
@@ -33,37 +42,89 @@ PAPER_NETS = {"rgb": ["--data.spectra", "[rgb]"], "nir": ["--data.spectra", "[ni
 def reproduce(
     train_config: str,
     output: str = "runs/reproduce",
-    nets: dict[str, list[str]] | None = None,
-    train_args: Sequence[str] = (),
+    nets: dict[str, list[str]] | str | list[str] | None = None,
+    train_args: str | list[str] = (),
     root: str | None = None,
     explain: dict[str, Any] | None = None,
 ) -> Path:
-    """Train every net, then explain them all into ``<output>/explain``; returns that folder.
+    """Train every net (or finish it), then explain them all into ``<output>/explain``; returns that folder.
 
     Args:
         train_config: the training recipe every net uses (a train.py config).
         output: each net's run goes to ``<output>/<name>`` (checkpoints, split.json, W&B run).
-        nets: name -> train.py arguments that make that net; default: rgb, nir, mir, fir and the
-            paper's RGB+MIR net (one 3-channel net on both spectra).
-        train_args: train.py arguments added for every net (e.g. fewer epochs).
+        nets: which nets: names of the paper's (rgb, nir, mir, fir, rgb_mir; ``rgb fir``,
+            ``rgb,fir`` or a list), or name -> train.py arguments that make that net; default:
+            all five paper nets (the RGB+MIR one is one 3-channel net on both spectra).
+        train_args: train.py arguments added for every net (e.g. fewer epochs), as a list or one
+            string ``'--trainer.max_epochs 2'``.
         root: the dataset folder for every net (train.py's ``--data.root``).
         explain: options of :func:`~spectral_xai.posthoc.explain_checkpoints` (methods, settings,
             num_images, ...); checkpoints and output are set here.
     """
     output = Path(output)
-    checkpoints = []
-    for name, net_args in (nets or PAPER_NETS).items():
-        run = output / name
-        checkpoint = run / "checkpoints" / "last.ckpt"
-        if checkpoint.is_file():
-            log.info("%s: %s exists; not trained again", name, checkpoint)
-        else:
-            # The run's own folders first, so that train_args may still turn the logger off.
-            _fit(["--trainer.default_root_dir", str(run), "--trainer.logger.init_args.save_dir", str(run),
-                  "--trainer.logger.init_args.name", name, "--checkpoint.dirpath", str(run / "checkpoints"),
-                  *train_args, *net_args, *(["--data.root", root] if root else [])], train_config)
-        checkpoints.append(checkpoint)
-    return explain_checkpoints(checkpoints, output=output / "explain", **(explain or {}))
+    explain = dict(explain or {})
+    explainer = Explainer(check_explain_options(explain))
+    runs = {name: _train_args(output / name, name, _arguments(train_args), net_args, root)
+            for name, net_args in chosen_nets(nets).items()}
+    plans = {}
+    for name, args in runs.items():  # every net's settings checked before the first trains
+        cli = _configured(args, train_config)
+        explainer.check_net(cli.model.detector().net)
+        epochs = cli.trainer.max_epochs
+        plans[name] = epochs if epochs is not None and epochs >= 0 else None
+    for name, args in runs.items():
+        last = output / name / "checkpoints" / "last.ckpt"
+        planned = plans[name]
+        if not last.is_file():
+            _fit(args, train_config)
+            continue
+        done = epochs_done(last)
+        if planned is not None and done >= planned:
+            log.info("%s: %s has reached its %d planned epochs; not trained again", name, last, planned)
+            continue
+        log.info("%s: %s stopped after %d of %s planned epochs; resuming it", name, last, done, planned or "the")
+        _fit([*args, "--ckpt_path", str(last)], train_config)
+    checkpoints = [output / name / "checkpoints" / "last.ckpt" for name in runs]
+    return explain_checkpoints(checkpoints, output=output / "explain", **explain)
+
+
+def chosen_nets(nets: dict[str, list[str]] | str | Sequence[str] | None) -> dict[str, list[str]]:
+    """Name -> train.py arguments: given as such, or picked by name from the paper's nets."""
+    if nets is None:
+        return dict(PAPER_NETS)
+    if isinstance(nets, dict):
+        return {str(name): _arguments(args) for name, args in nets.items()}
+    chosen = name_list(nets, "nets")
+    for name in chosen:
+        if name not in PAPER_NETS:
+            raise unknown_name("net", name, PAPER_NETS)
+    if not chosen:
+        raise SettingsError("nets: name at least one net")
+    return {name: PAPER_NETS[name] for name in chosen}
+
+
+def _arguments(args: str | Sequence[str]) -> list[str]:
+    """train.py arguments as a list, or one string split as a shell would."""
+    return shlex.split(args) if isinstance(args, str) else [str(a) for a in args]
+
+
+def epochs_done(checkpoint: Path) -> int:
+    """How many epochs the run behind ``checkpoint`` had finished (Lightning's own count)."""
+    saved = read_checkpoint(checkpoint, mmap=True)
+    return int(saved["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"])
+
+
+def _train_args(run: Path, name: str, train_args: list[str], net_args: list[str], root: str | None) -> list[str]:
+    # The run's own folders first, so that train_args may still turn the logger off.
+    return ["--trainer.default_root_dir", str(run), "--trainer.logger.init_args.save_dir", str(run),
+            "--trainer.logger.init_args.name", name, "--checkpoint.dirpath", str(run / "checkpoints"),
+            *train_args, *net_args, *(["--data.root", root] if root else [])]
+
+
+def _configured(args: list[str], config: str) -> SpectralCLI:
+    """The net's whole configuration built without training, and so checked (a wrong argument, a
+    callback's settings); its trainer says how many epochs are planned."""
+    return SpectralCLI(EfficientDetModule, MultispectralDataModule, run=False, args=["--config", config, *args])
 
 
 def _fit(args: list[str], config: str) -> None:
@@ -74,17 +135,26 @@ def _fit(args: list[str], config: str) -> None:
         experiment.finish()  # else the next net's W&B logger would attach to this run
 
 
-def build_parser() -> ArgumentParser:
-    parser = ArgumentParser(prog="reproduce.py", description=__doc__.split("\n\n")[0])
+def build_parser() -> OneLineParser:
+    parser = OneLineParser(prog="reproduce.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", action=ActionConfigFile, help="a YAML file with the options below")
     parser.add_function_arguments(reproduce)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> Path:
+    """reproduce.py: a mistake in any setting is one line and exit 2, before anything is trained;
+    a stop by SIGTERM leaves the net's checkpoint at the step reached and exits 128 + 15."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(joined_lists(sys.argv[1:] if argv is None else argv, ("--nets",)))
     options = {k: v for k, v in vars(args).items() if k not in ("config", "__path__")}
-    folder = reproduce(**options)
+    try:
+        folder = reproduce(**options)
+    except Exception as err:
+        mistake = user_error_in(err)
+        if mistake is None:
+            raise
+        print(f"reproduce.py: error: {mistake}", file=sys.stderr)
+        sys.exit(2)
     print(f"wrote {folder / 'report.html'}")
     return folder

@@ -1,43 +1,103 @@
 """reproduce.py: nets of different spectra on one split, explained together."""
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
+import torch
 
-from spectral_xai.reproduce import build_parser, main
+from spectral_xai.explain_cli import joined_lists
+from spectral_xai.reproduce import build_parser, chosen_nets, epochs_done, main
 
 from .helpers.outputs import read_rows
 from .helpers.training import REPO
 
 FAST_TRAIN = ["--data.image_size", "128", "--data.batch_size", "2", "--data.num_workers", "0",
-              "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1",
-              "--trainer.callbacks", "[]", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false"]
+              "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
+              "--trainer.callbacks", "[]", "--trainer.enable_progress_bar", "false"]
 
 
 @pytest.mark.slow
-def test_reproduce_trains_every_net_on_one_split_and_explains_the_same_scenes(synthetic_root, tmp_path, capsys):
+def test_reproduce_interrupted_during_its_second_net_resumes_it_and_explains_finished_nets(synthetic_root, tmp_path):
+    """The first run is stopped by SIGTERM in the middle of the second net's first epoch; the second
+    run skips the finished net, resumes the stopped one in its W&B run, and explains both on one split."""
+    out, marker = tmp_path / "out", tmp_path / "stopped"
+    hold = json.dumps([{"class_path": "tests.helpers.signals.WaitForSignalAt",
+                        "init_args": {"step": 1, "marker": str(marker)}}])
     config = tmp_path / "reproduce.yaml"
     config.write_text(json.dumps({
-        "train_config": str(REPO / "configs/demo.yaml"), "output": str(tmp_path / "out"), "root": str(synthetic_root),
-        "nets": {"fir": ["--data.spectra", "[fir]"], "rgb_mir": ["--data.spectra", "[rgb, mir]"]},
+        "train_config": str(REPO / "configs/demo.yaml"), "output": str(out), "root": str(synthetic_root),
+        "nets": {"fir": ["--data.spectra", "[fir]"], "rgb_mir": ["--data.spectra", "[rgb, mir]", "--trainer.callbacks", hold]},
         "train_args": FAST_TRAIN,
         "explain": {"methods": ["gradcam"], "num_images": 2, "step": 0.5, "target_min_score": 0.0}}))
-    folder = main(["--config", str(config)])
-    splits = {name: json.loads((tmp_path / "out" / name / "checkpoints" / "split.json").read_text())
-              for name in ("fir", "rgb_mir")}
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(REPO)}
+    first = subprocess.Popen([sys.executable, str(REPO / "reproduce.py"), "--config", str(config)], cwd=tmp_path, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
+    while not marker.exists() and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    first.send_signal(signal.SIGTERM)
+    log = first.communicate(timeout=120)[0]
+    assert first.returncode == 128 + signal.SIGTERM, log[-3000:]
+    last = {name: out / name / "checkpoints" / "last.ckpt" for name in ("fir", "rgb_mir")}
+    assert epochs_done(last["fir"]) == 2 and epochs_done(last["rgb_mir"]) == 0
+    stopped = torch.load(last["rgb_mir"], weights_only=True)
+    assert stopped["global_step"] == 1 and not (out / "explain").exists()
+    fir_stamp = last["fir"].stat().st_mtime_ns
+
+    second = subprocess.run([sys.executable, str(REPO / "reproduce.py"), "--config", str(config)], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=600)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "fir: " in second.stderr and "has reached its 2 planned epochs; not trained again" in second.stderr
+    assert "rgb_mir: " in second.stderr and "stopped after 0 of 2 planned epochs; resuming it" in second.stderr
+    assert last["fir"].stat().st_mtime_ns == fir_stamp and epochs_done(last["rgb_mir"]) == 2
+    assert torch.load(last["rgb_mir"], weights_only=True)["global_step"] == 2 * 2  # the epochs' steps, none twice
+    assert len(run_ids(out / "rgb_mir")) == 1  # the resumed net went on in its W&B run
+
+    folder = out / "explain"
+    splits = {name: json.loads((out / name / "checkpoints" / "split.json").read_text()) for name in last}
     assert splits["fir"] == splits["rgb_mir"]
-    rows = read_rows(folder / "boxes.csv")
     scenes = {}
-    for row in rows:
+    for row in read_rows(folder / "boxes.csv"):
         scenes.setdefault((row["model"], row["spectrum"]), set()).add(row["sample_id"])
     assert set(scenes) == {("fir", "fir"), ("rgb_mir", "rgb"), ("rgb_mir", "mir")}
     assert len({frozenset(ids) for ids in scenes.values()}) == 1 and next(iter(scenes.values())) <= set(splits["fir"]["test"])
     for name in ("report.html", "summary.csv", "attribution.csv"):
         assert (folder / name).is_file(), name
     assert len(list((folder / "scenes").glob("*.png"))) == 2
-    # Run again: the trained nets are reused, not trained again.
-    stamp = (tmp_path / "out" / "fir" / "checkpoints" / "last.ckpt").stat().st_mtime_ns
-    main(["--config", str(config)])
-    assert (tmp_path / "out" / "fir" / "checkpoints" / "last.ckpt").stat().st_mtime_ns == stamp
+
+
+def run_ids(run: Path) -> set[str]:
+    return {folder.name.rsplit("-", 1)[1] for folder in (run / "wandb").glob("offline-run-*")}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--nets", "rgb", "fri"], "unknown net 'fri'; did you mean 'fir'?"),
+    (["--explain", "{methods: [gradcm]}"], "unknown saliency method 'gradcm'; did you mean 'gradcam'?"),
+    (["--explain", "{method: [gradcam]}"], "unknown explain option 'method'; did you mean 'methods'?"),
+    (["--explain", "{method_settings: {rise: {n_masks: 0}}}"], "rise: n_masks 0 must be >= 1"),
+    (["--explain", "{method_settings: {gradcam: {layer: class_nett}}}"], "layer 'class_nett' is not a module of the net"),
+    (["--train_args", "--trainer.max_epochs 1", "--explain", "{num_images: 0}"], "num_images 0 must be >= 1"),
+])
+def test_reproduce_refuses_bad_settings_before_training_anything(tmp_path, capsys, argv, message):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--train_config", str(REPO / "configs/demo.yaml"), "--output", str(tmp_path / "out"), *argv])
+    assert stopped.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], lines
+    assert not (tmp_path / "out").exists()
+
+
+def test_nets_and_training_arguments_typed_the_way_people_type_them():
+    for typed in (["rgb", "fir"], ["rgb,fir"], ["[rgb, fir]"]):
+        args = build_parser().parse_args(joined_lists(["--train_config", "x.yaml", "--nets", *typed], ("--nets",)))
+        assert list(chosen_nets(args.nets)) == ["rgb", "fir"]
+    assert chosen_nets({"mine": "--data.spectra [fir]"}) == {"mine": ["--data.spectra", "[fir]"]}
+    assert list(chosen_nets(None)) == ["rgb", "nir", "mir", "fir", "rgb_mir"]
 
 
 def test_the_shipped_reproduction_configs_parse_and_name_existing_recipes():
