@@ -253,7 +253,7 @@ class RunsCode:
 
 def test_a_failure_midway_leaves_no_output(checkpoints, tmp_path):
     """The first checkpoint is explained, the second has no vis_ok test ids: nothing is written."""
-    copy = shutil.copytree(torch.load(checkpoints["fir"], weights_only=False)["datamodule_hyper_parameters"]["root"],
+    copy = shutil.copytree(torch.load(checkpoints["fir"], weights_only=True)["datamodule_hyper_parameters"]["root"],
                            tmp_path / "copy")
     for png in (copy / "vis_ok").glob("*.png"):
         png.unlink()

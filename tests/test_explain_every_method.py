@@ -17,7 +17,7 @@ from .helpers.wandb_records import history
 def test_every_method_and_the_sanity_check_from_another_folder(trained_checkpoint, tmp_path):
     """The README's command with every method and the randomisation test, run from a folder other
     than the one training ran in: the checkpoint stores its dataset root absolute."""
-    saved = torch.load(trained_checkpoint, weights_only=False)["datamodule_hyper_parameters"]["root"]
+    saved = torch.load(trained_checkpoint, weights_only=True)["datamodule_hyper_parameters"]["root"]
     assert os.path.isabs(saved)
     result = explain_py(str(trained_checkpoint), "--output", "out", "--methods", "all", "--sanity_check",
                         "--sanity_images", "1", "--num_images", "2", "--step", "0.25", "--wandb_project", "test",

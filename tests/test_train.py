@@ -2,6 +2,10 @@
 import itertools
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 import torch
@@ -11,8 +15,9 @@ from spectral_xai.callbacks import ExplanationCallback
 from spectral_xai.checkpoint import CheckpointError, load_checkpoint
 from spectral_xai.data_modules import MultispectralDataModule, layout
 from spectral_xai.lit_modules import TrainingDiverged
+from spectral_xai.settings import user_error_in
 
-from .helpers.training import REPO, run_cli, tiny_args
+from .helpers.training import REPO, run_cli, tiny_args, train_py
 from .helpers.wandb_records import finish_run, history
 
 CONFIGS = sorted(str(p.relative_to(REPO)) for p in (REPO / "configs").rglob("*.yaml") if not p.name.startswith(("recipe_", "reproduce_")))
@@ -72,7 +77,7 @@ def test_fit_writes_checkpoints_metrics_and_an_offline_wandb_run(trained_run):
     metrics = cli.trainer.callback_metrics
     assert {"train/loss", "val/map", "val/map_50", "val/loss"} <= set(metrics)
     # last.ckpt is the final epoch even when the best checkpoint is an earlier one.
-    assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=False)["epoch"] == 1
+    assert torch.load(out / "checkpoints" / "last.ckpt", weights_only=True)["epoch"] == 1
     assert len(list((out / "checkpoints").glob("epoch*-map*.ckpt"))) == 1
     runs = list((out / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
@@ -149,12 +154,12 @@ def test_resume_continues_the_epochs_and_the_wandb_run(synthetic_root, tmp_path,
     first = run_cli(tiny_args("configs/demo.yaml", synthetic_root, tmp_path, "--trainer.max_epochs", "1", *common))
     finish_run(first.trainer.logger)
     last = tmp_path / "checkpoints" / "last.ckpt"
-    saved = torch.load(last, weights_only=False)
+    saved = torch.load(last, weights_only=True)
     assert saved["epoch"] == 0 and saved["wandb_run_id"] == first.trainer.logger.version
     resumed = run_cli(tiny_args("configs/demo.yaml", synthetic_root, tmp_path, "--trainer.max_epochs", "3", *common,
                                 "--ckpt_path", str(last)))
     finish_run(resumed.trainer.logger)
-    assert torch.load(last, weights_only=False)["epoch"] == 2
+    assert torch.load(last, weights_only=True)["epoch"] == 2
     assert resumed.trainer.global_step == 3 * first.trainer.global_step
     assert resumed.trainer.logger.version == first.trainer.logger.version
     runs = sorted((tmp_path / "wandb").glob("offline-run-*"))
@@ -204,3 +209,73 @@ def test_class_names_come_from_the_data(synthetic_root, tmp_path, monkeypatch):
     assert cli.model.hparams.class_names == ["car", "person"] == cli.datamodule.class_names
     assert cli.model.bench.num_classes == 2
     assert os.path.isabs(cli.datamodule.hparams.root)
+
+
+@pytest.mark.slow
+def test_sigterm_mid_epoch_saves_the_step_exits_143_and_the_resumed_run_finishes(synthetic_root, tmp_path, monkeypatch):
+    """A real train.py process, held at step 2 of 4 in its first epoch, gets SIGTERM from outside."""
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "held"
+    hold = json.dumps([{"class_path": "tests.helpers.signals.WaitForSignalAt", "init_args": {"step": 2, "marker": str(marker)}}])
+    args = tiny_args("configs/demo.yaml", synthetic_root, tmp_path, "--trainer.max_epochs", "2",
+                     "--trainer.limit_train_batches", "4", "--trainer.limit_val_batches", "1", "--trainer.callbacks", hold)
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(REPO)}
+    process = subprocess.Popen([sys.executable, str(REPO / "train.py"), "fit", *args], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 300
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    output = process.communicate(timeout=120)[0]
+    assert process.returncode == 128 + signal.SIGTERM, output[-3000:]
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    saved = torch.load(last, weights_only=True)
+    assert (saved["epoch"], saved["global_step"]) == (0, 2)
+    assert saved["loops"]["fit_loop"]["epoch_loop.batch_progress"]["current"]["completed"] == 2
+    assert f"stopped by SIGTERM at epoch 0, step 2; saved {last}" in output
+
+    resumed = run_cli([*args[:-1], "[]", "--ckpt_path", str(last)])
+    finish_run(resumed.trainer.logger)
+    finished = torch.load(last, weights_only=True)
+    assert finished["loops"]["fit_loop"]["epoch_progress"]["current"]["processed"] == 2
+    assert finished["global_step"] == 2 * 4  # the epoch's last two steps, then the second epoch: none twice, none lost
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 2 and {r.name.rsplit("-", 1)[1] for r in runs} == {saved["wandb_run_id"]}
+
+
+def test_fit_refuses_a_checkpoint_that_would_run_code(tmp_path):
+    evil, touched = tmp_path / "evil.ckpt", tmp_path / "touched"
+    torch.save({"state_dict": {}, "hyper_parameters": RunsCode(f"touch {touched}")}, evil)
+    result = train_py(["fit", "--config", str(REPO / "configs/demo.yaml"), "--ckpt_path", str(evil),
+                       "--trainer.logger", "false"], cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    line = result.stderr.strip().splitlines()[-1]
+    assert line.startswith("train.py: error: ") and "evil.ckpt: refused: loading it would call posix.system" in line
+    assert not touched.exists()
+
+
+class RunsCode:
+    """What a hostile checkpoint holds: unpickling it calls ``os.system``."""
+
+    def __init__(self, command: str):
+        self.command = command
+
+    def __reduce__(self):
+        return os.system, (self.command,)
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"method_settings": {"rise": {"n_mask": 5}}}, "rise: unknown setting 'n_mask'; did you mean 'n_masks'?"),
+    ({"methods": ["gradcam", "sidu"], "method_settings": {"sidu": {"layer": "class_nett"}}},
+     "sidu: layer 'class_nett' is not a module of the net; did you mean 'class_net'?"),
+    ({"scoring": {"rule": "drsie"}}, "scoring: rule 'drsie'; did you mean 'drise'?"),
+    ({"every_n_epochs": 0}, "ExplanationCallback: every_n_epochs 0 must be >= 1"),
+])
+def test_bad_explanation_settings_stop_training_before_its_first_step(synthetic_root, tmp_path, monkeypatch, settings, message):
+    monkeypatch.chdir(tmp_path)
+    callback = json.dumps([{"class_path": "spectral_xai.callbacks.ExplanationCallback", "init_args": settings}])
+    with pytest.raises(Exception) as raised:
+        run_cli(tiny_args("configs/demo.yaml", synthetic_root, tmp_path, "--trainer.max_epochs", "1",
+                          "--trainer.callbacks", callback, "--trainer.logger", "false"))
+    assert message in str(user_error_in(raised.value))
+    assert not (tmp_path / "checkpoints").exists() or not list((tmp_path / "checkpoints").glob("*.ckpt"))
