@@ -1,4 +1,5 @@
-"""The package's layers: explainers/ and metrics/ stand on detection/ and never import each other."""
+"""The package's layers: explainers/ and metrics/ stand on detection/ and never import each other;
+settings.py (declared settings, the user-error family) imports nothing of the package and serves all."""
 import ast
 from pathlib import Path
 
@@ -22,4 +23,9 @@ def imported_packages(folder: Path) -> set[str]:
 @pytest.mark.parametrize("layer, allowed", [("detection", set()), ("explainers", {"detection"}),
                                             ("metrics", {"detection"})])
 def test_layers_import_only_what_is_below_them(layer, allowed):
-    assert imported_packages(PACKAGE / layer) <= allowed
+    assert imported_packages(PACKAGE / layer) <= allowed | {"settings"}
+
+
+def test_settings_stand_below_every_layer():
+    tree = ast.parse((PACKAGE / "settings.py").read_text())
+    assert not [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and (n.level or "spectral_xai" in (n.module or ""))]

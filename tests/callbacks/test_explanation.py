@@ -14,6 +14,7 @@ from spectral_xai.explainers import REGISTRY, register
 from spectral_xai.explainers.base import SaliencyMethod
 from spectral_xai.lit_modules import EfficientDetModule
 from spectral_xai.loggers import AutoWandbLogger
+from spectral_xai.settings import SettingsError
 
 from ..helpers.outputs import read_rows
 from ..helpers.training import fit_ddp_subprocess
@@ -121,7 +122,7 @@ def test_images_without_detections_and_time_budget_are_reported_not_crashed(synt
 
 
 def test_unknown_method_fails_at_configuration():
-    with pytest.raises(KeyError, match="unknown saliency method 'lime'"):
+    with pytest.raises(SettingsError, match="unknown saliency method 'lime'"):
         ExplanationCallback(methods=["lime"])
 
 

@@ -7,6 +7,7 @@ from spectral_xai.explainers import REGISTRY, create, register
 from spectral_xai.explainers import base as base_module
 from spectral_xai.explainers.base import SaliencyMethod
 from spectral_xai.explainers.rise import RISE, rise_masks
+from spectral_xai.settings import SettingsError
 
 from ..helpers.region_detector import (BOX_REGION_SLICE, LABEL, REGION_SLICE, expected_score, region_case,
                                        region_detector, region_scorer)
@@ -21,7 +22,7 @@ def case():
 
 def test_registry_knows_the_methods_and_refuses_others():
     assert {*GRADIENT_METHODS, "odam_box", "odam_comb", "eigencam", "rise", "sidu", "scorecam", "sess"} <= set(REGISTRY)
-    with pytest.raises(KeyError, match="unknown saliency method 'lime'"):
+    with pytest.raises(SettingsError, match="unknown saliency method 'lime'"):
         create("lime")
 
 
