@@ -80,7 +80,7 @@ def reproduce(
             continue
         done = epochs_done(last)
         if planned is not None and done >= planned:
-            log.info("%s: %s has reached its %d planned epochs; not trained again", name, last, planned)
+            log.info("%s: %s has reached its planned epochs (%d); not trained again", name, last, planned)
             continue
         log.info("%s: %s stopped after %d of %s planned epochs; resuming it", name, last, done, planned or "the")
         _fit([*args, "--ckpt_path", str(last)], train_config)

@@ -2,7 +2,6 @@
 import fractions
 import json
 import math
-import os
 import shutil
 
 import pytest
@@ -17,6 +16,7 @@ from spectral_xai.explainers import REGISTRY
 from spectral_xai.posthoc import explain_checkpoints, requested_spectra
 from spectral_xai.settings import SettingsError
 
+from .helpers.hostile import RunsCode
 from .helpers.outputs import explain_py, read_rows
 from .helpers.training import run_cli, tiny_args
 
@@ -227,10 +227,8 @@ def test_list_options_typed_the_way_people_type_them(typed):
 def test_a_checkpoint_that_would_run_code_is_refused_and_runs_nothing(checkpoints, tmp_path, capsys):
     evil, touched = tmp_path / "evil.ckpt", tmp_path / "touched"
     torch.save({"state_dict": {}, "hyper_parameters": RunsCode(f"touch {touched}")}, evil)
-    script = explain_py(str(evil), "--output", str(tmp_path / "out"))
-    assert script.returncode == 2 and "Traceback" not in script.stderr, script.stderr[-2000:]
-    (line,) = [x for x in script.stderr.strip().splitlines() if "error" in x]
-    assert "evil.ckpt: refused: loading it would call posix.system" in line and "--trust_checkpoint" in line
+    _fails_cleanly(capsys, [str(evil), "--output", str(tmp_path / "out")],
+                   "evil.ckpt: refused: loading it would call posix.system", "--trust_checkpoint")
     assert not touched.exists() and not (tmp_path / "out").exists()
     # A file of this project with one type beyond plain data: refused, then loaded when trusted.
     saved = torch.load(checkpoints["fir"], weights_only=True)
@@ -239,16 +237,6 @@ def test_a_checkpoint_that_would_run_code_is_refused_and_runs_nothing(checkpoint
     _fails_cleanly(capsys, [str(odd), "--output", str(tmp_path / "out")], "odd.ckpt: refused", "fractions.Fraction")
     module, _ = load_checkpoint(odd, trust=True)
     assert module.hparams.class_names == saved["hyper_parameters"]["class_names"]
-
-
-class RunsCode:
-    """What a hostile checkpoint holds: unpickling it calls ``os.system``."""
-
-    def __init__(self, command: str):
-        self.command = command
-
-    def __reduce__(self):
-        return os.system, (self.command,)
 
 
 def test_a_failure_midway_leaves_no_output(checkpoints, tmp_path):

@@ -1,10 +1,6 @@
 """reproduce.py: nets of different spectra on one split, explained together."""
 import json
-import os
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -14,10 +10,11 @@ from spectral_xai.explain_cli import joined_lists
 from spectral_xai.reproduce import build_parser, chosen_nets, epochs_done, main
 
 from .helpers.outputs import read_rows
-from .helpers.training import REPO
+from .helpers.signals import hold_at, signal_when_held
+from .helpers.training import REPO, run_script
 
 FAST_TRAIN = ["--data.image_size", "128", "--data.batch_size", "2", "--data.num_workers", "0",
-              "--trainer.max_epochs", "2", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
+              "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
               "--trainer.callbacks", "[]", "--trainer.enable_progress_bar", "false"]
 
 
@@ -26,36 +23,26 @@ def test_reproduce_interrupted_during_its_second_net_resumes_it_and_explains_fin
     """The first run is stopped by SIGTERM in the middle of the second net's first epoch; the second
     run skips the finished net, resumes the stopped one in its W&B run, and explains both on one split."""
     out, marker = tmp_path / "out", tmp_path / "stopped"
-    hold = json.dumps([{"class_path": "tests.helpers.signals.WaitForSignalAt",
-                        "init_args": {"step": 1, "marker": str(marker)}}])
     config = tmp_path / "reproduce.yaml"
     config.write_text(json.dumps({
         "train_config": str(REPO / "configs/demo.yaml"), "output": str(out), "root": str(synthetic_root),
-        "nets": {"fir": ["--data.spectra", "[fir]"], "rgb_mir": ["--data.spectra", "[rgb, mir]", "--trainer.callbacks", hold]},
+        "nets": {"fir": ["--data.spectra", "[fir]"], "rgb_mir": ["--data.spectra", "[rgb, mir]", "--trainer.callbacks", hold_at(1, marker)]},
         "train_args": FAST_TRAIN,
         "explain": {"methods": ["gradcam"], "num_images": 2, "step": 0.5, "target_min_score": 0.0}}))
-    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(REPO)}
-    first = subprocess.Popen([sys.executable, str(REPO / "reproduce.py"), "--config", str(config)], cwd=tmp_path, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 300
-    while not marker.exists() and first.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    first.send_signal(signal.SIGTERM)
-    log = first.communicate(timeout=120)[0]
-    assert first.returncode == 128 + signal.SIGTERM, log[-3000:]
+    status, log = signal_when_held([str(REPO / "reproduce.py"), "--config", str(config)], marker, tmp_path)
+    assert status == 128 + signal.SIGTERM, log[-3000:]
     last = {name: out / name / "checkpoints" / "last.ckpt" for name in ("fir", "rgb_mir")}
-    assert epochs_done(last["fir"]) == 2 and epochs_done(last["rgb_mir"]) == 0
+    assert epochs_done(last["fir"]) == 1 and epochs_done(last["rgb_mir"]) == 0
     stopped = torch.load(last["rgb_mir"], weights_only=True)
     assert stopped["global_step"] == 1 and not (out / "explain").exists()
     fir_stamp = last["fir"].stat().st_mtime_ns
 
-    second = subprocess.run([sys.executable, str(REPO / "reproduce.py"), "--config", str(config)], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=600)
+    second = run_script("reproduce.py", ["--config", str(config)], tmp_path)
     assert second.returncode == 0, second.stderr[-3000:]
-    assert "fir: " in second.stderr and "has reached its 2 planned epochs; not trained again" in second.stderr
-    assert "rgb_mir: " in second.stderr and "stopped after 0 of 2 planned epochs; resuming it" in second.stderr
-    assert last["fir"].stat().st_mtime_ns == fir_stamp and epochs_done(last["rgb_mir"]) == 2
-    assert torch.load(last["rgb_mir"], weights_only=True)["global_step"] == 2 * 2  # the epochs' steps, none twice
+    assert "fir: " in second.stderr and "has reached its planned epochs (1); not trained again" in second.stderr
+    assert "rgb_mir: " in second.stderr and "stopped after 0 of 1 planned epochs; resuming it" in second.stderr
+    assert last["fir"].stat().st_mtime_ns == fir_stamp and epochs_done(last["rgb_mir"]) == 1
+    assert torch.load(last["rgb_mir"], weights_only=True)["global_step"] == 2  # the epoch's other step, none twice
     assert len(run_ids(out / "rgb_mir")) == 1  # the resumed net went on in its W&B run
 
     folder = out / "explain"

@@ -3,9 +3,6 @@ import itertools
 import json
 import os
 import signal
-import subprocess
-import sys
-import time
 
 import pytest
 import torch
@@ -17,6 +14,8 @@ from spectral_xai.data_modules import MultispectralDataModule, layout
 from spectral_xai.lit_modules import TrainingDiverged
 from spectral_xai.settings import user_error_in
 
+from .helpers.hostile import RunsCode
+from .helpers.signals import hold_at, signal_when_held
 from .helpers.training import REPO, run_cli, tiny_args, train_py
 from .helpers.wandb_records import finish_run, history
 
@@ -216,18 +215,10 @@ def test_sigterm_mid_epoch_saves_the_step_exits_143_and_the_resumed_run_finishes
     """A real train.py process, held at step 2 of 4 in its first epoch, gets SIGTERM from outside."""
     monkeypatch.chdir(tmp_path)
     marker = tmp_path / "held"
-    hold = json.dumps([{"class_path": "tests.helpers.signals.WaitForSignalAt", "init_args": {"step": 2, "marker": str(marker)}}])
-    args = tiny_args("configs/demo.yaml", synthetic_root, tmp_path, "--trainer.max_epochs", "2",
-                     "--trainer.limit_train_batches", "4", "--trainer.limit_val_batches", "1", "--trainer.callbacks", hold)
-    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(REPO)}
-    process = subprocess.Popen([sys.executable, str(REPO / "train.py"), "fit", *args], cwd=tmp_path, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 300
-    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.1)
-    process.send_signal(signal.SIGTERM)
-    output = process.communicate(timeout=120)[0]
-    assert process.returncode == 128 + signal.SIGTERM, output[-3000:]
+    args = tiny_args("configs/demo.yaml", synthetic_root, tmp_path, "--trainer.max_epochs", "2", "--trainer.limit_train_batches",
+                     "4", "--trainer.limit_val_batches", "1", "--trainer.callbacks", hold_at(2, marker))
+    status, output = signal_when_held([str(REPO / "train.py"), "fit", *args], marker, tmp_path)
+    assert status == 128 + signal.SIGTERM, output[-3000:]
     last = tmp_path / "checkpoints" / "last.ckpt"
     saved = torch.load(last, weights_only=True)
     assert (saved["epoch"], saved["global_step"]) == (0, 2)
@@ -252,16 +243,6 @@ def test_fit_refuses_a_checkpoint_that_would_run_code(tmp_path):
     line = result.stderr.strip().splitlines()[-1]
     assert line.startswith("train.py: error: ") and "evil.ckpt: refused: loading it would call posix.system" in line
     assert not touched.exists()
-
-
-class RunsCode:
-    """What a hostile checkpoint holds: unpickling it calls ``os.system``."""
-
-    def __init__(self, command: str):
-        self.command = command
-
-    def __reduce__(self):
-        return os.system, (self.command,)
 
 
 @pytest.mark.parametrize("settings, message", [

@@ -32,7 +32,8 @@ def run_cli(args: list[str], run: bool = True) -> SpectralCLI:
 def run_script(script: str, args: list[str], cwd: Path, env: dict | None = None,
                timeout: int = 600) -> subprocess.CompletedProcess:
     """One of the repository's scripts in its own process, as a user runs it (W&B offline)."""
-    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONWARNINGS": "ignore", **(env or {})}
+    # The repository on the path: a run's config may name a test helper (tests.helpers.signals).
+    env = {**os.environ, "WANDB_MODE": "offline", "PYTHONWARNINGS": "ignore", "PYTHONPATH": str(REPO), **(env or {})}
     return subprocess.run([sys.executable, str(REPO / script), *args], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=timeout)
 
