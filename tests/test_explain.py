@@ -13,6 +13,7 @@ from spectral_xai.data_modules.reader import DatasetError
 from spectral_xai.evaluation import ExplainSettings
 from spectral_xai.explain_cli import build_parser, joined_lists, main
 from spectral_xai.explainers import REGISTRY
+from spectral_xai import posthoc
 from spectral_xai.posthoc import explain_checkpoints, requested_spectra
 from spectral_xai.settings import SettingsError
 
@@ -237,6 +238,28 @@ def test_a_checkpoint_that_would_run_code_is_refused_and_runs_nothing(checkpoint
     _fails_cleanly(capsys, [str(odd), "--output", str(tmp_path / "out")], "odd.ckpt: refused", "fractions.Fraction")
     module, _ = load_checkpoint(odd, trust=True)
     assert module.hparams.class_names == saved["hyper_parameters"]["class_names"]
+
+
+def test_a_failure_while_writing_leaves_the_output_folder_untouched(checkpoints, tmp_path, monkeypatch):
+    """The first net's figures are in the scratch folder when drawing the second net's fails: the
+    existing output folder keeps exactly what it had, and no scratch folder is left behind."""
+    output = tmp_path / "out"
+    output.mkdir()
+    (output / "kept.txt").write_text("an earlier run")
+    draw = posthoc.explanation_figure
+
+    def failing_on_the_second_net(explanation, *args, title_prefix="", **kwargs):
+        if title_prefix.startswith("rgb_mir"):
+            (scratch,) = tmp_path.glob(".out-*")
+            assert list((scratch / "boxes").glob("fir_*.png")), "the first net's figures were not written yet"
+            raise RuntimeError("drawing failed on purpose")
+        return draw(explanation, *args, title_prefix=title_prefix, **kwargs)
+
+    monkeypatch.setattr(posthoc, "explanation_figure", failing_on_the_second_net)  # fault injection, no stand-in
+    with pytest.raises(RuntimeError, match="drawing failed on purpose"):
+        explain_checkpoints([checkpoints["fir"], checkpoints["rgb_mir"]], output, **FAST)
+    assert [p.name for p in output.iterdir()] == ["kept.txt"] and (output / "kept.txt").read_text() == "an earlier run"
+    assert not list(tmp_path.glob(".out-*"))
 
 
 def test_a_failure_midway_leaves_no_output(checkpoints, tmp_path):

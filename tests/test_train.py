@@ -169,10 +169,13 @@ def test_resume_continues_the_epochs_and_the_wandb_run(synthetic_root, tmp_path,
 
 
 class PoisonWeights(Callback):
-    """Makes one weight non-finite just before the epoch's checkpoints are saved."""
+    """Makes one weight non-finite just before the checkpoints of epoch ``from_epoch`` and later are saved."""
+
+    def __init__(self, from_epoch: int = 0):
+        self.from_epoch = from_epoch
 
     def on_validation_end(self, trainer, pl_module):
-        if not trainer.sanity_checking:
+        if not trainer.sanity_checking and trainer.current_epoch >= self.from_epoch:
             with torch.no_grad():
                 pl_module.net.backbone.conv_stem.weight[0, 0, 0, 0] = float("nan")
 
@@ -199,6 +202,21 @@ def test_non_finite_weights_are_never_checkpointed(synthetic_root, tmp_path, mon
     with pytest.raises(TrainingDiverged, match="weight tensors are non-finite .*this checkpoint is not written"):
         cli.trainer.fit(cli.model, cli.datamodule)
     assert not list((tmp_path / "checkpoints").glob("*.ckpt"))
+
+
+def test_a_run_diverging_after_a_good_epoch_names_its_last_good_checkpoint(synthetic_root, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cli = run_cli(tiny_args("configs/demo.yaml", synthetic_root, tmp_path, "--trainer.max_epochs", "2",
+                            "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1",
+                            "--trainer.callbacks", "[]", "--trainer.logger", "false"), run=False)
+    cli.trainer.callbacks.insert(0, PoisonWeights(from_epoch=1))
+    with pytest.raises(TrainingDiverged) as diverged:
+        cli.trainer.fit(cli.model, cli.datamodule)
+    named = str(diverged.value).split("last good checkpoint: ")[1]
+    assert "training diverged at epoch 1" in str(diverged.value) and named.startswith(str(tmp_path / "checkpoints"))
+    module, _ = load_checkpoint(named)  # it exists, loads, and its weights are finite
+    assert all(torch.isfinite(t).all() for t in module.state_dict().values() if t.is_floating_point())
+    assert torch.load(named, weights_only=True)["epoch"] == 0
 
 
 def test_class_names_come_from_the_data(synthetic_root, tmp_path, monkeypatch):
