@@ -20,6 +20,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from spectral_xai.data_modules.dataset import collate
+from spectral_xai.data_modules.layout import CLASS_NAMES
 from spectral_xai.lit_modules import EfficientDetModule
 from spectral_xai.lit_modules.efficientdet import effdet_targets
 
@@ -83,7 +84,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     torch.manual_seed(0)
-    template = EfficientDetModule(image_size=args.image_size)
+    template = EfficientDetModule(CLASS_NAMES, image_size=args.image_size)
     batches = make_batches(args.steps + args.warmup, args.batch_size, args.image_size)
     bare, lightning = [], []
     for _ in range(args.rounds):
