@@ -18,15 +18,14 @@ from typing import Any, Literal, Mapping, Sequence, Union
 
 import numpy as np
 import torch
-
 from torch import nn
 
 from .detection import DetectionScorer, EffdetDetector, Scoring, Target
 from .detection.scoring import PRECISIONS
 from .explainers import SaliencyMethod, create, method_names
 from .explainers.base import check_known
-from .settings import Setting, SettingsError
 from .metrics import CurveResult, Localisation, SpectrumScore, insertion_deletion, localisation, spectrum_attribution
+from .settings import Setting, SettingsError
 
 log = logging.getLogger(__name__)
 
