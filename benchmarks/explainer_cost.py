@@ -1,67 +1,88 @@
-"""What each explanation costs, as a ratio to the model evaluations it cannot avoid.
+"""What each explanation costs, as a ratio to the model evaluations it cannot avoid, on a trained net.
 
-    python benchmarks/explainer_cost.py [--checkpoint runs/demo/checkpoints/last.ckpt --rounds 3]
+    python benchmarks/explainer_cost.py [--checkpoint CKPT] [--rounds 3]            # 128 px: ratios, floor, memory, K boxes
+    python benchmarks/explainer_cost.py --image-size 512 --sections per_box --rounds 2  # the paper's input size
 
-For each registered method (and SESS around RISE): its wall time divided by the time of the model
-evaluations it cannot avoid: the images it runs through the detector (timed as batched detections)
-plus, for gradient methods, one forward + backward pass each (SESS around Grad-CAM: its windows'
-detections plus one per explained window). Goals: <= 1.15 for perturbation methods and
-insertion/deletion, <= 1.5 for gradient methods. The model cost is timed right before
-each method by running the same number of images through the detector in the same batch size, so
-both see the same machine load; the median ratio over --rounds rounds is printed.
-Then RISE's peak memory (resident set size of a fresh process) at N = 5000 masks against N = 500;
-goal: within 10%.
-Then shared perturbations: RISE and D-RISE explaining the K best detections of the image in one call
-against explaining its best one, time(K) / time(1) (goal <= 1.25 for K = 8; median over --rounds
-rounds, the two timed alternately), with the largest
-difference between a jointly made map and the same target's map made alone (K = 1 for the best
-target, a separate run for the K-th).
+Writes benchmarks/results/explainer_cost_<size>px.json (min / median / max over the rounds of every figure).
 
-The detection unit is a batch through the network and effdet's post-processing at the paper's
-re-identification floor (score >= 0.05: lower candidates are dropped before NMS, which changes no
-detection the rule can see); the same unit without the floor is printed to show what that saves.
-With --checkpoint, the first validation image of the checkpoint's data is explained (a trained net's
-score distribution is what makes NMS expensive); without it, a randomly initialised EfficientDet-D0
-and a noise image, whose candidates all score about 0.01.
+Sections (``--sections``, comma-separated):
+
+- ``cost``: each registered method (and SESS around RISE) against its baseline: exactly the images the
+  method sent through the detector, recorded on a first call and run again in the same batches at the
+  same score floor (RISE's masked images, SIDU's and Score-CAM's channel-masked ones, SESS's windows,
+  the metric's partly deleted and inserted images), plus one forward pass of the image for a method that
+  reads feature maps first, plus per gradient explanation one forward pass and the backward pass from the
+  detection's logit to the features the method reads (to the input for ``gradient``). Method and
+  baseline are timed once each per round, alternately, ``--rounds`` rounds; the ratio of each round is
+  kept. Goals: <= 1.15 for perturbation methods and insertion/deletion, <= 1.5 for gradient methods.
+- ``floor``: the same perturbed images (RISE's and the metric's) decoded with candidates under the
+  matched rule's floor (0.05) dropped before NMS, against decoding all of them, alternated rounds.
+- ``memory``: RISE's peak resident memory (a fresh process each) at N = 5000 masks against N = 500
+  (``--memory-masks``); goal: within 10 %.
+- ``shared``: RISE and D-RISE explaining the K best detections of the image in one call against
+  explaining its best one, time(K) / time(1) (goal <= 1.25 for K = 8), with the largest difference
+  between a jointly made map and the same target's map made alone.
+- ``per_box``: every method's seconds per box and peak resident memory, each method in a fresh process
+  (memory above that of a process that only loaded the net and the image).
+
+The net is ``--checkpoint`` or the tests' shared trained net; the image is the validation image (of
+the first 16) whose best detection scores highest. At another ``--image-size`` than the net's, the
+trained weights run with anchors for that size on the image resized to it.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import resource
-import statistics
 import subprocess
 import sys
 import time
 import warnings
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 warnings.filterwarnings("ignore")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from result_files import add_results_argument, spread, write_result  # noqa: E402
+from trained import add_checkpoint_argument, at_size, checkpoint_path, validation_images  # noqa: E402
 
-from spectral_xai.checkpoint import load_checkpoint  # noqa: E402
-from spectral_xai.data_modules.layout import CLASS_NAMES  # noqa: E402
-from spectral_xai.detection import DetectionScorer, Scoring, Target  # noqa: E402
+from spectral_xai.detection import DetectionScorer, EffdetDetector, Scoring, Target  # noqa: E402
 from spectral_xai.evaluation import ExplainSettings, Explainer  # noqa: E402
 from spectral_xai.explainers import REGISTRY, SaliencyMethod, create  # noqa: E402
+from spectral_xai.explainers.features import features_for_level, tap_inputs  # noqa: E402
 from spectral_xai.explainers.sess import SESS  # noqa: E402
-from spectral_xai.lit_modules import EfficientDetModule  # noqa: E402
 from spectral_xai.metrics import insertion_deletion  # noqa: E402
 
+SECTIONS = ("cost", "floor", "memory", "shared", "per_box")
 
-def build(args) -> tuple[DetectionScorer, torch.Tensor, Target]:
-    torch.manual_seed(0)
-    if args.checkpoint:
-        module, datamodule = load_checkpoint(args.checkpoint)
-        datamodule.prepare_data()
-        datamodule.setup("validate")
-        image = datamodule.val_dataloader().dataset[0]["image"]
-    else:
-        module = EfficientDetModule(CLASS_NAMES, image_size=args.image_size).eval()
-        image = torch.randn(module.hparams.in_chans, args.image_size, args.image_size)
-    detector = module.detector()
-    with torch.no_grad():
-        target = Target.from_detections(detector(image[None]))
-    return DetectionScorer(detector, Scoring().build(), args.batch_size), image, target
+
+class RecordingScorer(DetectionScorer):
+    """A scorer that keeps every batch of images it runs, so that a baseline can run exactly those."""
+
+    def __init__(self, scorer: DetectionScorer):
+        super().__init__(scorer.detector, scorer.rule, scorer.batch_size, scorer.precision)
+        self.chunks: list[torch.Tensor] = []
+
+    def detect(self, images: torch.Tensor):
+        self.chunks.append(images.clone())
+        return super().detect(images)
+
+
+@dataclass
+class Work:
+    """The model evaluations one explanation cannot avoid."""
+    chunks: list[torch.Tensor]  # the images it ran through the detector, as batched
+    feature_passes: int  # forward passes of the unaltered image or window to read feature maps
+    gradient_passes: int  # forward + backward passes
+    layer: str | None = None  # where those backward passes stop (the input when None)
+
+    def __str__(self) -> str:
+        parts = [f"{sum(map(len, self.chunks))} detections" if self.chunks else "",
+                 f"{self.feature_passes} feature pass" if self.feature_passes else "",
+                 f"{self.gradient_passes} fwd+bwd" if self.gradient_passes else ""]
+        return " + ".join(p for p in parts if p)
 
 
 def seconds(fn) -> float:
@@ -70,158 +91,240 @@ def seconds(fn) -> float:
     return time.perf_counter() - start
 
 
-def detection_seconds(detector, image, images: int, batch_size: int, min_score: float) -> float:
-    """``images`` copies of ``image`` through the detector, ``batch_size`` at a time."""
-    batch = image[None].expand(batch_size, -1, -1, -1).contiguous()
-    with torch.no_grad():
-        return seconds(lambda: [detector(batch[: min(batch_size, images - start)], min_score)
-                                for start in range(0, images, batch_size)])
-
-
-def forward_backward_seconds(detector, image, target) -> float:
-    def once():
-        x = image[None].clone().requires_grad_(True)
-        raw = detector.raw(x)
-        detector.logit(raw, target).backward()
-    once()
-    return min(seconds(once) for _ in range(3))
-
-
-def rise_peak_rss(n_masks: int, args) -> None:
-    scorer, image, target = build(args)
-    create("rise", n_masks=8)(scorer, image, target)  # warm-up allocations
-    create("rise", n_masks=n_masks)(scorer, image, target)
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--image-size", type=int, default=128, help="without --checkpoint")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--rise-masks", type=int, default=500)
-    parser.add_argument("--sess-rise-masks", type=int, default=100, help="RISE's masks per window, for SESS around RISE")
-    parser.add_argument("--step", type=float, default=0.02, help="insertion/deletion step, share of the image")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--checkpoint", default="")
-    parser.add_argument("--skip-memory", action="store_true")
-    parser.add_argument("--skip-cost", action="store_true", help="skip the per-method ratios")
-    parser.add_argument("--skip-shared", action="store_true", help="skip the K-detections ratio")
-    parser.add_argument("--targets", type=int, default=8, help="K, detections explained together")
-    parser.add_argument("--rise-memory", type=int, default=0, help=argparse.SUPPRESS)  # child process mode
-    args = parser.parse_args()
-    if args.rise_memory:
-        return rise_peak_rss(args.rise_memory, args)
-
-    scorer, image, target = build(args)
-    print(f"image {image.shape[-1]}px, batch {args.batch_size}, {torch.get_num_threads()} threads, "
-          f"target score {target.score:.3f}")
-    if not args.skip_cost:
-        method_costs(args, scorer, image, target)
-    if not args.skip_memory:
-        rise_memory(args)
-    if not args.skip_shared:
-        shared_perturbations(args, scorer.detector, image)
-
-
-def method_costs(args, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> None:
-    """Every registered method (and SESS around RISE) against the model evaluations it makes."""
-    detector, floor = scorer.detector, scorer.rule.min_score
-    settings = {"rise": {"n_masks": args.rise_masks},
-                "sess(rise)": {"base": "rise", "base_settings": {"n_masks": args.sess_rise_masks}}}
-    methods = {name: create(name.split("(")[0], **settings.get(name, {})) for name in [*sorted(REGISTRY), "sess(rise)"]}
-    costs = {name: _evaluations(method, scorer, image, target) for name, method in methods.items()}
-    saliency = torch.rand(image.shape[-2:])
-    metric_passes = 2 * (round(1 / args.step) + 1)
-    detection_seconds(detector, image, args.batch_size, args.batch_size, floor)  # warm-up
-    ratios: dict[str, list[float]] = {}
-    units, full_units = [], []
-    for _ in range(args.rounds):
-        units.append(detection_seconds(detector, image, args.batch_size, args.batch_size, floor) / args.batch_size)
-        full_units.append(detection_seconds(detector, image, args.batch_size, args.batch_size, 0.0) / args.batch_size)
-        backward = forward_backward_seconds(detector, image, target)
-        for name, method in methods.items():
-            passes, gradients = costs[name]
-            cost = detection_seconds(detector, image, passes, args.batch_size, floor) + gradients * backward
-            # A method taking under a second is timed at its best of three, as its unit is.
-            repeats = 3 if cost < 1 else 1
-            ratios.setdefault(name, []).append(min(seconds(lambda: method(scorer, image, target)) for _ in range(repeats)) / cost)
-        cost = sum(detection_seconds(detector, image, metric_passes // 2, args.batch_size, floor)
-                   for _curve in ("insertion", "deletion"))
-        ratios.setdefault("insertion+deletion", []).append(
-            seconds(lambda: insertion_deletion(scorer, image, saliency, target, step=args.step)) / cost)
-    unit, full = statistics.median(units), statistics.median(full_units)
-    print(f"batched detection {unit * 1000:.1f} ms/image with effdet's post-processing at score >= {floor}, "
-          f"{full * 1000:.1f} ms/image without the floor ({full / unit:.2f}x)")
-    what = {name: " + ".join(part for part in (f"{passes} passes" if passes else "",
-                                                f"{gradients} forward+backward" if gradients else "") if part)
-            for name, (passes, gradients) in costs.items()}
-    what["insertion+deletion"] = f"{metric_passes} passes, step {args.step}"
-    print(f"{'method':<20}{'ratio':>8}{'goal':>7}  {'ratio per round':<24}model evaluations")
-    for name, values in ratios.items():
-        rounds = " ".join(f"{v:.3f}" for v in values)
-        goal = 1.5 if costs.get(name, (1, 0))[1] else 1.15
-        print(f"{name:<20}{statistics.median(values):>8.3f}{goal:>7.2f}  {rounds:<24}{what[name]}")
-
-
-def _evaluations(method: SaliencyMethod, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> tuple[int, int]:
-    """(images through the detector without gradient, forward+backward passes) that ``method``
-    cannot avoid, counted on one call: the scorer counts the first; a gradient method is one
-    forward+backward; a method that reads feature maps first (SIDU, Score-CAM) adds one pass; SESS
-    adds its base method's share on each window it explains."""
-    before = scorer.forward_passes
+def unavoidable_work(method: SaliencyMethod, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> Work:
+    """Recorded on one call: the detector's batches; a method that reads feature maps and perturbs
+    (SIDU, Score-CAM) adds one forward pass; a gradient method one forward + backward; SESS adds its
+    base method's share on every window it explains."""
+    recorder = RecordingScorer(scorer)
     if isinstance(method, SESS):
         windows, explain_batch = [], method.base.explain_batch
         method.base.explain_batch = lambda scorer_, images, *a: windows.append(len(images)) or explain_batch(scorer_, images, *a)
-        method(scorer, image, target)
+        method(recorder, image, target)
         del method.base.explain_batch
-        passes, explained = scorer.forward_passes - before, sum(windows)
-        base_passes, base_gradients = _evaluations(method.base, DetectionScorer(scorer.detector, scorer.rule), image, target)
-        feature_passes = explained if base_passes and hasattr(method.base, "layer") else 0
-        return passes + feature_passes, explained * base_gradients
-    method(scorer, image, target)
-    passes = scorer.forward_passes - before
-    if not passes:
-        return 0, 1
-    return passes + (1 if hasattr(method, "layer") else 0), 0
+        base = unavoidable_work(method.base, scorer, image, target)
+        explained = sum(windows)
+        return Work(recorder.chunks, explained * base.feature_passes, explained * base.gradient_passes, base.layer)
+    method(recorder, image, target)
+    if not recorder.chunks:
+        return Work([], 0, 1, getattr(method, "layer", None))
+    return Work(recorder.chunks, 1 if hasattr(method, "layer") else 0, 0)
 
 
-def rise_memory(args) -> None:
-    base = [sys.executable, __file__, "--image-size", str(args.image_size), "--batch-size", str(args.batch_size)]
-    if args.checkpoint:
-        base += ["--checkpoint", args.checkpoint]
-    peaks = {}
-    for n in (500, 5000):
-        out = subprocess.run(base + ["--rise-memory", str(n)], capture_output=True, text=True, check=True)
-        peaks[n] = int(out.stdout.strip().splitlines()[-1]) / 1024
-    print(f"RISE peak RSS: N=500 {peaks[500]:.0f} MiB, N=5000 {peaks[5000]:.0f} MiB, "
-          f"ratio {peaks[5000] / peaks[500]:.3f} (goal <= 1.10)")
+def baseline_seconds(detector: EffdetDetector, work: Work, image: torch.Tensor, target: Target, min_score: float) -> float:
+    def run():
+        with torch.no_grad():
+            for chunk in work.chunks:
+                detector(chunk, min_score)
+            for _ in range(work.feature_passes):
+                detector.raw(image[None])
+        for _ in range(work.gradient_passes):
+            gradient_pass(detector, image, target, work.layer)
+    return seconds(run)
 
 
-def shared_perturbations(args, detector, image: torch.Tensor) -> None:
+def gradient_pass(detector: EffdetDetector, image: torch.Tensor, target: Target, layer: str | None) -> None:
+    """A forward pass recording the graph and the target logit's gradient with respect to the features
+    entering ``layer`` at the target's level (the input when None): what every gradient map needs."""
+    x = image[None].clone().requires_grad_(True)
+    if layer is None:
+        torch.autograd.grad(detector.logit(detector.raw(x), target), x)
+        return
+    with tap_inputs(detector.net, layer) as calls:
+        raw = detector.raw(x)
+    features = features_for_level(calls, detector.locate(raw, target.anchor)[0], layer)
+    torch.autograd.grad(detector.logit(raw, target), features)
+
+
+def pick_image(checkpoint: Path, size: int | None) -> tuple[EffdetDetector, torch.Tensor, Target]:
+    module, images = validation_images(checkpoint, 16)
+    detector, images = at_size(module, images, size or module.hparams.image_size)
+    with torch.no_grad():
+        found = [detector(image[None]) for image in images]
+    best = max(range(len(images)), key=lambda i: float(found[i].scores[0, 0]))
+    return detector, images[best], Target.from_detections(found[best])
+
+
+def methods_under_test(args) -> dict[str, SaliencyMethod]:
+    settings = {"rise": {"n_masks": args.rise_masks},
+                "sess(rise)": {"base": "rise", "base_settings": {"n_masks": args.sess_rise_masks}}}
+    names = [*sorted(REGISTRY), "sess(rise)"] if not args.methods else args.methods.split(",")
+    return {name: create(name.split("(")[0], **settings.get(name, {})) for name in names}
+
+
+def method_costs(args, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> dict:
+    detector, floor = scorer.detector, scorer.rule.min_score
+    saliency = torch.rand(image.shape[-2:], generator=torch.Generator().manual_seed(0))
+    methods = methods_under_test(args)
+    runs = {name: (lambda m=method: m(scorer, image, target)) for name, method in methods.items()}
+    runs["insertion+deletion"] = lambda: insertion_deletion(scorer, image, saliency, target, step=args.step)
+    work = {name: unavoidable_work(method, scorer, image, target) for name, method in methods.items()}
+    recorder = RecordingScorer(scorer)
+    insertion_deletion(recorder, image, saliency, target, step=args.step)
+    work["insertion+deletion"] = Work(recorder.chunks, 0, 0)
+    timed: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in runs}
+    for round_ in range(args.rounds):
+        for name, run in runs.items():
+            arms = [lambda: baseline_seconds(detector, work[name], image, target, floor), lambda: seconds(run)]
+            # Alternated within the round and their order swapped between rounds, so that neither
+            # arm always runs on a warmer cache.
+            first, second = (0, 1) if round_ % 2 == 0 else (1, 0)
+            measured = {first: arms[first](), second: arms[second]()}
+            timed[name][0].append(measured[0])
+            timed[name][1].append(measured[1])
+    print(f"{'method':<20}{'ratio min/med/max':>20}{'goal':>6}{'method s':>10}  model evaluations")
+    figures = {}
+    for name, (base, spent) in timed.items():
+        ratio = spread([s / b for s, b in zip(spent, base)], 3)
+        goal = 1.5 if work[name].gradient_passes else 1.15
+        figures[name] = {"ratio": ratio, "goal": goal, "seconds": spread(spent), "baseline_seconds": spread(base),
+                         "work": str(work[name])}
+        print(f"{name:<20}{ratio['min']:>8.3f}/{ratio['median']:.3f}/{ratio['max']:.3f}{goal:>6.2f}"
+              f"{figures[name]['seconds']['median']:>10.3f}  {work[name]}")
+    return figures
+
+
+def floor_saving(args, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> dict:
+    """RISE's masked images and the metric's, decoded at the floor and without it, alternated rounds."""
+    recorder = RecordingScorer(scorer)
+    create("rise", n_masks=args.rise_masks)(recorder, image, target)
+    insertion_deletion(recorder, image, torch.rand(image.shape[-2:]), target, step=args.step)
+    images = sum(map(len, recorder.chunks))
+    floor = scorer.rule.min_score
+
+    def decode(min_score: float) -> float:
+        with torch.no_grad():
+            return seconds(lambda: [scorer.detector(chunk, min_score) for chunk in recorder.chunks]) / images
+    with_floor, without = [], []
+    for round_ in range(args.rounds):
+        order = (floor, 0.0) if round_ % 2 == 0 else (0.0, floor)
+        measured = {score: decode(score) for score in order}
+        with_floor.append(measured[floor])
+        without.append(measured[0.0])
+    ratio = spread([w / f for w, f in zip(without, with_floor)], 3)
+    print(f"perturbed images ({images}: RISE's and the metric's) at score >= {floor}: "
+          f"{spread(with_floor)['median'] * 1000:.1f} ms/image, without the floor "
+          f"{spread(without)['median'] * 1000:.1f} ms/image; ratio {ratio['min']:.2f} / {ratio['median']:.2f} / {ratio['max']:.2f}")
+    return {"images": images, "ms_per_image_with_floor": spread([1000 * s for s in with_floor], 2),
+            "ms_per_image_without_floor": spread([1000 * s for s in without], 2), "without_over_with": ratio}
+
+
+def child(args, checkpoint: Path, *extra: str) -> dict:
+    command = [sys.executable, __file__, "--checkpoint", str(checkpoint), "--image-size", str(args.image_size or 0),
+               "--batch-size", str(args.batch_size), "--rounds", str(args.rounds), "--results", str(args.results), *extra]
+    out = subprocess.run(command, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"{' '.join(extra)} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def child_run(args) -> dict:
+    """In a fresh process: ``--child NAME [N]`` explains the image ``rounds`` times (``rise N``: at N
+    masks once), ``--child none`` only loads; prints its peak resident memory and seconds."""
+    detector, image, target = pick_image(checkpoint_path(args.checkpoint), args.image_size)
+    scorer = DetectionScorer(detector, Scoring().build(), args.batch_size)
+    name, *count = args.child
+    times = []
+    if name != "none":
+        args.methods, args.rise_masks = name, int(count[0]) if count else args.rise_masks
+        method = methods_under_test(args)[name]
+        for _ in range(1 if count else args.rounds):
+            times.append(seconds(lambda: method(scorer, image, target)))
+    return {"peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "seconds": times}
+
+
+def rise_memory(args, checkpoint: Path) -> dict:
+    few, many = (int(n) for n in args.memory_masks.split(","))
+    peaks = {n: child(args, checkpoint, "--child", "rise", str(n))["peak_rss_mib"] for n in (few, many)}
+    print(f"RISE peak RSS: N={few} {peaks[few]:.0f} MiB, N={many} {peaks[many]:.0f} MiB, "
+          f"ratio {peaks[many] / peaks[few]:.3f} (goal <= 1.10)")
+    return {"masks": [few, many], "peak_rss_mib": [round(peaks[few], 1), round(peaks[many], 1)],
+            "ratio": round(peaks[many] / peaks[few], 3), "goal": 1.10}
+
+
+def per_box(args, checkpoint: Path) -> dict:
+    idle = child(args, checkpoint, "--child", "none")["peak_rss_mib"]
+    print(f"per box at {args.image_size or 'the net'}px (a fresh process each; idle process {idle:.0f} MiB)")
+    print(f"{'method':<20}{'s per box min/med/max':>26}{'peak MiB':>10}{'above idle':>12}")
+    figures = {"idle_peak_rss_mib": round(idle, 1)}
+    for name in methods_under_test(args):
+        result = child(args, checkpoint, "--child", name)
+        s = spread(result["seconds"], 3)
+        figures[name] = {"seconds_per_box": s, "peak_rss_mib": round(result["peak_rss_mib"], 1),
+                         "above_idle_mib": round(result["peak_rss_mib"] - idle, 1)}
+        print(f"{name:<20}{s['min']:>10.3f}/{s['median']:.3f}/{s['max']:.3f}{result['peak_rss_mib']:>10.0f}"
+              f"{result['peak_rss_mib'] - idle:>12.0f}")
+    return figures
+
+
+def shared_perturbations(args, detector: EffdetDetector, image: torch.Tensor) -> dict:
     """K detections from one stream of masked images against one detection, for both rules."""
     targets = Explainer(ExplainSettings(["rise"], target_min_score=0.0, boxes=args.targets)).targets(detector, image)
     if len(targets) < args.targets:
         raise SystemExit(f"the image has only {len(targets)} detections with an area; K = {args.targets} asked")
     threshold = targets[-1].score
-    print(f"shared perturbations: the {len(targets)} best detections (score >= {threshold:.4f}, the threshold "
-          f"that yields {len(targets)}), RISE {args.rise_masks} masks")
-    print(f"{'rule':<10}{'K=1 s':>8}{f'K={len(targets)} s':>9}{'ratio':>8}{'goal':>6}  max |joint - alone| (best, K-th)")
+    print(f"shared perturbations: the {len(targets)} best detections (score >= {threshold:.4f}), RISE {args.rise_masks} masks")
+    figures = {}
     # The matched rule's floor at the K-th score, so that every target can be re-identified.
     for rule in (Scoring("matched", min_score=min(0.05, threshold)), Scoring("drise")):
         rise = create("rise", n_masks=args.rise_masks)
         scorer = DetectionScorer(detector, rule.build(), args.batch_size)
-        create("rise", n_masks=args.batch_size).explain_all(scorer, image, targets)  # warm-up
         alone_seconds, joint_seconds = [], []
-        for _ in range(args.rounds):  # alternated, so that both see the same machine load
+        for round_ in range(args.rounds):
             one, many = [], []
-            alone_seconds.append(seconds(lambda: one.extend(rise.explain_all(scorer, image, targets[:1]))))
-            joint_seconds.append(seconds(lambda: many.extend(rise.explain_all(scorer, image, targets))))
+            arms = {"alone": lambda: one.extend(rise.explain_all(scorer, image, targets[:1])),
+                    "joint": lambda: many.extend(rise.explain_all(scorer, image, targets))}
+            order = ("alone", "joint") if round_ % 2 == 0 else ("joint", "alone")
+            measured = {arm: seconds(arms[arm]) for arm in order}
+            alone_seconds.append(measured["alone"])
+            joint_seconds.append(measured["joint"])
         last = rise(scorer, image, targets[-1])
         differences = [float((many[0] - one[0]).abs().max()), float((many[-1] - last).abs().max())]
-        ratios = [j / a for j, a in zip(joint_seconds, alone_seconds)]
-        print(f"{rule.rule:<10}{statistics.median(alone_seconds):>8.1f}{statistics.median(joint_seconds):>9.1f}"
-              f"{statistics.median(ratios):>8.3f}{1.25:>6.2f}  {differences[0]:.1e}, {differences[1]:.1e}"
-              f"   per round: {' '.join(f'{r:.3f}' for r in ratios)}")
+        ratio = spread([j / a for j, a in zip(joint_seconds, alone_seconds)], 3)
+        figures[rule.rule] = {"k": len(targets), "alone_seconds": spread(alone_seconds), "joint_seconds": spread(joint_seconds),
+                              "ratio": ratio, "goal": 1.25, "max_difference_best_kth": differences}
+        print(f"{rule.rule:<10} K=1 {spread(alone_seconds)['median']:.1f} s, K={len(targets)} "
+              f"{spread(joint_seconds)['median']:.1f} s, ratio {ratio['min']:.3f} / {ratio['median']:.3f} / "
+              f"{ratio['max']:.3f} (goal 1.25); max |joint - alone| {differences[0]:.1e}, {differences[1]:.1e}")
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_checkpoint_argument(parser)
+    add_results_argument(parser)
+    parser.add_argument("--image-size", type=int, default=0, help="default: the net's own")
+    parser.add_argument("--sections", default="cost,floor,memory,shared", help=f"any of {','.join(SECTIONS)}")
+    parser.add_argument("--methods", default="", help="comma-separated (default: every registered method and sess(rise))")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--rise-masks", type=int, default=500)
+    parser.add_argument("--sess-rise-masks", type=int, default=100, help="RISE's masks per window, for SESS around RISE")
+    parser.add_argument("--step", type=float, default=0.02, help="insertion/deletion step, share of the image")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--memory-masks", default="500,5000", help="the two mask counts of the memory section")
+    parser.add_argument("--targets", type=int, default=8, help="K, detections explained together")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)  # a fresh process measuring one method
+    args = parser.parse_args()
+    if args.child:
+        return print(json.dumps(child_run(args)))
+    sections = args.sections.split(",")
+    if unknown := set(sections) - set(SECTIONS):
+        parser.error(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
+    checkpoint = checkpoint_path(args.checkpoint)
+    detector, image, target = pick_image(checkpoint, args.image_size)
+    scorer = DetectionScorer(detector, Scoring().build(), args.batch_size)
+    size = image.shape[-1]
+    print(f"{checkpoint}: image {size}px, batch {args.batch_size}, {torch.get_num_threads()} threads, "
+          f"target score {target.score:.3f}, {args.rounds} rounds")
+    scorer(image[None].expand(args.batch_size, -1, -1, -1), target)  # warm-up
+    figures = {"image_size": size, "target_score": round(target.score, 4)}
+    for section, run in (("cost", lambda: method_costs(args, scorer, image, target)),
+                         ("floor", lambda: floor_saving(args, scorer, image, target)),
+                         ("memory", lambda: rise_memory(args, checkpoint)),
+                         ("shared", lambda: shared_perturbations(args, detector, image)),
+                         ("per_box", lambda: per_box(args, checkpoint))):
+        if section in sections:
+            figures[section] = run()
+    write_result(f"explainer_cost_{size}px", args.results, vars(args), figures)
 
 
 if __name__ == "__main__":

@@ -2,18 +2,21 @@
 
     python benchmarks/train_throughput.py [--image-size 128 --batch-size 4 --steps 20 --rounds 3]
 
+Writes benchmarks/results/train_throughput.json.
+
 Both loops train the same network from the same weights on the same in-memory batches with the same
 optimiser; only the wrapper differs (Lightning: logging, hooks, progress tracking; no progress bar,
 no checkpointing, no validation). The two are run alternately, ``--rounds`` times, and the ratio of
-median steps per second is printed (goal >= 0.95).
+each round's steps per second is kept (goal >= 0.95).
 """
 from __future__ import annotations
 
 import argparse
 import copy
-import statistics
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
@@ -25,6 +28,8 @@ from spectral_xai.lit_modules import EfficientDetModule
 from spectral_xai.lit_modules.efficientdet import effdet_targets
 
 warnings.filterwarnings("ignore")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from result_files import add_results_argument, spread, write_result  # noqa: E402
 
 
 def make_batches(n: int, batch_size: int, size: int) -> list[dict]:
@@ -82,21 +87,26 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
+    add_results_argument(parser)
     args = parser.parse_args()
     torch.manual_seed(0)
     template = EfficientDetModule(CLASS_NAMES, image_size=args.image_size)
     batches = make_batches(args.steps + args.warmup, args.batch_size, args.image_size)
     bare, lightning = [], []
-    for _ in range(args.rounds):
-        bare.append(bare_loop(copy.deepcopy(template), batches, args.warmup))
-        lightning.append(lightning_loop(copy.deepcopy(template), batches, args.warmup))
-    b, l = statistics.median(bare), statistics.median(lightning)
+    for round_ in range(args.rounds):
+        arms = [lambda: bare.append(bare_loop(copy.deepcopy(template), batches, args.warmup)),
+                lambda: lightning.append(lightning_loop(copy.deepcopy(template), batches, args.warmup))]
+        for arm in arms if round_ % 2 == 0 else arms[::-1]:  # neither always first
+            arm()
+    figures = {"bare_steps_per_s": spread(bare), "lightning_steps_per_s": spread(lightning),
+               "lightning_over_bare": spread([l / b for l, b in zip(lightning, bare)], 3), "goal": 0.95}
     print(f"image {args.image_size}px, batch {args.batch_size}, {args.steps} timed steps x {args.rounds} rounds, "
           f"{torch.get_num_threads()} threads")
-    print(f"bare effdet loop : {b:.3f} steps/s  (rounds: {', '.join(f'{x:.3f}' for x in bare)})")
-    print(f"Lightning        : {l:.3f} steps/s  (rounds: {', '.join(f'{x:.3f}' for x in lightning)})")
-    print(f"throughput ratio Lightning / bare = {l / b:.3f}  (goal >= 0.95)")
-
+    for name, key in (("bare effdet loop", "bare_steps_per_s"), ("Lightning", "lightning_steps_per_s"),
+                      ("ratio Lightning / bare (goal >= 0.95)", "lightning_over_bare")):
+        f = figures[key]
+        print(f"{name:<40} min {f['min']:.3f} / median {f['median']:.3f} / max {f['max']:.3f}")
+    write_result("train_throughput", args.results, vars(args), figures)
 
 if __name__ == "__main__":
     main()

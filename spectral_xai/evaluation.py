@@ -14,7 +14,7 @@ import logging
 import time
 import traceback
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Mapping, Sequence, Union
+from typing import Any, Mapping, Sequence, Union
 
 import numpy as np
 import torch
@@ -77,8 +77,8 @@ class SampleExplanation:
         return [(target, [r for r in self.results if r.box == box]) for box, target in enumerate(self.targets)]
 
 
-Boxes = Union[Literal["top", "all"], int]
-Methods = Union[Literal["all"], Sequence[str]]
+Boxes = Union[str, int]  # "top", "all" or N (checked by ExplainSettings, with a message of our own)
+Methods = Union[str, Sequence[str]]  # "all", "gradcam,rise" or a list
 
 
 def boxes_label(boxes: Boxes) -> str:
@@ -133,8 +133,8 @@ class ExplainSettings:
     """
 
     methods: Methods = ("gradcam", "rise", "sidu")
-    method_settings: Mapping[str, dict] | None = None
-    scoring: Scoring | Mapping[str, Any] | None = None
+    method_settings: Mapping[str, Any] | None = None
+    scoring: Mapping[str, Any] | None = None  # or a Scoring; typed as a mapping for the command line and configs
     step: float = 0.05
     batch_size: int = 32
     target_min_score: float = 0.05

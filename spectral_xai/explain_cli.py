@@ -1,9 +1,11 @@
 """explain.py's command line: checkpoints as positional arguments (files, globs, or a bracketed
-list), every other argument of :func:`~spectral_xai.posthoc.explain_checkpoints` as an option or
-from ``--config``. A user's mistake is one line on stderr and exit code 2; anything else is a bug
+list); every field of :class:`~spectral_xai.evaluation.ExplainSettings` and every other argument of
+:func:`~spectral_xai.posthoc.explain_checkpoints` an option of the same name, on the command line or
+in ``--config``. A user's mistake is one line on stderr and exit code 2; anything else is a bug
 and keeps its traceback."""
 from __future__ import annotations
 
+import dataclasses
 import glob
 import sys
 from pathlib import Path
@@ -13,6 +15,7 @@ import yaml
 from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser
 
 from .checkpoint import CheckpointError
+from .evaluation import ExplainSettings
 from .posthoc import explain_checkpoints
 from .settings import UserError
 
@@ -34,7 +37,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("paths", nargs="*", type=str, default=[],
                         help="checkpoint files or glob patterns (quote them), e.g. 'runs/*/checkpoints/last.ckpt'")
     parser.add_argument("--checkpoints", type=list[str], default=[], help="checkpoints as a list (also from --config)")
-    parser.add_function_arguments(explain_checkpoints, skip={"checkpoints", "sanity_check", "trust_checkpoint"})
+    parser.add_class_arguments(ExplainSettings, as_group=False)
+    parser.add_function_arguments(explain_checkpoints, skip={"checkpoints", "settings", "sanity_check", "trust_checkpoint"})
     parser.add_argument("--sanity_check", action=ActionYesNo, default=False,
                         help="also run the model-parameter randomisation test (sanity.csv, sanity/)")
     parser.add_argument("--trust_checkpoint", action=ActionYesNo, default=False,
@@ -103,7 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         checkpoints = expand_checkpoints([*args.paths, *args.checkpoints])
         if not checkpoints:
             raise CheckpointError("no checkpoint given: name one or more .ckpt files (or a glob) as arguments")
-        folder = explain_checkpoints(checkpoints, **options)
+        fields = {f.name for f in dataclasses.fields(ExplainSettings)}
+        settings = ExplainSettings(**{k: v for k, v in options.items() if k in fields})
+        folder = explain_checkpoints(checkpoints, settings=settings, **{k: v for k, v in options.items() if k not in fields})
     except UserError as err:
         print(f"explain.py: error: {err}", file=sys.stderr)
         return 2

@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 from lightning_fabric import Fabric
@@ -101,11 +101,7 @@ RUN_SETTINGS = {"part": Setting(str, choices=("train", "val", "test")), "num_ima
 def explain_checkpoints(
     checkpoints: Sequence[str | Path],
     output: str | Path = "outputs/explain",
-    methods: str | list[str] = ("gradcam", "rise", "sidu"),
-    method_settings: dict[str, Any] | None = None,
-    scoring: dict[str, Any] | None = None,
-    target_min_score: float = 0.05,
-    boxes: str | int = "top",
+    settings: ExplainSettings | None = None,
     root: str | None = None,
     split: str | None = None,
     part: str = "test",
@@ -113,11 +109,8 @@ def explain_checkpoints(
     num_images: int = 20,
     scene_grids: int = 4,
     seed: int = 0,
-    step: float = 0.05,
-    batch_size: int = 32,
     accelerator: str = "auto",
     devices: int = 1,
-    precision: str = "32",
     sanity_check: bool = False,
     sanity_images: int = 2,
     wandb_project: str | None = None,
@@ -129,14 +122,9 @@ def explain_checkpoints(
         checkpoints: checkpoint files written by train.py.
         output: folder for boxes/, curves/, scenes/, boxes.csv, summary.csv, summary.json, attribution.csv,
             report.html (and sanity/, sanity.csv, sanity.json with ``sanity_check``).
-        methods: saliency methods by name (README lists them), or all: gradcam,rise or [gradcam, rise].
-        method_settings: per method keyword arguments, e.g. {rise: {n_masks: 500}}.
-        scoring: the one rule by which perturbation methods and the metric score a detection,
-            e.g. {rule: matched, min_score: 0.05, min_iou: 0.5} (the default) or {rule: drise}.
-        target_min_score: detections scoring lower are not explained; images whose top detection
-            scores lower are reported and left out.
-        boxes: which detections of an image to explain: top (the paper's protocol), all (every
-            one scoring >= target_min_score) or a number N (the N best of those).
+        settings: how detections are explained and scored (methods and their settings, the
+            scoring rule, which boxes, step, batch size, precision): see
+            :class:`~spectral_xai.evaluation.ExplainSettings`; default: its defaults.
         root: dataset folder; default: the one the checkpoint was trained on.
         split: random or vis_ok; default: the checkpoint's.
         part: which part of the split to explain: test, val or train.
@@ -148,11 +136,8 @@ def explain_checkpoints(
             spectrum, columns the image with its box and each method's overlay (the paper's
             Figures 3 and 4); 0 for none.
         seed: seed of that choice.
-        step: insertion/deletion step, a share of the image area.
-        batch_size: images per forward pass of the perturbation methods and the metric.
         accelerator: cpu, cuda (gpu) or auto.
         devices: processes to share the scenes over, one device each (2 on cpu runs two processes).
-        precision: 32, or bf16-mixed / 16-mixed for the perturbation passes (on a GPU).
         sanity_check: also run the model-parameter randomisation test (Adebayo et al. 2018): every
             method again on the same boxes with the net re-initialised stage by stage from the top
             (class predict conv, class head, box head + BiFPN, backbone); sanity.csv / sanity.json
@@ -163,11 +148,12 @@ def explain_checkpoints(
         trust_checkpoint: load checkpoints that reading them as data refuses; this runs any code
             stored in them, so only for files from someone you trust.
     """
+    arguments = dict(locals())
+    check_settings("settings", {name: arguments[name] for name in RUN_SETTINGS if arguments[name] is not None}, RUN_SETTINGS)
     output = Path(output)
     if output.exists() and not output.is_dir():
         raise SettingsError(f"{output}: the output path exists and is not a folder")
-    options = {name: value for name, value in locals().items() if name not in ("checkpoints", "output")}
-    explainer = Explainer(check_explain_options(options))
+    explainer = Explainer(settings or ExplainSettings())
     spectra = requested_spectra(spectra)
     loaded = _load_all(checkpoints, trust=trust_checkpoint, root=root, split=split)
     explainer.check_net(loaded[0].module.detector().net)
@@ -197,17 +183,20 @@ def explain_checkpoints(
     return output
 
 
-def check_explain_options(options: dict[str, Any]) -> ExplainSettings:
-    """Every option of :func:`explain_checkpoints` in ``options`` checked (an unknown name refused
-    with the closest); returns the explanation settings among them."""
-    known = [name for name in inspect.signature(explain_checkpoints).parameters if name not in ("checkpoints", "output")]
+def explain_options(options: Mapping[str, Any]) -> tuple[ExplainSettings, dict[str, Any]]:
+    """explain.py's options as one flat mapping (its ``--config``, reproduce.py's ``explain:``) split
+    into the explanation settings (checked) and the options of :func:`explain_checkpoints` (checked);
+    an unknown name is refused with the closest known one."""
+    fields = [f.name for f in dataclasses.fields(ExplainSettings)]
+    run = [name for name in inspect.signature(explain_checkpoints).parameters if name not in ("checkpoints", "output", "settings")]
     for name in options:
-        if name not in known:
-            raise unknown_name("explain option", name, known)
+        if name not in fields + run:
+            raise unknown_name("explain option", name, fields + run)
     given = {name: options[name] for name in RUN_SETTINGS if options.get(name) is not None}
     check_settings("settings", given, RUN_SETTINGS)
     requested_spectra(options.get("spectra"))
-    return ExplainSettings(**{f.name: options[f.name] for f in dataclasses.fields(ExplainSettings) if f.name in options})
+    return (ExplainSettings(**{name: options[name] for name in fields if name in options}),
+            {name: options[name] for name in run if name in options})
 
 
 def _load_all(checkpoints: Sequence[str | Path], trust: bool = False, **overrides) -> list[LoadedCheckpoint]:

@@ -29,7 +29,7 @@ from .data_modules.datamodule import MultispectralDataModule
 from .evaluation import Explainer
 from .explain_cli import OneLineParser, joined_lists
 from .lit_modules import EfficientDetModule
-from .posthoc import check_explain_options, explain_checkpoints
+from .posthoc import explain_checkpoints, explain_options
 from .settings import SettingsError, name_list, unknown_name, user_error_in
 
 log = logging.getLogger(__name__)
@@ -58,12 +58,14 @@ def reproduce(
         train_args: train.py arguments added for every net (e.g. fewer epochs), as a list or one
             string ``'--trainer.max_epochs 2'``.
         root: the dataset folder for every net (train.py's ``--data.root``).
-        explain: options of :func:`~spectral_xai.posthoc.explain_checkpoints` (methods, settings,
-            num_images, ...); checkpoints and output are set here.
+        explain: explain.py's options, flat as in its ``--config``: the fields of
+            :class:`~spectral_xai.evaluation.ExplainSettings` (methods, method_settings, scoring, ...)
+            and the options of :func:`~spectral_xai.posthoc.explain_checkpoints` (num_images, ...);
+            checkpoints and output are set here.
     """
     output = Path(output)
-    explain = dict(explain or {})
-    explainer = Explainer(check_explain_options(explain))
+    settings, explain_run = explain_options(explain or {})
+    explainer = Explainer(settings)
     runs = {name: _train_args(output / name, name, _arguments(train_args), net_args, root)
             for name, net_args in chosen_nets(nets).items()}
     plans = {}
@@ -85,7 +87,7 @@ def reproduce(
         log.info("%s: %s stopped after %d of %s planned epochs; resuming it", name, last, done, planned or "the")
         _fit([*args, "--ckpt_path", str(last)], train_config)
     checkpoints = [output / name / "checkpoints" / "last.ckpt" for name in runs]
-    return explain_checkpoints(checkpoints, output=output / "explain", **explain)
+    return explain_checkpoints(checkpoints, output=output / "explain", settings=settings, **explain_run)
 
 
 def chosen_nets(nets: dict[str, list[str]] | str | Sequence[str] | None) -> dict[str, list[str]]:

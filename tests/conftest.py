@@ -4,11 +4,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from filelock import FileLock
 
 from spectral_xai.data_modules.synthetic import write_synthetic_dataset
 
-from .helpers.training import REPO
+from .helpers.training import shared_trained_net
 
 # W&B must never reach for a network in tests; runs are real offline runs on disk.
 os.environ.setdefault("WANDB_MODE", "offline")
@@ -35,31 +34,11 @@ def trained_checkpoint(tmp_path_factory) -> Path:
     """A MIR detector trained briefly on synthetic data with the demo config (under a minute): the
     one trained net that every test needing one shares, across pytest-xdist's processes too (the
     first to ask trains it under a file lock in their common temporary folder; the others wait and
-    read it). Its recipe is pinned here (raw weights, AdamW at 0.004, 8 epochs), so that retuning the
-    demo does not silently change what these tests see."""
+    read it). The benchmarks train the same net (tests.helpers.training.shared_trained_net)."""
     run_folder = tmp_path_factory.getbasetemp()
     if "PYTEST_XDIST_WORKER" in os.environ:  # each worker's folder lies in the run's folder
         run_folder = run_folder.parent
-    out = run_folder / "trained"
-    with FileLock(f"{out}.lock"):
-        if not (out / "checkpoints" / "last.ckpt").is_file():
-            _train(out)
-    return out / "checkpoints" / "last.ckpt"
-
-
-def _train(out: Path) -> None:
-    from spectral_xai.cli import SpectralCLI
-    from spectral_xai.data_modules.datamodule import MultispectralDataModule
-    from spectral_xai.lit_modules import EfficientDetModule
-
-    root = write_synthetic_dataset(out / "data", num_scenes=140, seed=0)
-    SpectralCLI(EfficientDetModule, MultispectralDataModule, save_config_kwargs={"overwrite": True}, args=[
-        "fit", "--config", str(REPO / "configs/demo.yaml"), "--data.root", str(root), "--data.num_workers", "0",
-        "--trainer.max_epochs", "8", "--model.scheduler.init_args.milestones", "[6]", "--trainer.callbacks", "[]",
-        "--model.ema_decay", "null", "--model.optimizer.init_args.lr", "0.004",
-        "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
-        "--trainer.default_root_dir", str(out), "--checkpoint.dirpath", str(out / "checkpoints"),
-    ])
+    return shared_trained_net(run_folder / "trained")
 
 
 @pytest.fixture

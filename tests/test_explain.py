@@ -22,8 +22,9 @@ from .helpers.outputs import explain_py, read_rows
 from .helpers.training import run_cli, tiny_args
 
 # The other methods are left to the run of every method (test_explain_every_method.py).
-FAST = dict(methods=["gradcam", "rise"], method_settings={"rise": {"n_masks": 16}},
-            num_images=2, step=0.25, target_min_score=0.0, batch_size=8)
+FAST_SETTINGS = ExplainSettings(methods=["gradcam", "rise"], method_settings={"rise": {"n_masks": 16}}, step=0.25,
+                                target_min_score=0.0, batch_size=8)
+FAST = dict(settings=FAST_SETTINGS, num_images=2)
 FAST_ARGS = ["--methods", "gradcam", "rise", "--num_images", "2", "--step", "0.25", "--target_min_score", "0.0", "--batch_size", "8",
              "--method_settings", '{"rise": {"n_masks": 16}}']
 
@@ -59,7 +60,7 @@ def test_explain_writes_table_figures_curves_and_report(report):
     cells = {(row["model"], row["spectrum"]) for row in summary["rows"]}
     assert cells == {("fir", "fir"), ("rgb_mir", "rgb"), ("rgb_mir", "mir"), ("rgb_mir_early", "rgb+mir")}
     for row in summary["rows"]:
-        for method in FAST["methods"]:
+        for method in FAST_SETTINGS.methods:
             stats = row[method]
             assert stats["boxes"] == 2 * 2 and stats["failed"] == 0
             for metric in ("deletion_auc", "insertion_auc", "seconds"):
@@ -68,7 +69,7 @@ def test_explain_writes_table_figures_curves_and_report(report):
     assert len(csv_lines) == 4 and "±" in csv_lines[0]["gradcam deletion"]
     assert {line["boxes per image"] for line in csv_lines} == {"best 2"}
     boxes = read_rows(output / "boxes.csv")
-    assert len(boxes) == 4 * 2 * 2 * len(FAST["methods"])
+    assert len(boxes) == 4 * 2 * 2 * len(FAST_SETTINGS.methods)
     per_image = {(r["model"], r["spectrum"], r["sample_id"], r["method"]): [] for r in boxes}
     for row in boxes:
         per_image[row["model"], row["spectrum"], row["sample_id"], row["method"]].append(row)
@@ -92,7 +93,7 @@ def test_explain_writes_table_figures_curves_and_report(report):
                            ("rgb_mir_early", "rgb+mir", "rgb"), ("rgb_mir_early", "rgb+mir", "mir")}
     box_pngs = sorted((output / "boxes").glob("*.png"))
     curve_pngs = sorted((output / "curves").glob("*.png"))
-    assert len(box_pngs) == 4 * 2 and len(curve_pngs) == 4 * len(FAST["methods"])
+    assert len(box_pngs) == 4 * 2 and len(curve_pngs) == 4 * len(FAST_SETTINGS.methods)
     # A grid per chosen scene: rows fir, rgb_mir on rgb, on mir, and the early-fusion stack's two spectra.
     scene_pngs = sorted((output / "scenes").glob("*.png"))
     assert [p.stem for p in scene_pngs] == sorted(next(iter(scenes.values())))
@@ -120,7 +121,7 @@ def test_two_processes_write_the_report_of_one(report, tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     one = [row for row in read_rows(single / "boxes.csv") if row["model"] == "fir"]
     two = read_rows(output / "boxes.csv")
-    assert len(one) == len(two) == 2 * 2 * len(FAST["methods"])
+    assert len(one) == len(two) == 2 * 2 * len(FAST_SETTINGS.methods)
     numbers = {"insertion_auc", "deletion_auc", "score", "x1", "y1", "x2", "y2", *(k for k in one[0] if k.startswith("score_"))}
     for a, b in zip(one, two):
         assert {k: v for k, v in a.items() if k not in numbers | {"seconds"}} == \
@@ -277,4 +278,4 @@ def test_api_errors_name_the_problem(checkpoints, tmp_path):
     with pytest.raises(CheckpointError, match="early-fusion net takes exactly"):
         explain_checkpoints([checkpoints["rgb_mir_early"]], tmp_path, spectra=["rgb"], **FAST)
     with pytest.raises(SettingsError, match="unknown saliency method 'lime'"):
-        explain_checkpoints([checkpoints["fir"]], tmp_path, **{**FAST, "method_settings": {"lime": {}}})
+        explain_checkpoints([checkpoints["fir"]], tmp_path, settings=ExplainSettings(method_settings={"lime": {}}))

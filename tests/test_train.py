@@ -264,10 +264,10 @@ def test_fit_refuses_a_checkpoint_that_would_run_code(tmp_path):
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({"method_settings": {"rise": {"n_mask": 5}}}, "rise: unknown setting 'n_mask'; did you mean 'n_masks'?"),
-    ({"methods": ["gradcam", "sidu"], "method_settings": {"sidu": {"layer": "class_nett"}}},
+    ({"settings": {"method_settings": {"rise": {"n_mask": 5}}}}, "rise: unknown setting 'n_mask'; did you mean 'n_masks'?"),
+    ({"settings": {"methods": ["gradcam", "sidu"], "method_settings": {"sidu": {"layer": "class_nett"}}}},
      "sidu: layer 'class_nett' is not a module of the net; did you mean 'class_net'?"),
-    ({"scoring": {"rule": "drsie"}}, "scoring: rule 'drsie'; did you mean 'drise'?"),
+    ({"settings": {"scoring": {"rule": "drsie"}}}, "scoring: rule 'drsie'; did you mean 'drise'?"),
     ({"every_n_epochs": 0}, "ExplanationCallback: every_n_epochs 0 must be >= 1"),
 ])
 def test_bad_explanation_settings_stop_training_before_its_first_step(synthetic_root, tmp_path, monkeypatch, settings, message):

@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pytorch_lightning as pl
@@ -22,9 +22,8 @@ import torch
 from PIL import Image
 from pytorch_lightning.loggers import WandbLogger
 
-from ..detection import Scoring
 from ..distributed import gather, shard
-from ..evaluation import BoxResult, Boxes, Explainer, ExplainSettings, Methods, choose_scenes
+from ..evaluation import BoxResult, Explainer, ExplainSettings, choose_scenes
 from ..reporting.figures import explanation_figure
 from ..reporting.tables import BOX_FIELDS, box_row, method_scalars, spectrum_scalars, write_csv
 from ..reporting.wandb_media import log_media
@@ -53,8 +52,9 @@ class ExplanationCallback(pl.Callback):
     explained epoch.
 
     Args:
-        methods, method_settings, scoring, target_min_score, step, batch_size, boxes, precision:
-            the explanation settings, as :class:`~spectral_xai.evaluation.ExplainSettings`.
+        settings: how detections are explained and scored (methods and their settings, the scoring
+            rule, which boxes, step, batch size, precision): an
+            :class:`~spectral_xai.evaluation.ExplainSettings` (a config gives its fields as a mapping).
         num_images: validation scenes explained each time, chosen once with ``seed``; a mixed
             net trained on several spectra explains each chosen scene in every spectrum. Under
             DDP each rank explains its share of them.
@@ -64,13 +64,11 @@ class ExplanationCallback(pl.Callback):
             the boxes left out are counted and logged (under DDP, per rank).
     """
 
-    def __init__(self, methods: Methods = ("gradcam", "rise", "sidu"), method_settings: dict[str, dict] | None = None,
-                 scoring: Scoring | None = None, target_min_score: float = 0.05, num_images: int = 4,
-                 every_n_epochs: int = 1, seed: int = 0, step: float = 0.05, batch_size: int = 32,
-                 figure_inches: float = 2.6, time_budget_s: float | None = None, boxes: Boxes = "top",
-                 precision: str = "32"):
-        self.explainer = Explainer(ExplainSettings(methods, method_settings, scoring, step, batch_size, target_min_score,
-                                                   boxes, precision))
+    def __init__(self, settings: ExplainSettings | None = None, num_images: int = 4, every_n_epochs: int = 1,
+                 seed: int = 0, figure_inches: float = 2.6, time_budget_s: float | None = None):
+        if isinstance(settings, Mapping):  # built in code from a config's mapping
+            settings = ExplainSettings(**settings)
+        self.explainer = Explainer(settings or ExplainSettings())
         schedule = {"num_images": num_images, "every_n_epochs": every_n_epochs, "seed": seed,
                     "figure_inches": figure_inches, **({"time_budget_s": time_budget_s} if time_budget_s is not None else {})}
         check_settings("ExplanationCallback", schedule, SCHEDULE)

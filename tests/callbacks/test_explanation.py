@@ -8,6 +8,7 @@ import pytorch_lightning as pl
 from pytorch_lightning.loggers import CSVLogger
 
 from spectral_xai.callbacks import ExplanationCallback
+from spectral_xai.evaluation import ExplainSettings
 from spectral_xai.data_modules.datamodule import MultispectralDataModule
 from spectral_xai.data_modules.layout import CLASS_NAMES
 from spectral_xai.explainers import REGISTRY, register
@@ -24,8 +25,8 @@ from ..helpers.wandb_records import finish_run, history
 # which one it is (SIDU and the others are exercised in tests/test_evaluation.py and tests/explainers).
 METHODS = ["gradcam", "rise"]
 # target_min_score 0: an untrained detector's top box scores about 0.01, and it is still a box to explain.
-FAST = dict(methods=METHODS, method_settings={"rise": {"n_masks": 8}}, num_images=2,
-            step=0.5, target_min_score=0.0, batch_size=12)
+SETTINGS = dict(methods=METHODS, method_settings={"rise": {"n_masks": 8}}, step=0.5, target_min_score=0.0, batch_size=12)
+FAST = dict(settings=ExplainSettings(**SETTINGS), num_images=2)
 
 
 def fit(root, logger, callbacks, epochs=2):
@@ -79,7 +80,7 @@ def csv_fit_with_a_broken_method(synthetic_root, tmp_path_factory):
             raise RuntimeError("this method is broken on purpose")
 
     out = tmp_path_factory.mktemp("csv_fit")
-    callback = ExplanationCallback(**{**FAST, "methods": ["broken_test", *METHODS]})
+    callback = ExplanationCallback(**{**FAST, "settings": ExplainSettings(**{**SETTINGS, "methods": ["broken_test", *METHODS]})})
     handler = logging.handlers.BufferingHandler(capacity=10_000)
     logging.getLogger("spectral_xai").addHandler(handler)
     try:
@@ -113,7 +114,7 @@ def test_with_another_logger_scalars_log_and_figures_go_to_the_run_directory(csv
 
 
 def test_images_without_detections_and_time_budget_are_reported_not_crashed(synthetic_root, tmp_path, caplog):
-    unexplained = ExplanationCallback(**{**FAST, "target_min_score": 0.99})
+    unexplained = ExplanationCallback(**{**FAST, "settings": ExplainSettings(**{**SETTINGS, "target_min_score": 0.99})})
     budget = ExplanationCallback(**{**FAST, "time_budget_s": 0.0})
     with caplog.at_level(logging.WARNING):
         fit(synthetic_root, CSVLogger(tmp_path), [unexplained, budget], epochs=1)
@@ -123,7 +124,7 @@ def test_images_without_detections_and_time_budget_are_reported_not_crashed(synt
 
 def test_unknown_method_fails_at_configuration():
     with pytest.raises(SettingsError, match="unknown saliency method 'lime'"):
-        ExplanationCallback(methods=["lime"])
+        ExplanationCallback({"methods": ["lime"]})
 
 
 @pytest.mark.slow
@@ -133,9 +134,9 @@ def test_two_process_ddp_fit_shares_the_scenes_and_logs_every_row_once(synthetic
     config = tmp_path / "callback.yaml"
     config.write_text(
         "trainer:\n  callbacks:\n    - class_path: spectral_xai.callbacks.ExplanationCallback\n      init_args:\n"
-        "        methods: [gradcam, rise]\n        method_settings: {rise: {n_masks: 8}}\n"
-        "        scoring: {rule: drise}\n        batch_size: 8\n"
-        "        num_images: 4\n        every_n_epochs: 1\n        step: 0.5\n        target_min_score: 0.0\n")
+        "        settings:\n          methods: [gradcam, rise]\n          method_settings: {rise: {n_masks: 8}}\n"
+        "          scoring: {rule: drise}\n          batch_size: 8\n          step: 0.5\n          target_min_score: 0.0\n"
+        "        num_images: 4\n        every_n_epochs: 1\n")
     result = fit_ddp_subprocess(synthetic_root, tmp_path, "--config", str(config))
     shares = {int(m[1]): m[2].split(", ") for m in re.finditer(r"rank (\d) of 2 explained scenes (.*)", result.stderr)}
     assert sorted(shares) == [0, 1] and [len(s) for s in shares.values()] == [2, 2], result.stderr[-3000:]

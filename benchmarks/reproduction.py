@@ -1,0 +1,100 @@
+"""README's Table 2 and sanity table: the paper's comparison on the demo's synthetic data, regenerated.
+
+    python benchmarks/reproduction.py            # reproduce.py --config configs/reproduce_demo.yaml, then the sanity check
+    python benchmarks/reproduction.py --quick    # two nets, one short epoch, tiny explanations, in a scratch folder
+
+Writes benchmarks/results/reproduction.json. Runs ``reproduce.py`` (five nets trained with one recipe
+on one split, explained together) and then ``explain.py --methods all --sanity_check`` on its MIR net,
+each as a user runs it; then gathers, per net and spectrum, the final val/map_50 (from the net's
+offline W&B run), every method's mean deletion and insertion AUC and seconds per box (summary.json),
+and, per method and randomised stage, the Spearman correlations of the sanity check (sanity.json).
+A finished reproduction in ``--output`` is reused (reproduce.py skips finished nets).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from result_files import add_results_argument, write_result  # noqa: E402
+from trained import REPO  # noqa: E402
+from tests.helpers.wandb_records import history  # noqa: E402
+
+SANITY = ["--methods", "all", "--num_images", "8", "--sanity_check", "--sanity_images", "2"]
+QUICK_REPRODUCE = ["--nets", "mir", "fir", "--train_args",
+                   "--trainer.max_epochs 1 --trainer.limit_train_batches 2 --trainer.limit_val_batches 1 "
+                   "--trainer.callbacks [] --trainer.enable_progress_bar false --data.synthetic '{num_scenes: 16, seed: 0}'",
+                   "--explain", "{methods: [gradcam, rise], method_settings: {rise: {n_masks: 8}}, num_images: 2, step: 0.25, "
+                   "target_min_score: 0.0, scene_grids: 1}"]
+QUICK_SANITY = ["--methods", "gradcam,rise", "--method_settings", "{rise: {n_masks: 8}}", "--num_images", "1", "--step", "0.5",
+                "--target_min_score", "0.0", "--sanity_check", "--sanity_images", "1"]
+
+
+def run(script: str, *args: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, str(REPO / script), *args], cwd=REPO, check=True,
+                   env={**os.environ, "WANDB_MODE": "offline"})
+    return time.perf_counter() - start
+
+
+def number(value: float, digits: int) -> float | None:
+    """JSON has no NaN: a mean over no maps (every map blank) is None."""
+    return None if value != value else round(value, digits)
+
+
+def final_map50(net_folder: Path) -> float | None:
+    values = []
+    for run_file in sorted(net_folder.glob("**/offline-run-*/run-*.wandb")):  # a resumed net has several
+        values += [(r["epoch"], r["val/map_50"]) for r in history(run_file) if "val/map_50" in r]
+    return round(max(values)[1], 4) if values else None
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="configs/reproduce_demo.yaml")
+    parser.add_argument("--output", type=Path, default=None, help="default: the config's output (scratch with --quick)")
+    parser.add_argument("--quick", action="store_true")
+    add_results_argument(parser)
+    args = parser.parse_args()
+    output = args.output or (Path(tempfile.mkdtemp(prefix="reproduction-")) if args.quick else None)
+    extra = ["--output", str(output)] if output else []
+    if args.quick:
+        extra += ["--root", str(output / "data"), *QUICK_REPRODUCE]
+    seconds = {"reproduce": run("reproduce.py", "--config", args.config, *extra)}
+    output = output or REPO / "runs" / "reproduce_demo"
+    summary = json.loads((output / "explain" / "summary.json").read_text())
+    sanity_out = output / "sanity"
+    seconds["sanity_check"] = run("explain.py", str(output / "mir" / "checkpoints" / "last.ckpt"), "--output", str(sanity_out),
+                                  *(QUICK_SANITY if args.quick else SANITY))
+    methods = [key for key, value in summary["rows"][0].items() if isinstance(value, dict) and "deletion_auc" in value]
+    table = []
+    for row in summary["rows"]:
+        entry = {"model": row["model"], "spectrum": row["spectrum"], "val_map_50": final_map50(output / row["model"])}
+        for method in methods:
+            stats = row[method]
+            entry[method] = {"deletion_auc": number(stats["deletion_auc"]["mean"], 4),
+                             "insertion_auc": number(stats["insertion_auc"]["mean"], 4),
+                             "seconds_per_box": number(stats["seconds"]["mean"], 3), "boxes": stats["boxes"]}
+        table.append(entry)
+    sanity = json.loads((sanity_out / "sanity.json").read_text())
+    sanity_table = {}
+    for row in sanity["rows"]:
+        cell = {"spearman": number(row["spearman"]["mean"], 3), "spearman_support": number(row["spearman_support"]["mean"], 3),
+                "compared": row["compared"], "blank": row["blank"]}
+        sanity_table.setdefault(row["method"], {})[row["stage"]] = cell
+    figures = {"table2": table, "sanity": {"stages": sanity["stages"], "methods": sanity_table},
+               "wall_seconds": {k: round(v) for k, v in seconds.items()}, "output": str(output)}
+    for entry in table:
+        print(f"{entry['model']} on {entry['spectrum']}: val/map_50 {entry['val_map_50']}; " +
+              "; ".join(f"{m} {entry[m]['deletion_auc']} / {entry[m]['insertion_auc']}" for m in methods))
+    write_result("reproduction", args.results, vars(args), figures)
+
+
+if __name__ == "__main__":
+    main()

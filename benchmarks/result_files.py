@@ -1,0 +1,65 @@
+"""Benchmark results as files: every figure README quotes, with the command, commit, date and machine
+that produced it, written to ``benchmarks/results/<name>.json`` (or ``--results DIR``).
+
+A figure measured over several rounds is kept as ``{"min", "median", "max", "rounds": [...]}``, so that
+a reader sees its spread and not one lucky round.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results"
+
+
+def spread(values: Iterable[float], digits: int = 4) -> dict[str, Any]:
+    """min / median / max of a figure over its rounds, with the rounds themselves."""
+    values = [float(v) for v in values]
+    return {"min": round(min(values), digits), "median": round(statistics.median(values), digits),
+            "max": round(max(values), digits), "rounds": [round(v, digits) for v in values]}
+
+
+def add_results_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--results", type=Path, default=RESULTS,
+                        help="folder for the JSON result (default benchmarks/results; run_all --quick uses a scratch folder)")
+
+
+def commit() -> str:
+    """HEAD's hash, with ``+changes`` when tracked files differ from it (the figure is then not HEAD's)."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    head = git("rev-parse", "HEAD") or "unknown"
+    return head + ("+changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def machine() -> dict[str, Any]:
+    return {"cpu_cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+            "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+            "python": platform.python_version(), "platform": platform.platform()}
+
+
+def write_result(name: str, results: Path, settings: dict[str, Any], figures: dict[str, Any]) -> Path:
+    """``<results>/<name>.json`` holding the figures and how they were made; returns its path."""
+    script = Path(sys.argv[0]).resolve()
+    shown = script.relative_to(REPO) if script.is_relative_to(REPO) else script
+    record = {"benchmark": name, "command": shlex.join(["python", str(shown), *sys.argv[1:]]), "commit": commit(),
+              "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+              "machine": machine(), "settings": {k: str(v) if isinstance(v, Path) else v for k, v in settings.items()},
+              "figures": figures}
+    results.mkdir(parents=True, exist_ok=True)
+    path = results / f"{name}.json"
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    print(f"results: {path}")
+    return path

@@ -1,0 +1,52 @@
+"""The trained detector a benchmark runs on: ``--checkpoint`` or, by default, the tests' shared net
+(trained once, about a minute, into runs/benchmarks/trained/). A random net scores every candidate
+about 0.01, under the scoring rule's floor: what it costs is not what a real detection costs."""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+from spectral_xai.checkpoint import load_checkpoint  # noqa: E402
+from spectral_xai.detection import EffdetDetector  # noqa: E402
+from spectral_xai.lit_modules import EfficientDetModule  # noqa: E402
+from tests.helpers.training import shared_trained_net  # noqa: E402
+
+SHARED_NET = REPO / "runs" / "benchmarks" / "trained"
+
+
+def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", type=Path, default=None,
+                        help="a trained checkpoint (default: the tests' shared net, trained into runs/benchmarks/trained/)")
+
+
+def checkpoint_path(checkpoint: Path | None) -> Path:
+    return checkpoint or shared_trained_net(SHARED_NET)
+
+
+def validation_images(checkpoint: Path, count: int) -> tuple[EfficientDetModule, list[torch.Tensor]]:
+    """The checkpoint's module and the first ``count`` images of its validation split."""
+    module, datamodule = load_checkpoint(checkpoint, num_workers=0)
+    datamodule.prepare_data()
+    datamodule.setup("validate")
+    dataset = datamodule.val_dataloader().dataset
+    return module.eval(), [dataset[i]["image"] for i in range(min(count, len(dataset)))]
+
+
+def at_size(module: EfficientDetModule, images: list[torch.Tensor], size: int) -> tuple[EffdetDetector, list[torch.Tensor]]:
+    """The module's detector and images at ``size`` px: the trained weights in a net whose anchors
+    are made for ``size`` and the images resized to it (EfficientDet's shared heads find the
+    enlarged objects on coarser levels), for timing at the paper's 512 px a net trained at 128."""
+    if size == module.hparams.image_size:
+        return module.detector(), images
+    hparams = {k: v for k, v in module.hparams.items() if k not in ("image_size", "pretrained")}
+    resized = EfficientDetModule(**hparams, image_size=size).eval()
+    weights = {k: v for k, v in module.state_dict().items() if not k.startswith("bench.anchors.")}
+    resized.load_state_dict(weights, strict=False)
+    scaled = [torch.nn.functional.interpolate(image[None], size=(size, size), mode="bilinear", align_corners=False)[0]
+              for image in images]
+    return resized.detector(), scaled
