@@ -22,8 +22,9 @@ Sections (``--sections``, comma-separated):
 - ``shared``: RISE and D-RISE explaining the K best detections of the image in one call against
   explaining its best one, time(K) / time(1) (goal <= 1.25 for K = 8), with the largest difference
   between a jointly made map and the same target's map made alone.
-- ``per_box``: every method's seconds per box and peak resident memory, each method in a fresh process
-  (memory above that of a process that only loaded the net and the image).
+- ``per_box``: every registered method's seconds per box and peak resident memory at its defaults
+  (RISE 500 masks), each method in a fresh process (memory above that of a process that only loaded
+  the net and the image).
 
 The net is ``--checkpoint`` or the tests' shared trained net; the image is the validation image (of
 the first 16) whose best detection scores highest. At another ``--image-size`` than the net's, the
@@ -210,7 +211,8 @@ def floor_saving(args, scorer: DetectionScorer, image: torch.Tensor, target: Tar
 
 def child(args, checkpoint: Path, *extra: str) -> dict:
     command = [sys.executable, __file__, "--checkpoint", str(checkpoint), "--image-size", str(args.image_size or 0),
-               "--batch-size", str(args.batch_size), "--rounds", str(args.rounds), "--results", str(args.results), *extra]
+               "--batch-size", str(args.batch_size), "--rounds", str(args.rounds), "--results", str(args.results),
+               "--rise-masks", str(args.rise_masks), "--sess-rise-masks", str(args.sess_rise_masks), *extra]
     out = subprocess.run(command, capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(f"{' '.join(extra)} failed:\n{out.stderr[-3000:]}")
@@ -246,7 +248,8 @@ def per_box(args, checkpoint: Path) -> dict:
     print(f"per box at {args.image_size or 'the net'}px (a fresh process each; idle process {idle:.0f} MiB)")
     print(f"{'method':<20}{'s per box min/med/max':>26}{'peak MiB':>10}{'above idle':>12}")
     figures = {"idle_peak_rss_mib": round(idle, 1)}
-    for name in methods_under_test(args):
+    # The registered methods at their defaults (SESS around RISE, 11 windows x 100 masks, is left to --methods).
+    for name in args.methods.split(",") if args.methods else sorted(REGISTRY):
         result = child(args, checkpoint, "--child", name)
         s = spread(result["seconds"], 3)
         figures[name] = {"seconds_per_box": s, "peak_rss_mib": round(result["peak_rss_mib"], 1),

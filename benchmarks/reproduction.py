@@ -1,13 +1,14 @@
 """README's Table 2 and sanity table: the paper's comparison on the demo's synthetic data, regenerated.
 
     python benchmarks/reproduction.py            # reproduce.py --config configs/reproduce_demo.yaml, then the sanity check
-    python benchmarks/reproduction.py --quick    # two nets, one short epoch, tiny explanations, in a scratch folder
+    python benchmarks/reproduction.py --quick    # the MIR net, one short epoch, tiny explanations, in a scratch folder
 
 Writes benchmarks/results/reproduction.json. Runs ``reproduce.py`` (five nets trained with one recipe
 on one split, explained together) and then ``explain.py --methods all --sanity_check`` on its MIR net,
 each as a user runs it; then gathers, per net and spectrum, the final val/map_50 (from the net's
-offline W&B run), every method's mean deletion and insertion AUC and seconds per box (summary.json),
-and, per method and randomised stage, the Spearman correlations of the sanity check (sanity.json).
+offline W&B run), every method's mean deletion and insertion AUC and seconds per box (summary.json);
+every registered method's means on the MIR net (AUCs, pointing game, energy pointing game, ODI,
+seconds); and, per method and randomised stage, the Spearman correlations of the sanity check.
 A finished reproduction in ``--output`` is reused (reproduce.py skips finished nets).
 """
 from __future__ import annotations
@@ -27,7 +28,8 @@ from trained import REPO  # noqa: E402
 from tests.helpers.wandb_records import history  # noqa: E402
 
 SANITY = ["--methods", "all", "--num_images", "8", "--sanity_check", "--sanity_images", "2"]
-QUICK_REPRODUCE = ["--nets", "mir", "fir", "--train_args",
+METRICS = ("deletion_auc", "insertion_auc", "pointing_game", "energy_pointing_game", "odi", "seconds")
+QUICK_REPRODUCE = ["--nets", "mir", "--train_args",
                    "--trainer.max_epochs 1 --trainer.limit_train_batches 2 --trainer.limit_val_batches 1 "
                    "--trainer.callbacks [] --trainer.enable_progress_bar false --data.synthetic '{num_scenes: 16, seed: 0}'",
                    "--explain", "{methods: [gradcam, rise], method_settings: {rise: {n_masks: 8}}, num_images: 2, step: 0.25, "
@@ -88,7 +90,10 @@ def main() -> None:
         cell = {"spearman": number(row["spearman"]["mean"], 3), "spearman_support": number(row["spearman_support"]["mean"], 3),
                 "compared": row["compared"], "blank": row["blank"]}
         sanity_table.setdefault(row["method"], {})[row["stage"]] = cell
-    figures = {"table2": table, "sanity": {"stages": sanity["stages"], "methods": sanity_table},
+    (mir,) = json.loads((sanity_out / "summary.json").read_text())["rows"]
+    every_method = {method: {key: number(mir[method][key]["mean"], 4) for key in METRICS} | {"boxes": mir[method]["boxes"]}
+                    for method in sanity_table}
+    figures = {"table2": table, "sanity": {"stages": sanity["stages"], "methods": sanity_table}, "every_method_mir": every_method,
                "wall_seconds": {k: round(v) for k, v in seconds.items()}, "output": str(output)}
     for entry in table:
         print(f"{entry['model']} on {entry['spectrum']}: val/map_50 {entry['val_map_50']}; " +

@@ -53,7 +53,7 @@ def machine() -> dict[str, Any]:
 def write_result(name: str, results: Path, settings: dict[str, Any], figures: dict[str, Any]) -> Path:
     """``<results>/<name>.json`` holding the figures and how they were made; returns its path."""
     script = Path(sys.argv[0]).resolve()
-    shown = script.relative_to(REPO) if script.is_relative_to(REPO) else script
+    shown = script.relative_to(REPO) if script.is_relative_to(REPO) else script  # run_all passes absolute paths
     record = {"benchmark": name, "command": shlex.join(["python", str(shown), *sys.argv[1:]]), "commit": commit(),
               "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
               "machine": machine(), "settings": {k: str(v) if isinstance(v, Path) else v for k, v in settings.items()},

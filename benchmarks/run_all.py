@@ -24,14 +24,14 @@ REPO = HERE.parent
 JOBS: dict[str, tuple[str, list[str], list[str]]] = {
     "train_throughput": ("train_throughput.py", [], ["--steps", "2", "--warmup", "1", "--rounds", "2"]),
     "explainer_cost_128px": ("explainer_cost.py", [],
-                             ["--methods", "gradcam,rise,sidu,sess(rise)", "--rise-masks", "16", "--sess-rise-masks", "4",
+                             ["--methods", "gradcam,rise,sess(rise)", "--rise-masks", "16", "--sess-rise-masks", "4",
                               "--step", "0.25", "--rounds", "2", "--targets", "2", "--memory-masks", "16,64"]),
     "explainer_cost_512px": ("explainer_cost.py", ["--image-size", "512", "--sections", "per_box", "--rounds", "2"],
                              ["--image-size", "512", "--sections", "per_box", "--rounds", "1", "--methods", "gradcam,rise",
                               "--rise-masks", "8"]),
     "peers": ("peers.py", [], ["--rounds", "2", "--detections", "2", "--masks", "16"]),
     "callback_overhead": ("callback_overhead.py", [], ["--rounds", "1", "--limit-batches", "2"]),
-    "demo_seeds": ("demo_seeds.py", ["--train"], ["--train", "--seeds", "0", "1", "--quick"]),
+    "demo_seeds": ("demo_seeds.py", ["--train"], ["--train", "--seeds", "0", "--quick"]),
     "reproduction": ("reproduction.py", [], ["--quick"]),
 }
 ON_TRAINED_NET = {"explainer_cost_128px", "explainer_cost_512px", "peers", "callback_overhead"}
@@ -52,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     for name in names:
         script, full, quick = JOBS[name]
-        command = [sys.executable, str(HERE / script), *(quick if args.quick else full), "--results", str(results)]
+        command = [sys.executable, str(HERE / script), *(quick if args.quick else full)]
+        if results != HERE / "results":  # the default left out, so that the recorded command is the one to type
+            command += ["--results", str(results)]
         if args.checkpoint and name in ON_TRAINED_NET:
             command += ["--checkpoint", str(args.checkpoint)]
         print(f"== {name}: {' '.join(command[1:])}", flush=True)

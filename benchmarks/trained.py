@@ -38,15 +38,17 @@ def validation_images(checkpoint: Path, count: int) -> tuple[EfficientDetModule,
 
 
 def at_size(module: EfficientDetModule, images: list[torch.Tensor], size: int) -> tuple[EffdetDetector, list[torch.Tensor]]:
-    """The module's detector and images at ``size`` px: the trained weights in a net whose anchors
-    are made for ``size`` and the images resized to it (EfficientDet's shared heads find the
-    enlarged objects on coarser levels), for timing at the paper's 512 px a net trained at 128."""
+    """The module's detector and images at ``size`` px, for timing at the paper's 512 px a net trained
+    at 128: the trained weights in a net whose anchors are made for ``size``, each image tiled to
+    that size (a multiple of the net's), so that its objects keep the scale the net was trained on
+    and a larger image holds more of them, as a real 512-px scene does."""
     if size == module.hparams.image_size:
         return module.detector(), images
     hparams = {k: v for k, v in module.hparams.items() if k not in ("image_size", "pretrained")}
     resized = EfficientDetModule(**hparams, image_size=size).eval()
     weights = {k: v for k, v in module.state_dict().items() if not k.startswith("bench.anchors.")}
     resized.load_state_dict(weights, strict=False)
-    scaled = [torch.nn.functional.interpolate(image[None], size=(size, size), mode="bilinear", align_corners=False)[0]
-              for image in images]
-    return resized.detector(), scaled
+    trained = module.hparams.image_size
+    if size % trained:
+        raise SystemExit(f"--image-size {size} must be a multiple of the net's {trained} px")
+    return resized.detector(), [image.repeat(1, size // trained, size // trained) for image in images]

@@ -47,3 +47,11 @@ def test_every_benchmark_runs_quick_and_writes_its_result(trained_checkpoint, tm
 def test_an_unknown_job_is_refused(tmp_path):
     done = run_script("benchmarks/run_all.py", ["--quick", "--only", "peer"], cwd=tmp_path)
     assert done.returncode == 2 and "unknown jobs ['peer']" in done.stderr
+
+
+def test_readme_tables_are_those_of_the_result_files():
+    """Every table README quotes is rendered from its file under benchmarks/results/, unedited."""
+    import readme_tables
+    text = readme_tables.README.read_text()
+    assert sorted(match[2] for match in readme_tables.BLOCK.finditer(text)) == sorted(readme_tables.RENDERERS)
+    assert readme_tables.main(["--check"]) == 0

@@ -1,0 +1,189 @@
+"""README's tables, rendered from the result files under benchmarks/results/.
+
+    python benchmarks/readme_tables.py          # rewrite every table block of README.md from its result file
+    python benchmarks/readme_tables.py --check  # exit 1 naming every block that differs (a test runs this)
+
+A block in README.md is ``<!-- results: NAME -->`` ... ``<!-- /results -->``; NAME is a renderer below,
+each reading one result file and ending with the line that says which file, commit and command.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Callable
+
+HERE = Path(__file__).resolve().parent
+README = HERE.parent / "README.md"
+RESULTS = HERE / "results"
+BLOCK = re.compile(r"(<!-- results: (\w+) -->\n)(.*?)(<!-- /results -->)", re.S)
+
+
+def load(name: str) -> dict:
+    return json.loads((RESULTS / f"{name}.json").read_text())
+
+
+def source(record: dict) -> str:
+    machine = record["machine"]
+    return (f"<sub>`benchmarks/results/{record['benchmark']}.json`: `{record['command']}` at {record['commit'][:10]}, "
+            f"{record['date'][:10]}, {machine['device']}, {machine['cpu_cores']} cores, {machine['torch_threads']} torch threads"
+            f" (all of them: `python benchmarks/run_all.py`)</sub>")
+
+
+def spread(figure: dict, digits: int = 2) -> str:
+    return f"{figure['min']:.{digits}f} / {figure['median']:.{digits}f} / {figure['max']:.{digits}f}"
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+
+
+def demo_seeds() -> str:
+    record = load("demo_seeds")
+    rows = []
+    for variant, group in record["figures"].items():
+        runs = group["runs"]
+        collapses = "; ".join(f"{Path(r['run']).name}: epochs {', '.join(map(str, r['collapses']))}"
+                              for r in runs if r["collapses"]) or "none"
+        walls = [r["wall_seconds"] for r in runs if r["wall_seconds"] is not None]
+        rows.append([variant, str(len(runs)), spread(group["final_map_50"], 3), collapses,
+                     f"{min(walls):.0f} / {max(walls):.0f}" if walls else "-"])
+    return table(["demo", "seeds", "final val/map_50 min / median / max", "collapses", "wall s min / max"], rows) + \
+        "\n\n" + source(record)
+
+
+def _mean(cell: dict | None, key: str) -> str:
+    return "-" if not cell or cell.get(key) is None else f"{cell[key]:.3f}"
+
+
+def table2() -> str:
+    record = load("reproduction")
+    table2 = record["figures"]["table2"]
+    methods = [k for k, v in table2[0].items() if isinstance(v, dict)]
+    rows = []
+    for entry in table2:
+        rows.append([f"{entry['model']} on {entry['spectrum']}", "-" if entry["val_map_50"] is None else f"{entry['val_map_50']:.2f}",
+                     *(f"{_mean(entry[m], 'deletion_auc')} / {_mean(entry[m], 'insertion_auc')}" for m in methods)])
+    seconds = ", ".join(f"{m} {sum(e[m]['seconds_per_box'] for e in table2) / len(table2):.2f} s" for m in methods)
+    return table(["net on spectrum", "final val/map_50", *(f"{m} deletion / insertion" for m in methods)], rows) + \
+        f"\n\nMean seconds per box: {seconds}; boxes per row: {table2[0][methods[0]]['boxes']}.\n\n" + source(record)
+
+
+def sanity() -> str:
+    record = load("reproduction")
+    figures = record["figures"]["sanity"]
+    stages = figures["stages"]
+    rows = []
+    for method, cells in figures["methods"].items():
+        rows.append([method, *("blank" if cells[s]["spearman"] is None else
+                               f"{cells[s]['spearman']:.2f} / {_mean(cells[s], 'spearman_support')[:4]}"
+                               + (f" ({cells[s]['blank']} blank)" if cells[s]["blank"] else "") for s in stages)])
+    return table(["method", *stages], rows) + "\n\n" + source(record)
+
+
+def every_method() -> str:
+    record = load("reproduction")
+    figures = record["figures"]["every_method_mir"]
+    keys = ("deletion_auc", "insertion_auc", "pointing_game", "energy_pointing_game", "odi", "seconds")
+    rows = [[method, *(_mean(f, key) for key in keys), str(f["boxes"])] for method, f in figures.items()]
+    return table(["method", "deletion", "insertion", "pointing game", "energy pointing game", "ODI", "s per box", "boxes"],
+                 rows) + "\n\n" + source(record)
+
+
+def explainer_cost() -> str:
+    record = load("explainer_cost_128px")
+    figures = record["figures"]
+    rows = [[name, spread(f["ratio"]), f"{f['goal']:.2f}", f"{f['seconds']['median']:.3f}", f["work"]]
+            for name, f in figures["cost"].items()]
+    floor, memory = figures["floor"], figures["memory"]
+    shared = "; ".join(f"{rule}: K = {f['k']} boxes {spread(f['ratio'])} x the time of one (goal <= 1.25), largest "
+                       f"difference from a map made alone {max(f['max_difference_best_kth']):.0e}"
+                       for rule, f in figures["shared"].items())
+    return (table(["method", "time / unavoidable model evaluations, min / median / max", "goal", "method s", "model evaluations"], rows)
+            + f"\n\nThe score floor: the perturbed images ({floor['images']}, RISE's and the metric's) decode in "
+            f"{floor['ms_per_image_with_floor']['median']:.1f} ms each at score >= 0.05 and "
+            f"{floor['ms_per_image_without_floor']['median']:.1f} ms without the floor ({spread(floor['without_over_with'])} x). "
+            f"RISE's peak memory: {memory['peak_rss_mib'][0]:.0f} MiB at {memory['masks'][0]} masks, "
+            f"{memory['peak_rss_mib'][1]:.0f} MiB at {memory['masks'][1]} (x {memory['ratio']:.3f}, goal <= 1.10). "
+            f"Shared perturbations: {shared}. Image {figures['image_size']} px, its best detection scoring "
+            f"{figures['target_score']:.2f}.\n\n" + source(record))
+
+
+def per_box() -> str:
+    record = load("explainer_cost_512px")
+    figures = record["figures"]
+    rows = [[name, spread(f["seconds_per_box"], 3), f"{f['above_idle_mib']:.0f}"]
+            for name, f in figures["per_box"].items() if name != "idle_peak_rss_mib"]
+    return (table(["method", f"seconds per box at {figures['image_size']} px, min / median / max", "peak MiB above an idle process"], rows)
+            + f"\n\nAn idle process (net and image loaded) peaks at {figures['per_box']['idle_peak_rss_mib']:.0f} MiB.\n\n"
+            + source(record))
+
+
+def peers() -> str:
+    record = load("peers")
+    figures = record["figures"]
+    names = {"gradcam": "pytorch-grad-cam GradCAM", "hirescam": "pytorch-grad-cam HiResCAM", "scorecam": "pytorch-grad-cam ScoreCAM",
+             "rise": "xaitk-saliency RISEStack", "drise": "xaitk-saliency DRISEStack"}
+
+    def corr(values: list) -> str:
+        defined = [v for v in values if v is not None]
+        return f"{min(defined):.3f} / {max(defined):.3f}" if defined else "blank"
+    rows = []
+    for name, peer in names.items():
+        f = figures[name]
+        if f["same_inputs"]:
+            agreement, own = corr(f["correlation_per_box"]), "-"
+        else:
+            agreement = corr(f["same_masks_correlation_per_box"])
+            own = f"{corr(f['correlation_per_box'])} (ours seed 0 vs 1: {corr(f['seed_to_seed_correlation_per_box'])})"
+        rows.append([name, peer, spread(f["ratio"]), agreement, own])
+    return (table(["ours", "peer", "time ours / peer, min / median / max", "r, same inputs (least / most)",
+                   "r, each with its own masks (least / most)"], rows)
+            + f"\n\n{len(figures['detection_scores'])} detections (scores {', '.join(f'{s:.2f}' for s in figures['detection_scores'])}), "
+            f"{figures['masks']} masks for RISE and D-RISE.\n\n" + source(record))
+
+
+def training() -> str:
+    throughput, overhead = load("train_throughput"), load("callback_overhead")
+    t, o = throughput["figures"], overhead["figures"]
+    return table(["what", "min / median / max", "goal"], [
+        ["Lightning training steps per second / a bare effdet loop's", spread(t["lightning_over_bare"]), f">= {t['goal']}"],
+        ["demo epoch explaining / plain epoch, trained net", spread(o["ratio"]),
+         f"amortised over the demo's every_n_epochs={o['demo_every_n_epochs']}: {o['ratio_amortised_over_demo_schedule']:.2f}"],
+    ]) + "\n\n" + source(throughput) + "<br>" + source(overhead)
+
+
+RENDERERS: dict[str, Callable[[], str]] = {"demo_seeds": demo_seeds, "table2": table2, "sanity": sanity,
+                                           "every_method": every_method,
+                                           "explainer_cost": explainer_cost, "per_box": per_box, "peers": peers,
+                                           "training": training}
+
+
+def render(text: str) -> str:
+    def block(match: re.Match) -> str:
+        return f"{match[1]}{RENDERERS[match[2]]()}\n{match[4]}"
+    return BLOCK.sub(block, text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true")
+    args = parser.parse_args(argv)
+    text = README.read_text()
+    rendered = render(text)
+    if args.check:
+        stale = [m[2] for m, r in zip(BLOCK.finditer(text), BLOCK.finditer(rendered)) if m[3] != r[3]]
+        if stale:
+            print(f"README's tables differ from their result files: {', '.join(stale)} "
+                  f"(python benchmarks/readme_tables.py rewrites them)", file=sys.stderr)
+            return 1
+        return 0
+    README.write_text(rendered)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
