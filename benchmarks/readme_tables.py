@@ -48,11 +48,9 @@ def demo_seeds() -> str:
         runs = group["runs"]
         collapses = "; ".join(f"{Path(r['run']).name}: epochs {', '.join(map(str, r['collapses']))}"
                               for r in runs if r["collapses"]) or "none"
-        walls = [r["wall_seconds"] for r in runs if r["wall_seconds"] is not None]
-        rows.append([variant, str(len(runs)), spread(group["final_map_50"], 3), collapses,
-                     f"{min(walls):.0f} / {max(walls):.0f}" if walls else "-"])
-    return table(["demo", "seeds", "final val/map_50 min / median / max", "collapses", "wall s min / max"], rows) + \
-        "\n\n" + source(record)
+        seeds = ", ".join(Path(r["run"]).name.rsplit("-s", 1)[-1] for r in runs)
+        rows.append([variant, seeds, spread(group["final_map_50"], 3), collapses])
+    return table(["demo", "seeds", "final val/map_50 min / median / max", "collapses"], rows) + "\n\n" + source(record)
 
 
 def _mean(cell: dict | None, key: str) -> str:
@@ -79,7 +77,7 @@ def sanity() -> str:
     rows = []
     for method, cells in figures["methods"].items():
         rows.append([method, *("blank" if cells[s]["spearman"] is None else
-                               f"{cells[s]['spearman']:.2f} / {_mean(cells[s], 'spearman_support')[:4]}"
+                               f"{cells[s]['spearman']:.2f} / {_mean(cells[s], 'spearman_support')}"
                                + (f" ({cells[s]['blank']} blank)" if cells[s]["blank"] else "") for s in stages)])
     return table(["method", *stages], rows) + "\n\n" + source(record)
 
@@ -107,7 +105,9 @@ def explainer_cost() -> str:
             f"{floor['ms_per_image_with_floor']['median']:.1f} ms each at score >= 0.05 and "
             f"{floor['ms_per_image_without_floor']['median']:.1f} ms without the floor ({spread(floor['without_over_with'])} x). "
             f"RISE's peak memory: {memory['peak_rss_mib'][0]:.0f} MiB at {memory['masks'][0]} masks, "
-            f"{memory['peak_rss_mib'][1]:.0f} MiB at {memory['masks'][1]} (x {memory['ratio']:.3f}, goal <= 1.10). "
+            f"{memory['peak_rss_mib'][1]:.0f} MiB at {memory['masks'][1]} (x {memory['ratio']:.3f}, goal <= 1.10)"
+            + (f", of which the explanation added {memory['added_mib'][0]:.0f} and {memory['added_mib'][1]:.0f} MiB. "
+               if "added_mib" in memory else ". ") +
             f"Shared perturbations: {shared}. Image {figures['image_size']} px, its best detection scoring "
             f"{figures['target_score']:.2f}.\n\n" + source(record))
 
@@ -115,11 +115,12 @@ def explainer_cost() -> str:
 def per_box() -> str:
     record = load("explainer_cost_512px")
     figures = record["figures"]
-    rows = [[name, spread(f["seconds_per_box"], 3), f"{f['above_idle_mib']:.0f}"]
+    rows = [[name, spread(f["seconds_per_box"], 3), f"{f['added_mib']:.0f}"]
             for name, f in figures["per_box"].items() if name != "idle_peak_rss_mib"]
-    return (table(["method", f"seconds per box at {figures['image_size']} px, min / median / max", "peak MiB above an idle process"], rows)
-            + f"\n\nAn idle process (net and image loaded) peaks at {figures['per_box']['idle_peak_rss_mib']:.0f} MiB.\n\n"
-            + source(record))
+    return (table(["method", f"seconds per box at {figures['image_size']} px, min / median / max",
+                   "MiB the explanation added at its peak"], rows)
+            + f"\n\nA process that only loaded the net and the images peaks at "
+            f"{figures['per_box']['idle_peak_rss_mib']:.0f} MiB.\n\n" + source(record))
 
 
 def peers() -> str:
