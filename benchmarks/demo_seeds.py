@@ -1,6 +1,6 @@
 """Demo stability over seeds: val/map_50 per epoch of demo runs, read from their offline W&B files.
 
-    python benchmarks/demo_seeds.py --train [--seeds 0 1 2]     # trains them: the demo as shipped and with raw weights
+    python benchmarks/demo_seeds.py --train [--seeds 0 1 2] [--variants shipped raw]  # trains them (finished runs are reused)
     python benchmarks/demo_seeds.py RUN_DIR ... [-- RUN_DIR ...]  # reads finished runs only, groups split by --
 
 Writes benchmarks/results/demo_seeds.json. ``--train`` runs ``train.py fit --config configs/demo.yaml
@@ -24,7 +24,7 @@ from result_files import add_results_argument, spread, write_result  # noqa: E40
 from trained import REPO  # noqa: E402
 from tests.helpers.wandb_records import history  # noqa: E402
 
-VARIANTS = {"as shipped": [], "raw weights (--model.ema_decay null)": ["--model.ema_decay", "null"]}
+VARIANTS = {"shipped": ("as shipped", []), "raw": ("raw weights (--model.ema_decay null)", ["--model.ema_decay", "null"])}
 QUICK = ["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
          "--data.synthetic", "{num_scenes: 16, seed: 0}", "--model.scheduler.init_args.milestones", "[1]"]
 
@@ -40,12 +40,18 @@ def collapses(values: list[float]) -> list[int]:
     return [e for e in range(len(values)) if e >= len(values) / 3 and values[e] < 0.5 * max(values[: e + 1])]
 
 
-def train(seeds: list[int], runs: Path, quick: bool) -> dict[str, list[tuple[Path, float]]]:
+def train(variants: list[str], seeds: list[int], runs: Path, quick: bool) -> dict[str, list[tuple[Path, float | None]]]:
+    """Each variant and seed trained into ``runs/<variant>-s<seed>``; a run that finished before (its
+    ``finished`` marker written) is read again, not retrained."""
     groups = {}
-    for variant, extra in VARIANTS.items():
+    for key in variants:
+        variant, extra = VARIANTS[key]
         groups[variant] = []
         for seed in seeds:
-            out = runs / f"{'shipped' if not extra else 'raw'}-s{seed}"
+            out = runs / f"{key}-s{seed}"
+            if (out / "finished").is_file():
+                groups[variant].append((out, None))
+                continue
             data = ["--data.root", str(runs / "data")] if quick else []
             command = [sys.executable, str(REPO / "train.py"), "fit", "--config", str(REPO / "configs/demo.yaml"),
                        "--seed_everything", str(seed), *extra, *data, *(QUICK if quick else []),
@@ -53,6 +59,7 @@ def train(seeds: list[int], runs: Path, quick: bool) -> dict[str, list[tuple[Pat
                        "--trainer.enable_progress_bar", "false"]
             start = time.perf_counter()
             subprocess.run(command, cwd=REPO, check=True, env={**os.environ, "WANDB_MODE": "offline"})
+            (out / "finished").touch()
             groups[variant].append((out, time.perf_counter() - start))
     return groups
 
@@ -62,13 +69,15 @@ def main() -> None:
     parser.add_argument("runs", nargs="*", help="finished run folders; -- separates groups")
     parser.add_argument("--train", action="store_true")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS),
+                        help="shipped: configs/demo.yaml as it is; raw: without the weight average")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--runs-dir", type=Path, default=REPO / "runs" / "demo_seeds")
     add_results_argument(parser)
     args, rest = parser.parse_known_args()
     if args.train:
         runs_dir = Path(tempfile.mkdtemp(prefix="demo-seeds-")) if args.quick else args.runs_dir
-        groups = train(args.seeds, runs_dir, args.quick)
+        groups = train(args.variants, args.seeds, runs_dir, args.quick)
     else:
         groups, group = {}, []
         for arg in [*args.runs, *rest]:

@@ -27,7 +27,8 @@ def load(name: str) -> dict:
 
 def source(record: dict) -> str:
     machine = record["machine"]
-    return (f"<sub>`benchmarks/results/{record['benchmark']}.json`: `{record['command']}` at {record['commit'][:10]}, "
+    commit = record["commit"][:10] + ("+changes" if record["commit"].endswith("+changes") else "")
+    return (f"<sub>`benchmarks/results/{record['benchmark']}.json`: `{record['command']}` at {commit}, "
             f"{record['date'][:10]}, {machine['device']}, {machine['cpu_cores']} cores, {machine['torch_threads']} torch threads"
             f" (all of them: `python benchmarks/run_all.py`)</sub>")
 
