@@ -78,7 +78,7 @@ def sanity() -> str:
     rows = []
     for method, cells in figures["methods"].items():
         rows.append([method, *("blank" if cells[s]["spearman"] is None else
-                               f"{cells[s]['spearman']:.2f} / {_mean(cells[s], 'spearman_support')}"
+                               f"{cells[s]['spearman']:.2f} / {'-' if cells[s]['spearman_support'] is None else format(cells[s]['spearman_support'], '.2f')}"
                                + (f" ({cells[s]['blank']} blank)" if cells[s]["blank"] else "") for s in stages)])
     return table(["method", *stages], rows) + "\n\n" + source(record)
 
