@@ -53,6 +53,7 @@ def main() -> None:
     add_results_argument(parser)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--limit-batches", type=int, default=0, help="train and validation batches per epoch (0: all)")
+    parser.add_argument("--num-images", type=int, default=0, help="scenes the callback explains (0: the demo's)")
     args = parser.parse_args()
     checkpoint = checkpoint_path(args.checkpoint)
     trained = read_checkpoint(checkpoint)
@@ -68,6 +69,7 @@ def main() -> None:
         cli.model.load_state_dict(trained["state_dict"])
         (explainer,) = [c for c in cli.trainer.callbacks if isinstance(c, ExplanationCallback)]
         every = explainer.every_n_epochs
+        explainer.num_images = args.num_images or explainer.num_images
         explainer.every_n_epochs = 2  # epochs 1, 3, 5, ...: an explaining epoch, then a plain one
         timer = EpochTimer()
         cli.trainer.callbacks.append(timer)

@@ -358,7 +358,8 @@ def main() -> None:
     size = image.shape[-1]
     print(f"{checkpoint}: image {size}px, batch {args.batch_size}, {torch.get_num_threads()} threads, "
           f"target score {target.score:.3f}, {args.rounds} rounds")
-    scorer(image[None].expand(args.batch_size, -1, -1, -1), target)  # warm-up
+    if {"cost", "floor", "shared"} & set(sections):  # timed here; the other sections time fresh processes
+        scorer(image[None].expand(args.batch_size, -1, -1, -1), target)  # warm-up
     figures = {"image_size": size, "target_score": round(target.score, 4)}
     for section, run in (("cost", lambda: method_costs(args, scorer, image, target)),
                          ("floor", lambda: floor_saving(args, scorer, image, target)),

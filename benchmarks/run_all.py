@@ -28,10 +28,10 @@ JOBS: dict[str, tuple[str, list[str], list[str]]] = {
                               "--step", "0.25", "--rounds", "2", "--targets", "2", "--memory-masks", "16,64", "--images", "2"]),
     "explainer_cost_512px": ("explainer_cost.py", ["--image-size", "512", "--sections", "per_box", "--rounds", "2"],
                              ["--image-size", "512", "--sections", "per_box", "--rounds", "1", "--methods", "gradcam",
-                              "--images", "2"]),
+                              "--images", "1"]),
     "peers": ("peers.py", [], ["--rounds", "2", "--detections", "2", "--masks", "16"]),
-    "callback_overhead": ("callback_overhead.py", [], ["--rounds", "1", "--limit-batches", "2"]),
-    "demo_seeds": ("demo_seeds.py", ["--train"], ["--train", "--seeds", "0", "--quick"]),
+    "callback_overhead": ("callback_overhead.py", [], ["--rounds", "1", "--limit-batches", "2", "--num-images", "1"]),
+    "demo_seeds": ("demo_seeds.py", ["--train"], ["--train", "--seeds", "0", "--variants", "shipped", "--quick"]),
     "reproduction": ("reproduction.py", [], ["--quick"]),
 }
 ON_TRAINED_NET = {"explainer_cost_128px", "explainer_cost_512px", "peers", "callback_overhead"}
