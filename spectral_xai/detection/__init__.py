@@ -3,7 +3,7 @@ images, and perturbed batches. ``explainers`` and ``metrics`` both stand on this
 the other."""
 from .detector import Detections, EffdetDetector, Target
 from .perturbation import perturbed_matches
-from .scoring import DetectionScorer, DRiseSimilarity, Match, MatchedScore, Scoring, ScoringRule
+from .scoring import AnchorScore, DetectionScorer, DRiseSimilarity, Match, MatchedScore, Scoring, ScoringRule
 
-__all__ = ["Detections", "EffdetDetector", "Target", "perturbed_matches", "DetectionScorer", "DRiseSimilarity",
+__all__ = ["AnchorScore", "Detections", "EffdetDetector", "Target", "perturbed_matches", "DetectionScorer", "DRiseSimilarity",
            "Match", "MatchedScore", "Scoring", "ScoringRule"]

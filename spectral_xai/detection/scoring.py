@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import torch
 from torchvision.ops import box_iou
 
-from .detector import Detections, EffdetDetector, Target
+from .detector import Detections, EffdetDetector, Raw, Target
 from ..settings import Setting, check_settings
 
 
@@ -36,9 +36,19 @@ class ScoringRule(ABC):
     #: Detections scoring below this cannot change the rule's answer, so the detector may drop them
     #: before NMS (see :meth:`EffdetDetector.decode`).
     min_score: float = 0.0
+    #: RISE divides each pixel's weighted sum by how often the masks kept it (xaitk-saliency's D-RISE)
+    #: instead of by the expected N * p (the RISE paper's).
+    coverage_normalised: bool = False
+    #: Finds the target among the detections of the altered image (SESS needs that to follow it into
+    #: its windows).
+    reidentifies: bool = True
+
+    def read(self, detector: EffdetDetector, raw: Raw) -> Any:
+        """What the rule scores of a batch's head outputs: the decoded detections at its floor."""
+        return detector.decode(raw, self.min_score)
 
     @abstractmethod
-    def __call__(self, detections: Detections, target: Target) -> Match: ...
+    def __call__(self, detections: Any, target: Target) -> Match: ...
 
 
 class MatchedScore(ScoringRule):
@@ -57,16 +67,45 @@ class MatchedScore(ScoringRule):
 
 
 class DRiseSimilarity(ScoringRule):
-    """D-RISE (Petsiuk et al. 2021): max over detections of IoU x cosine(class vectors) x objectness.
-    EfficientDet has no objectness output, so that factor is 1."""
+    """D-RISE (Petsiuk et al. 2021) as xaitk-saliency computes it: max over every detection (no
+    floor) of IoU x cosine(class vectors) x objectness. EfficientDet has no objectness head; the
+    detection's confidence (its best class probability, the usual stand-in) takes its place, so
+    that a faint detection that happens to overlap counts for little. Each pixel of the map is
+    normalised by its mask coverage (:attr:`coverage_normalised`): the similarity never falls to 0
+    while some detection overlaps, and dividing by the constant N * p would leave a term
+    mean(similarity) * sum_i M_i(x), mask noise."""
+
+    coverage_normalised = True
 
     def __call__(self, detections: Detections, target: Target) -> Match:
         iou = box_iou(target.box[None].to(detections.boxes), detections.boxes.reshape(-1, 4)).reshape(detections.scores.shape)
         cosine = torch.nn.functional.cosine_similarity(detections.class_probs, target.class_probs.to(detections.class_probs)[None, None], dim=-1)
-        similarity = torch.where(detections.labels >= 0, iou * cosine, torch.zeros_like(iou))
+        objectness = detections.class_probs.amax(dim=-1)
+        similarity = torch.where(detections.labels >= 0, iou * cosine * objectness, torch.zeros_like(iou))
         best, index = similarity.max(dim=1)
         index = torch.where(best > 0, index, -1)
         return _gather(detections, best, index)
+
+
+class AnchorScore(ScoringRule):
+    """The target's own class probability at its own anchor, whatever else the image shows: no
+    re-identification, no NMS, no floor. What a classifier's logit is to the classic sanity check
+    (Adebayo et al. 2018): under a randomised net it is never 0 by construction, so a map that
+    depends on the weights can be told from one that does not. ``vectors``: every class's
+    probability at that anchor."""
+
+    reidentifies = False
+
+    def read(self, detector: EffdetDetector, raw: Raw) -> tuple[EffdetDetector, Raw]:
+        return detector, raw
+
+    def __call__(self, outputs: tuple[EffdetDetector, Raw], target: Target) -> Match:
+        detector, raw = outputs
+        level, a, y, x = detector.locate(raw, target.anchor)
+        c = detector.num_classes
+        vectors = raw[0][level][:, a * c:(a + 1) * c, y, x].float().sigmoid()
+        return Match(scores=vectors[:, target.label], index=torch.full((len(vectors),), target.anchor, device=vectors.device),
+                     vectors=vectors)
 
 
 @dataclass(frozen=True)
@@ -75,7 +114,9 @@ class Scoring:
     method and to the insertion/deletion metric, so that they cannot score differently.
 
     Args:
-        rule: ``matched`` (Bayer et al. 2021, the paper's) or ``drise`` (D-RISE similarity).
+        rule: ``matched`` (Bayer et al. 2021, the paper's), ``drise`` (D-RISE similarity) or
+            ``anchor`` (the target's class probability at its own anchor, no re-identification:
+            what the sanity check scores perturbation methods with).
         min_score: ``matched`` only: detections scoring lower cannot re-identify the target.
         min_iou: ``matched`` only: the least IoU with the target box that re-identifies it.
     """
@@ -96,10 +137,11 @@ class Scoring:
         return cls(**check_settings("scoring", settings, SCORING_SETTINGS))
 
     def build(self) -> ScoringRule:
-        return MatchedScore(self.min_score, self.min_iou) if self.rule == "matched" else DRiseSimilarity()
+        return {"matched": lambda: MatchedScore(self.min_score, self.min_iou), "drise": DRiseSimilarity,
+                "anchor": AnchorScore}[self.rule]()
 
 
-SCORING_SETTINGS = {"rule": Setting(str, choices=("matched", "drise")), "min_score": Setting(float, 0, 1, open="high"),
+SCORING_SETTINGS = {"rule": Setting(str, choices=("matched", "drise", "anchor")), "min_score": Setting(float, 0, 1, open="high"),
                     "min_iou": Setting(float, 0, 1, open="low")}
 
 
@@ -131,15 +173,15 @@ class DetectionScorer:
         self.precision = precision
         self.forward_passes = 0  # images run through the detector, for cost accounting
 
-    def detect(self, images: torch.Tensor) -> Detections:
-        """The detector's detections at the rule's floor, in the configured precision."""
+    def detect(self, images: torch.Tensor) -> Any:
+        """What the rule reads of ``images`` (the detections at its floor), in the configured precision."""
         dtype = MIXED_PRECISION.get(self.precision)
         with torch.autocast(images.device.type, dtype=dtype, enabled=dtype is not None):
-            return self.detector(images, self.rule.min_score)
+            return self.rule.read(self.detector, self.detector.raw(images))
 
     @torch.no_grad()
-    def detect_chunks(self, images: torch.Tensor) -> Iterator[Detections]:
-        """The detections of ``images``, ``batch_size`` images per forward pass, counted."""
+    def detect_chunks(self, images: torch.Tensor) -> Iterator[Any]:
+        """What the rule reads of ``images``, ``batch_size`` images per forward pass, counted."""
         for chunk in images.split(self.batch_size):
             self.forward_passes += len(chunk)
             yield self.detect(chunk)

@@ -9,6 +9,7 @@ one small file: subclass :class:`SaliencyMethod`, implement :meth:`saliency`, de
 """
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from typing import Callable, ClassVar, Iterator, NamedTuple, Sequence
@@ -85,7 +86,20 @@ class SaliencyMethod(ABC):
     #: The settings the method takes, with their types and ranges; :func:`create` checks every
     #: given setting against them.
     SETTINGS: ClassVar[dict[str, Setting]] = {}
+    #: Draws at random from its ``seed`` setting; ``repeats`` explains each box again with other seeds.
+    stochastic: bool = False
+    #: Scores perturbed images by the scorer's rule (the sanity check scores these by the ``anchor``
+    #: rule, so that a randomised net does not blank them by construction).
+    perturbs: bool = False
     name: str = ""  # the name it was created by
+
+    def reseeded(self, seed: int) -> "SaliencyMethod":
+        """The same method drawing from ``seed`` (a method that draws nothing is itself)."""
+        if not self.stochastic:
+            return self
+        again = copy.copy(self)
+        again.seed = seed
+        return again
 
     def check_net(self, net: nn.Module) -> None:
         """Refuse settings that only a net can check (a ``layer`` that is not one of its modules),

@@ -30,6 +30,7 @@ class ScoreCAM(MultiTargetMethod):
     """
 
     SETTINGS = {"layer": Setting(str, layer=True)}
+    perturbs = True
 
     def __init__(self, layer: str = "class_net.predict"):
         self.layer = layer

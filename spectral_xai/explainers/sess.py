@@ -1,6 +1,7 @@
 """SESS: scale and slide around any base method (Tursun et al. 2023, Algorithm 1)."""
 from __future__ import annotations
 
+import copy
 import itertools
 import math
 from dataclasses import dataclass
@@ -62,6 +63,12 @@ class SESS(MultiTargetMethod):
         except SettingsError as err:
             raise SettingsError(f"sess: base: {err}") from None
         self.scales, self.stride, self.drop, self.min_inside = scales, stride, drop, min_inside
+        self.stochastic, self.perturbs = self.base.stochastic, True
+
+    def reseeded(self, seed: int) -> "SESS":
+        again = copy.copy(self)
+        again.base = self.base.reseeded(seed)
+        return again
 
     def check_net(self, net: nn.Module) -> None:
         self.base.check_net(net)
@@ -73,6 +80,9 @@ class SESS(MultiTargetMethod):
                 for top in offsets(size[0], height, step_y) for left in offsets(size[1], width, step_x)]
 
     def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
+        if not scorer.rule.reidentifies:
+            raise SettingsError("sess: the scoring rule must re-identify the target in each rescaled window "
+                                "(matched or drise); the anchor rule cannot follow it there")
         shape = tuple(image.shape[-2:])
         windows = self.windows(*shape)
         scores = torch.zeros(len(targets), len(windows))

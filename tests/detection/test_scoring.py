@@ -54,12 +54,36 @@ def test_unmatched_vector_is_zero_and_index_minus_one():
     assert int(match.index[0]) == -1 and match.vectors.abs().sum() == 0
 
 
-def test_drise_similarity_is_iou_times_cosine():
+def test_drise_similarity_is_iou_times_cosine_times_confidence():
     rows = [([0, 0, 10, 5], 0.7, 1), ([0, 0, 10, 10], 0.9, 2)]
     cosine_first = 0.9 / (0.1**2 + 0.9**2) ** 0.5  # one-hot class 1 against (0.1, 0.9, 0)
-    # second box: IoU 1 but class 2 is orthogonal to the target's vector -> similarity 0
-    assert score(rows, DRiseSimilarity()) == pytest.approx(0.5 * cosine_first, abs=1e-6)
+    # the first box: IoU 0.5, confidence (its best class probability) 0.7; the second: IoU 1 but
+    # class 2 is orthogonal to the target's vector -> similarity 0
+    assert score(rows, DRiseSimilarity()) == pytest.approx(0.5 * cosine_first * 0.7, abs=1e-6)
     assert score([], DRiseSimilarity()) == 0.0
+
+
+def test_anchor_rule_reads_the_targets_own_anchor_whatever_was_detected():
+    """The anchor rule scores the target's class probability at its anchor in the raw head outputs:
+    no NMS, no floor, no re-identification; a randomised net cannot make it 0 by construction."""
+    from spectral_xai.data_modules.layout import CLASS_NAMES
+    from spectral_xai.detection import AnchorScore, DetectionScorer, Scoring
+
+    from spectral_xai.lit_modules import EfficientDetModule
+    torch.manual_seed(0)
+    detector = EfficientDetModule(CLASS_NAMES, image_size=128).eval().detector()
+    images = torch.rand(3, 3, 128, 128, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        target = Target.from_detections(detector(images[:1]), rank=5)
+        raw = detector.raw(images)
+    level, a, y, x = detector.locate(raw, target.anchor)
+    c = detector.num_classes
+    expected = raw[0][level][:, a * c + target.label, y, x].sigmoid()
+    match = DetectionScorer(detector, Scoring("anchor").build()).match(images, target)
+    assert isinstance(Scoring("anchor").build(), AnchorScore)
+    assert torch.allclose(match.scores, expected) and (match.scores > 0).all()
+    assert float(match.scores[0]) == pytest.approx(target.score, abs=1e-5)  # the unaltered image: its own score
+    assert torch.allclose(match.vectors[:, target.label], match.scores)
 
 
 def test_scorer_drops_candidates_below_the_rules_floor_without_changing_its_answer():
