@@ -11,6 +11,7 @@ A method that raises is logged with its traceback and reported as failed; the ot
 from __future__ import annotations
 
 import logging
+import math
 import time
 import traceback
 from dataclasses import dataclass, field, replace
@@ -48,10 +49,25 @@ class BoxResult:
     localisation: Localisation | None = None  # pointing game, energy pointing game, ODI; None where the method failed
     # Per spectrum of the input, the box's score without it and with it alone (the same for every method).
     spectrum_scores: dict[str, SpectrumScore] = field(default_factory=dict)
+    # With ``repeats`` > 1, a stochastic method's (insertion AUC, deletion AUC) under each seed, the
+    # first being this result's, and the mean Pearson correlation of its maps over pairs of seeds.
+    repeat_aucs: list[tuple[float, float]] = field(default_factory=list)
+    seed_correlation: float = math.nan
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def blank(self) -> bool:
+        """The method ran but its map is constant (nothing re-identified the target, say): its AUCs
+        rank pixels in an arbitrary order and its localisation scores are undefined."""
+        return self.ok and not bool((self.saliency > 0).any())
+
+    @property
+    def scored(self) -> bool:
+        """A map that its scores stand on: explained and not blank."""
+        return self.ok and not self.blank
 
     def cpu(self) -> "BoxResult":
         """The same result with its tensors in host memory, to be sent to another process."""
@@ -105,7 +121,11 @@ def choose_scenes(pools: Sequence[Sequence[str]], count: int, seed: int) -> list
 
 
 NUMBERS = {"target_min_score": Setting(float, 0, 1), "step": Setting(float, 0, 1, open="low"),
-           "batch_size": Setting(int, low=1), "precision": Setting(str, choices=PRECISIONS)}
+           "batch_size": Setting(int, low=1), "precision": Setting(str, choices=PRECISIONS),
+           "baselines": Setting(bool), "repeats": Setting(int, low=1), "bootstrap_resamples": Setting(int, low=100),
+           "bootstrap_seed": Setting(int, low=0)}
+#: Explained beside the configured methods unless ``baselines`` is off (see explainers.baselines).
+BASELINES = ("random", "box")
 
 
 @dataclass
@@ -130,6 +150,15 @@ class ExplainSettings:
             above ``target_min_score``, or an integer N: the N best of those.
         precision: ``32`` or mixed precision for the detector passes of perturbation methods and
             the metric (``bf16-mixed``, ``16-mixed``; meant for GPUs, see :class:`DetectionScorer`).
+        baselines: also explain every box with ``random`` (a smooth random map) and ``box`` (a
+            Gaussian on the box), so that every method is compared with chance and with knowing
+            only where the box is.
+        repeats: stochastic methods (RISE, D-RISE, SESS around them, ``random``) explain every box
+            this many times with seeds ``seed``, ``seed + 1``, ...: the summary gives their
+            seed-to-seed map correlation and AUC spread, their own noise. The first is the map
+            that is scored and compared.
+        bootstrap_resamples: resamples of the bootstrap behind every 95 % interval (>= 100).
+        bootstrap_seed: its seed.
     """
 
     methods: Methods = ("gradcam", "rise", "sidu")
@@ -140,9 +169,15 @@ class ExplainSettings:
     target_min_score: float = 0.05
     boxes: Boxes = "top"
     precision: str = "32"
+    baselines: bool = True
+    repeats: int = 1
+    bootstrap_resamples: int = 2000
+    bootstrap_seed: int = 0
 
     def __post_init__(self) -> None:
         self.methods = method_names(self.methods)
+        if self.baselines is True:
+            self.methods += [name for name in BASELINES if name not in self.methods]
         given = self.method_settings or {}
         if not isinstance(given, Mapping) or not all(isinstance(v, Mapping) for v in given.values()):
             raise SettingsError(f"method_settings {given!r}: give each method's settings, e.g. {{rise: {{n_masks: 500}}}}")
@@ -170,6 +205,16 @@ def _boxes(boxes: Any) -> Boxes:
     if boxes in ("top", "all") or (isinstance(boxes, int) and not isinstance(boxes, bool) and boxes >= 1):
         return boxes
     raise SettingsError(f"settings: boxes {boxes!r}: choose 'top', 'all' or a number of boxes >= 1")
+
+
+def mean_correlation(maps: Sequence[torch.Tensor]) -> float:
+    """The mean Pearson correlation of the maps over every pair; NaN where a map is constant."""
+    flat = torch.stack([m.detach().flatten().double().cpu() for m in maps])
+    if (flat.std(dim=1) == 0).any():
+        return math.nan
+    r = torch.corrcoef(flat)
+    pairs = torch.triu_indices(len(maps), len(maps), offset=1)
+    return float(r[pairs[0], pairs[1]].mean())
 
 
 class Explainer:
@@ -236,12 +281,19 @@ class Explainer:
         try:
             maps = method.explain_all(scorer, image, targets)
             seconds = (time.perf_counter() - start) / len(targets)
+            repeated = [method.reseeded(r).explain_all(scorer, image, targets)
+                        for r in range(1, self.settings.repeats if method.stochastic else 1)]
             results = []
             annotated = sample.get("boxes", torch.zeros(0, 4)), sample.get("labels", torch.zeros(0, dtype=torch.long))
             for box, (target, saliency) in enumerate(zip(targets, maps)):
                 insertion, deletion = insertion_deletion(scorer, image, saliency, target, self.step)
                 results.append(result(box, saliency=saliency, insertion=insertion, deletion=deletion, seconds=seconds,
                                       localisation=localisation(saliency, target, *annotated)))
+                if repeated:
+                    others = [maps_[box] for maps_ in repeated]
+                    curves = [insertion_deletion(scorer, image, other, target, self.step) for other in others]
+                    results[-1].repeat_aucs = [(insertion.auc, deletion.auc), *((i.auc, d.auc) for i, d in curves)]
+                    results[-1].seed_correlation = mean_correlation([saliency, *others])
             return results
         except Exception:  # one broken method must not stop the others, nor training
             error = traceback.format_exc()

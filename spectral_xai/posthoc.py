@@ -41,10 +41,12 @@ from .reporting.curves import curve_plot
 from .reporting.figures import GridRow, explanation_figure, sanity_figure, scene_grid
 from .reporting.html import write_report
 from .reporting.tables import (BOX_FIELDS, box_row, method_scalars, spectrum_scalars, summarize, write_attribution,
+                               write_comparisons,
                                write_csv, write_sanity, write_summary)
 from .reporting.wandb_media import log_media
 from .sanity import STAGES, SanityResult, randomised_cascade, sanity_check as randomisation_test
 from .settings import Setting, SettingsError, check_settings, name_list, unknown_name
+from .statistics import compare_methods, compare_spectra, supported_sentences
 
 log = logging.getLogger(__name__)
 
@@ -259,7 +261,7 @@ def _explain_share(fabric: Fabric, loaded: Sequence[LoadedCheckpoint],
             sanity = []
             if explanation is not None and sample["sample_id"] in sanity_scenes:
                 cascade = cascade or randomised_cascade(detector)
-                sanity = [r.cpu() for r in randomisation_test(explainer, cascade, explanation)]
+                sanity = [r.cpu() for r in randomisation_test(explainer, detector, cascade, explanation)]
             done.append(Explained(which, number, sample["sample_id"], sample["spectrum"],
                                   explanation and explanation.cpu(), sanity))
     everything = [item for share in gather(done) for item in share]
@@ -303,8 +305,12 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
         raise DatasetError(f"no image had a detection scoring >= {explainer.target_min_score}; nothing was explained")
     methods, boxes = list(explainer.methods), boxes_label(explainer.boxes)
     write_csv(folder / "boxes.csv", BOX_COLUMNS, rows)
-    table = summarize(groups, methods)
+    settings = explainer.settings
+    table = summarize(groups, methods, settings.bootstrap_resamples, settings.bootstrap_seed)
     summary = write_summary(folder, table, methods, explainer.step, boxes)
+    comparisons = [*compare_methods(groups, methods, settings.bootstrap_resamples, settings.bootstrap_seed),
+                   *compare_spectra(groups, methods, settings.bootstrap_resamples, settings.bootstrap_seed)]
+    write_comparisons(folder, comparisons)
     attribution = write_attribution(folder, table)
     curve_pngs = []
     for (model, spectrum), results in groups.items():
@@ -338,7 +344,8 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
     figures = [("Scenes: every net and spectrum on the same scene (rows), every method (columns)", scene_pngs),
                ("Insertion and deletion curves", curve_pngs), ("Explained boxes", box_pngs),
                ("Sanity check: maps as the net is randomised", sanity_pngs)]
-    write_report(folder, "spectral-xai: explanations", notes, tables, figures)
+    findings = [("What these numbers support", supported_sentences(comparisons))]
+    write_report(folder, "spectral-xai: explanations", notes, tables, figures, findings)
     if wandb_project:
         all_results = [r for results in groups.values() for r in results]
         scalars = {**method_scalars(all_results, methods), **spectrum_scalars(all_results)}

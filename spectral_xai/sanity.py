@@ -12,9 +12,14 @@ Over all pixels, a map confined to the detection's receptive field (a per-pixel 
 a head layer: the gradient is exactly zero outside the anchor's window, whatever the weights)
 correlates through its zeros alone, since every pixel outside the window ties at the bottom
 rank in both maps. So the correlation is also given over the pixels where either map is non-zero
-(``spearman_support``), where only what the map says inside that window counts. Under a random net a perturbation method usually finds nothing
-that re-identifies the target and so gives a blank map, whose correlation is undefined (NaN,
-counted as blank); that, too, says the map depended on the weights.
+(``spearman_support``), where only what the map says inside that window counts.
+
+Under a random net the run's rule re-identifies nothing, so a perturbation method scored by it
+gives a blank map by construction, and the test could not tell a method that reads the weights
+from one that does not. Perturbation methods are therefore scored here by the ``anchor`` rule (the
+target's class probability at its own anchor, as a classifier's logit is in the classic test), on
+the trained net and on every randomised one; each row says which rule it used. SESS must
+re-identify the target in its windows and keeps the run's rule.
 """
 from __future__ import annotations
 
@@ -27,7 +32,7 @@ from typing import Sequence
 import torch
 from scipy.stats import spearmanr
 
-from .detection import EffdetDetector
+from .detection import AnchorScore, DetectionScorer, EffdetDetector, ScoringRule
 from .evaluation import Explainer, SampleExplanation
 
 log = logging.getLogger(__name__)
@@ -52,6 +57,7 @@ class SanityResult:
     spearman: float  # over all pixels; NaN where either map is blank or the method failed
     spearman_support: float  # over the pixels where either map is non-zero
     saliency: torch.Tensor | None  # the randomised net's map [H, W]; None where the method failed
+    rule: str  # the scoring rule both maps were made under (perturbation methods: anchor)
     error: str | None = None
 
     def cpu(self) -> "SanityResult":
@@ -88,27 +94,52 @@ def spearman(a: torch.Tensor, b: torch.Tensor, support: bool = False) -> float:
     return float(spearmanr(x, y).statistic)
 
 
-def sanity_check(explainer: Explainer, cascade: Sequence[tuple[str, EffdetDetector]],
+def sanity_check(explainer: Explainer, trained: EffdetDetector, cascade: Sequence[tuple[str, EffdetDetector]],
                  explained: SampleExplanation) -> list[SanityResult]:
     """Every method's maps of ``explained``'s boxes again under each randomised net of ``cascade``,
-    compared with the trained net's maps. A method that fails is logged and reported, the others go on."""
+    compared with the ``trained`` net's maps. Perturbation methods that can be (all but SESS, which
+    must re-identify the target in its windows) are scored by the ``anchor`` rule on both sides, the
+    trained net's maps made again under it: under a random net the run's rule re-identifies nothing,
+    and a map blank by construction cannot fail the test. A method that fails is logged and
+    reported, the others go on."""
+    anchor = AnchorScore()
+    image = explained.image.to(next(trained.parameters()).device)
+    rules, reference = {}, {}
+    for name, method in explainer.methods.items():
+        ran = {r.box: r.saliency for r in explained.results if r.method == name and r.ok}
+        if not ran:
+            continue
+        rules[name] = "anchor" if method.perturbs and name != "sess" and explainer.rule.reidentifies else explainer.scoring.rule
+        if rules[name] == "anchor" and explainer.scoring.rule != "anchor":
+            try:
+                ran = dict(enumerate(method.explain_all(_scorer(explainer, trained, anchor), image, explained.targets)))
+            except Exception as error:  # as below: the others go on
+                log.exception("sanity check: %s failed on the trained net under the anchor rule", name)
+                ran = {box: error for box in ran}
+        reference[name] = ran
     results = []
     for stage, detector in cascade:
-        scorer = explainer.scorer(detector)
-        image = explained.image.to(next(detector.parameters()).device)
         for name, method in explainer.methods.items():
-            trained = {r.box: r.saliency for r in explained.results if r.method == name and r.ok}
-            if not trained:
+            if name not in reference:
                 continue
+            trained_maps = reference[name]
+            scorer = _scorer(explainer, detector, anchor) if rules[name] == "anchor" else explainer.scorer(detector)
+            failure = next((m for m in trained_maps.values() if isinstance(m, Exception)), None)
             try:
+                if failure is not None:
+                    raise failure
                 maps = method.explain_all(scorer, image, explained.targets)
             except Exception as error:  # one method's failure must not end the test for the others
                 log.exception("sanity check: %s failed at stage %r on %s", name, stage, explained.sample_id)
                 results += [SanityResult(explained.sample_id, explained.spectrum, box, name, stage, math.nan, math.nan,
-                                         None, repr(error)) for box in trained]
+                                         None, rules[name], repr(error)) for box in trained_maps]
                 continue
             results += [SanityResult(explained.sample_id, explained.spectrum, box, name, stage,
-                                     spearman(trained[box], saliency), spearman(trained[box], saliency, support=True),
-                                     saliency)
-                        for box, saliency in enumerate(maps) if box in trained]
+                                     spearman(trained_maps[box], saliency), spearman(trained_maps[box], saliency, support=True),
+                                     saliency, rules[name])
+                        for box, saliency in enumerate(maps) if box in trained_maps]
     return results
+
+
+def _scorer(explainer: Explainer, detector: EffdetDetector, rule: ScoringRule) -> DetectionScorer:
+    return DetectionScorer(detector, rule, explainer.batch_size, explainer.precision)

@@ -33,14 +33,14 @@ def deleted_images(image: torch.Tensor, saliency: torch.Tensor, step: float) -> 
 @pytest.mark.parametrize("rule, reference", [("drise", DRiseSimilarity()), ("matched", MatchedScore())])
 def test_the_metric_scores_by_the_runs_rule(sample, rule, reference):
     detector = region_detector()
-    explainer = Explainer(ExplainSettings(["rise"], RISE, Scoring(rule), step=0.25, batch_size=8, target_min_score=0.0))
+    explainer = Explainer(ExplainSettings(["rise"], RISE, Scoring(rule), step=0.25, batch_size=8, target_min_score=0.0, baselines=False))
     (result,) = explainer.explain(detector, sample).results
     assert result.ok and result.method == "rise" and result.sample_id == "000001"
     with torch.no_grad():
         expected = reference(detector(deleted_images(sample["image"], result.saliency, 0.25)), result.target).scores
     assert result.deletion.scores.tolist() == pytest.approx(expected.tolist(), abs=1e-6)
-    if rule == "drise":  # the unaltered image matches its own detection: IoU 1, cosine 1
-        assert result.deletion.scores[0] == pytest.approx(1.0, abs=1e-5)
+    if rule == "drise":  # the unaltered image matches its own detection: IoU 1, cosine 1, its confidence
+        assert result.deletion.scores[0] == pytest.approx(float(result.target.class_probs.max()), abs=1e-5)
         assert result.target.score < 0.99
     else:
         assert result.deletion.scores[0] == pytest.approx(result.target.score, abs=1e-6)
@@ -48,7 +48,7 @@ def test_the_metric_scores_by_the_runs_rule(sample, rule, reference):
 
 def test_perturbation_methods_score_by_the_same_rule_as_the_metric(sample):
     detector = region_detector()
-    explainer = Explainer(ExplainSettings(["rise"], RISE, Scoring("drise"), step=0.5, batch_size=8, target_min_score=0.0))
+    explainer = Explainer(ExplainSettings(["rise"], RISE, Scoring("drise"), step=0.5, batch_size=8, target_min_score=0.0, baselines=False))
     (result,) = explainer.explain(detector, sample).results
     by_drise = create("rise", **RISE["rise"])(DetectionScorer(detector, DRiseSimilarity(), 8), sample["image"], result.target)
     by_matched = create("rise", **RISE["rise"])(DetectionScorer(detector, MatchedScore(), 8), sample["image"], result.target)
@@ -62,7 +62,7 @@ def test_a_failing_method_is_a_typed_failure_and_the_others_run(sample):
             raise RuntimeError("broken on purpose")
 
     try:
-        results = Explainer(ExplainSettings(["broken_eval_test", "gradcam"], step=0.5, target_min_score=0.0)).explain(
+        results = Explainer(ExplainSettings(["broken_eval_test", "gradcam"], step=0.5, target_min_score=0.0, baselines=False)).explain(
             region_detector(), sample).results
     finally:
         REGISTRY.pop("broken_eval_test")
@@ -100,7 +100,8 @@ def test_boxes_setting_explains_the_top_every_or_the_n_best_detections(sample, b
     threshold of 1e-5 an image holds many, and ``boxes`` decides how many are explained, best first."""
     detector = region_detector()
     detector.max_det_per_image = 5
-    explainer = Explainer(ExplainSettings(["gradcam", "rise"], RISE, Scoring(min_score=0.0), step=0.5, target_min_score=1e-5, boxes=boxes))
+    explainer = Explainer(ExplainSettings(["gradcam", "rise"], RISE, Scoring(min_score=0.0), step=0.5, target_min_score=1e-5, boxes=boxes,
+                                          baselines=False))
     explained = explainer.explain(detector, sample)
     assert len(explained.targets) == count and [t.score for t in explained.targets] == sorted(
         (t.score for t in explained.targets), reverse=True)
@@ -119,7 +120,7 @@ def test_boxes_setting_explains_the_top_every_or_the_n_best_detections(sample, b
     ({"boxes": True}, "boxes True: choose 'top', 'all' or a number"),
     ({"precision": "bf16"}, "precision 'bf16' (choose from 32, 32-true, bf16-mixed, 16-mixed)"),
     ({"method_settings": {"rsie": {"n_masks": 5}}}, "unknown saliency method 'rsie'; did you mean 'rise'?"),
-    ({"scoring": {"rule": "best"}}, "scoring: rule 'best' (choose from matched, drise)"),
+    ({"scoring": {"rule": "best"}}, "scoring: rule 'best' (choose from matched, drise, anchor)"),
     ({"scoring": {"min_scor": 0.1}}, "scoring: unknown setting 'min_scor'; did you mean 'min_score'?"),
     ({"step": 0.0}, "step 0.0 must be in (0, 1]"),
     ({"batch_size": 0}, "batch_size 0 must be >= 1"),
@@ -134,7 +135,8 @@ def test_misspelt_settings_and_rules_fail_at_configuration(settings, message):
 
 def test_settings_take_lists_as_people_type_them():
     for typed in ("gradcam,rise", "gradcam rise", "[gradcam, rise]", ["gradcam", "rise"], ["gradcam,rise"]):
-        assert ExplainSettings(typed).methods == ["gradcam", "rise"]
+        assert ExplainSettings(typed).methods == ["gradcam", "rise", "random", "box"]  # the baselines beside them
+        assert ExplainSettings(typed, baselines=False).methods == ["gradcam", "rise"]
     assert ExplainSettings("all").methods == sorted(REGISTRY)
     assert ExplainSettings(boxes="5").boxes == 5
     assert ExplainSettings(scoring={"rule": "drise"}).scoring == Scoring("drise")

@@ -59,14 +59,28 @@ def test_explain_writes_table_figures_curves_and_report(report):
     assert summary["boxes"] == "best 2"
     cells = {(row["model"], row["spectrum"]) for row in summary["rows"]}
     assert cells == {("fir", "fir"), ("rgb_mir", "rgb"), ("rgb_mir", "mir"), ("rgb_mir_early", "rgb+mir")}
+    assert FAST_SETTINGS.methods == ["gradcam", "rise", "random", "box"]  # the baselines beside the methods
     for row in summary["rows"]:
         for method in FAST_SETTINGS.methods:
             stats = row[method]
-            assert stats["boxes"] == 2 * 2 and stats["failed"] == 0
-            for metric in ("deletion_auc", "insertion_auc", "seconds"):
-                assert math.isfinite(stats[metric]["mean"]) and math.isfinite(stats[metric]["std"])
+            assert stats["boxes"] == 2 * 2 and stats["failed"] == 0 and math.isfinite(stats["seconds"]["mean"])
+            # The means stand on the maps that are not blank (these young nets' RISE maps mostly are), and say so.
+            for metric in ("deletion_auc", "insertion_auc"):
+                assert stats[metric]["n"] == stats["boxes"] - stats["blank"]
+                if stats[metric]["n"] > 1:
+                    assert stats[metric]["low"] <= stats[metric]["mean"] <= stats[metric]["high"]
+        assert row["gradcam"]["blank"] == 0 and row["box"]["blank"] == 0
     csv_lines = read_rows(output / "summary.csv")
-    assert len(csv_lines) == 4 and "±" in csv_lines[0]["gradcam deletion"]
+    assert len(csv_lines) == 4 and "±" in csv_lines[0]["gradcam deletion"] and "(n=4)" in csv_lines[0]["gradcam deletion"]
+    assert csv_lines[0]["gradcam deletion 95% CI"].startswith("[") and csv_lines[0]["rise blank"]
+    # Four boxes per net and spectrum are too few to compare: no p-value anywhere, and the report says so.
+    comparisons = read_rows(output / "comparisons.csv")
+    assert {(r["table"], r["verdict"]) for r in comparisons} <= {("methods", "too few boxes to compare"),
+                                                                  ("spectra", "too few boxes to compare")}
+    assert {r["a"] for r in comparisons if r["table"] == "methods"} >= {"gradcam", "rise", "random"}
+    assert all(r["p"] == "" and r["p_holm"] == "" for r in comparisons)
+    assert "What these numbers support" in (output / "report.html").read_text()
+    assert "Nothing can be claimed" in (output / "report.html").read_text()
     assert {line["boxes per image"] for line in csv_lines} == {"best 2"}
     boxes = read_rows(output / "boxes.csv")
     assert len(boxes) == 4 * 2 * 2 * len(FAST_SETTINGS.methods)
@@ -222,7 +236,7 @@ def test_bad_settings_are_one_line_exit_two_and_nothing_written(checkpoints, tmp
 def test_list_options_typed_the_way_people_type_them(typed):
     parser = build_parser()
     args = parser.parse_args(joined_lists(["--methods", *typed, "--spectra", "rgb", "mir", "runs/x/last.ckpt"]))
-    assert ExplainSettings(args.methods).methods == ["gradcam", "rise"]
+    assert ExplainSettings(args.methods, baselines=False).methods == ["gradcam", "rise"]
     assert requested_spectra(args.spectra) == ["rgb", "mir"] and args.paths == ["runs/x/last.ckpt"]
     assert ExplainSettings(parser.parse_args(joined_lists(["--methods", "all"])).methods).methods == sorted(REGISTRY)
 

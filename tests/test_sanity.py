@@ -57,9 +57,9 @@ def test_spearman_over_all_pixels_and_over_the_support():
 @pytest.mark.slow
 def test_a_map_that_ignores_a_stage_survives_it_and_one_that_reads_it_does_not(trained):
     detector, sample = trained
-    explainer = Explainer(ExplainSettings(["gradcam", "odam_box"], step=0.5))
+    explainer = Explainer(ExplainSettings(["gradcam", "odam_box"], step=0.5, baselines=False))
     explained = explainer.explain(detector, sample)
-    results = sanity_check(explainer, randomised_cascade(detector), explained)
+    results = sanity_check(explainer, detector, randomised_cascade(detector), explained)
     assert [(r.stage, r.method) for r in results] == [(stage, m) for stage, _ in CASCADE for m in ("gradcam", "odam_box")]
     trained_maps = {r.method: r.saliency for r in explained.results}
     by = {(r.stage, r.method): r for r in results}
@@ -70,3 +70,20 @@ def test_a_map_that_ignores_a_stage_survives_it_and_one_that_reads_it_does_not(t
     change = (by["class predict conv", "gradcam"].saliency - trained_maps["gradcam"]).abs().max()
     assert change > 0.05, change
     assert by["box head + BiFPN", "odam_box"].spearman_support < 0.99, by["box head + BiFPN", "odam_box"]
+
+
+@pytest.mark.slow
+def test_perturbation_maps_are_scored_by_the_anchor_rule_and_never_blank_and_chance_survives(trained):
+    """Under a randomised net the matched rule re-identifies nothing, so RISE would be blank by
+    construction; scored by the anchor rule on both sides it is compared at every stage. The random
+    baseline, which reads no weights at all, survives every stage: the test can fail a method."""
+    detector, sample = trained
+    explainer = Explainer(ExplainSettings(["rise", "random"], method_settings={"rise": {"n_masks": 48}}, step=0.5,
+                                          baselines=False))
+    explained = explainer.explain(detector, sample)
+    results = sanity_check(explainer, detector, randomised_cascade(detector), explained)
+    rise = [r for r in results if r.method == "rise"]
+    assert {r.rule for r in rise} == {"anchor"} and {r.rule for r in results if r.method == "random"} == {"matched"}
+    assert all(not math.isnan(r.spearman) and r.saliency.max() > 0 for r in rise)  # never blank
+    assert all(r.spearman == pytest.approx(1.0) for r in results if r.method == "random")
+    assert min(r.spearman for r in rise) < 0.9  # the backbone randomised: RISE's map changes

@@ -45,7 +45,7 @@ PAPER_RUNS = [c for c in CONFIGS if c.startswith("configs/paper/") or c == "conf
 def test_the_papers_runs_explain_every_epoch_with_the_papers_settings(config, synthetic_root, tmp_path, capsys):
     cli = run_cli(tiny_args(config, synthetic_root, tmp_path), run=False)
     (callback,) = [c for c in cli.trainer.callbacks if isinstance(c, ExplanationCallback)]
-    assert list(callback.explainer.methods) == ["gradcam", "gradcam_norelu", "rise", "sidu"]
+    assert list(callback.explainer.methods) == ["gradcam", "gradcam_norelu", "rise", "sidu", "random", "box"]
     rise = callback.explainer.methods["rise"]
     assert (rise.n_masks, rise.grid, rise.p) == (500, 8, 0.1)
     assert (callback.num_images, callback.every_n_epochs, callback.explainer.step) == (16, 1, 0.05)

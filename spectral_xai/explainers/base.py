@@ -93,12 +93,12 @@ class SaliencyMethod(ABC):
     perturbs: bool = False
     name: str = ""  # the name it was created by
 
-    def reseeded(self, seed: int) -> "SaliencyMethod":
-        """The same method drawing from ``seed`` (a method that draws nothing is itself)."""
+    def reseeded(self, offset: int) -> "SaliencyMethod":
+        """The same method drawing from its seed + ``offset`` (a method that draws nothing is itself)."""
         if not self.stochastic:
             return self
         again = copy.copy(self)
-        again.seed = seed
+        again.seed = self.seed + offset
         return again
 
     def check_net(self, net: nn.Module) -> None:

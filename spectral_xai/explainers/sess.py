@@ -65,9 +65,9 @@ class SESS(MultiTargetMethod):
         self.scales, self.stride, self.drop, self.min_inside = scales, stride, drop, min_inside
         self.stochastic, self.perturbs = self.base.stochastic, True
 
-    def reseeded(self, seed: int) -> "SESS":
+    def reseeded(self, offset: int) -> "SESS":
         again = copy.copy(self)
-        again.base = self.base.reseeded(seed)
+        again.base = self.base.reseeded(offset)
         return again
 
     def check_net(self, net: nn.Module) -> None:

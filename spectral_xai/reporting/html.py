@@ -22,10 +22,13 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
 
 
 def write_report(folder: Path, title: str, notes: Sequence[str], tables: Sequence[tuple[str, Sequence[Sequence[str]]]],
-                 figures: Sequence[tuple[str, Sequence[Path]]]) -> Path:
-    """``tables``: (heading, rows with the header first) each; ``figures``: (heading, PNG files
-    inside ``folder``) each."""
+                 figures: Sequence[tuple[str, Sequence[Path]]], findings: Sequence[tuple[str, Sequence[str]]] = ()) -> Path:
+    """``findings``: (heading, sentences) each, before the tables; ``tables``: (heading, rows with
+    the header first) each; ``figures``: (heading, PNG files inside ``folder``) each."""
     body = [f"<h1>{html.escape(title)}</h1>", *(f"<p>{html.escape(n)}</p>" for n in notes)]
+    for heading, sentences in findings:
+        body += [f"<h2>{html.escape(heading)}</h2>",
+                 "<ul>" + "".join(f"<li>{html.escape(sentence)}</li>" for sentence in sentences) + "</ul>"]
     for heading, rows in tables:
         body += [f"<h2>{html.escape(heading)}</h2>", _table(rows)]
     for heading, pngs in figures:

@@ -16,6 +16,7 @@ import numpy as np
 from ..data_modules.layout import SPECTRA
 from ..evaluation import BoxResult
 from ..sanity import SanityResult
+from ..statistics import ALPHA, MIN_PAIRS, Comparison, bootstrap_interval, comparison_records, method_noise
 
 LOCALISATION = ("pointing_game", "energy_pointing_game", "odi")
 ATTRIBUTION_FIELDS = [f"score_{kind}_{spectrum}" for spectrum in SPECTRA for kind in ("without", "alone")]
@@ -53,38 +54,55 @@ def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence]) -> N
 
 
 def _mean_std(values: Sequence[float]) -> dict[str, float]:
-    """Over the defined values (a blank map has no pointing game)."""
+    """Over the defined values (a blank map has no pointing game), with how many there were."""
     values = [v for v in values if not math.isnan(v)]
     if not values:
-        return {"mean": math.nan, "std": math.nan}
-    return {"mean": float(np.mean(values)), "std": float(np.std(values))}
+        return {"mean": math.nan, "std": math.nan, "n": 0}
+    return {"mean": float(np.mean(values)), "std": float(np.std(values)), "n": len(values)}
 
 
-def method_statistics(results: Sequence[BoxResult], method: str) -> dict:
-    """Boxes explained and failed, and mean ± std of both AUCs, of the localisation scores and of
-    seconds, for one method."""
-    done = [r for r in results if r.method == method and r.ok]
-    return {"boxes": len(done), "failed": sum(1 for r in results if r.method == method and not r.ok),
-            "deletion_auc": _mean_std([r.deletion.auc for r in done]),
-            "insertion_auc": _mean_std([r.insertion.auc for r in done]),
+def _with_interval(values: Sequence[float], resamples: int, seed: int) -> dict[str, float]:
+    """Mean ± std with the mean's bootstrap 95 % interval (``low``, ``high``)."""
+    stats = _mean_std(values)
+    stats["low"], stats["high"] = bootstrap_interval(values, resamples, seed) if stats["n"] > 1 else (stats["mean"],) * 2
+    return stats
+
+
+def method_statistics(results: Sequence[BoxResult], method: str, resamples: int = 2000, seed: int = 0) -> dict:
+    """For one method: boxes explained, failed and blank; mean ± std (with ``n``, the maps behind it)
+    of both AUCs (with their bootstrap 95 % interval), of the localisation scores and of seconds,
+    over the maps that are not blank; and with ``repeats``, its own noise: the mean seed-to-seed
+    correlation of its maps and the mean spread (std over seeds) of each AUC."""
+    mine = [r for r in results if r.method == method]
+    done = [r for r in mine if r.scored]
+    repeated = [r for r in done if len(r.repeat_aucs) > 1]
+    return {"boxes": sum(1 for r in mine if r.ok), "failed": sum(1 for r in mine if not r.ok),
+            "blank": sum(1 for r in mine if r.blank),
+            "deletion_auc": _with_interval([r.deletion.auc for r in done], resamples, seed),
+            "insertion_auc": _with_interval([r.insertion.auc for r in done], resamples, seed),
             **{name: _mean_std([getattr(r.localisation, name) for r in done]) for name in LOCALISATION},
-            "seconds": _mean_std([r.seconds for r in done])}
+            "seconds": _mean_std([r.seconds for r in mine if r.ok]),
+            "seed_correlation": _mean_std([r.seed_correlation for r in repeated]),
+            "deletion_auc_noise": method_noise(results, method, "deletion_auc") if repeated else math.nan,
+            "insertion_auc_noise": method_noise(results, method, "insertion_auc") if repeated else math.nan}
 
 
 def method_scalars(results: Sequence[BoxResult], methods: Sequence[str]) -> dict[str, float]:
     """``explain/<method>/{insertion_auc, deletion_auc, pointing_game, energy_pointing_game, odi,
-    seconds_per_box}``: means over the boxes a method explained (a localisation score over the maps
-    where it is defined); a method that explained none logs nothing rather than NaN, nor does a
-    score undefined for every map."""
+    seconds_per_box}``: means over the maps a method made that are not blank (a localisation score
+    over the maps where it is defined); a method with none logs none of them rather than NaN, nor
+    is a score undefined for every map logged; ``explain/<method>/blank``: how many maps were blank."""
     scalars = {}
     for method in methods:
         stats = method_statistics(results, method)
         if stats["boxes"]:
+            scalars[f"explain/{method}/blank"] = stats["blank"]
+            scalars[f"explain/{method}/seconds_per_box"] = stats["seconds"]["mean"]
+        if stats["deletion_auc"]["n"]:
             scalars[f"explain/{method}/insertion_auc"] = stats["insertion_auc"]["mean"]
             scalars[f"explain/{method}/deletion_auc"] = stats["deletion_auc"]["mean"]
             scalars.update({f"explain/{method}/{name}": stats[name]["mean"] for name in LOCALISATION
                             if not math.isnan(stats[name]["mean"])})
-            scalars[f"explain/{method}/seconds_per_box"] = stats["seconds"]["mean"]
     return scalars
 
 
@@ -108,10 +126,11 @@ def spectrum_scalars(results: Sequence[BoxResult]) -> dict[str, float]:
             for spectrum, stats in attribution_statistics(results).items() for kind in ("without", "alone")}
 
 
-def summarize(groups: Mapping[tuple[str, str], Sequence[BoxResult]], methods: Sequence[str]) -> list[dict]:
+def summarize(groups: Mapping[tuple[str, str], Sequence[BoxResult]], methods: Sequence[str],
+              resamples: int = 2000, seed: int = 0) -> list[dict]:
     """Table 2: one entry per (model, spectrum) with per-method statistics over explained boxes and
     the spectrum attribution of those boxes."""
-    return [{"model": model, "spectrum": spectrum, **{m: method_statistics(results, m) for m in methods},
+    return [{"model": model, "spectrum": spectrum, **{m: method_statistics(results, m, resamples, seed) for m in methods},
              "target_score": _mean_std([r.target.score for r in _per_box(results)]),
              "attribution": attribution_statistics(results)}
             for (model, spectrum), results in groups.items()]
@@ -123,20 +142,44 @@ def write_summary(folder: Path, table: list[dict], methods: Sequence[str], step:
     (folder / "summary.json").write_text(json.dumps({"step": step, "boxes": boxes, "rows": table}, indent=2))
     header = ["model", "spectrum", "boxes per image"]
     for method in methods:
-        header += [f"{method} deletion", f"{method} insertion", f"{method} pointing", f"{method} energy PG",
-                   f"{method} ODI", f"{method} s/box", f"{method} boxes"]
+        header += [f"{method} deletion", f"{method} deletion 95% CI", f"{method} insertion", f"{method} insertion 95% CI",
+                   f"{method} pointing", f"{method} energy PG", f"{method} ODI", f"{method} s/box",
+                   f"{method} boxes", f"{method} blank", f"{method} seed r"]
     lines = []
     for entry in table:
         line = [entry["model"], entry["spectrum"], boxes]
         for method in methods:
             s = entry[method]
-            line += [f"{s['deletion_auc']['mean']:.3f} ± {s['deletion_auc']['std']:.3f}",
-                     f"{s['insertion_auc']['mean']:.3f} ± {s['insertion_auc']['std']:.3f}",
-                     *(f"{s[name]['mean']:.3f}" for name in LOCALISATION),
-                     f"{s['seconds']['mean']:.2f}", str(s["boxes"])]
+            line += [*_mean_and_interval(s["deletion_auc"]), *_mean_and_interval(s["insertion_auc"]),
+                     *(f"{s[name]['mean']:.3f} (n={s[name]['n']})" for name in LOCALISATION),
+                     f"{s['seconds']['mean']:.2f}", str(s["boxes"]), str(s["blank"]),
+                     "" if math.isnan(s["seed_correlation"]["mean"]) else f"{s['seed_correlation']['mean']:.3f}"]
         lines.append(line)
     write_csv(folder / "summary.csv", header, lines)
     return [header, *lines]
+
+
+def _mean_and_interval(stats: Mapping) -> list[str]:
+    """``mean ± std (n=N)`` and ``[low, high]``."""
+    return [f"{stats['mean']:.3f} ± {stats['std']:.3f} (n={stats['n']})", f"[{stats['low']:.3f}, {stats['high']:.3f}]"]
+
+
+COMPARISON_FIELDS = ["table", "scope", "metric", "a", "b", "n", "mean_difference", "low", "high", "p", "p_holm",
+                     "noise", "verdict"]
+
+
+def write_comparisons(folder: Path, comparisons: Sequence[Comparison]) -> None:
+    """comparisons.csv and comparisons.json: every paired comparison, its interval, p-values and verdict."""
+    records = comparison_records(comparisons)
+    (folder / "comparisons.json").write_text(json.dumps({"alpha": ALPHA, "min_pairs": MIN_PAIRS, "rows": records}, indent=2))
+    write_csv(folder / "comparisons.csv", COMPARISON_FIELDS,
+              [[_cell(record[name]) for name in COMPARISON_FIELDS] for record in records])
+
+
+def _cell(value):
+    if isinstance(value, float):
+        return "" if math.isnan(value) else round(value, 4) if abs(value) >= 1e-4 or value == 0 else f"{value:.2e}"
+    return "" if value is None else value
 
 
 def write_attribution(folder: Path, table: list[dict]) -> list[list[str]]:
@@ -156,11 +199,12 @@ def write_attribution(folder: Path, table: list[dict]) -> list[list[str]]:
 
 def write_sanity(folder: Path, groups: Mapping[tuple[str, str], Sequence[SanityResult]], stages: Sequence[str]
                  ) -> list[list[str]]:
-    """sanity.csv: per (model, spectrum, method, randomised stage) the mean ± std over boxes of the
+    """sanity.csv: per (model, spectrum, method, randomised stage), with the scoring rule both maps
+    were made under (perturbation methods: ``anchor``), the mean ± std over boxes of the
     Spearman correlation between the trained and the randomised net's map, over all pixels and over
     the pixels where either map is non-zero, and how many maps were compared, blank (correlation
     undefined) or failed; sanity.json the same in full; returns the rows."""
-    header = ["model", "spectrum", "method", "stage", "spearman", "spearman in support", "compared", "blank", "failed"]
+    header = ["model", "spectrum", "method", "rule", "stage", "spearman", "spearman in support", "compared", "blank", "failed"]
     lines, entries = [], []
     for (model, spectrum), results in groups.items():
         for method in dict.fromkeys(r.method for r in results):
@@ -171,10 +215,11 @@ def write_sanity(folder: Path, groups: Mapping[tuple[str, str], Sequence[SanityR
                 everywhere = _mean_std([r.spearman for r in done])
                 support = _mean_std([r.spearman_support for r in done])
                 compared = sum(1 for r in done if not math.isnan(r.spearman))
-                entries.append({"model": model, "spectrum": spectrum, "method": method, "stage": stage,
+                rule = next((r.rule for r in chosen), "")
+                entries.append({"model": model, "spectrum": spectrum, "method": method, "rule": rule, "stage": stage,
                                 "spearman": everywhere, "spearman_support": support, "compared": compared,
                                 "blank": len(done) - compared, "failed": failed})
-                lines.append([model, spectrum, method, stage, *(f"{v['mean']:.3f} ± {v['std']:.3f}" for v in (everywhere, support)),
+                lines.append([model, spectrum, method, rule, stage, *(f"{v['mean']:.3f} ± {v['std']:.3f}" for v in (everywhere, support)),
                               str(compared), str(len(done) - compared), str(failed)])
     (folder / "sanity.json").write_text(json.dumps({"stages": list(stages), "rows": entries}, indent=2))
     write_csv(folder / "sanity.csv", header, lines)

@@ -25,7 +25,8 @@ from ..helpers.wandb_records import finish_run, history
 # which one it is (SIDU and the others are exercised in tests/test_evaluation.py and tests/explainers).
 METHODS = ["gradcam", "rise"]
 # target_min_score 0: an untrained detector's top box scores about 0.01, and it is still a box to explain.
-SETTINGS = dict(methods=METHODS, method_settings={"rise": {"n_masks": 8}}, step=0.5, target_min_score=0.0, batch_size=12)
+SETTINGS = dict(methods=METHODS, method_settings={"rise": {"n_masks": 8}}, step=0.5, target_min_score=0.0, batch_size=12,
+                baselines=False)
 FAST = dict(settings=ExplainSettings(**SETTINGS), num_images=2)
 
 
@@ -46,10 +47,15 @@ def test_wandb_run_holds_every_key_image_and_row_for_every_epoch(synthetic_root,
     (run,) = (tmp_path / "wandb").glob("offline-run-*")
     rows = history(next(run.glob("run-*.wandb")))
     for method in METHODS:
+        blank = [r[f"explain/{method}/blank"] for r in rows if f"explain/{method}/blank" in r]
+        assert len(blank) == 2 and all(0 <= b <= 2 for b in blank)  # of the 2 maps each epoch
         for key in ("insertion_auc", "deletion_auc", "seconds_per_box"):
             values = [r[f"explain/{method}/{key}"] for r in rows if f"explain/{method}/{key}" in r]
-            assert len(values) == 2, f"explain/{method}/{key} logged {len(values)} times over 2 epochs (no sanity-check run)"
+            # AUCs stand on the maps that are not blank: an epoch whose maps were all blank logs none
+            expected = 2 if key == "seconds_per_box" else sum(b < 2 for b in blank)
+            assert len(values) == expected, f"explain/{method}/{key} logged {len(values)} times over 2 epochs"
             assert all(v >= 0 for v in values)
+    assert any("explain/gradcam/insertion_auc" in r for r in rows)
     for key in ("explain/spectrum/rgb/score_without", "explain/spectrum/rgb/score_alone"):
         assert sum(key in r for r in rows) == 2, key
     # Localisation scores: logged where defined (a blank map of this untrained net has none), in [0, 1].
@@ -104,7 +110,8 @@ def test_a_failing_method_is_logged_counted_and_training_goes_on(csv_fit_with_a_
 def test_with_another_logger_scalars_log_and_figures_go_to_the_run_directory(csv_fit_with_a_broken_method):
     _, _, run_dir, _ = csv_fit_with_a_broken_method
     header = (run_dir / "metrics.csv").read_text().splitlines()[0]
-    assert "explain/rise/insertion_auc" in header and "explain/gradcam/seconds_per_box" in header
+    assert "explain/rise/blank" in header and "explain/gradcam/insertion_auc" in header
+    assert "explain/gradcam/seconds_per_box" in header
     for epoch in (0, 1):
         folder = run_dir / "explanations" / f"epoch{epoch:03d}"
         assert len(list(folder.glob("*.png"))) == 2

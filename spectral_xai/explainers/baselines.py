@@ -1,0 +1,50 @@
+"""Two maps that know nothing of the detector, against which every method is measured: chance
+(``random``) and knowing only where the box is (``box``). A method that cannot beat them, paired
+box by box, has not shown that it explains the detector."""
+from __future__ import annotations
+
+import torch
+
+from .base import SaliencyMethod, register
+from .masks import upsample_mirrored
+from ..detection import DetectionScorer, Target
+from ..settings import Setting
+
+
+@register("random")
+class RandomMap(SaliencyMethod):
+    """A smooth random map: uniform noise on a ``grid`` x ``grid`` lattice, upsampled linearly, so
+    that its blobs are about as large as RISE's. Drawn from ``seed`` and the target's anchor: the
+    same box gets the same map, two boxes of one image different ones."""
+
+    SETTINGS = {"grid": Setting(int, low=2), "seed": Setting(int, low=0)}
+    stochastic = True
+
+    def __init__(self, grid: int = 8, seed: int = 0):
+        self.grid, self.seed = grid, seed
+
+    def saliency(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + target.anchor)
+        cells = torch.rand(1, self.grid, self.grid, generator=generator)
+        return upsample_mirrored(cells, tuple(image.shape[-2:]))[0, 0].to(image.device)
+
+
+@register("box")
+class BoxPrior(SaliencyMethod):
+    """A Gaussian centred on the explained box, with standard deviations ``spread`` x half its width
+    and height: what a map shows that only knows where the detection is."""
+
+    SETTINGS = {"spread": Setting(float, low=0, open="low")}
+
+    def __init__(self, spread: float = 1.0):
+        self.spread = spread
+
+    def saliency(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
+        x1, y1, x2, y2 = target.box.tolist()
+        height, width = image.shape[-2:]
+        ys = torch.arange(height, dtype=torch.float32, device=image.device) + 0.5
+        xs = torch.arange(width, dtype=torch.float32, device=image.device) + 0.5
+        sigma_y, sigma_x = (max(self.spread * (b - a) / 2, 0.5) for a, b in ((y1, y2), (x1, x2)))
+        gauss_y = torch.exp(-0.5 * ((ys - (y1 + y2) / 2) / sigma_y) ** 2)
+        gauss_x = torch.exp(-0.5 * ((xs - (x1 + x2) / 2) / sigma_x) ** 2)
+        return gauss_y[:, None] * gauss_x[None, :]
