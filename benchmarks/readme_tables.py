@@ -65,7 +65,8 @@ def table2() -> str:
     rows = []
     for entry in table2:
         rows.append([f"{entry['model']} on {entry['spectrum']}", "-" if entry["val_map_50"] is None else f"{entry['val_map_50']:.2f}",
-                     *(f"{_mean(entry[m], 'deletion_auc')} / {_mean(entry[m], 'insertion_auc')}" for m in methods)])
+                     *(f"{_mean(entry[m], 'deletion_auc')} / {_mean(entry[m], 'insertion_auc')}"
+                       + (f" ({entry[m]['blank']} blank)" if entry[m].get("blank") else "") for m in methods)])
     seconds = ", ".join(f"{m} {sum(e[m]['seconds_per_box'] for e in table2) / len(table2):.2f} s" for m in methods)
     return table(["net on spectrum", "final val/map_50", *(f"{m} deletion / insertion" for m in methods)], rows) + \
         f"\n\nMean seconds per box: {seconds}; boxes per row: {table2[0][methods[0]]['boxes']}.\n\n" + source(record)
@@ -77,19 +78,29 @@ def sanity() -> str:
     stages = figures["stages"]
     rows = []
     for method, cells in figures["methods"].items():
-        rows.append([method, *("blank" if cells[s]["spearman"] is None else
+        rows.append([method, cells[stages[0]].get("rule", "matched"), *("blank" if cells[s]["spearman"] is None else
                                f"{cells[s]['spearman']:.2f} / {'-' if cells[s]['spearman_support'] is None else format(cells[s]['spearman_support'], '.2f')}"
                                + (f" ({cells[s]['blank']} blank)" if cells[s]["blank"] else "") for s in stages)])
-    return table(["method", *stages], rows) + "\n\n" + source(record)
+    return table(["method", "scored by", *stages], rows) + "\n\n" + source(record)
 
 
 def every_method() -> str:
     record = load("reproduction")
     figures = record["figures"]["every_method_mir"]
     keys = ("deletion_auc", "insertion_auc", "pointing_game", "energy_pointing_game", "odi", "seconds")
-    rows = [[method, *(_mean(f, key) for key in keys), str(f["boxes"])] for method, f in figures.items()]
-    return table(["method", "deletion", "insertion", "pointing game", "energy pointing game", "ODI", "s per box", "boxes"],
+    rows = [[method, *(_mean(f, key) for key in keys), str(f["boxes"]), str(f.get("blank", "-"))] for method, f in figures.items()]
+    return table(["method", "deletion", "insertion", "pointing game", "energy pointing game", "ODI", "s per box", "boxes", "blank"],
                  rows) + "\n\n" + source(record)
+
+
+def supported() -> str:
+    record = load("reproduction")
+    counts = record["figures"].get("comparisons")
+    if counts is None:
+        return "Not in this result file; regenerate it.\n\n" + source(record)
+    sentences = "\n".join(f"- {sentence}" for sentence in record["figures"]["supported"])
+    return (f"{sentences}\n\n{counts['tested']} paired comparisons tested, {counts['supported']} supported after Holm's "
+            f"correction, {counts['too_few']} with too few boxes to compare.\n\n" + source(record))
 
 
 def explainer_cost() -> str:
@@ -159,7 +170,7 @@ def training() -> str:
 
 
 RENDERERS: dict[str, Callable[[], str]] = {"demo_seeds": demo_seeds, "table2": table2, "sanity": sanity,
-                                           "every_method": every_method,
+                                           "every_method": every_method, "supported": supported,
                                            "explainer_cost": explainer_cost, "per_box": per_box, "peers": peers,
                                            "training": training}
 

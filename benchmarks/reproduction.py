@@ -8,7 +8,9 @@ on one split, explained together) and then ``explain.py --methods all --sanity_c
 each as a user runs it; then gathers, per net and spectrum, the final val/map_50 (from the net's
 offline W&B run), every method's mean deletion and insertion AUC and seconds per box (summary.json);
 every registered method's means on the MIR net (AUCs, pointing game, energy pointing game, ODI,
-seconds); and, per method and randomised stage, the Spearman correlations of the sanity check.
+seconds, blank maps); per method and randomised stage, the Spearman correlations of the sanity check
+and the rule it scored by; and what the paired comparisons of the five nets support (the report's
+sentences).
 A finished reproduction in ``--output`` is reused (reproduce.py skips finished nets).
 """
 from __future__ import annotations
@@ -26,6 +28,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from result_files import add_results_argument, write_result  # noqa: E402
 from trained import REPO  # noqa: E402
 from tests.helpers.wandb_records import history  # noqa: E402
+
+from spectral_xai.statistics import Comparison, supported_sentences  # noqa: E402
 
 SANITY = ["--methods", "all", "--num_images", "8", "--sanity_check", "--sanity_images", "2"]
 METRICS = ("deletion_auc", "insertion_auc", "pointing_game", "energy_pointing_game", "odi", "seconds")
@@ -82,18 +86,25 @@ def main() -> None:
             stats = row[method]
             entry[method] = {"deletion_auc": number(stats["deletion_auc"]["mean"], 4),
                              "insertion_auc": number(stats["insertion_auc"]["mean"], 4),
-                             "seconds_per_box": number(stats["seconds"]["mean"], 3), "boxes": stats["boxes"]}
+                             "seconds_per_box": number(stats["seconds"]["mean"], 3), "boxes": stats["boxes"],
+                             "blank": stats["blank"]}
         table.append(entry)
     sanity = json.loads((sanity_out / "sanity.json").read_text())
     sanity_table = {}
     for row in sanity["rows"]:
         cell = {"spearman": number(row["spearman"]["mean"], 3), "spearman_support": number(row["spearman_support"]["mean"], 3),
-                "compared": row["compared"], "blank": row["blank"]}
+                "compared": row["compared"], "blank": row["blank"], "rule": row["rule"]}
         sanity_table.setdefault(row["method"], {})[row["stage"]] = cell
     (mir,) = json.loads((sanity_out / "summary.json").read_text())["rows"]
-    every_method = {method: {key: number(mir[method][key]["mean"], 4) for key in METRICS} | {"boxes": mir[method]["boxes"]}
-                    for method in sanity_table}
+    every_method = {method: {key: number(mir[method][key]["mean"], 4) for key in METRICS}
+                    | {"boxes": mir[method]["boxes"], "blank": mir[method]["blank"]} for method in sanity_table}
+    # What the five nets' explanations support, as the report words it.
+    compared = [Comparison(**{k: v for k, v in row.items() if k != "supported"})
+                for row in json.loads((output / "explain" / "comparisons.json").read_text())["rows"]]
     figures = {"table2": table, "sanity": {"stages": sanity["stages"], "methods": sanity_table}, "every_method_mir": every_method,
+               "supported": supported_sentences(compared),
+               "comparisons": {"tested": sum(c.p is not None for c in compared), "supported": sum(c.supported for c in compared),
+                               "too_few": sum(c.p is None for c in compared)},
                "wall_seconds": {k: round(v) for k, v in seconds.items()}, "output": str(output)}
     for entry in table:
         print(f"{entry['model']} on {entry['spectrum']}: val/map_50 {entry['val_map_50']}; " +

@@ -138,8 +138,8 @@ def compare_methods(groups: Mapping[tuple[str, str], Sequence[BoxResult]], metho
     rows = []
     for (model, spectrum), results in groups.items():
         scope = f"{model} on {spectrum}"
-        by_box = {(r.sample_id, r.box, r.method): r for r in results if r.scored}
-        boxes = sorted({(r.sample_id, r.box) for r in results})
+        by_box = {(r.sample_id, r.spectrum, r.box, r.method): r for r in results if r.scored}
+        boxes = sorted({(r.sample_id, r.spectrum, r.box) for r in results})
         table = []
         for metric in METRICS:
             for a, b in itertools.combinations(methods, 2):
@@ -202,3 +202,16 @@ def supported_sentences(comparisons: Sequence[Comparison]) -> list[str]:
     return [f"No difference between methods or between spectra survives Holm's correction at {ALPHA}: "
             f"{len(tested)} comparisons tested{f', {few} with too few boxes to compare' if few else ''}. "
             f"The means above differ by less than the spread of the boxes can show; explain more boxes to tell them apart."]
+
+
+def comparison_scalars(comparisons: Sequence[Comparison]) -> dict[str, float]:
+    """``explain/compare/<a>_vs_<b>/<metric>`` (the mean of a - b) with ``_low`` and ``_high`` (its
+    95 % interval) and ``_p_holm`` where tested, for the comparisons of methods that have pairs."""
+    scalars = {}
+    for c in comparisons:
+        if c.table == "methods" and c.n:
+            key = f"explain/compare/{c.a}_vs_{c.b}/{c.metric}"
+            scalars.update({key: c.mean_difference, f"{key}_low": c.low, f"{key}_high": c.high})
+            if c.p_holm is not None:
+                scalars[f"{key}_p_holm"] = c.p_holm
+    return scalars

@@ -28,6 +28,7 @@ from ..reporting.figures import explanation_figure
 from ..reporting.tables import BOX_FIELDS, box_row, method_scalars, spectrum_scalars, write_csv
 from ..reporting.wandb_media import log_media
 from ..settings import Setting, check_settings
+from ..statistics import compare_methods, comparison_scalars
 
 log = logging.getLogger(__name__)
 
@@ -137,8 +138,11 @@ class ExplanationCallback(pl.Callback):
         figures = sorted((f for s in shares for f in s.figures), key=lambda f: f[0])
         self.totals.update(counts)
         scalars = {f"explain/{key}": float(counts[key]) for key in COUNTS}
+        settings = self.explainer.settings
+        compared = compare_methods({("net", "epoch"): results}, list(self.explainer.methods),
+                                   settings.bootstrap_resamples, settings.bootstrap_seed)
         pl_module.log_dict({**scalars, **method_scalars(results, list(self.explainer.methods)),
-                            **spectrum_scalars(results)}, rank_zero_only=True)
+                            **spectrum_scalars(results), **comparison_scalars(compared)}, rank_zero_only=True)
         class_names = list(pl_module.hparams.class_names)
         self._log_media(trainer, [[trainer.current_epoch, *box_row(r, class_names)] for r in results], figures)
 

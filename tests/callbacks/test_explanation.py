@@ -56,6 +56,11 @@ def test_wandb_run_holds_every_key_image_and_row_for_every_epoch(synthetic_root,
             assert len(values) == expected, f"explain/{method}/{key} logged {len(values)} times over 2 epochs"
             assert all(v >= 0 for v in values)
     assert any("explain/gradcam/insertion_auc" in r for r in rows)
+    # The paired difference of the methods, each epoch where both had maps that are not blank, with its interval.
+    for r in rows:
+        if "explain/rise/insertion_auc" in r and "explain/gradcam/insertion_auc" in r:
+            key = "explain/compare/gradcam_vs_rise/deletion_auc"
+            assert r[f"{key}_low"] <= r[key] <= r[f"{key}_high"]
     for key in ("explain/spectrum/rgb/score_without", "explain/spectrum/rgb/score_alone"):
         assert sum(key in r for r in rows) == 2, key
     # Localisation scores: logged where defined (a blank map of this untrained net has none), in [0, 1].
