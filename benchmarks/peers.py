@@ -13,7 +13,9 @@ Writes benchmarks/results/peers.json.
 - RISE (the paper's matched score) and D-RISE against xaitk-saliency's RISEStack and DRISEStack (its
   mask generator, occlusion and scoring), our detector behind its ClassifyImage / DetectImageObjects
   interfaces (32 images per forward pass), the same number of masks, 8 x 8 grid, p 0.1, every
-  detection of the image explained in one call on both sides.
+  detection of the image explained in one call on both sides. xaitk's detector interface carries no
+  objectness, so its own D-RISE pipeline weighs every detection by 1 where ours weighs it by its
+  confidence; the same-masks comparison hands its scoring our confidences (tests/helpers/xaitk_format.py).
 
 Per method: time ours / theirs, each round timing both, alternately (goal <= 1.0), and how far the maps
 agree. Where the same computation can be fed the same inputs, the Pearson correlation of the two maps
@@ -41,8 +43,6 @@ from xaitk_saliency.impls.gen_classifier_conf_sal.rise_scoring import RISEScorin
 from xaitk_saliency.impls.gen_detector_prop_sal.drise_scoring import DRISEScoring
 from xaitk_saliency.impls.gen_image_classifier_blackbox_sal.rise import RISEStack
 from xaitk_saliency.impls.gen_object_detector_blackbox_sal.drise import DRISEStack
-from xaitk_saliency.impls.gen_object_detector_blackbox_sal.occlusion_based import _dets_to_formatted_mat
-from xaitk_saliency.utils.detection import format_detection
 
 warnings.filterwarnings("ignore")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -53,6 +53,7 @@ from spectral_xai.detection import DetectionScorer, EffdetDetector, Scoring, Tar
 from spectral_xai.explainers import create  # noqa: E402
 from spectral_xai.explainers.rise import rise_masks  # noqa: E402
 from tests.helpers.grad_cam_adapters import DetectionLogit, HalfPixelUpsampling, MatchedLogit  # noqa: E402
+from tests.helpers.xaitk_format import perturbed_detections, reference_detections  # noqa: E402
 
 CAMS = {"gradcam": GradCAM, "hirescam": HiResCAM, "scorecam": ScoreCAM}
 LAYER = "class_net.predict"
@@ -209,10 +210,9 @@ def same_masks(rule: str, scorer: DetectionScorer, blackbox, image: torch.Tensor
         scores = np.array([[row[k] for k in range(len(targets))] for row in blackbox.classify_images(masked)])
         reference = np.ones(len(targets))
         maps = RISEScoring(p1=0.0)(reference, scores, all_masks)
-    else:
-        refs = format_detection(np.stack([t.box.numpy() for t in targets]),
-                                np.stack([t.class_probs.numpy() for t in targets]), np.ones(len(targets)))
-        maps = DRISEScoring()(refs, _dets_to_formatted_mat(blackbox.detect_objects(masked)), all_masks)
+    else:  # our detections with their confidence as objectness, which xaitk's detector interface cannot carry
+        maps = DRISEScoring()(reference_detections(targets), perturbed_detections(scorer.detector, torch.from_numpy(
+            masked).permute(0, 3, 1, 2), batch_size), all_masks)
     return [correlation(ours, theirs) for ours, theirs in zip(ours_maps, maps)]
 
 

@@ -93,6 +93,32 @@ def every_method() -> str:
                  rows) + "\n\n" + source(record)
 
 
+def rise_convergence() -> str:
+    record = load("rise_convergence")
+    figures = record["figures"]
+    rows = [[masks, "-" if f["seed_to_seed_r"] is None else spread(f["seed_to_seed_r"], 3),
+             "-" if f["deletion_auc_sd"] is None else f"{f['deletion_auc_sd']['median']:.4f}",
+             "-" if f["insertion_auc_sd"] is None else f"{f['insertion_auc_sd']['median']:.4f}",
+             f"{f['seconds_per_map']['median']:.1f}", str(f["blank_boxes"])] for masks, f in figures["by_masks"].items()]
+    converged = figures["converged_at"]
+    return (table(["masks", "seed-to-seed r, min / median / max over boxes", "deletion AUC sd over seeds (median)",
+                   "insertion AUC sd over seeds (median)", "s per map", "blank boxes"], rows)
+            + f"\n\n{figures['boxes']} boxes (scores {', '.join(map(str, figures['box_scores']))}), rule {figures['rule']}; "
+            + (f"the maps correlate >= {figures['goal_r']} with themselves on every box from {converged} masks."
+               if converged else f"no mask count tried gets every box's maps to r >= {figures['goal_r']}.")
+            + "\n\n" + source(record))
+
+
+def sidu_coverage() -> str:
+    record = load("sidu_coverage")
+    figures = record["figures"]
+    rows = [[threshold, " / ".join(f"{100 * f['share_kept'][k]:.0f} %" for k in ("min", "median", "max")),
+             " / ".join(f"{f['empty_masks'][k]:g}" for k in ("min", "median", "max"))]
+            for threshold, f in figures["thresholds"].items()]
+    return (table(["threshold", "share of feature cells kept, min / median / max", f"empty masks of {figures['channels']}"], rows)
+            + f"\n\n{figures['boxes']} boxes, features entering `{figures['layer']}`.\n\n" + source(record))
+
+
 def supported() -> str:
     record = load("reproduction")
     counts = record["figures"].get("comparisons")
@@ -171,6 +197,7 @@ def training() -> str:
 
 RENDERERS: dict[str, Callable[[], str]] = {"demo_seeds": demo_seeds, "table2": table2, "sanity": sanity,
                                            "every_method": every_method, "supported": supported,
+                                           "rise_convergence": rise_convergence, "sidu_coverage": sidu_coverage,
                                            "explainer_cost": explainer_cost, "per_box": per_box, "peers": peers,
                                            "training": training}
 

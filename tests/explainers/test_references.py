@@ -11,7 +11,6 @@ from scipy.spatial.distance import cdist
 from skimage.transform import resize
 from xaitk_saliency.impls.gen_classifier_conf_sal.rise_scoring import RISEScoring
 from xaitk_saliency.impls.gen_detector_prop_sal.drise_scoring import DRISEScoring
-from xaitk_saliency.utils.detection import format_detection
 
 from spectral_xai.checkpoint import load_checkpoint
 from spectral_xai.detection import DetectionScorer, Scoring, Target
@@ -19,6 +18,8 @@ from spectral_xai.explainers import create
 from spectral_xai.explainers.features import features_by_level
 from spectral_xai.explainers.masks import upsample_mirrored
 from spectral_xai.explainers.rise import rise_masks
+
+from ..helpers.xaitk_format import perturbed_detections, reference_detections
 
 MASKS, GRID, P = 120, 8, 0.25
 
@@ -87,25 +88,13 @@ def test_rise_equals_xaitk_saliencys_rise_scoring_on_the_same_masks(boxes):
 
 
 def test_drise_equals_xaitk_saliencys_drise_scoring_on_the_same_masks_and_detections(boxes):
-    """Our detections of the masked images in xaitk's format: every detection (no floor), its
-    confidence as objectness, boxes moved to xaitk's inclusive-pixel IoU (x2 - 1, y2 - 1 give the
-    same IoU as ours)."""
+    """Our detections of the masked images in xaitk's format (tests/helpers/xaitk_format.py)."""
     detector, found = boxes
     scorer = DetectionScorer(detector, Scoring("drise").build(), batch_size=64)
-    inclusive = torch.tensor([0.0, 0.0, 1.0, 1.0])
     for image, target in found:
         masks = our_masks(image)
-        with torch.no_grad():
-            detections = detector(image[None] * masks[:, None], 0.0)
-        per_image = []
-        for boxes_, probs, labels in zip(detections.boxes, detections.class_probs, detections.labels):
-            keep = labels >= 0
-            per_image.append(format_detection((boxes_[keep] - inclusive).numpy(), probs[keep].numpy(),
-                                              probs[keep].amax(dim=-1).numpy()))
-        width = max(len(d) for d in per_image)
-        padded = np.stack([np.concatenate([d, np.zeros((width - len(d), d.shape[1]))]) for d in per_image])
-        reference = format_detection((target.box - inclusive)[None].numpy(), target.class_probs[None].numpy())
-        theirs = DRISEScoring()(reference, padded, masks.numpy())[0]
+        detections = perturbed_detections(detector, image[None] * masks[:, None])
+        theirs = DRISEScoring()(reference_detections([target]), detections, masks.numpy())[0]
         ours = create("rise", n_masks=MASKS, grid=GRID, p=P)(scorer, image, target)
         assert pearson(ours, theirs) >= 0.99
 
