@@ -51,7 +51,7 @@ from result_files import add_results_argument, spread, write_result  # noqa: E40
 from trained import add_checkpoint_argument, at_size, checkpoint_path, validation_images  # noqa: E402
 
 from spectral_xai.detection import DetectionScorer, EffdetDetector, Scoring, Target  # noqa: E402
-from spectral_xai.evaluation import ExplainSettings, Explainer  # noqa: E402
+from spectral_xai.evaluation import BASELINES, ExplainSettings, Explainer  # noqa: E402
 from spectral_xai.explainers import REGISTRY, SaliencyMethod, create  # noqa: E402
 from spectral_xai.explainers.features import features_for_level, tap_inputs  # noqa: E402
 from spectral_xai.explainers.sess import SESS  # noqa: E402
@@ -146,10 +146,15 @@ def pick_image(checkpoint: Path, size: int | None, candidates: int) -> tuple[Eff
     return detector, images[best], Target.from_detections(found[best])
 
 
+def registered() -> list[str]:
+    """Every registered method but the baselines, which run no model and have nothing to time."""
+    return [name for name in sorted(REGISTRY) if name not in BASELINES]
+
+
 def methods_under_test(args) -> dict[str, SaliencyMethod]:
     settings = {"rise": {"n_masks": args.rise_masks},
                 "sess(rise)": {"base": "rise", "base_settings": {"n_masks": args.sess_rise_masks}}}
-    names = [*sorted(REGISTRY), "sess(rise)"] if not args.methods else args.methods.split(",")
+    names = [*registered(), "sess(rise)"] if not args.methods else args.methods.split(",")
     return {name: create(name.split("(")[0], **settings.get(name, {})) for name in names}
 
 
@@ -288,7 +293,7 @@ def per_box(args, checkpoint: Path) -> dict:
     print(f"{'method':<20}{'s per box min/med/max':>26}{'peak MiB':>10}{'added MiB':>11}")
     figures = {"idle_peak_rss_mib": round(idle, 1)}
     # The registered methods at their defaults (SESS around RISE, 11 windows x 100 masks, is left to --methods).
-    for name in args.methods.split(",") if args.methods else sorted(REGISTRY):
+    for name in args.methods.split(",") if args.methods else registered():
         result = child(args, checkpoint, "--child", name)
         s = spread(result["seconds"], 3)
         figures[name] = {"seconds_per_box": s, "peak_rss_mib": round(result["peak_rss_mib"], 1),

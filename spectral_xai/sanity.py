@@ -18,8 +18,8 @@ Under a random net the run's rule re-identifies nothing, so a perturbation metho
 gives a blank map by construction, and the test could not tell a method that reads the weights
 from one that does not. Perturbation methods are therefore scored here by the ``anchor`` rule (the
 target's class probability at its own anchor, as a classifier's logit is in the classic test), on
-the trained net and on every randomised one; each row says which rule it used. SESS must
-re-identify the target in its windows and keeps the run's rule.
+the trained net and on every randomised one; each row says which rule it used. In SESS's windows
+the target is then the anchor whose box best overlaps its moved box.
 """
 from __future__ import annotations
 
@@ -97,9 +97,8 @@ def spearman(a: torch.Tensor, b: torch.Tensor, support: bool = False) -> float:
 def sanity_check(explainer: Explainer, trained: EffdetDetector, cascade: Sequence[tuple[str, EffdetDetector]],
                  explained: SampleExplanation) -> list[SanityResult]:
     """Every method's maps of ``explained``'s boxes again under each randomised net of ``cascade``,
-    compared with the ``trained`` net's maps. Perturbation methods that can be (all but SESS, which
-    must re-identify the target in its windows) are scored by the ``anchor`` rule on both sides, the
-    trained net's maps made again under it: under a random net the run's rule re-identifies nothing,
+    compared with the ``trained`` net's maps. Perturbation methods are scored by the ``anchor`` rule
+    on both sides, the trained net's maps made again under it: under a random net the run's rule re-identifies nothing,
     and a map blank by construction cannot fail the test. A method that fails is logged and
     reported, the others go on."""
     anchor = AnchorScore()
@@ -109,7 +108,7 @@ def sanity_check(explainer: Explainer, trained: EffdetDetector, cascade: Sequenc
         ran = {r.box: r.saliency for r in explained.results if r.method == name and r.ok}
         if not ran:
             continue
-        rules[name] = "anchor" if method.perturbs and name != "sess" and explainer.rule.reidentifies else explainer.scoring.rule
+        rules[name] = "anchor" if method.perturbs else explainer.scoring.rule
         if rules[name] == "anchor" and explainer.scoring.rule != "anchor":
             try:
                 ran = dict(enumerate(method.explain_all(_scorer(explainer, trained, anchor), image, explained.targets)))

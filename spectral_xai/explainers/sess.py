@@ -4,17 +4,18 @@ from __future__ import annotations
 import copy
 import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
 
 from torch import nn
+from torchvision.ops import box_iou
 
 from .base import MultiTargetMethod, create, register
 from ..settings import Setting, SettingsError
-from ..detection import DetectionScorer, Target
+from ..detection import DetectionScorer, Detections, Target
 
 
 @dataclass(frozen=True)
@@ -80,24 +81,19 @@ class SESS(MultiTargetMethod):
                 for top in offsets(size[0], height, step_y) for left in offsets(size[1], width, step_x)]
 
     def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
-        if not scorer.rule.reidentifies:
-            raise SettingsError("sess: the scoring rule must re-identify the target in each rescaled window "
-                                "(matched or drise); the anchor rule cannot follow it there")
         shape = tuple(image.shape[-2:])
         windows = self.windows(*shape)
         scores = torch.zeros(len(targets), len(windows))
         found: dict[tuple[int, int], Target] = {}  # (target, window) -> the detection re-identifying it there
+        follow = self._follow if scorer.rule.reidentifies else self._at_anchor
         for first, patches in self._patches(image, windows):
             index = first
-            for detections in scorer.detect_chunks(patches):
-                for row in range(len(detections.scores)):
-                    one = detections.image(row)
+            for outputs in scorer.detect_chunks(patches):
+                for row in range(len(patches) if not scorer.rule.reidentifies else len(outputs.scores)):
                     for k, target in enumerate(targets):
                         moved = self._into(target, windows[index], shape)
-                        match = scorer.rule(one, moved) if moved is not None else None
-                        if match is not None and int(match.index[0]) >= 0:
-                            scores[k, index] = float(match.scores[0])
-                            found[k, index] = Target.from_detections(one, rank=int(match.index[0]))
+                        if moved is not None and (seen := follow(scorer, outputs, row, moved)) is not None:
+                            scores[k, index], found[k, index] = seen
                     index += 1
         keep = math.ceil((1 - self.drop) * len(windows))
         kept: dict[int, list[int]] = {}  # window -> the targets it explains
@@ -117,6 +113,25 @@ class SESS(MultiTargetMethod):
                     sums[k] += layer
                     counts[k] += layer > 0
         return list(torch.where(counts > 0, sums / counts.clamp(min=1), torch.zeros_like(sums)))
+
+    @staticmethod
+    def _follow(scorer: DetectionScorer, detections: Detections, row: int, moved: Target) -> tuple[float, Target] | None:
+        """The rule's score of the moved target in window ``row`` and the detection re-identifying it."""
+        one = detections.image(row)
+        match = scorer.rule(one, moved)
+        if int(match.index[0]) < 0:
+            return None
+        return float(match.scores[0]), Target.from_detections(one, rank=int(match.index[0]))
+
+    @staticmethod
+    def _at_anchor(scorer: DetectionScorer, outputs, row: int, moved: Target) -> tuple[float, Target]:
+        """Under the anchor rule, which follows no detection: the target in the window is the anchor
+        whose box best overlaps the moved box, scored by its class probability there."""
+        anchors = scorer.detector.anchor_boxes[:, [1, 0, 3, 2]]  # effdet's yxyx as xyxy
+        at_anchor = replace(moved, anchor=int(box_iou(moved.box[None].to(anchors), anchors)[0].argmax()))
+        match = scorer.rule(outputs, at_anchor)
+        score = float(match.scores[row])
+        return score, replace(at_anchor, score=score, class_probs=match.vectors[row])
 
     def _into(self, target: Target, window: Window, shape: tuple[int, int]) -> Target | None:
         """The target with its box in the window's pixels, or None when too little of it is inside."""

@@ -51,3 +51,16 @@ def test_bad_settings_are_refused():
             create("sess", **settings)
     with pytest.raises(ValueError, match="unknown saliency method"):
         create("sess", base="lime")
+
+
+def test_under_the_anchor_rule_one_scale_is_the_base_method_at_the_targets_anchor(case):
+    """The anchor rule follows no detection: in each window the target is the anchor whose box best
+    overlaps its moved box. At one scale the only window is the image, that anchor is the target's
+    own, and SESS is its base method under the same rule."""
+    from spectral_xai.detection import AnchorScore
+
+    scorer, image, target = case
+    anchored = DetectionScorer(scorer.detector, AnchorScore(), batch_size=8)
+    alone = create("rise", n_masks=16)(anchored, image, target)
+    fused = create("sess", base="rise", base_settings={"n_masks": 16}, scales=1, drop=0.0)(anchored, image, target)
+    assert alone.max() > 0 and torch.allclose(fused, alone, atol=1e-6)
