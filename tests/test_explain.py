@@ -128,7 +128,7 @@ def test_two_processes_write_the_report_of_one(trained_checkpoint, tmp_path):
     two scenes; the gathered report has the one-process run's rows (numbers up to the float rounding
     of another thread count). On the shared trained net, whose boxes score above the rule's floor, so
     that the AUCs compared are a detection's, not zeros."""
-    args = ["--methods", "gradcam", "rise", "--method_settings", '{"rise": {"n_masks": 32}}', "--num_images", "2",
+    args = ["--methods", "gradcam", "rise", "--baselines", "false", "--method_settings", '{"rise": {"n_masks": 32}}', "--num_images", "2",
             "--step", "0.25", "--boxes", "2", "--batch_size", "8"]
     single, output = tmp_path / "explain1", tmp_path / "explain2"
     assert main([str(trained_checkpoint), "--output", str(single), *args]) == 0

@@ -148,6 +148,7 @@ def test_two_process_ddp_fit_shares_the_scenes_and_logs_every_row_once(synthetic
         "trainer:\n  callbacks:\n    - class_path: spectral_xai.callbacks.ExplanationCallback\n      init_args:\n"
         "        settings:\n          methods: [gradcam, rise]\n          method_settings: {rise: {n_masks: 8}}\n"
         "          scoring: {rule: drise}\n          batch_size: 8\n          step: 0.5\n          target_min_score: 0.0\n"
+        "          baselines: false\n"
         "        num_images: 4\n        every_n_epochs: 1\n")
     result = fit_ddp_subprocess(synthetic_root, tmp_path, "--config", str(config))
     shares = {int(m[1]): m[2].split(", ") for m in re.finditer(r"rank (\d) of 2 explained scenes (.*)", result.stderr)}
