@@ -27,29 +27,14 @@ import torch
 warnings.filterwarnings("ignore")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from result_files import add_results_argument, spread, write_result  # noqa: E402
-from trained import add_checkpoint_argument, checkpoint_path, validation_images  # noqa: E402
+from trained import add_checkpoint_argument, checkpoint_path, confident_boxes  # noqa: E402
 
-from spectral_xai.detection import DetectionScorer, Scoring, Target  # noqa: E402
+from spectral_xai.detection import DetectionScorer, Scoring  # noqa: E402
 from spectral_xai.evaluation import mean_correlation  # noqa: E402
 from spectral_xai.explainers import create  # noqa: E402
 from spectral_xai.metrics import insertion_deletion  # noqa: E402
 
 GOAL = 0.95
-
-
-def boxes(checkpoint: Path, count: int, candidates: int = 64) -> tuple:
-    module, images = validation_images(checkpoint, candidates)
-    detector, found = module.detector(), []
-    for image in images:
-        with torch.no_grad():
-            detections = detector(image[None])
-        if detections.scores[0, 0] >= 0.3:
-            found.append((image, Target.from_detections(detections)))
-        if len(found) == count:
-            break
-    if not found:
-        raise SystemExit(f"{checkpoint}: no validation image has a detection scoring >= 0.3")
-    return detector, found
 
 
 def main() -> None:
@@ -62,7 +47,7 @@ def main() -> None:
     parser.add_argument("--rule", default="matched", choices=("matched", "drise", "anchor"))
     parser.add_argument("--step", type=float, default=0.05)
     args = parser.parse_args()
-    detector, found = boxes(checkpoint_path(args.checkpoint), args.boxes)
+    detector, found = confident_boxes(checkpoint_path(args.checkpoint), args.boxes)
     scorer = DetectionScorer(detector, Scoring(args.rule).build(), batch_size=32)
     print(f"{len(found)} boxes scoring {', '.join(f'{t.score:.2f}' for _, t in found)}; rule {args.rule}, "
           f"{args.seeds} seeds, {torch.get_num_threads()} threads")

@@ -16,14 +16,11 @@ import sys
 import warnings
 from pathlib import Path
 
-import torch
-
 warnings.filterwarnings("ignore")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from result_files import add_results_argument, spread, write_result  # noqa: E402
-from trained import add_checkpoint_argument, checkpoint_path, validation_images  # noqa: E402
+from trained import add_checkpoint_argument, checkpoint_path, confident_boxes  # noqa: E402
 
-from spectral_xai.detection import Target  # noqa: E402
 from spectral_xai.explainers import create  # noqa: E402
 from spectral_xai.explainers.features import features_by_level  # noqa: E402
 
@@ -35,19 +32,9 @@ def main() -> None:
     parser.add_argument("--thresholds", default="0.1,0.5")
     parser.add_argument("--boxes", type=int, default=8)
     args = parser.parse_args()
-    module, images = validation_images(checkpoint_path(args.checkpoint), 64)
-    detector, layer = module.detector(), create("sidu").layer
-    features = []
-    for image in images:
-        with torch.no_grad():
-            detections = detector(image[None])
-        if detections.scores[0, 0] >= 0.3:
-            ((level_features, _),) = features_by_level(detector, image, layer, [Target.from_detections(detections)])
-            features.append(level_features[0])
-        if len(features) == args.boxes:
-            break
-    if not features:
-        raise SystemExit("no validation image has a detection scoring >= 0.3")
+    detector, found = confident_boxes(checkpoint_path(args.checkpoint), args.boxes)
+    layer = create("sidu").layer
+    features = [next(features_by_level(detector, image, layer, [target]))[0][0] for image, target in found]
     figures = {"boxes": len(features), "channels": features[0].shape[0], "layer": layer, "thresholds": {}}
     for threshold in (float(t) for t in args.thresholds.split(",")):
         kept = [float((f > threshold).float().mean()) for f in features]

@@ -12,7 +12,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from spectral_xai.checkpoint import load_checkpoint  # noqa: E402
-from spectral_xai.detection import EffdetDetector  # noqa: E402
+from spectral_xai.detection import EffdetDetector, Target  # noqa: E402
 from spectral_xai.lit_modules import EfficientDetModule  # noqa: E402
 from tests.helpers.training import shared_trained_net  # noqa: E402
 
@@ -52,3 +52,21 @@ def at_size(module: EfficientDetModule, images: list[torch.Tensor], size: int) -
     if size % trained:
         raise SystemExit(f"--image-size {size} must be a multiple of the net's {trained} px")
     return resized.detector(), [image.repeat(1, size // trained, size // trained) for image in images]
+
+
+def confident_boxes(checkpoint: Path, count: int, min_score: float = 0.3, candidates: int = 64
+                    ) -> tuple[EffdetDetector, list[tuple[torch.Tensor, Target]]]:
+    """The checkpoint's detector and, for each of the first validation images whose best detection
+    scores >= ``min_score`` (up to ``count``), the image and that detection."""
+    module, images = validation_images(checkpoint, candidates)
+    detector, found = module.detector(), []
+    for image in images:
+        with torch.no_grad():
+            detections = detector(image[None])
+        if detections.scores[0, 0] >= min_score:
+            found.append((image, Target.from_detections(detections)))
+        if len(found) == count:
+            break
+    if not found:
+        raise SystemExit(f"{checkpoint}: no validation image has a detection scoring >= {min_score}")
+    return detector, found
