@@ -89,7 +89,8 @@ class SESS(MultiTargetMethod):
         for first, patches in self._patches(image, windows):
             index = first
             for outputs in scorer.detect_chunks(patches):
-                for row in range(len(patches) if not scorer.rule.reidentifies else len(outputs.scores)):
+                rows = len(outputs.scores) if scorer.rule.reidentifies else outputs[1][0][0].shape[0]  # (detector, raw)
+                for row in range(rows):
                     for k, target in enumerate(targets):
                         moved = self._into(target, windows[index], shape)
                         if moved is not None and (seen := follow(scorer, outputs, row, moved)) is not None:

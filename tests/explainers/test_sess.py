@@ -64,3 +64,12 @@ def test_under_the_anchor_rule_one_scale_is_the_base_method_at_the_targets_ancho
     alone = create("rise", n_masks=16)(anchored, image, target)
     fused = create("sess", base="rise", base_settings={"n_masks": 16}, scales=1, drop=0.0)(anchored, image, target)
     assert alone.max() > 0 and torch.allclose(fused, alone, atol=1e-6)
+
+
+def test_under_the_anchor_rule_windows_in_several_batches_give_the_map_of_one_batch(case):
+    from spectral_xai.detection import AnchorScore
+
+    scorer, image, target = case
+    maps = [create("sess", base="gradcam", scales=3)(DetectionScorer(scorer.detector, AnchorScore(), batch_size=size), image, target)
+            for size in (2, 64)]
+    assert maps[0].max() > 0 and torch.allclose(maps[0], maps[1], atol=1e-5)
