@@ -305,7 +305,7 @@ def per_box(args, checkpoint: Path) -> dict:
 
 def shared_perturbations(args, detector: EffdetDetector, image: torch.Tensor) -> dict:
     """K detections from one stream of masked images against one detection, for both rules."""
-    targets = Explainer(ExplainSettings(["rise"], target_min_score=0.0, boxes=args.targets)).targets(detector, image)
+    targets = Explainer(ExplainSettings(["rise"], target_min_score=0.0, boxes=args.targets)).targets(detector, image)[0]
     if len(targets) < args.targets:
         raise SystemExit(f"the image has only {len(targets)} detections with an area; K = {args.targets} asked")
     threshold = targets[-1].score

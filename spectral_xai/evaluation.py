@@ -20,13 +20,14 @@ from typing import Any, Mapping, Sequence, Union
 import numpy as np
 import torch
 from torch import nn
+from torchvision.ops import box_iou
 
-from .detection import DetectionScorer, EffdetDetector, Scoring, Target
+from .detection import TARGET_KINDS, DetectionScorer, Detections, EffdetDetector, Scoring, Target
 from .detection.scoring import PRECISIONS
 from .explainers import SaliencyMethod, create, method_names
 from .explainers.base import check_known
 from .metrics import CurveResult, Localisation, SpectrumScore, insertion_deletion, localisation, spectrum_attribution
-from .settings import Setting, SettingsError
+from .settings import Setting, SettingsError, name_list, unknown_name
 
 log = logging.getLogger(__name__)
 
@@ -74,19 +75,37 @@ class BoxResult:
         return replace(self, target=self.target.cpu(), saliency=None if self.saliency is None else self.saliency.cpu())
 
 
+@dataclass(frozen=True)
+class ObjectOutcome:
+    """One annotated object of a sample, as the net saw it: the best score among its detections of
+    the object's class at IoU >= 0.5 (0 when none), and whether that reaches ``target_min_score``."""
+
+    index: int  # the object's row in the sample's annotations
+    label: int
+    box: tuple[float, float, float, float]
+    score: float
+    found: bool
+
+
 @dataclass
 class SampleExplanation:
-    """Every method's explanation of one sample's chosen detections."""
+    """Every method's explanation of one sample's chosen targets (none when there was nothing to
+    explain), and how the net did on each annotated object of the sample."""
 
     sample_id: str
     spectrum: str
     image: torch.Tensor  # [C, H, W], as the detector took it
-    targets: list[Target]  # best first
+    targets: list[Target]  # detections best first, then missed objects, then false positives
     results: list[BoxResult]
+    objects: list[ObjectOutcome] = field(default_factory=list)
 
     def cpu(self) -> "SampleExplanation":
         return replace(self, image=self.image.cpu(), targets=[t.cpu() for t in self.targets],
                        results=[r.cpu() for r in self.results])
+
+    def counts(self) -> dict[str, int]:
+        """Targets explained, per kind."""
+        return {kind: sum(t.kind == kind for t in self.targets) for kind in TARGET_KINDS}
 
     def per_box(self) -> list[tuple[Target, list[BoxResult]]]:
         """Each explained box with its methods' results, best box first."""
@@ -95,6 +114,9 @@ class SampleExplanation:
 
 Boxes = Union[str, int]  # "top", "all" or N (checked by ExplainSettings, with a message of our own)
 Methods = Union[str, Sequence[str]]  # "all", "gradcam,rise" or a list
+#: The ``targets`` setting's names, and the kind of :class:`Target` each gives.
+TARGET_SETTING = {"detections": "detection", "missed": "missed", "false_positives": "false_positive"}
+MATCH_IOU = 0.5  # an annotated object is found by a detection of its class overlapping it this much
 
 
 def boxes_label(boxes: Boxes) -> str:
@@ -147,7 +169,16 @@ class ExplainSettings:
         target_min_score: detections scoring lower are not explained (nor their image, when its
             top detection scores lower).
         boxes: which detections of an image to explain: ``top`` (the paper's protocol), ``all``
-            above ``target_min_score``, or an integer N: the N best of those.
+            above ``target_min_score``, or an integer N: the N best of those. The same cut applies
+            to each other kind of target (``top``: the missed object the net came nearest to
+            finding, the most confident false positive).
+        targets: what to explain, any of ``detections`` (the default), ``missed`` (annotated
+            objects with no detection of their class at IoU >= 0.5 scoring >= ``target_min_score``;
+            gradient methods explain the class logit of the anchor whose decoded box overlaps the
+            object most, perturbation methods and the metric score the object by the best
+            detection of its class at IoU >= 0.5, with no floor, or by ``anchor`` where that is the
+            rule) and ``false_positives`` (detections scoring >= ``target_min_score`` with no
+            annotated object of their class at IoU >= 0.5). Every table keeps the kinds apart.
         precision: ``32`` or mixed precision for the detector passes of perturbation methods and
             the metric (``bf16-mixed``, ``16-mixed``; meant for GPUs, see :class:`DetectionScorer`).
         baselines: also explain every box with ``random`` (a smooth random map) and ``box`` (a
@@ -168,6 +199,7 @@ class ExplainSettings:
     batch_size: int = 32
     target_min_score: float = 0.05
     boxes: Boxes = "top"
+    targets: Methods = ("detections",)
     precision: str = "32"
     baselines: bool = True
     repeats: int = 1
@@ -193,6 +225,7 @@ class ExplainSettings:
         for name, setting in NUMBERS.items():
             setattr(self, name, setting.check("settings", name, getattr(self, name)))
         self.boxes = _boxes(self.boxes)
+        self.targets = target_kinds(self.targets)
 
     def build_methods(self) -> dict[str, SaliencyMethod]:
         return {name: create(name, **self.method_settings.get(name, {})) for name in self.methods}
@@ -205,6 +238,31 @@ def _boxes(boxes: Any) -> Boxes:
     if boxes in ("top", "all") or (isinstance(boxes, int) and not isinstance(boxes, bool) and boxes >= 1):
         return boxes
     raise SettingsError(f"settings: boxes {boxes!r}: choose 'top', 'all' or a number of boxes >= 1")
+
+
+def target_kinds(targets: Methods) -> list[str]:
+    """The ``targets`` setting as :class:`Target` kinds, checked: ``detections,missed`` ->
+    ``["detection", "missed"]``."""
+    names = name_list(targets, "targets")
+    if not names:
+        raise SettingsError(f"targets: name at least one of {', '.join(TARGET_SETTING)}")
+    for name in names:
+        if name not in TARGET_SETTING:
+            raise unknown_name("target kind", name, TARGET_SETTING)
+    return [TARGET_SETTING[name] for name in dict.fromkeys(names)]
+
+
+def object_outcomes(detections: Detections, boxes: torch.Tensor, labels: torch.Tensor, min_score: float
+                    ) -> list[ObjectOutcome]:
+    """Each annotated object (``boxes`` [N, 4], 0-based ``labels`` [N]) against one image's
+    ``detections``: its best score among detections of its class at IoU >= 0.5, found or not."""
+    if not len(boxes):
+        return []
+    iou = box_iou(boxes.to(detections.boxes), detections.boxes[0])  # [N, K]
+    same = labels.to(detections.labels)[:, None] == detections.labels[0][None]
+    scores = torch.where(same & (iou >= MATCH_IOU), detections.scores[0][None], torch.zeros_like(iou)).amax(dim=1)
+    return [ObjectOutcome(i, int(label), tuple(round(float(v), 2) for v in box), float(score), float(score) >= min_score)
+            for i, (box, label, score) in enumerate(zip(boxes.cpu(), labels.cpu(), scores.cpu()))]
 
 
 def mean_correlation(maps: Sequence[torch.Tensor]) -> float:
@@ -237,40 +295,67 @@ class Explainer:
         for method in self.methods.values():
             method.check_net(net)
 
-    def scorer(self, detector: EffdetDetector) -> DetectionScorer:
-        return DetectionScorer(detector, self.rule, self.batch_size, self.precision)
+    def scorer(self, detector: EffdetDetector, kind: str = "detection") -> DetectionScorer:
+        """The run's scorer for targets of ``kind`` (see :meth:`Scoring.build`)."""
+        rule = self.rule if kind != "missed" else self.scoring.build(kind)
+        return DetectionScorer(detector, rule, self.batch_size, self.precision)
 
-    def targets(self, detector: EffdetDetector, image: torch.Tensor) -> list[Target]:
-        """The detections to explain, best first: those with an area scoring >= ``target_min_score``,
-        cut to the ``boxes`` setting. Boxes are clipped to the image as effdet does, which can leave
-        a confident box with no area at a corner: no IoU can match it, so nothing could explain it."""
+    def targets(self, detector: EffdetDetector, image: torch.Tensor, boxes: torch.Tensor | None = None,
+                labels: torch.Tensor | None = None) -> tuple[list[Target], list[ObjectOutcome]]:
+        """What to explain in ``image``, each kind cut to the ``boxes`` setting: its detections
+        (those with an area scoring >= ``target_min_score``, best first), the annotated objects
+        (``boxes`` [N, 4], ``labels`` [N]) it missed (nearest miss first) and its false positives
+        (most confident first), as the ``targets`` setting asks; and how it did on every annotated
+        object. Boxes are clipped to the image as effdet does, which can leave a confident box with
+        no area at a corner: no IoU can match it, so nothing could explain it."""
+        boxes = torch.zeros(0, 4) if boxes is None else boxes.reshape(-1, 4).float()
+        labels = torch.zeros(0, dtype=torch.long) if labels is None else labels.reshape(-1)
         with torch.no_grad():
-            detections = detector(image[None])
-        boxes = detections.boxes[0]
-        has_area = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1]) & (detections.labels[0] >= 0)
-        if not has_area.any():
-            return []
-        ranks = has_area.nonzero()[:, 0]
-        if int(ranks[0]):
+            raw = detector.raw(image[None])
+            detections = detector.decode(raw)
+        objects = object_outcomes(detections, boxes, labels, self.target_min_score)
+        has_area = (detections.boxes[0, :, 2] > detections.boxes[0, :, 0]) & (detections.boxes[0, :, 3] > detections.boxes[0, :, 1])
+        ranks = (has_area & (detections.labels[0] >= 0)).nonzero()[:, 0]
+        if len(ranks) and int(ranks[0]):
             log.info("skipped %d detection(s) without area above the best one", int(ranks[0]))
         ranks = ranks[detections.scores[0, ranks] >= self.target_min_score].tolist()
-        ranks = ranks[:1] if self.boxes == "top" else ranks if self.boxes == "all" else ranks[:self.boxes]
-        return [Target.from_detections(detections, rank=rank) for rank in ranks]
+        chosen: list[Target] = []
+        if "detection" in self.settings.targets:
+            chosen += [Target.from_detections(detections, rank=rank) for rank in self._cut(ranks)]
+        if "missed" in self.settings.targets:
+            missed = sorted((o for o in objects if not o.found), key=lambda o: -o.score)
+            chosen += [detector.missed_target(raw, boxes[o.index], o.label, o.score) for o in self._cut(missed)]
+        if "false_positive" in self.settings.targets:
+            false = [rank for rank in ranks if not self._annotated(detections.boxes[0, rank], int(detections.labels[0, rank]),
+                                                                   boxes, labels)]
+            chosen += [Target.from_detections(detections, rank=rank, kind="false_positive") for rank in self._cut(false)]
+        return chosen, objects
 
-    def explain(self, detector: EffdetDetector, sample: Mapping, device: torch.device | str = "cpu") -> SampleExplanation | None:
-        """Explain ``sample`` (the dataset's dict); None when it has no detection to explain."""
+    def _cut(self, ordered: list) -> list:
+        return ordered[:1] if self.boxes == "top" else ordered if self.boxes == "all" else ordered[:self.boxes]
+
+    @staticmethod
+    def _annotated(box: torch.Tensor, label: int, boxes: torch.Tensor, labels: torch.Tensor) -> bool:
+        """Some annotated object of ``label`` overlaps ``box`` at IoU >= 0.5."""
+        same = labels == label
+        return bool(same.any()) and bool((box_iou(box[None].cpu(), boxes[same].cpu()) >= MATCH_IOU).any())
+
+    def explain(self, detector: EffdetDetector, sample: Mapping, device: torch.device | str = "cpu") -> SampleExplanation:
+        """Explain ``sample`` (the dataset's dict); its ``targets`` are empty when there was nothing to explain."""
         image = sample["image"].to(device)
-        targets = self.targets(detector, image)
-        if not targets:
-            return None
-        scorer = self.scorer(detector)
-        attributions = spectrum_attribution(scorer, image, targets, sample["spectrum"].split("+"))
+        targets, objects = self.targets(detector, image, sample.get("boxes"), sample.get("labels"))
         results = []
-        for name, method in self.methods.items():
-            for result in self._explain_with(name, method, scorer, image, targets, sample):
-                result.spectrum_scores = attributions[result.box]
-                results.append(result)
-        return SampleExplanation(sample["sample_id"], sample["spectrum"], image, targets, results)
+        for kind in dict.fromkeys(t.kind for t in targets):
+            ranks = [box for box, target in enumerate(targets) if target.kind == kind]
+            mine = [targets[box] for box in ranks]
+            scorer = self.scorer(detector, kind)
+            attributions = spectrum_attribution(scorer, image, mine, sample["spectrum"].split("+"))
+            for name, method in self.methods.items():
+                for result in self._explain_with(name, method, scorer, image, mine, sample):
+                    result.spectrum_scores = attributions[result.box]
+                    result.box = ranks[result.box]
+                    results.append(result)
+        return SampleExplanation(sample["sample_id"], sample["spectrum"], image, targets, results, objects)
 
     def _explain_with(self, name: str, method: SaliencyMethod, scorer: DetectionScorer, image: torch.Tensor,
                       targets: list[Target], sample: Mapping) -> list[BoxResult]:

@@ -20,7 +20,7 @@ from .posthoc import explain_checkpoints
 from .settings import UserError
 
 #: Options that take a list of names, typed as ``a b``, ``a,b`` or ``[a, b]``.
-LIST_OPTIONS = ("--methods", "--spectra")
+LIST_OPTIONS = ("--methods", "--spectra", "--targets")
 
 
 class OneLineParser(ArgumentParser):

@@ -29,6 +29,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from .checkpoint import CheckpointError, load_checkpoint
+from .complementarity import Condition, ObjectRecord, explained_box, object_records, scene_conditions, write_complementarity
 from .data_modules import layout
 from .data_modules.dataset import MultispectralDetectionDataset
 from .data_modules.datamodule import MultispectralDataModule
@@ -40,13 +41,12 @@ from .loggers import AutoWandbLogger
 from .reporting.curves import curve_plot
 from .reporting.figures import GridRow, explanation_figure, sanity_figure, scene_grid
 from .reporting.html import write_report
-from .reporting.tables import (BOX_FIELDS, box_row, method_scalars, spectrum_scalars, summarize, write_attribution,
-                               write_comparisons,
-                               write_csv, write_sanity, write_summary)
+from .reporting.tables import (BOX_FIELDS, GroupKey, box_row, group_results, method_scalars, spectrum_scalars, summarize,
+                               write_attribution, write_comparisons, write_csv, write_sanity, write_summary)
 from .reporting.wandb_media import log_media
 from .sanity import STAGES, SanityResult, randomised_cascade, sanity_check as randomisation_test
 from .settings import Setting, SettingsError, check_settings, name_list, unknown_name
-from .statistics import compare_methods, compare_spectra, supported_sentences
+from .statistics import compare_methods, compare_spectra, group_name, supported_sentences
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +63,14 @@ class LoadedCheckpoint:
 
 @dataclass
 class Explained:
-    """One (checkpoint, spectrum, scene) evaluation; ``explanation`` None: no detection to explain."""
+    """One (checkpoint, spectrum, scene) evaluation (its explanation's targets are empty where there
+    was nothing to explain)."""
 
     checkpoint: int  # index into the loaded checkpoints
     evaluation: int  # index into the (checkpoint, spectra) evaluations, which is their order
     sample_id: str
     spectrum: str
-    explanation: SampleExplanation | None
+    explanation: SampleExplanation
     sanity: list[SanityResult] = field(default_factory=list)  # the randomisation test, for the scenes it ran on
 
 
@@ -97,7 +98,8 @@ def requested_spectra(spectra: str | Sequence[str] | None) -> list[str] | None:
 RUN_SETTINGS = {"part": Setting(str, choices=("train", "val", "test")), "num_images": Setting(int, low=1),
                 "scene_grids": Setting(int, low=0), "seed": Setting(int, low=0), "devices": Setting(int, low=1),
                 "accelerator": Setting(str, choices=("auto", "cpu", "cuda", "gpu", "mps")),
-                "sanity_images": Setting(int, low=1), "root": Setting(str), "split": Setting(str, choices=("random", "vis_ok", "file"))}
+                "sanity_images": Setting(int, low=1), "root": Setting(str), "split": Setting(str, choices=("random", "vis_ok", "file")),
+                "conditions": Setting(str), "night_brightness": Setting(float, 0, 1, open="both")}
 
 
 def explain_checkpoints(
@@ -117,6 +119,8 @@ def explain_checkpoints(
     sanity_images: int = 2,
     wandb_project: str | None = None,
     trust_checkpoint: bool = False,
+    conditions: str | None = None,
+    night_brightness: float = 0.25,
 ) -> Path:
     """Explain detections of dataset images with trained checkpoints; returns the output folder.
 
@@ -149,6 +153,10 @@ def explain_checkpoints(
         wandb_project: also log to this W&B project (offline when no account is configured).
         trust_checkpoint: load checkpoints that reading them as data refuses; this runs any code
             stored in them, so only for files from someone you trust.
+        conditions: a file of ``id,condition`` lines (day or night) for complementarity.csv's
+            split; default ``<root>/conditions.csv`` where it exists (the synthetic data writes
+            one), otherwise each scene's condition is estimated from its RGB image.
+        night_brightness: the estimate: an RGB image whose mean brightness (0..1) is below this is night.
     """
     arguments = dict(locals())
     check_settings("settings", {name: arguments[name] for name in RUN_SETTINGS if arguments[name] is not None}, RUN_SETTINGS)
@@ -160,6 +168,7 @@ def explain_checkpoints(
     loaded = _load_all(checkpoints, trust=trust_checkpoint, root=root, split=split)
     explainer.check_net(loaded[0].module.detector().net)
     evaluations = list(_evaluations(loaded, part, spectra))
+    _check_annotated(explainer, evaluations, part)
     scenes = choose_scenes([dataset.sample_ids for _, dataset in evaluations], num_images, seed)
     sanity_scenes = scenes[:sanity_images] if sanity_check else []
     # ddp_spawn rather than ddp: ddp re-runs the command line for every rank, which would also
@@ -173,7 +182,9 @@ def explain_checkpoints(
     output.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
     try:
-        _write_report(scratch, loaded, explainer, scenes, explained, scene_grids, sanity_check, wandb_project)
+        _write_report(scratch, loaded, explainer, scenes, explained, scene_grids, sanity_check, wandb_project,
+                      scene_conditions(loaded[0].data.hparams.root, scenes, conditions, night_brightness,
+                                       loaded[0].data.hparams.image_dir))
         output.mkdir(exist_ok=True)
         for item in scratch.iterdir():
             target = output / item.name
@@ -242,6 +253,16 @@ def _explain_spawned(fabric: Fabric, checkpoints: Sequence[str], overrides: dict
         result.write_bytes(pickle.dumps(explained))
 
 
+def _check_annotated(explainer: Explainer, evaluations: Sequence[tuple[int, MultispectralDetectionDataset]], part: str) -> None:
+    """Missed objects and false positives are defined by annotations: a part without any is refused."""
+    wanted = [kind for kind in explainer.settings.targets if kind != "detection"]
+    for _, dataset in evaluations:
+        if wanted and not any(len(record.boxes) for record in dataset.records):
+            root = Path(dataset.records[0].paths[dataset.spectra[0]]).parents[2] if dataset.records else "the dataset"
+            raise DatasetError(f"{root}: targets {', '.join(wanted)} need annotated objects, and the {part!r} part "
+                               "has none")
+
+
 def _explain_share(fabric: Fabric, loaded: Sequence[LoadedCheckpoint],
                    evaluations: Sequence[tuple[int, MultispectralDetectionDataset]], explainer: Explainer,
                    scenes: Sequence[str], sanity_scenes: Sequence[str] = ()) -> list[Explained]:
@@ -259,21 +280,24 @@ def _explain_share(fabric: Fabric, loaded: Sequence[LoadedCheckpoint],
             sample = dataset[index]
             explanation = explainer.explain(detector, sample, fabric.device)
             sanity = []
-            if explanation is not None and sample["sample_id"] in sanity_scenes:
+            if explanation.targets and sample["sample_id"] in sanity_scenes:
                 cascade = cascade or randomised_cascade(detector)
                 sanity = [r.cpu() for r in randomisation_test(explainer, detector, cascade, explanation)]
             done.append(Explained(which, number, sample["sample_id"], sample["spectrum"],
-                                  explanation and explanation.cpu(), sanity))
+                                  explanation.cpu(), sanity))
     everything = [item for share in gather(done) for item in share]
     return sorted(everything, key=lambda item: (item.evaluation, item.sample_id))
 
 
 def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: Explainer, scenes: Sequence[str],
-                  explained: Sequence[Explained], scene_grids: int, sanity_check: bool, wandb_project: str | None) -> None:
+                  explained: Sequence[Explained], scene_grids: int, sanity_check: bool, wandb_project: str | None,
+                  conditions: Mapping[str, Condition]) -> None:
     (folder / "boxes").mkdir()
     (folder / "curves").mkdir()
-    groups: dict[tuple[str, str], list[BoxResult]] = {}
+    groups: dict[GroupKey, list[BoxResult]] = {}
     sanity_groups: dict[tuple[str, str], list[SanityResult]] = {}
+    outcomes: dict[str, dict[str, list]] = {}  # per net x spectrum, per scene: its objects as it saw them
+    shown: dict[tuple[str, str], tuple[SampleExplanation, LoadedCheckpoint]] = {}
     sanity_pngs = []
     rows, box_pngs, skipped = [], [], 0
     grids: dict[str, list[GridRow]] = {scene: [] for scene in scenes[:scene_grids]}
@@ -281,13 +305,15 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
         checkpoint = loaded[item.checkpoint]
         class_names = list(checkpoint.module.hparams.class_names)
         mean, std = checkpoint.data.hparams.mean, checkpoint.data.hparams.std
-        results = groups.setdefault((checkpoint.name, item.spectrum), [])
-        if item.explanation is None:
+        name = f"{checkpoint.name} on {item.spectrum}"
+        outcomes.setdefault(name, {})[item.sample_id] = item.explanation.objects
+        if not item.explanation.targets:
             skipped += 1
-            log.warning("%s on %s: no detection >= %.2f in image %s; not explained", checkpoint.name,
-                        item.spectrum, explainer.target_min_score, item.sample_id)
+            log.warning("%s on %s: nothing to explain in image %s (targets %s; detections >= %.2f)", checkpoint.name,
+                        item.spectrum, item.sample_id, ", ".join(explainer.settings.targets), explainer.target_min_score)
             continue
-        results += item.explanation.results
+        shown[name, item.sample_id] = item.explanation, checkpoint
+        group_results(item.explanation.results, checkpoint.name, groups)
         rows += [[checkpoint.name, *box_row(r, class_names)] for r in item.explanation.results]
         figure = explanation_figure(item.explanation, class_names, mean, std, title_prefix=f"{checkpoint.name} | ")
         path = folder / "boxes" / f"{checkpoint.name}_{item.spectrum}_{item.sample_id}.png"
@@ -302,7 +328,8 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
             Image.fromarray(sanity_figure(item.explanation, item.sanity, STAGES, class_names,
                                           mean, std, title_prefix=f"{checkpoint.name} | ")).save(sanity_pngs[-1])
     if not rows:
-        raise DatasetError(f"no image had a detection scoring >= {explainer.target_min_score}; nothing was explained")
+        raise DatasetError(f"nothing to explain in any image: no target of kinds {', '.join(explainer.settings.targets)} "
+                           f"(detections scoring >= {explainer.target_min_score})")
     methods, boxes = list(explainer.methods), boxes_label(explainer.boxes)
     write_csv(folder / "boxes.csv", BOX_COLUMNS, rows)
     settings = explainer.settings
@@ -313,19 +340,19 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
     write_comparisons(folder, comparisons)
     attribution = write_attribution(folder, table)
     curve_pngs = []
-    for (model, spectrum), results in groups.items():
+    for (model, spectrum, kind), results in groups.items():
         for method in methods:
-            path = folder / "curves" / f"{model}_{spectrum}_{method}.png"
-            curve_plot(path, f"{model} on {spectrum}: {method}", [r for r in results if r.method == method])
+            path = folder / "curves" / f"{model}_{spectrum}{'' if kind == 'detection' else '_' + kind}_{method}.png"
+            curve_plot(path, f"{group_name((model, spectrum, kind))}: {method}", [r for r in results if r.method == method])
             curve_pngs.append(path)
     scoring = explainer.scoring
     notes = [f"checkpoints: {', '.join(str(c.path) for c in loaded)}",
-             f"methods: {', '.join(methods)}; boxes explained per image: {boxes}; scoring rule {scoring.rule} "
+             f"methods: {', '.join(methods)}; targets: {', '.join(settings.targets)}; boxes explained per image "
+             f"(of each kind): {boxes}; scoring rule {scoring.rule} "
              f"(min score {scoring.min_score}, min IoU {scoring.min_iou}); insertion/deletion step "
              f"{explainer.step} of the image area; "
              f"scenes (the same for every model and spectrum where present): {', '.join(scenes)}; "
-             f"images without a detection >= "
-             f"{explainer.target_min_score}: {skipped}"]
+             f"images with nothing to explain: {skipped}"]
     tables = [("Summary (mean ± std over boxes; lower deletion and higher insertion are better; pointing game "
                "and energy PG: higher is better, ODI: lower is better)", summary),
               ("Spectrum attribution (the box's score with each input spectrum replaced by the deletion "
@@ -341,15 +368,55 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
         if grid_rows:
             scene_pngs.append(folder / "scenes" / f"{scene}.png")
             Image.fromarray(scene_grid(grid_rows)).save(scene_pngs[-1])
+    class_names = list(loaded[0].module.hparams.class_names)
+    records = object_records(outcomes, conditions)
+    by_class, by_pair = write_complementarity(folder, records, list(outcomes), class_names)
+    estimated = any(r.condition.source == "estimate" for r in records)
+    tables += [("What each spectrum sees: per class and condition, the annotated objects each net x spectrum alone "
+                "finds (a detection of its class at IoU >= 0.5 scoring >= "
+                f"{explainer.target_min_score}), several find, none finds"
+                + (" (conditions partly estimated from the RGB image's brightness)" if estimated else ""), by_class),
+               ("Found by one, missed by the other: of the objects both saw", by_pair)]
+    pair_pngs = _complementarity_grids(folder, records, shown, scene_grids)
     figures = [("Scenes: every net and spectrum on the same scene (rows), every method (columns)", scene_pngs),
+               ("Found by one net x spectrum, missed by another: the finder's explanation of its detection above "
+                "the other's explanation of its miss (targets must include missed)", pair_pngs),
                ("Insertion and deletion curves", curve_pngs), ("Explained boxes", box_pngs),
                ("Sanity check: maps as the net is randomised", sanity_pngs)]
     findings = [("What these numbers support", supported_sentences(comparisons))]
     write_report(folder, "spectral-xai: explanations", notes, tables, figures, findings)
     if wandb_project:
-        all_results = [r for results in groups.values() for r in results]
+        all_results = [r for results in groups.values() for r in results]  # method_scalars keeps kinds apart
         scalars = {**method_scalars(all_results, methods), **spectrum_scalars(all_results)}
         _log_wandb(wandb_project, folder, scalars, rows, summary, box_pngs, sanity)
+
+
+def _complementarity_grids(folder: Path, records: Sequence[ObjectRecord],
+                           shown: Mapping[tuple[str, str], tuple[SampleExplanation, LoadedCheckpoint]], limit: int) -> list[Path]:
+    """Up to ``limit`` figures (night first), one per object found by one net x spectrum and missed by
+    another where both explained it: the finder's detection above the other's miss."""
+    pngs = []
+    for record in sorted(records, key=lambda r: (r.condition.name != "night", r.scene, r.index)):
+        for finder in record.finders:
+            for misser in (n for n, o in record.outcomes.items() if not o.found):
+                if len(pngs) >= limit:
+                    return pngs
+                found, missed = shown.get((finder, record.scene)), shown.get((misser, record.scene))
+                if not found or not missed:
+                    continue
+                label = record.label
+                rows = []
+                for (explanation, checkpoint), kind, name in ((found, "detection", finder), (missed, "missed", misser)):
+                    one = explained_box(explanation, kind, label, record.outcomes[name].box)
+                    if one is not None:
+                        hparams = checkpoint.data.hparams
+                        rows.append((f"{'found' if kind == 'detection' else 'missed'} by {name} | ", one,
+                                     list(checkpoint.module.hparams.class_names), hparams.mean, hparams.std))
+                if len(rows) == 2:
+                    (folder / "complementarity").mkdir(exist_ok=True)
+                    pngs.append(folder / "complementarity" / f"{record.scene}_{record.index}_{len(pngs)}.png")
+                    Image.fromarray(scene_grid(rows)).save(pngs[-1])
+    return pngs
 
 
 def _evaluations(loaded: Sequence[LoadedCheckpoint], part: str, spectra: Sequence[str] | None

@@ -131,13 +131,20 @@ def method_noise(results: Sequence[BoxResult], method: str, metric: str) -> floa
     return float(np.mean(spreads)) if spreads else 0.0
 
 
-def compare_methods(groups: Mapping[tuple[str, str], Sequence[BoxResult]], methods: Sequence[str],
+def group_name(key: tuple[str, str, str]) -> str:
+    """``rgb on rgb``; ``rgb on rgb, missed objects`` for targets other than detections."""
+    model, spectrum, kind = key
+    return f"{model} on {spectrum}" + {"detection": "", "missed": ", missed objects",
+                                       "false_positive": ", false positives"}[kind]
+
+
+def compare_methods(groups: Mapping[tuple[str, str, str], Sequence[BoxResult]], methods: Sequence[str],
                     resamples: int, seed: int) -> list[Comparison]:
-    """Every pair of methods on each net and spectrum, paired by box; a box counts where both maps
-    are scored (explained and not blank)."""
+    """Every pair of methods on each net, spectrum and kind of target, paired by box; a box counts
+    where both maps are scored (explained and not blank)."""
     rows = []
-    for (model, spectrum), results in groups.items():
-        scope = f"{model} on {spectrum}"
+    for key, results in groups.items():
+        scope = group_name(key)
         by_box = {(r.sample_id, r.spectrum, r.box, r.method): r for r in results if r.scored}
         boxes = sorted({(r.sample_id, r.spectrum, r.box) for r in results})
         table = []
@@ -166,19 +173,21 @@ def same_objects(first: Sequence[BoxResult], second: Sequence[BoxResult]) -> lis
     return pairs
 
 
-def compare_spectra(groups: Mapping[tuple[str, str], Sequence[BoxResult]], methods: Sequence[str],
+def compare_spectra(groups: Mapping[tuple[str, str, str], Sequence[BoxResult]], methods: Sequence[str],
                     resamples: int, seed: int) -> list[Comparison]:
-    """For each method, every pair of nets/spectra that explained the same objects of the same scenes."""
+    """For each method, every pair of nets/spectra that explained the same objects of the same
+    scenes as the same kind of target."""
     rows = []
-    names = {key: f"{key[0]} on {key[1]}" for key in groups}
     for method in methods:
         table = []
         scored = {key: [r for r in results if r.method == method and r.scored] for key, results in groups.items()}
         for first, second in itertools.combinations(groups, 2):
+            if first[2] != second[2]:
+                continue
             matched = same_objects(scored[first], scored[second])
             for metric in METRICS:
                 noise = max(method_noise(groups[first], method, metric), method_noise(groups[second], method, metric))
-                table.append(_compare("spectra", method, metric, names[first], names[second],
+                table.append(_compare("spectra", method, metric, group_name(first), group_name(second),
                                       [(auc(x, metric), auc(y, metric)) for x, y in matched], noise, resamples, seed))
         rows += _correct(table)
     return rows

@@ -1,4 +1,6 @@
 """One sample through the shared path: one scoring rule for the methods and the metric, typed results."""
+import copy
+
 import pytest
 import torch
 
@@ -72,7 +74,8 @@ def test_a_failing_method_is_a_typed_failure_and_the_others_run(sample):
 
 
 def test_a_sample_below_the_target_threshold_is_not_explained(sample):
-    assert Explainer(ExplainSettings(["gradcam"], target_min_score=0.999)).explain(region_detector(), sample) is None
+    explained = Explainer(ExplainSettings(["gradcam"], target_min_score=0.999)).explain(region_detector(), sample)
+    assert explained.targets == [] and explained.results == []
 
 
 def test_a_top_box_clipped_to_no_area_is_passed_over_for_the_next(sample):
@@ -80,15 +83,18 @@ def test_a_top_box_clipped_to_no_area_is_passed_over_for_the_next(sample):
     on a demo net: score 0.999, box 128,0,128,0); nothing can match it, so the next box is explained."""
     region = region_detector()
 
-    def with_a_collapsed_top_box(images, *args):
-        found = region(images, *args)
-        collapsed = torch.tensor([[[128.0, 0.0, 128.0, 0.0]]]).expand(len(images), 1, 4)
-        return Detections(torch.cat([collapsed, found.boxes], 1), torch.cat([found.scores[:, :1] * 0 + 0.999, found.scores], 1),
-                          torch.cat([found.labels[:, :1], found.labels], 1),
-                          torch.cat([found.class_probs[:, :1], found.class_probs], 1),
-                          torch.cat([found.anchors[:, :1], found.anchors], 1))
+    class WithACollapsedTopBox(type(region)):
+        def decode(self, raw, min_score=0.0):
+            found = super().decode(raw, min_score)
+            collapsed = torch.tensor([[[128.0, 0.0, 128.0, 0.0]]]).expand(len(found.boxes), 1, 4)
+            return Detections(torch.cat([collapsed, found.boxes], 1), torch.cat([found.scores[:, :1] * 0 + 0.999, found.scores], 1),
+                              torch.cat([found.labels[:, :1], found.labels], 1),
+                              torch.cat([found.class_probs[:, :1], found.class_probs], 1),
+                              torch.cat([found.anchors[:, :1], found.anchors], 1))
 
-    (target,) = Explainer(ExplainSettings(["gradcam"])).targets(with_a_collapsed_top_box, sample["image"])
+    with_a_collapsed_top_box = copy.copy(region)
+    with_a_collapsed_top_box.__class__ = WithACollapsedTopBox
+    (target,), _ = Explainer(ExplainSettings(["gradcam"])).targets(with_a_collapsed_top_box, sample["image"])
     with torch.no_grad():
         expected = region(sample["image"][None])
     assert torch.equal(target.box, expected.boxes[0, 0]) and target.score == pytest.approx(float(expected.scores[0, 0]))
@@ -157,3 +163,62 @@ def test_scenes_are_chosen_once_for_every_net_from_the_ids_they_share():
     # Too few shared ids: the rest come from ids some nets hold.
     few = choose_scenes([["a", "b"], ["b", "c"]], 2, seed=0)
     assert "b" in few and len(few) == 2
+
+
+def _annotated(grey_region: float, boxes: list, labels: list) -> dict:
+    """The region detector's image with tile REGION at ``grey_region`` (its detection scores
+    sigmoid(8 * grey - 4)) and the given annotations."""
+    image = torch.full((3, 64, 64), 0.5)
+    image[:, 16:32, 16:32] = grey_region
+    return {"image": image, "sample_id": "000002", "spectrum": "mir",
+            "boxes": torch.tensor(boxes, dtype=torch.float32).reshape(-1, 4), "labels": torch.tensor(labels, dtype=torch.long)}
+
+
+def test_an_object_the_detector_misses_is_explained_at_its_best_anchor():
+    # Tile REGION at 0.6: the detection at cell (6, 6) scores sigmoid(0.8) = 0.69 < 0.8, a miss;
+    # the class-0 object at the corner is seen only by its anchor's constant logit of -10.
+    sample = _annotated(0.6, [[0, 0, 8, 8], [48, 48, 56, 56]], [0, 1])
+    explainer = Explainer(ExplainSettings(["gradcam", "rise"], {"rise": {"n_masks": 256, "grid": 4, "p": 0.5}}, step=0.25,
+                                          targets="missed", boxes="all", baselines=False, target_min_score=0.8))
+    explained = explainer.explain(region_detector(), sample)
+    assert [o.found for o in explained.objects] == [False, False]
+    assert explained.objects[1].score == pytest.approx(torch.sigmoid(torch.tensor(8 * 0.6 - 4)).item(), abs=1e-5)
+    nearest, corner = explained.targets  # nearest miss first
+    assert (nearest.kind, nearest.label, nearest.box.tolist()) == ("missed", 1, [48, 48, 56, 56])
+    assert nearest.anchor == 6 * 8 + 6 and corner.anchor == 0  # the cells whose boxes are the objects' (by hand)
+    assert nearest.score == pytest.approx(0.6900, abs=1e-4) and corner.score == pytest.approx(torch.sigmoid(torch.tensor(-10.0)).item())
+    by = {(r.box, r.method): r for r in explained.results}
+    for method in ("gradcam", "rise"):  # the class logit of anchor (6, 6) reads tile REGION only
+        saliency = by[0, method].saliency
+        top = torch.argsort(saliency.flatten(), descending=True)[:256]  # as many as the tile has pixels
+        assert saliency.max() > 0 and (top // 64 // 16 == 1).logical_and(top % 64 // 16 == 1).float().mean() > 0.5, method
+    # The metric scores the object by its best detection, with no floor: the unaltered image gives 0.69.
+    assert by[0, "rise"].deletion.scores[0] == pytest.approx(nearest.score, abs=1e-5)
+    # ... down to the black image's 0.018, below the paper's floor of 0.05, where a matched rule would give 0.
+    assert by[0, "rise"].deletion.scores[-1] == pytest.approx(torch.sigmoid(torch.tensor(-4.0)).item(), abs=1e-5)
+    assert by[0, "rise"].localisation.against == "annotation"
+
+
+def test_a_detection_with_no_object_of_its_class_is_a_false_positive():
+    bright = 0.9  # the detection at cell (6, 6) scores 0.96
+    settings = ExplainSettings(["gradcam"], targets="detections,false_positives", baselines=False, step=0.5)
+    on_nothing = Explainer(settings).explain(region_detector(), _annotated(bright, [[0, 0, 16, 16]], [0]))
+    assert [t.kind for t in on_nothing.targets] == ["detection", "false_positive"]
+    assert on_nothing.results[1].localisation.against == "background"
+    other_class = Explainer(settings).explain(region_detector(), _annotated(bright, [[46, 46, 58, 58]], [0]))
+    assert other_class.results[1].localisation.against == "other_class"
+    right = Explainer(settings).explain(region_detector(), _annotated(bright, [[48, 48, 56, 56]], [1]))
+    assert [t.kind for t in right.targets] == ["detection"] and right.objects[0].found
+
+
+def test_missed_objects_are_scored_without_the_floor_or_by_anchor():
+    from spectral_xai.detection import AnchorScore, ObjectScore
+
+    assert isinstance(Scoring().build("missed"), ObjectScore) and isinstance(Scoring("drise").build("missed"), ObjectScore)
+    assert isinstance(Scoring("anchor").build("missed"), AnchorScore)
+
+
+@pytest.mark.parametrize("targets", ["mised", "", "detections,everything"])
+def test_an_unknown_target_kind_is_refused_by_name(targets):
+    with pytest.raises(SettingsError, match="target"):
+        ExplainSettings(["gradcam"], targets=targets)

@@ -17,7 +17,7 @@ def trained(trained_checkpoint):
     detector, explainer = module.detector(), Explainer(ExplainSettings(["gradcam"]))
     dataset = datamodule.datasets["test"]
     # A briefly trained net does not find a box in every image: the first test image where it does.
-    sample = next(dataset[i] for i in range(len(dataset)) if explainer.targets(detector, dataset[i]["image"]))
+    sample = next(dataset[i] for i in range(len(dataset)) if explainer.targets(detector, dataset[i]["image"])[0])
     return detector, sample
 
 

@@ -33,6 +33,9 @@ from ..statistics import compare_methods, comparison_scalars
 log = logging.getLogger(__name__)
 
 COLUMNS = ["epoch", *BOX_FIELDS]
+#: Per epoch: methods that failed, scenes with nothing to explain, scenes left for time, and how
+#: many missed objects and false positives were explained (where ``targets`` asks for them).
+KIND_COUNTS = {"missed": "missed/count", "false_positive": "false_positives/count"}
 COUNTS = ("failures", "no_detection", "skipped_for_time")
 SCHEDULE = {"num_images": Setting(int, low=1), "every_n_epochs": Setting(int, low=1), "seed": Setting(int, low=0),
             "figure_inches": Setting(float, low=0, open="low"), "time_budget_s": Setting(float, low=0)}
@@ -115,10 +118,12 @@ class ExplanationCallback(pl.Callback):
                 continue
             sample = dataset[index]
             explained = self.explainer.explain(detector, sample, pl_module.device)
-            if explained is None:
+            share.counts.update({KIND_COUNTS[kind]: n for kind, n in explained.counts().items() if kind != "detection"})
+            if not explained.targets:
                 share.counts["no_detection"] += 1
-                log.warning("epoch %d: no detection scored >= %.2f in validation image %s (%s); not explained",
-                            epoch, self.explainer.target_min_score, sample["sample_id"], sample["spectrum"])
+                log.warning("epoch %d: nothing to explain in validation image %s (%s): no target of kinds %s "
+                            "(detections scoring >= %.2f)", epoch, sample["sample_id"], sample["spectrum"],
+                            ", ".join(self.explainer.settings.targets), self.explainer.target_min_score)
                 continue
             share.counts["failures"] += sum(not r.ok for r in explained.results)
             share.results += [r.cpu() for r in explained.results]
@@ -137,10 +142,11 @@ class ExplanationCallback(pl.Callback):
         results = sorted((r for s in shares for r in s.results), key=lambda r: (r.sample_id, r.spectrum, r.box))
         figures = sorted((f for s in shares for f in s.figures), key=lambda f: f[0])
         self.totals.update(counts)
-        scalars = {f"explain/{key}": float(counts[key]) for key in COUNTS}
+        kinds = [KIND_COUNTS[kind] for kind in self.explainer.settings.targets if kind in KIND_COUNTS]
+        scalars = {f"explain/{key}": float(counts[key]) for key in (*COUNTS, *kinds)}
         settings = self.explainer.settings
-        compared = compare_methods({("net", "epoch"): results}, list(self.explainer.methods),
-                                   settings.bootstrap_resamples, settings.bootstrap_seed)
+        compared = compare_methods({("net", "epoch", "detection"): [r for r in results if r.target.kind == "detection"]},
+                                   list(self.explainer.methods), settings.bootstrap_resamples, settings.bootstrap_seed)
         pl_module.log_dict({**scalars, **method_scalars(results, list(self.explainer.methods)),
                             **spectrum_scalars(results), **comparison_scalars(compared)}, rank_zero_only=True)
         class_names = list(pl_module.hparams.class_names)

@@ -241,14 +241,17 @@ def write_synthetic_dataset(
 
     Every ``sixteen_bit_fir_every``-th FIR image is a 16-bit single-channel PNG, the rest 8-bit;
     NIR and MIR are 8-bit single channel, RGB 8-bit three channels. About ``vis_ok_fraction`` of
-    the ids get a ``vis_ok`` check image. The same arguments write the same bytes.
+    the ids get a ``vis_ok`` check image. ``conditions.csv`` gives each scene's ``id,condition``
+    (day or night), which the real dataset does not ship. The same arguments write the same bytes.
     """
     root = Path(root)
     w, h = layout.CONVERTED_SIZE_WH
+    conditions = ["id,condition"]
     for index in range(num_scenes):
         sample_id = f"{index:06d}"
         rng = np.random.default_rng([seed, index])
         night, objects, scene = _draw_scene(rng, (h, w))
+        conditions.append(f"{sample_id},{'night' if night else 'day'}")
         spectra = _image_spectra(rng, night, objects, scene)
         for spectrum, image in spectra.items():
             sixteen = spectrum == "fir" and sixteen_bit_fir_every > 0 and index % sixteen_bit_fir_every == 0
@@ -261,6 +264,7 @@ def write_synthetic_dataset(
             for x1, y1, x2, y2 in boxes.astype(int):
                 cv2.rectangle(check, (x1, y1), (x2, y2), (0.0, 1.0, 0.0), 1)
             _write_png(root / layout.VIS_OK / f"{sample_id}.png", check)
+    (root / "conditions.csv").write_text("\n".join(conditions) + "\n")
     return root
 
 

@@ -1,9 +1,10 @@
 """A detector and its detections: the traced EfficientDet, one way to score a detection in altered
 images, and perturbed batches. ``explainers`` and ``metrics`` both stand on this; neither imports
 the other."""
-from .detector import Detections, EffdetDetector, Target
+from .detector import TARGET_KINDS, Detections, EffdetDetector, Target
 from .perturbation import perturbed_matches
-from .scoring import AnchorScore, DetectionScorer, DRiseSimilarity, Match, MatchedScore, Scoring, ScoringRule
+from .scoring import (AnchorScore, DetectionScorer, DRiseSimilarity, Match, MatchedScore, ObjectScore, Scoring,
+                      ScoringRule)
 
-__all__ = ["AnchorScore", "Detections", "EffdetDetector", "Target", "perturbed_matches", "DetectionScorer", "DRiseSimilarity",
-           "Match", "MatchedScore", "Scoring", "ScoringRule"]
+__all__ = ["TARGET_KINDS", "AnchorScore", "Detections", "EffdetDetector", "Target", "perturbed_matches", "DetectionScorer", "DRiseSimilarity",
+           "Match", "MatchedScore", "ObjectScore", "Scoring", "ScoringRule"]

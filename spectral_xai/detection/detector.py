@@ -17,7 +17,7 @@ from dataclasses import dataclass, fields, replace
 import torch
 from effdet.anchors import decode_box_outputs
 from torch import nn
-from torchvision.ops import batched_nms
+from torchvision.ops import batched_nms, box_iou
 
 Raw = tuple[list[torch.Tensor], list[torch.Tensor]]  # per-level class logits, box regressions
 
@@ -37,18 +37,27 @@ class Detections:
         return Detections(*(getattr(self, f.name)[index:index + 1] for f in fields(self)))
 
 
+#: What a target is: a detection the net made, an annotated object it missed, or a detection
+#: with no annotated object of its class behind it.
+TARGET_KINDS = ("detection", "missed", "false_positive")
+
+
 @dataclass(frozen=True)
 class Target:
-    """One detection to explain, in the input pixels of its image."""
+    """One thing to explain, in the input pixels of its image: a detection (``box``, ``score`` and
+    ``anchor`` its own) or, for a ``missed`` object, the annotated box, the best score the net gave
+    that object (0 when nothing of its class overlapped it) and the anchor whose decoded box
+    overlaps it most, whose class logit gradient methods explain."""
 
     box: torch.Tensor  # [4] x1 y1 x2 y2
     label: int  # 0-based
     score: float
     class_probs: torch.Tensor  # [C]
     anchor: int
+    kind: str = "detection"  # one of TARGET_KINDS
 
     @classmethod
-    def from_detections(cls, detections: Detections, image: int = 0, rank: int = 0) -> "Target":
+    def from_detections(cls, detections: Detections, image: int = 0, rank: int = 0, kind: str = "detection") -> "Target":
         if int(detections.labels[image, rank]) < 0:
             raise ValueError(f"image {image} has no detection at rank {rank}")
         return cls(
@@ -57,6 +66,7 @@ class Target:
             score=float(detections.scores[image, rank]),
             class_probs=detections.class_probs[image, rank].detach(),
             anchor=int(detections.anchors[image, rank]),
+            kind=kind,
         )
 
     def moved(self, box: torch.Tensor) -> "Target":
@@ -148,6 +158,27 @@ class EffdetDetector(nn.Module):
                 return level, a, cell // w, cell % w
             offset += size
         raise IndexError(f"anchor {anchor} beyond the {offset} anchors of this detector")
+
+    def anchor_boxes_decoded(self, raw: Raw, image: int = 0) -> torch.Tensor:
+        """Every anchor's box [A, 4] (x1 y1 x2 y2, clipped as :meth:`decode` clips) in image ``image``."""
+        box_out = raw[1]
+        codes = torch.cat([o[image:image + 1].permute(0, 2, 3, 1).reshape(-1, 4) for o in box_out])
+        boxes = decode_box_outputs(codes.float(), self.anchor_boxes, output_xyxy=True)
+        return boxes if self.box_limit is None else boxes.clamp(min=0).min(self.box_limit)
+
+    def best_anchor(self, raw: Raw, box: torch.Tensor, image: int = 0) -> int:
+        """The anchor whose decoded box overlaps ``box`` most, over every level: where the net
+        would have put a detection of an object it missed."""
+        return int(box_iou(box[None].to(self.anchor_boxes), self.anchor_boxes_decoded(raw, image))[0].argmax())
+
+    def missed_target(self, raw: Raw, box: torch.Tensor, label: int, score: float, image: int = 0) -> Target:
+        """An annotated object the net missed, as a :class:`Target` of kind ``missed`` at its best anchor."""
+        anchor = self.best_anchor(raw, box, image)
+        level, a, y, x = self.locate(raw, anchor)
+        c = self.num_classes
+        probs = raw[0][level][image, a * c:(a + 1) * c, y, x].detach().float().sigmoid()
+        return Target(box=box.detach().float(), label=int(label), score=float(score), class_probs=probs, anchor=anchor,
+                      kind="missed")
 
     def logit(self, raw: Raw, target: Target, image: int = 0) -> torch.Tensor:
         """The target's own class logit in ``raw``, differentiable to the input."""

@@ -66,6 +66,22 @@ class MatchedScore(ScoringRule):
         return _gather(detections, detections.scores.gather(1, index.clamp(min=0)[:, None])[:, 0], index)
 
 
+class ObjectScore(ScoringRule):
+    """How strongly the net sees an annotated object it missed: the best score among detections of
+    the object's class at IoU >= ``min_iou`` with its box, with no floor (a missed object's score is
+    below the floor by definition, and a map must see it rise or fall); none gives 0."""
+
+    def __init__(self, min_iou: float = 0.5):
+        self.min_iou = min_iou
+
+    def __call__(self, detections: Detections, target: Target) -> Match:
+        iou = box_iou(target.box[None].to(detections.boxes), detections.boxes.reshape(-1, 4)).reshape(detections.scores.shape)
+        valid = (detections.labels == target.label) & (iou >= self.min_iou)
+        best, index = torch.where(valid, detections.scores, torch.full_like(detections.scores, -1.0)).max(dim=1)
+        index = torch.where(best >= 0, index, -1)
+        return _gather(detections, best.clamp(min=0), index)
+
+
 class DRiseSimilarity(ScoringRule):
     """D-RISE (Petsiuk et al. 2021) as xaitk-saliency computes it: max over every detection (no
     floor) of IoU x cosine(class vectors) x objectness. EfficientDet has no objectness head; the
@@ -136,7 +152,11 @@ class Scoring:
             return settings or cls()
         return cls(**check_settings("scoring", settings, SCORING_SETTINGS))
 
-    def build(self) -> ScoringRule:
+    def build(self, kind: str = "detection") -> ScoringRule:
+        """The rule for targets of ``kind``: a missed object has no detection to re-identify, so it
+        is scored by :class:`ObjectScore` (or by ``anchor``, where that is the run's rule)."""
+        if kind == "missed" and self.rule != "anchor":
+            return ObjectScore(self.min_iou)
         return {"matched": lambda: MatchedScore(self.min_score, self.min_iou), "drise": DRiseSimilarity,
                 "anchor": AnchorScore}[self.rule]()
 

@@ -3,8 +3,11 @@
 discrimination index.
 
 The detection is judged against its ground-truth box: the annotated object of its class that it
-overlaps most (IoU >= ``min_iou``); a detection matching no annotation (a false positive, or an
-unannotated image) is judged against its own box. The other objects are every other annotated box.
+overlaps most (IoU >= ``min_iou``); a detection matching no annotation (an unannotated image) is
+judged against its own box. A target of kind ``false_positive`` is judged against the annotated
+object of any class that it overlaps most (a net confusing one class for another should look at
+that object), and against its own box, as ``background``, where it overlaps none. The other
+objects are every other annotated box.
 A pixel belongs to a box when its centre lies inside it.
 """
 from __future__ import annotations
@@ -23,7 +26,10 @@ class Localisation:
     pointing_game: float  # 1: the map's maximum lies in the box, 0: it does not; NaN: a blank map
     energy_pointing_game: float  # share of the map's sum inside the box; NaN: a blank map
     odi: float  # share of the saliency in objects' boxes that lies in other objects' boxes (lower is better)
-    against: str  # "annotation" or "detection": which box the detection was judged against
+    # Which box the target was judged against: "annotation" (of its class), "other_class" (a false
+    # positive on an object of another class), "background" (a false positive on no object) or
+    # "detection" (its own box: no annotation to judge it by).
+    against: str
 
 
 def box_mask(box: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
@@ -47,7 +53,15 @@ def localisation(saliency: torch.Tensor, target: Target, annotated_boxes: torch.
     labels = annotated_labels.reshape(-1).to(saliency.device)
     own, against = target.box.to(saliency.device, torch.float32), "detection"
     others = torch.ones(len(boxes), dtype=torch.bool, device=saliency.device)
-    if len(boxes):
+    if target.kind == "false_positive":
+        against = "background"
+        if len(boxes):
+            iou = box_iou(own[None], boxes)[0]
+            best = int(iou.argmax())
+            if iou[best] > 0:
+                own, against = boxes[best], "annotation" if int(labels[best]) == target.label else "other_class"
+                others[best] = False
+    elif len(boxes):
         iou = box_iou(own[None], boxes)[0]
         iou = torch.where(labels == target.label, iou, torch.full_like(iou, -1.0))
         best = int(iou.argmax())

@@ -20,14 +20,14 @@ from ..statistics import ALPHA, MIN_PAIRS, Comparison, bootstrap_interval, compa
 
 LOCALISATION = ("pointing_game", "energy_pointing_game", "odi")
 ATTRIBUTION_FIELDS = [f"score_{kind}_{spectrum}" for spectrum in SPECTRA for kind in ("without", "alone")]
-BOX_FIELDS = ["sample_id", "spectrum", "box", "method", "x1", "y1", "x2", "y2", "class", "score",
+BOX_FIELDS = ["sample_id", "spectrum", "box", "kind", "method", "x1", "y1", "x2", "y2", "class", "score",
               "insertion_auc", "deletion_auc", *LOCALISATION, "judged_against", "seconds", "step", "error",
               *ATTRIBUTION_FIELDS]
 
 
 def box_row(result: BoxResult, class_names: Sequence[str]) -> list:
     """``BOX_FIELDS`` of one (box, method) result; ``box`` is the box's rank among its image's
-    explained boxes (0: the best detection)."""
+    explained boxes (0: the best detection), ``kind`` what it is (detection, missed, false_positive)."""
     target = result.target
     box = [round(float(v), 1) for v in target.box]
     aucs = [round(result.insertion.auc, 4), round(result.deletion.auc, 4)] if result.ok else [None, None]
@@ -37,7 +37,7 @@ def box_row(result: BoxResult, class_names: Sequence[str]) -> list:
     for spectrum in SPECTRA:
         score = result.spectrum_scores.get(spectrum)
         attribution += [round(score.without, 4), round(score.alone, 4)] if score else [None, None]
-    return [result.sample_id, result.spectrum, result.box, result.method, *box, class_names[target.label], round(target.score, 4),
+    return [result.sample_id, result.spectrum, result.box, target.kind, result.method, *box, class_names[target.label], round(target.score, 4),
             *aucs, *located, round(result.seconds, 3), result.step, result.error or "", *attribution]
 
 
@@ -87,11 +87,26 @@ def method_statistics(results: Sequence[BoxResult], method: str, resamples: int 
             "insertion_auc_noise": method_noise(results, method, "insertion_auc") if repeated else math.nan}
 
 
+#: How scalar keys name the targets of each kind: ``explain/<method>/...`` for detections,
+#: ``explain/missed/<method>/...`` and ``explain/false_positives/<method>/...`` for the others.
+KIND_KEYS = {"detection": "explain", "missed": "explain/missed", "false_positive": "explain/false_positives"}
+
+
 def method_scalars(results: Sequence[BoxResult], methods: Sequence[str]) -> dict[str, float]:
     """``explain/<method>/{insertion_auc, deletion_auc, pointing_game, energy_pointing_game, odi,
     seconds_per_box}``: means over the maps a method made that are not blank (a localisation score
     over the maps where it is defined); a method with none logs none of them rather than NaN, nor
-    is a score undefined for every map logged; ``explain/<method>/blank``: how many maps were blank."""
+    is a score undefined for every map logged; ``explain/<method>/blank``: how many maps were blank.
+    Missed objects and false positives are kept apart, under the prefixes of :data:`KIND_KEYS`."""
+    scalars = {}
+    for kind in dict.fromkeys(r.target.kind for r in results):
+        mine = [r for r in results if r.target.kind == kind]
+        scalars.update({key.replace("explain", KIND_KEYS[kind], 1): value
+                        for key, value in _method_scalars(mine, methods).items()})
+    return scalars
+
+
+def _method_scalars(results: Sequence[BoxResult], methods: Sequence[str]) -> dict[str, float]:
     scalars = {}
     for method in methods:
         stats = method_statistics(results, method)
@@ -121,33 +136,44 @@ def attribution_statistics(results: Sequence[BoxResult]) -> dict[str, dict]:
 
 
 def spectrum_scalars(results: Sequence[BoxResult]) -> dict[str, float]:
-    """``explain/spectrum/<name>/{score_without, score_alone}``: means over the explained boxes."""
+    """``explain/spectrum/<name>/{score_without, score_alone}``: means over the explained detections."""
+    detections = [r for r in results if r.target.kind == "detection"]
     return {f"explain/spectrum/{spectrum}/score_{kind}": stats[kind]["mean"]
-            for spectrum, stats in attribution_statistics(results).items() for kind in ("without", "alone")}
+            for spectrum, stats in attribution_statistics(detections).items() for kind in ("without", "alone")}
 
 
-def summarize(groups: Mapping[tuple[str, str], Sequence[BoxResult]], methods: Sequence[str],
+GroupKey = tuple[str, str, str]  # (model, spectrum, kind of target): every table keeps the kinds apart
+
+
+def group_results(results: Sequence[BoxResult], model: str, groups: dict[GroupKey, list[BoxResult]]) -> None:
+    """Add ``results`` of ``model`` to ``groups``, one group per (model, spectrum, kind of target)."""
+    for result in results:
+        groups.setdefault((model, result.spectrum, result.target.kind), []).append(result)
+
+
+def summarize(groups: Mapping[GroupKey, Sequence[BoxResult]], methods: Sequence[str],
               resamples: int = 2000, seed: int = 0) -> list[dict]:
-    """Table 2: one entry per (model, spectrum) with per-method statistics over explained boxes and
-    the spectrum attribution of those boxes."""
-    return [{"model": model, "spectrum": spectrum, **{m: method_statistics(results, m, resamples, seed) for m in methods},
+    """Table 2: one entry per (model, spectrum, kind of target) with per-method statistics over
+    explained boxes and the spectrum attribution of those boxes."""
+    return [{"model": model, "spectrum": spectrum, "targets": kind,
+             **{m: method_statistics(results, m, resamples, seed) for m in methods},
              "target_score": _mean_std([r.target.score for r in _per_box(results)]),
              "attribution": attribution_statistics(results)}
-            for (model, spectrum), results in groups.items()]
+            for (model, spectrum, kind), results in groups.items()]
 
 
 def write_summary(folder: Path, table: list[dict], methods: Sequence[str], step: float, boxes: str) -> list[list[str]]:
     """summary.json (full numbers) and summary.csv (formatted as in the paper); returns the CSV rows.
     ``boxes`` names which boxes of each image were explained (``top`` is the paper's protocol)."""
     (folder / "summary.json").write_text(json.dumps({"step": step, "boxes": boxes, "rows": table}, indent=2))
-    header = ["model", "spectrum", "boxes per image"]
+    header = ["model", "spectrum", "targets", "boxes per image"]
     for method in methods:
         header += [f"{method} deletion", f"{method} deletion 95% CI", f"{method} insertion", f"{method} insertion 95% CI",
                    f"{method} pointing", f"{method} energy PG", f"{method} ODI", f"{method} s/box",
                    f"{method} boxes", f"{method} blank", f"{method} seed r"]
     lines = []
     for entry in table:
-        line = [entry["model"], entry["spectrum"], boxes]
+        line = [entry["model"], entry["spectrum"], entry["targets"], boxes]
         for method in methods:
             s = entry[method]
             line += [*_mean_and_interval(s["deletion_auc"]), *_mean_and_interval(s["insertion_auc"]),
@@ -185,12 +211,12 @@ def _cell(value):
 def write_attribution(folder: Path, table: list[dict]) -> list[list[str]]:
     """attribution.csv: per (model, evaluated spectrum, input spectrum) the boxes' mean score, and
     the mean ± std of their score without that spectrum and with it alone; returns the rows."""
-    header = ["model", "spectrum", "input spectrum", "score", "score without", "score alone"]
+    header = ["model", "spectrum", "targets", "input spectrum", "score", "score without", "score alone"]
     lines = []
     for entry in table:
         score = entry["target_score"]
         for spectrum, stats in entry["attribution"].items():
-            lines.append([entry["model"], entry["spectrum"], spectrum, f"{score['mean']:.3f}",
+            lines.append([entry["model"], entry["spectrum"], entry["targets"], spectrum, f"{score['mean']:.3f}",
                           f"{stats['without']['mean']:.3f} ± {stats['without']['std']:.3f}",
                           f"{stats['alone']['mean']:.3f} ± {stats['alone']['std']:.3f}"])
     write_csv(folder / "attribution.csv", header, lines)
