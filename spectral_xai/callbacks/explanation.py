@@ -122,7 +122,7 @@ class ExplanationCallback(pl.Callback):
             if not explained.targets:
                 share.counts["no_detection"] += 1
                 log.warning("epoch %d: nothing to explain in validation image %s (%s): no target of kinds %s "
-                            "(detections scoring >= %.2f)", epoch, sample["sample_id"], sample["spectrum"],
+                            "(detections scoring >= %.2f); not explained", epoch, sample["sample_id"], sample["spectrum"],
                             ", ".join(self.explainer.settings.targets), self.explainer.target_min_score)
                 continue
             share.counts["failures"] += sum(not r.ok for r in explained.results)

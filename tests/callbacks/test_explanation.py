@@ -164,3 +164,16 @@ def test_two_process_ddp_fit_shares_the_scenes_and_logs_every_row_once(synthetic
     keys = [(row[column("sample_id")], row[column("method")]) for row in content["data"]]
     assert sorted(keys) == sorted((scene, method) for scene in shares[0] + shares[1] for method in ("gradcam", "rise"))
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file() and (tmp_path / "checkpoints" / "split.json").is_file()
+
+
+def test_missed_objects_are_explained_each_epoch_and_logged_apart(synthetic_root, tmp_path):
+    # An untrained net's boxes score about 0.01: at target_min_score 0.5 every annotated object is missed.
+    settings = ExplainSettings(**{**SETTINGS, "target_min_score": 0.5, "targets": ["detections", "missed"]})
+    callback = ExplanationCallback(settings=settings, num_images=2)
+    fit(synthetic_root, CSVLogger(tmp_path), [callback], epochs=1)
+    run_dir = tmp_path / "lightning_logs" / "version_0"
+    (metrics,) = [r for r in read_rows(run_dir / "metrics.csv") if r.get("explain/missed/count")]
+    assert float(metrics["explain/missed/count"]) == 2  # boxes: top, one miss per scene
+    assert metrics["explain/missed/gradcam/seconds_per_box"] and not metrics.get("explain/gradcam/seconds_per_box")
+    rows = read_rows(run_dir / "explanations" / "epoch000" / "boxes.csv")
+    assert {row["kind"] for row in rows} == {"missed"} and len(rows) == 2 * len(METHODS)

@@ -55,16 +55,20 @@ def fit_ddp_subprocess(root: Path, out: Path, *extra: str) -> subprocess.Complet
     return result
 
 
-def shared_trained_net(out: Path) -> Path:
-    """``out/checkpoints/last.ckpt``: a MIR detector trained briefly on synthetic data with the demo
-    config (about a minute), trained by the first process to ask under a file lock and read by the
-    others. Its recipe is pinned here (raw weights, AdamW at 0.004, 8 epochs, 140 scenes), so that
-    retuning the demo does not silently change what the tests and benchmarks see."""
+def shared_trained_net(out: Path, spectrum: str = "mir", data: Path | None = None) -> Path:
+    """``out/checkpoints/last.ckpt``: a detector of ``spectrum`` (MIR unless told) trained briefly on
+    synthetic data (140 scenes, written to ``data`` or ``out/data``) with the demo config (about a
+    minute), trained by the first process to ask under a file lock and read by the others. Its recipe
+    is pinned here (raw weights, AdamW at 0.004, 8 epochs), so that retuning the demo does not
+    silently change what the tests and benchmarks see."""
     with FileLock(f"{out}.lock"):
         if not (out / "checkpoints" / "last.ckpt").is_file():
-            root = write_synthetic_dataset(out / "data", num_scenes=140, seed=0)
+            data = data or out / "data"
+            with FileLock(f"{data}.lock"):
+                root = data if (data / "conditions.csv").is_file() else write_synthetic_dataset(data, num_scenes=140, seed=0)
             SpectralCLI(EfficientDetModule, MultispectralDataModule, save_config_kwargs={"overwrite": True}, args=[
                 "fit", "--config", str(REPO / "configs/demo.yaml"), "--data.root", str(root), "--data.num_workers", "0",
+                "--data.spectra", f"[{spectrum}]",
                 "--trainer.max_epochs", "8", "--model.scheduler.init_args.milestones", "[6]", "--trainer.callbacks", "[]",
                 "--model.ema_decay", "null", "--model.optimizer.init_args.lr", "0.004",
                 "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",

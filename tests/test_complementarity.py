@@ -1,0 +1,92 @@
+"""What each spectrum sees: conditions read or estimated, objects counted per net x spectrum, and on
+the synthetic data (RGB dark at night, FIR the same by day and night) an RGB and a FIR net trained
+briefly, whose complementarity must lean the way the physics does."""
+import csv
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from spectral_xai.complementarity import (Condition, class_counts, object_records, pair_counts, read_conditions,
+                                          scene_conditions)
+from spectral_xai.data_modules import layout
+from spectral_xai.data_modules.reader import DatasetError
+from spectral_xai.evaluation import ExplainSettings, ObjectOutcome
+from spectral_xai.posthoc import explain_checkpoints
+
+from .helpers.training import shared_trained_net
+
+
+def test_conditions_come_from_the_file_and_else_from_the_rgb_brightness(tmp_path):
+    (tmp_path / "conditions.csv").write_text("id,condition\n000000,night\n")
+    for sample_id, grey in (("000001", 20), ("000002", 200)):
+        path = layout.image_path(tmp_path, layout.CONVERTED_IMAGES, "rgb", sample_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cv2.imwrite(str(path), np.full((16, 16, 3), grey, np.uint8))
+    found = scene_conditions(tmp_path, ["000000", "000001", "000002", "000003"])
+    assert found == {"000000": Condition("night", "file"), "000001": Condition("night", "estimate"),
+                     "000002": Condition("day", "estimate"), "000003": Condition("unknown", "none")}
+    assert scene_conditions(tmp_path, ["000002"], night_brightness=0.9)["000002"].name == "night"
+
+
+def test_a_bad_conditions_line_names_the_file_and_the_line(tmp_path):
+    path = tmp_path / "conditions.csv"
+    path.write_text("000000,day\n000001,dusk\n")
+    with pytest.raises(DatasetError, match=r"conditions.csv: line 2 '000001,dusk'"):
+        read_conditions(path)
+    with pytest.raises(DatasetError, match="not found"):
+        scene_conditions(tmp_path, ["000000"], conditions_file=tmp_path / "missing.csv")
+
+
+def test_objects_are_counted_per_class_and_condition():
+    def seen(found: bool, label: int = 0) -> ObjectOutcome:
+        return ObjectOutcome(0, label, (0, 0, 1, 1), 0.9 if found else 0.01, found)
+
+    outcomes = {"rgb on rgb": {"a": [seen(True)], "b": [seen(False)], "c": [seen(False, 1)]},
+                "fir on fir": {"a": [seen(True)], "b": [seen(True)], "c": [seen(False, 1)]}}
+    conditions = {"a": Condition("day", "file"), "b": Condition("night", "file"), "c": Condition("night", "file")}
+    records = object_records(outcomes, conditions)
+    assert [(r.scene, r.finders) for r in records] == [("a", ["rgb on rgb", "fir on fir"]), ("b", ["fir on fir"]), ("c", [])]
+    counts = {(c["class"], c["condition"]): c for c in class_counts(records, list(outcomes), ["bike", "car"])}
+    assert counts["all", "night"]["alone"] == {"rgb on rgb": 0, "fir on fir": 1} and counts["all", "night"]["none"] == 1
+    assert counts["bike", "day"]["several"] == 1 and counts["car", "night"]["objects"] == 1
+    pairs = {(p["finds"], p["misses"], p["condition"]): p["count"] for p in pair_counts(records, list(outcomes))}
+    assert pairs["fir on fir", "rgb on rgb", "night"] == 1 and pairs["fir on fir", "rgb on rgb", "day"] == 0
+
+
+@pytest.fixture(scope="module")
+def rgb_and_fir(tmp_path_factory) -> tuple[Path, Path]:
+    """An RGB and a FIR net trained briefly on the same synthetic scenes (under a minute each),
+    shared across pytest-xdist's processes as the MIR net is."""
+    folder = tmp_path_factory.getbasetemp()
+    if "PYTEST_XDIST_WORKER" in os.environ:
+        folder = folder.parent
+    data = folder / "day_night_data"
+    return (shared_trained_net(folder / "trained_rgb", "rgb", data), shared_trained_net(folder / "trained_fir", "fir", data))
+
+
+@pytest.mark.slow
+def test_fir_finds_at_night_what_rgb_misses_and_the_report_shows_both_explanations(rgb_and_fir, tmp_path):
+    out = explain_checkpoints(rgb_and_fir, tmp_path / "explain", ExplainSettings(
+        ["gradcam"], targets="detections,missed", boxes="all", step=0.5, baselines=False, bootstrap_resamples=100),
+        num_images=28, scene_grids=3, accelerator="cpu")
+    with open(out / "complementarity.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {r["condition source"] for r in rows} == {"file"} and {r["condition"] for r in rows} == {"day", "night"}
+
+    def share(condition: str) -> float:
+        mine = [r for r in rows if r["condition"] == condition]
+        return sum(r["fir on fir found"] == "1" and r["rgb on rgb found"] == "0" for r in mine) / len(mine)
+
+    assert share("night") > share("day"), (share("night"), share("day"))
+    report = (out / "report.html").read_text()
+    assert "What each spectrum sees" in report and "found by fir on fir" not in report  # titles live in the PNGs
+    grids = sorted((out / "complementarity").glob("*.png"))
+    assert grids and len(grids) <= 3
+    with open(out / "boxes.csv") as handle:
+        kinds = {r["kind"] for r in csv.DictReader(handle)}
+    assert kinds == {"detection", "missed"}
+    summary = (out / "summary.csv").read_text()
+    assert ",missed," in summary and ",detection," in summary
