@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import itertools
 import logging
 import os
 import pickle
 import shutil
 import tempfile
 from dataclasses import dataclass, field
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -28,7 +30,7 @@ from lightning_fabric import Fabric
 from PIL import Image
 from tqdm import tqdm
 
-from .checkpoint import CheckpointError, load_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint
 from .complementarity import Condition, ObjectRecord, explained_box, object_records, scene_conditions, write_complementarity
 from .data_modules import layout
 from .data_modules.dataset import MultispectralDetectionDataset
@@ -40,8 +42,10 @@ from .lit_modules import EfficientDetModule
 from .loggers import AutoWandbLogger
 from .reporting.curves import curve_plot
 from .reporting.figures import GridRow, explanation_figure, sanity_figure, scene_grid
-from .reporting.html import write_report
-from .reporting.tables import (BOX_FIELDS, GroupKey, box_row, group_results, method_scalars, spectrum_scalars, summarize,
+from .reporting.html import Section, write_report
+from .reporting.plots import method_dots, overlaid_curves, sanity_heatmap, spectra_panels
+from .reporting.tables import (BOX_FIELDS, GroupKey, box_row, group_results, method_rows, method_scalars, spectrum_scalars,
+                               summarize,
                                write_attribution, write_comparisons, write_csv, write_sanity, write_summary)
 from .reporting.wandb_media import log_media
 from .sanity import STAGES, SanityResult, randomised_cascade, sanity_check as randomisation_test
@@ -59,6 +63,8 @@ class LoadedCheckpoint:
     path: Path
     module: EfficientDetModule
     data: MultispectralDataModule
+    epoch: int | None = None  # the training epoch it was saved at
+    val_map: float | None = None  # its val/map, where the run's ModelCheckpoint recorded it
 
 
 @dataclass
@@ -184,7 +190,9 @@ def explain_checkpoints(
     try:
         _write_report(scratch, loaded, explainer, scenes, explained, scene_grids, sanity_check, wandb_project,
                       scene_conditions(loaded[0].data.hparams.root, scenes, conditions, night_brightness,
-                                       loaded[0].data.hparams.image_dir))
+                                       loaded[0].data.hparams.image_dir),
+                      {"part": part, "scene seed": seed, "scenes asked for": num_images, "conditions": conditions
+                       or "<root>/conditions.csv where it exists, else estimated", "night brightness": night_brightness})
         output.mkdir(exist_ok=True)
         for item in scratch.iterdir():
             target = output / item.name
@@ -222,8 +230,44 @@ def _load_all(checkpoints: Sequence[str | Path], trust: bool = False, **override
                                        **{k: v for k, v in overrides.items() if v is not None})
         name = _model_name(path, names)
         names.append(name)
-        loaded.append(LoadedCheckpoint(name, path, module, data))
+        loaded.append(LoadedCheckpoint(name, path, module, data, *_training_state(read_checkpoint(path, trust, mmap=True))))
     return loaded
+
+
+def _training_state(saved: Mapping[str, Any]) -> tuple[int | None, float | None]:
+    """The epoch a checkpoint was saved at and its val/map, as Lightning's ModelCheckpoint kept it."""
+    val_map = None
+    for key, state in saved.get("callbacks", {}).items():
+        if key.startswith("ModelCheckpoint") and "val/map" in key and isinstance(state, Mapping):
+            score = state.get("current_score")
+            val_map = None if score is None else round(float(score), 4)
+    return saved.get("epoch"), val_map
+
+
+def _settings_rows(loaded: Sequence[LoadedCheckpoint], explainer: Explainer, scenes: Sequence[str], skipped: int,
+                   run: Mapping[str, Any]) -> list[list[str]]:
+    """What made the numbers: the explanation settings, the run's options and every checkpoint."""
+    settings, scoring = explainer.settings, explainer.scoring
+    given = settings.method_settings or {}
+    methods = "; ".join(f"{m} {given[m]}" if m in given else m for m in settings.methods)
+    rows = [["setting", "value"], ["package", f"spectral-xai {version('spectral-xai')}"], ["methods (settings given)", methods],
+            ["scoring rule", f"{scoring.rule} (min score {scoring.min_score}, min IoU {scoring.min_iou})"],
+            ["targets", ", ".join(settings.targets)], ["boxes per image (of each kind)", boxes_label(settings.boxes)],
+            ["target min score", str(settings.target_min_score)], ["insertion/deletion step", str(settings.step)],
+            ["repeats", str(settings.repeats)],
+            ["bootstrap", f"{settings.bootstrap_resamples} resamples, seed {settings.bootstrap_seed}"],
+            *([name, str(value)] for name, value in run.items()),
+            ["scenes (the same for every net and spectrum where present)", ", ".join(scenes)],
+            ["images with nothing to explain", str(skipped)]]
+    for checkpoint in loaded:
+        hparams = checkpoint.data.hparams
+        sizes = ", ".join(f"{part} {len(ids)}" for part, ids in (checkpoint.data.split or {}).items())
+        split = f"{hparams.split}" + (f" ({hparams.split_file})" if hparams.split_file else f", seed {hparams.seed}")
+        rows.append([f"checkpoint {checkpoint.name}",
+                     f"{checkpoint.path}; epoch {checkpoint.epoch}; val/map {checkpoint.val_map}; spectra "
+                     f"{'+'.join(checkpoint.data.spectra)} ({checkpoint.data.fusion}); {hparams.image_size} px; root "
+                     f"{hparams.root}; split {split}: {sizes}"])
+    return rows
 
 
 def _launch_spawned(fabric: Fabric, checkpoints: Sequence[str | Path], overrides: dict, part: str,
@@ -291,7 +335,7 @@ def _explain_share(fabric: Fabric, loaded: Sequence[LoadedCheckpoint],
 
 def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: Explainer, scenes: Sequence[str],
                   explained: Sequence[Explained], scene_grids: int, sanity_check: bool, wandb_project: str | None,
-                  conditions: Mapping[str, Condition]) -> None:
+                  conditions: Mapping[str, Condition], run: Mapping[str, Any]) -> None:
     (folder / "boxes").mkdir()
     (folder / "curves").mkdir()
     groups: dict[GroupKey, list[BoxResult]] = {}
@@ -339,29 +383,23 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
                    *compare_spectra(groups, methods, settings.bootstrap_resamples, settings.bootstrap_seed)]
     write_comparisons(folder, comparisons)
     attribution = write_attribution(folder, table)
-    curve_pngs = []
-    for (model, spectrum, kind), results in groups.items():
+    curve_pngs, dot_pngs, overlay_pngs, method_tables = [], [], [], []
+    (folder / "plots").mkdir()
+    for entry, ((model, spectrum, kind), results) in zip(table, groups.items()):
+        name, stem = group_name((model, spectrum, kind)), f"{model}_{spectrum}{'' if kind == 'detection' else '_' + kind}"
         for method in methods:
-            path = folder / "curves" / f"{model}_{spectrum}{'' if kind == 'detection' else '_' + kind}_{method}.png"
-            curve_plot(path, f"{group_name((model, spectrum, kind))}: {method}", [r for r in results if r.method == method])
+            path = folder / "curves" / f"{stem}_{method}.png"
+            curve_plot(path, f"{name}: {method}", [r for r in results if r.method == method])
             curve_pngs.append(path)
-    scoring = explainer.scoring
-    notes = [f"checkpoints: {', '.join(str(c.path) for c in loaded)}",
-             f"methods: {', '.join(methods)}; targets: {', '.join(settings.targets)}; boxes explained per image "
-             f"(of each kind): {boxes}; scoring rule {scoring.rule} "
-             f"(min score {scoring.min_score}, min IoU {scoring.min_iou}); insertion/deletion step "
-             f"{explainer.step} of the image area; "
-             f"scenes (the same for every model and spectrum where present): {', '.join(scenes)}; "
-             f"images with nothing to explain: {skipped}"]
-    tables = [("Summary (mean ± std over boxes; lower deletion and higher insertion are better; pointing game "
-               "and energy PG: higher is better, ODI: lower is better)", summary),
-              ("Spectrum attribution (the box's score with each input spectrum replaced by the deletion "
-               "substrate, and with it alone)", attribution)]
-    sanity = write_sanity(folder, sanity_groups, STAGES) if sanity_check else None
+        method_tables.append((name, method_rows(entry, methods)))
+        dot_pngs.append(method_dots(folder / "plots" / f"{stem}_methods.png", name, entry, methods))
+        overlay_pngs.append(overlaid_curves(folder / "plots" / f"{stem}_curves.png", f"{name}: every method", results, methods))
+    if sum(entry["targets"] == "detection" for entry in table) > 1:
+        dot_pngs.append(spectra_panels(folder / "plots" / "spectra.png", table, methods))
+    sanity, sanity_maps = (write_sanity(folder, sanity_groups, STAGES) if sanity_check else (None, [])), []
     if sanity:
-        tables.append(("Sanity check: Spearman correlation of each method's map with the trained net's as the net is "
-                       "re-initialised from the top (cumulative stages); near 1 means the map does not depend on "
-                       "the weights", sanity))
+        for (model, spectrum), entries in itertools.groupby(sanity[1], key=lambda e: (e["model"], e["spectrum"])):
+            sanity_maps.append(sanity_heatmap(folder / "plots" / f"{model}_{spectrum}_sanity.png", list(entries), STAGES))
     (folder / "scenes").mkdir()
     scene_pngs = []
     for scene, grid_rows in grids.items():
@@ -372,23 +410,41 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
     records = object_records(outcomes, conditions)
     by_class, by_pair = write_complementarity(folder, records, list(outcomes), class_names)
     estimated = any(r.condition.source == "estimate" for r in records)
-    tables += [("What each spectrum sees: per class and condition, the annotated objects each net x spectrum alone "
-                "finds (a detection of its class at IoU >= 0.5 scoring >= "
-                f"{explainer.target_min_score}), several find, none finds"
-                + (" (conditions partly estimated from the RGB image's brightness)" if estimated else ""), by_class),
-               ("Found by one, missed by the other: of the objects both saw", by_pair)]
     pair_pngs = _complementarity_grids(folder, records, shown, scene_grids)
-    figures = [("Scenes: every net and spectrum on the same scene (rows), every method (columns)", scene_pngs),
-               ("Found by one net x spectrum, missed by another: the finder's explanation of its detection above "
-                "the other's explanation of its miss (targets must include missed)", pair_pngs),
-               ("Insertion and deletion curves", curve_pngs), ("Explained boxes", box_pngs),
-               ("Sanity check: maps as the net is randomised", sanity_pngs)]
-    findings = [("What these numbers support", supported_sentences(comparisons))]
-    write_report(folder, "spectral-xai: explanations", notes, tables, figures, findings)
+    sections = [
+        Section("What these numbers support", sentences=supported_sentences(comparisons)),
+        Section("Settings", tables=[("", _settings_rows(loaded, explainer, scenes, skipped, run))]),
+        Section("Methods compared", paragraphs=[
+            "Per net x spectrum (and kind of target): methods as rows, mean ± std over the maps that are not blank "
+            "with n, the bootstrap 95 % interval of the mean; lower deletion and higher insertion are better, "
+            "pointing game and energy pointing game higher, ODI lower. summary.csv holds the same in the paper's "
+            "layout, comparisons.csv every paired test."], tables=method_tables, figures=dot_pngs),
+        Section("Curves", paragraphs=["Every method's mean curve on one axis; each method's own figure with every "
+                                      "box: " + ", ".join(p.name for p in curve_pngs) + " (in curves/)."],
+                figures=overlay_pngs),
+        Section("Spectrum attribution", paragraphs=[
+            "The box's score with each input spectrum replaced by the deletion substrate, and with it alone."],
+            tables=[("", attribution)]),
+        Section("What each spectrum sees", paragraphs=[
+            f"An object is found by a detection of its class at IoU >= 0.5 scoring >= {explainer.target_min_score}."
+            + (" Day and night partly estimated from the RGB image's brightness." if estimated else "")
+            + (" Below: found by one, missed by another, the finder's explanation of its detection above the other's "
+               "explanation of its miss." if pair_pngs else "")],
+            tables=[("Per class and condition", by_class), ("Found by the first, missed by the second", by_pair)],
+            figures=pair_pngs),
+        Section("Sanity check", paragraphs=[
+            "Spearman correlation of each method's map with the trained net's as the net is re-initialised from the "
+            "top (cumulative stages); near 1 means the map does not depend on the weights re-initialised so far."],
+            tables=[("", sanity[0])] if sanity else [], figures=[*sanity_maps, *sanity_pngs]),
+        Section("Scenes", paragraphs=["Every net and spectrum on the same scene (rows), every method (panels)."],
+                figures=scene_pngs),
+        Section("Explained boxes", figures=box_pngs),
+    ]
+    write_report(folder, "spectral-xai: explanations", [], sections)
     if wandb_project:
         all_results = [r for results in groups.values() for r in results]  # method_scalars keeps kinds apart
         scalars = {**method_scalars(all_results, methods), **spectrum_scalars(all_results)}
-        _log_wandb(wandb_project, folder, scalars, rows, summary, box_pngs, sanity)
+        _log_wandb(wandb_project, folder, scalars, rows, summary, box_pngs, sanity and sanity[0])
 
 
 def _complementarity_grids(folder: Path, records: Sequence[ObjectRecord],

@@ -32,7 +32,7 @@ def shifted(shift: float, boxes: int = 20, seed: int = 0) -> dict:
     base = rng.uniform(0.1, 0.5, boxes)
     a = base + shift + rng.normal(0, 0.01, boxes)
     results = [result(f"{i:03d}", "a", x) for i, x in enumerate(a)] + [result(f"{i:03d}", "b", x) for i, x in enumerate(base)]
-    return {("net", "mir"): results}
+    return {("net", "mir", "detection"): results}
 
 
 def test_a_known_shift_is_bounded_and_claimed_with_a_small_p():
@@ -46,9 +46,9 @@ def test_a_known_shift_is_bounded_and_claimed_with_a_small_p():
 
 
 def test_identical_methods_give_no_claim():
-    results = shifted(0.0)[("net", "mir")]
+    results = shifted(0.0)[("net", "mir", "detection")]
     same = [result(r.sample_id, "b", r.deletion.auc) for r in results if r.method == "a"]
-    comparisons = compare_methods({("net", "mir"): [r for r in results if r.method == "a"] + same}, ["a", "b"], 2000, 0)
+    comparisons = compare_methods({("net", "mir", "detection"): [r for r in results if r.method == "a"] + same}, ["a", "b"], 2000, 0)
     assert all(c.p == 1.0 and not c.supported and c.mean_difference == 0 for c in comparisons)
     assert supported_sentences(comparisons)[0].startswith("No difference between methods or between spectra survives")
 
@@ -68,7 +68,7 @@ def test_holm_on_a_hand_computed_case():
 
 
 def test_fewer_than_five_pairs_give_no_p_value():
-    groups = {("net", "mir"): [r for r in shifted(0.1)[("net", "mir")] if int(r.sample_id) < 4]}
+    groups = {("net", "mir", "detection"): [r for r in shifted(0.1)[("net", "mir", "detection")] if int(r.sample_id) < 4]}
     comparisons = compare_methods(groups, ["a", "b"], 2000, 0)
     assert all(c.n == 4 and c.p is None and c.p_holm is None and c.verdict == TOO_FEW for c in comparisons)
     assert "Nothing can be claimed" in supported_sentences(comparisons)[0]
@@ -80,7 +80,7 @@ def test_spectra_are_paired_by_scene_and_object():
     rgb = [result(f"{i:03d}", "a", 0.3, spectrum="rgb") for i in range(9)]
     mir = [result(f"{i:03d}", "a", 0.2, box=(1.0, 1.0, 11.0, 11.0)) for i in range(8)]
     mir.append(result("008", "a", 0.2, box=(50.0, 50.0, 60.0, 60.0)))
-    (deletion, _) = compare_spectra({("rgb", "rgb"): rgb, ("mir", "mir"): mir}, ["a"], 2000, 0)
+    (deletion, _) = compare_spectra({("rgb", "rgb", "detection"): rgb, ("mir", "mir", "detection"): mir}, ["a"], 2000, 0)
     assert deletion.table == "spectra" and deletion.scope == "a" and deletion.n == 8
     assert deletion.mean_difference == pytest.approx(0.1) and deletion.verdict == "mir on mir better"
 

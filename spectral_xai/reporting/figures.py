@@ -6,6 +6,7 @@ package changes no global matplotlib state (backend, open figures) of the progra
 """
 from __future__ import annotations
 
+import itertools
 from typing import Sequence
 
 import numpy as np
@@ -44,33 +45,43 @@ def explanation_figure(explained: SampleExplanation, class_names: Sequence[str],
 
 
 GridRow = tuple[str, SampleExplanation, Sequence[str], Sequence[float], Sequence[float]]
+#: Panels per figure row: a box with more methods wraps onto further rows, so that at 100 % zoom
+#: in a report 1400 px wide a panel stays over 160 px and its title legible.
+MAX_COLUMNS = 6
 
 
 def scene_grid(rows: Sequence[GridRow], panel_inches: float = 2.6) -> np.ndarray:
     """One figure of explanations stacked as rows (the paper's Figures 3 and 4 for one scene: rows
     net x spectrum, columns the image with its target box and each method's overlay). ``rows``:
     (title prefix, explanation, class names, mean, std) each; each explained box takes a row, and
-    within it a stacked input one row per spectrum. Methods are placed in columns by name, so nets with other methods leave gaps."""
+    within it a stacked input one row per spectrum, wrapped after :data:`MAX_COLUMNS` panels.
+    Methods keep their places by name, so nets with other methods leave gaps."""
     methods = list(dict.fromkeys(r.method for _, explained, *_ in rows for r in explained.results))
-    panels = []  # (title, image, target, {method: result})
+    columns = min(1 + len(methods), MAX_COLUMNS)
+    lines = []  # one list of panels per figure row: (title, image, target, saliency or None, shown)
     for prefix, explained, class_names, mean, std in rows:
         spectra = display_spectra(explained.image, mean, std)
         names = explained.spectrum.split("+") if len(spectra) > 1 else [explained.spectrum]
         for box, (target, box_results) in enumerate(explained.per_box()):
             results = {r.method: r for r in box_results}
             which = f" box {box + 1}/{len(explained.targets)}" if len(explained.targets) > 1 else ""
-            label = f"{class_names[target.label]} {target.score:.2f}"
-            panels += [(f"{prefix}{explained.sample_id} {name}{which}: {label}", image, target, results)
-                       for image, name in zip(spectra, names)]
-    fig, canvas, grid = _grid(len(panels), 1 + len(methods), panel_inches)
-    for axes, (title, image, target, results) in zip(grid, panels):
-        _show(axes[0], image, target, None, title)
-        for ax, method in zip(axes[1:], methods):
-            result = results.get(method)
-            if result is None:
+            kind = "" if target.kind == "detection" else f" ({target.kind.replace('_', ' ')})"
+            label = f"{class_names[target.label]} {target.score:.2f}{kind}"
+            for image, name in zip(spectra, names):
+                panels = [(f"{prefix}{explained.sample_id} {name}{which}:\n{label}", image, target, None, True)]
+                for method in methods:
+                    result = results.get(method)
+                    panels.append(("", image, target, None, False) if result is None else
+                                  (panel_title(result), image, target, result.saliency if result.ok else None, True))
+                lines += [panels[i:i + columns] for i in range(0, len(panels), columns)]
+    fig, canvas, grid = _grid(len(lines), columns, panel_inches)
+    for axes, panels in zip(grid, lines):
+        for ax, (title, image, target, saliency, shown) in zip(axes, panels):
+            if shown:
+                _show(ax, image, target, saliency, title)
+        for ax, *panel in itertools.zip_longest(axes, panels):
+            if panel[0] is None or not panel[0][-1]:
                 ax.set_visible(False)
-                continue
-            _show(ax, image, target, result.saliency if result.ok else None, panel_title(result))
     return _pixels(fig, canvas)
 
 
@@ -114,7 +125,7 @@ def _show(ax, image: np.ndarray, target: Target, saliency: torch.Tensor | None, 
         ax.imshow(saliency.detach().cpu().numpy(), cmap="jet", alpha=0.5, vmin=0, vmax=1)
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(title, fontsize=8)
+    ax.set_title(title, fontsize=9)
 
 
 def _pixels(fig: Figure, canvas: FigureCanvasAgg) -> np.ndarray:

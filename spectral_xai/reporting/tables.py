@@ -185,6 +185,19 @@ def write_summary(folder: Path, table: list[dict], methods: Sequence[str], step:
     return [header, *lines]
 
 
+def method_rows(entry: Mapping, methods: Sequence[str]) -> list[list[str]]:
+    """One summary entry as a table with methods as rows and metrics as columns."""
+    rows = [["method", "deletion", "deletion 95% CI", "insertion", "insertion 95% CI", "pointing", "energy PG", "ODI",
+             "s/box", "boxes", "blank", "seed r"]]
+    for method in methods:
+        s = entry[method]
+        rows.append([method, *_mean_and_interval(s["deletion_auc"]), *_mean_and_interval(s["insertion_auc"]),
+                     *(f"{s[name]['mean']:.3f} (n={s[name]['n']})" for name in LOCALISATION),
+                     f"{s['seconds']['mean']:.2f}", str(s["boxes"]), str(s["blank"]),
+                     "" if math.isnan(s["seed_correlation"]["mean"]) else f"{s['seed_correlation']['mean']:.3f}"])
+    return rows
+
+
 def _mean_and_interval(stats: Mapping) -> list[str]:
     """``mean ± std (n=N)`` and ``[low, high]``."""
     return [f"{stats['mean']:.3f} ± {stats['std']:.3f} (n={stats['n']})", f"[{stats['low']:.3f}, {stats['high']:.3f}]"]
@@ -224,12 +237,12 @@ def write_attribution(folder: Path, table: list[dict]) -> list[list[str]]:
 
 
 def write_sanity(folder: Path, groups: Mapping[tuple[str, str], Sequence[SanityResult]], stages: Sequence[str]
-                 ) -> list[list[str]]:
+                 ) -> tuple[list[list[str]], list[dict]]:
     """sanity.csv: per (model, spectrum, method, randomised stage), with the scoring rule both maps
     were made under (perturbation methods: ``anchor``), the mean ± std over boxes of the
     Spearman correlation between the trained and the randomised net's map, over all pixels and over
     the pixels where either map is non-zero, and how many maps were compared, blank (correlation
-    undefined) or failed; sanity.json the same in full; returns the rows."""
+    undefined) or failed; sanity.json the same in full; returns the rows and the entries."""
     header = ["model", "spectrum", "method", "rule", "stage", "spearman", "spearman in support", "compared", "blank", "failed"]
     lines, entries = [], []
     for (model, spectrum), results in groups.items():
@@ -249,4 +262,4 @@ def write_sanity(folder: Path, groups: Mapping[tuple[str, str], Sequence[SanityR
                               str(compared), str(len(done) - compared), str(failed)])
     (folder / "sanity.json").write_text(json.dumps({"stages": list(stages), "rows": entries}, indent=2))
     write_csv(folder / "sanity.csv", header, lines)
-    return [header, *lines]
+    return [header, *lines], entries
