@@ -66,3 +66,14 @@ def test_a_plateau_counts_as_a_hit_only_when_most_of_it_is_inside():
     saliency[20:30, 20:40] = 1.0  # 100 px inside the box [10, 30], 100 px outside
     saliency[20:30, 20:21] = 0.5  # ... a few less inside
     assert localisation(saliency, target([10, 10, 30, 30]), ANNOTATED, LABELS).pointing_game == 0.0
+
+
+def test_a_false_positive_is_judged_against_the_object_it_sits_on_of_any_class_else_as_background():
+    from dataclasses import replace
+
+    saliency = torch.zeros(64, 64)
+    saliency[45:55, 45:55] = 1.0  # on the class-1 object
+    on_other_class = localisation(saliency, replace(target([38, 38, 58, 58], label=0), kind="false_positive"), ANNOTATED, LABELS)
+    assert on_other_class.against == "other_class" and on_other_class.pointing_game == 1.0 and on_other_class.odi == 0.0
+    nowhere = localisation(saliency, replace(target([0, 0, 8, 8]), kind="false_positive"), ANNOTATED, LABELS)
+    assert nowhere.against == "background" and nowhere.pointing_game == 0.0 and nowhere.odi == pytest.approx(1.0)
