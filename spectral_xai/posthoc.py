@@ -396,7 +396,7 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
         overlay_pngs.append(overlaid_curves(folder / "plots" / f"{stem}_curves.png", f"{name}: every method", results, methods))
     if sum(entry["targets"] == "detection" for entry in table) > 1:
         dot_pngs.append(spectra_panels(folder / "plots" / "spectra.png", table, methods))
-    sanity, sanity_maps = (write_sanity(folder, sanity_groups, STAGES) if sanity_check else (None, [])), []
+    sanity, sanity_maps = write_sanity(folder, sanity_groups, STAGES) if sanity_check else None, []
     if sanity:
         for (model, spectrum), entries in itertools.groupby(sanity[1], key=lambda e: (e["model"], e["spectrum"])):
             sanity_maps.append(sanity_heatmap(folder / "plots" / f"{model}_{spectrum}_sanity.png", list(entries), STAGES))

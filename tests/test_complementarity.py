@@ -70,7 +70,7 @@ def rgb_and_fir(tmp_path_factory) -> tuple[Path, Path]:
 @pytest.mark.slow
 def test_fir_finds_at_night_what_rgb_misses_and_the_report_shows_both_explanations(rgb_and_fir, tmp_path):
     out = explain_checkpoints(rgb_and_fir, tmp_path / "explain", ExplainSettings(
-        ["gradcam"], targets="detections,missed", boxes="all", step=0.5, baselines=False, bootstrap_resamples=100),
+        ["gradcam"], targets="detections,missed", boxes=2, step=0.5, baselines=False, bootstrap_resamples=100),
         num_images=28, scene_grids=3, accelerator="cpu")
     with open(out / "complementarity.csv") as handle:
         rows = list(csv.DictReader(handle))
@@ -78,11 +78,11 @@ def test_fir_finds_at_night_what_rgb_misses_and_the_report_shows_both_explanatio
 
     def share(condition: str) -> float:
         mine = [r for r in rows if r["condition"] == condition]
-        return sum(r["fir on fir found"] == "1" and r["rgb on rgb found"] == "0" for r in mine) / len(mine)
+        return sum(r["trained_fir on fir found"] == "1" and r["trained_rgb on rgb found"] == "0" for r in mine) / len(mine)
 
     assert share("night") > share("day"), (share("night"), share("day"))
     report = (out / "report.html").read_text()
-    assert "What each spectrum sees" in report and "found by fir on fir" not in report  # titles live in the PNGs
+    assert "What each spectrum sees" in report and "found by trained_fir on fir" not in report  # titles live in the PNGs
     grids = sorted((out / "complementarity").glob("*.png"))
     assert grids and len(grids) <= 3
     with open(out / "boxes.csv") as handle:
