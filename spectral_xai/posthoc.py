@@ -248,9 +248,8 @@ def _settings_rows(loaded: Sequence[LoadedCheckpoint], explainer: Explainer, sce
                    run: Mapping[str, Any]) -> list[list[str]]:
     """What made the numbers: the explanation settings, the run's options and every checkpoint."""
     settings, scoring = explainer.settings, explainer.scoring
-    given = settings.method_settings or {}
-    methods = "; ".join(f"{m} {given[m]}" if m in given else m for m in settings.methods)
-    rows = [["setting", "value"], ["package", f"spectral-xai {version('spectral-xai')}"], ["methods (settings given)", methods],
+    rows = [["setting", "value"], ["package", f"spectral-xai {version('spectral-xai')}"],
+            *([f"method {name}", method.describe() or "no settings"] for name, method in explainer.methods.items()),
             ["scoring rule", f"{scoring.rule} (min score {scoring.min_score}, min IoU {scoring.min_iou})"],
             ["targets", ", ".join(settings.targets)], ["boxes per image (of each kind)", boxes_label(settings.boxes)],
             ["target min score", str(settings.target_min_score)], ["insertion/deletion step", str(settings.step)],

@@ -101,6 +101,18 @@ class SaliencyMethod(ABC):
         again.seed = self.seed + offset
         return again
 
+    def describe(self) -> str:
+        """The settings it runs with, for reports: ``n_masks 500, grid 8, p 0.1, seed 0``; a method
+        wrapped by another (SESS's base) is described by its name and settings."""
+        parts = []
+        for key in self.SETTINGS:
+            value = getattr(self, key, None)
+            if isinstance(value, SaliencyMethod):
+                value = f"{value.name} ({value.describe()})"
+            if value is not None:
+                parts.append(f"{key} {value}")
+        return ", ".join(parts)
+
     def check_net(self, net: nn.Module) -> None:
         """Refuse settings that only a net can check (a ``layer`` that is not one of its modules),
         before the first image is explained."""

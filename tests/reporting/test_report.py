@@ -36,7 +36,8 @@ def test_the_report_links_its_figures_and_is_small(report):
     for section in ("Contents", "What these numbers support", "Settings", "Methods compared", "Curves",
                     "What each spectrum sees", "Sanity check", "Scenes", "Explained boxes"):
         assert f">{section}</" in html, section
-    for setting in ("scoring rule", "targets", "scene seed", "checkpoint trained", "spectral-xai 0.1.0"):
+    for setting in ("scoring rule", "targets", "scene seed", "checkpoint trained", "spectral-xai 0.1.0",
+                    "<td>method gradcam</td><td>layer class_net.predict, relu True</td>", "<td>method random</td><td>grid 8, seed 0</td>"):
         assert setting in html, setting
     assert re.search(r"epoch \d+; val/map 0\.\d+; spectra mir", html)  # the checkpoint's own record
     plots = {p.name for p in (report / "plots").glob("*.png")}
