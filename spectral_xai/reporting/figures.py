@@ -68,7 +68,7 @@ def scene_grid(rows: Sequence[GridRow], panel_inches: float = 2.6) -> np.ndarray
             kind = "" if target.kind == "detection" else f" ({target.kind.replace('_', ' ')})"
             label = f"{class_names[target.label]} {target.score:.2f}{kind}"
             for image, name in zip(spectra, names):
-                panels = [(f"{prefix}{explained.sample_id} {name}{which}:\n{label}", image, target, None, True)]
+                panels = [(f"{_own_line(prefix)}{explained.sample_id} {name}{which}:\n{label}", image, target, None, True)]
                 for method in methods:
                     result = results.get(method)
                     panels.append(("", image, target, None, False) if result is None else
@@ -99,7 +99,7 @@ def sanity_figure(explained: SampleExplanation, results: Sequence[SanityResult],
     for axes, method in zip(grid, methods):
         original = trained[method]
         _show(axes[0], image, target, original.saliency if original.ok else None,
-              f"{title_prefix}{explained.sample_id}: {label}\n{method}, trained net")
+              f"{_own_line(title_prefix)}{explained.sample_id}: {label}\n{method}, trained net")
         for ax, stage in zip(axes[1:], stages):
             result = randomised.get((method, stage))
             if result is None:
@@ -109,6 +109,12 @@ def sanity_figure(explained: SampleExplanation, results: Sequence[SanityResult],
                    else f"rho {result.spearman:.2f}, in support {result.spearman_support:.2f}")
             _show(ax, image, target, result.saliency, f"{stage}\n{rho}")
     return _pixels(fig, canvas)
+
+
+def _own_line(prefix: str) -> str:
+    """A title prefix (``rgb_mir_early | ``) on a line of its own: beside the scene id and spectrum
+    it ran past a panel's width and was cut."""
+    return f"{prefix.removesuffix(' | ')}\n" if prefix else ""
 
 
 def _grid(rows: int, columns: int, panel_inches: float) -> tuple[Figure, FigureCanvasAgg, np.ndarray]:
