@@ -39,7 +39,9 @@ def test_every_benchmark_runs_quick_and_writes_its_result(trained_checkpoint, tm
     peers = json.loads((results / "peers.json").read_text())["figures"]
     for method in ("gradcam", "hirescam", "scorecam"):  # the same computation as pytorch-grad-cam's
         defined = [r for r in peers[method]["correlation_per_box"] if r is not None]  # None: a blank map
-        assert defined and min(defined) >= 0.99, (method, peers[method])
+        # Score-CAM's masked images can re-identify none of the quick run's two boxes (blank on both sides,
+        # seen once in CI with a differently trained shared net); gradient maps are never blank.
+        assert (defined or method == "scorecam") and all(r >= 0.99 for r in defined), (method, peers[method])
     cost = json.loads((results / "explainer_cost_128px.json").read_text())["figures"]
     assert cost["target_score"] > 0.05  # a trained net's detection, above the scoring rule's floor
     assert {"cost", "floor", "memory", "shared"} <= cost.keys()
