@@ -7,8 +7,10 @@ else is refused unless the user says they trust it, which runs whatever code the
 """
 from __future__ import annotations
 
+import os
 import pathlib
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +34,33 @@ TRUST_HINT = ("if you trust whoever made the file, pass --trust_checkpoint, whic
 
 class CheckpointError(UserError, ValueError):
     """A checkpoint that is missing, unreadable, unsafe to load or was not written by this project."""
+
+
+#: A W&B artifact reference: ``[entity/][project/]name:version-or-alias``.
+ARTIFACT_REFERENCE = re.compile(r"^(?:[\w.-]+/){0,2}(?P<name>[\w.-]+):(?P<version>[\w.-]+)$")
+
+
+def resolve_checkpoint(given: str | Path) -> Path:
+    """The checkpoint file that ``given`` names: a file; a folder holding one (a W&B model artifact
+    as ``wandb artifact get`` or ``artifact.download()`` leave it: ``model.ckpt`` and split.json);
+    or a W&B artifact reference (``model-1a2b3c4d:v3``, ``entity/project/model-1a2b3c4d:best``)
+    whose folder is under ``$WANDB_ARTIFACT_DIR`` or ``./artifacts`` (W&B's download folders).
+    Nothing is downloaded: without the folder the error says how to get it."""
+    path = Path(given)
+    reference = ARTIFACT_REFERENCE.match(str(given))
+    if not path.exists() and reference:
+        folders = [Path(os.environ.get("WANDB_ARTIFACT_DIR", "artifacts")) / f"{reference['name']}:{reference['version']}"]
+        path = next((f for f in folders if f.is_dir()), None)
+        if path is None:
+            raise CheckpointError(f"{given}: a W&B artifact that is not here (looked in {folders[0]}); download it with "
+                                  f"`wandb artifact get {given}` and pass the folder it writes, or its model.ckpt")
+    if path.is_dir():
+        found = [path / "model.ckpt"] if (path / "model.ckpt").is_file() else sorted(path.glob("*.ckpt"))
+        if len(found) != 1:
+            raise CheckpointError(f"{path}: a folder with {'no' if not found else len(found)} checkpoint files; "
+                                  "name the .ckpt file to explain")
+        return found[0]
+    return path
 
 
 def read_checkpoint(path: str | Path, trust: bool = False, mmap: bool = False) -> dict[str, Any]:

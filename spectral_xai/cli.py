@@ -10,7 +10,7 @@ from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
 from pytorch_lightning.loggers import WandbLogger
 
 from .callbacks.preemption import Preemption
-from .callbacks.split_record import SplitRecord
+from .callbacks.run_record import RunRecord
 from .checkpoint import read_checkpoint
 from .data_modules.datamodule import input_channels
 
@@ -43,7 +43,7 @@ class SpectralCLI(LightningCLI):
         # the latest epoch whatever its mAP, so a second checkpoint keeps last.ckpt beside the best.
         parser.add_lightning_class_args(ModelCheckpoint, "last_checkpoint")
         parser.link_arguments("checkpoint.dirpath", "last_checkpoint.dirpath")
-        parser.add_lightning_class_args(SplitRecord, "split_record")  # split.json beside the checkpoints
+        parser.add_lightning_class_args(RunRecord, "run_record")  # split.json, the run's config record, best val/map
         parser.add_lightning_class_args(Preemption, "preemption")  # SIGTERM: save the step, exit 128 + 15
         parser.add_argument("--trust_checkpoint", type=bool, default=False,
                             help="load a --ckpt_path that reading it as data refuses: this runs any code stored in "

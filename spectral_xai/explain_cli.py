@@ -14,7 +14,7 @@ from typing import NoReturn, Sequence
 import yaml
 from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser
 
-from .checkpoint import CheckpointError
+from .checkpoint import CheckpointError, resolve_checkpoint
 from .evaluation import ExplainSettings
 from .posthoc import explain_checkpoints
 from .settings import UserError
@@ -35,7 +35,8 @@ def build_parser() -> ArgumentParser:
     parser = OneLineParser(prog="explain.py", description=__doc__.split("\n\n")[0], exit_on_error=True)
     parser.add_argument("--config", action=ActionConfigFile, help="a YAML file with any of the options below")
     parser.add_argument("paths", nargs="*", type=str, default=[],
-                        help="checkpoint files or glob patterns (quote them), e.g. 'runs/*/checkpoints/last.ckpt'")
+                        help="checkpoint files or glob patterns (quote them), e.g. 'runs/*/checkpoints/last.ckpt', "
+                             "or downloaded W&B model artifacts (their folder, or model-<run id>:v3 under ./artifacts)")
     parser.add_argument("--checkpoints", type=list[str], default=[], help="checkpoints as a list (also from --config)")
     parser.add_class_arguments(ExplainSettings, as_group=False)
     parser.add_function_arguments(explain_checkpoints, skip={"checkpoints", "settings", "sanity_check", "trust_checkpoint"})
@@ -71,12 +72,15 @@ def joined_lists(argv: Sequence[str], options: Sequence[str] = LIST_OPTIONS) -> 
 
 
 def _is_path(word: str) -> bool:
-    return any(c in word for c in "/.*?") and not word.strip().startswith("[")
+    """A checkpoint, folder, glob or W&B artifact reference (``model-1a2b:v3``), never a method name."""
+    return any(c in word for c in "/.*?:") and not word.strip().startswith("[")
 
 
 def expand_checkpoints(items: Sequence[str]) -> list[Path]:
-    """Files as given, glob patterns expanded (sorted), ``[a, b]`` read as a list; order kept,
-    duplicates dropped. A pattern that matches nothing is an error naming it."""
+    """Files as given, folders and W&B artifact references resolved to their checkpoint file
+    (:func:`~spectral_xai.checkpoint.resolve_checkpoint`), glob patterns expanded (sorted), ``[a,
+    b]`` read as a list; order kept, duplicates dropped. A pattern that matches nothing is an
+    error naming it."""
     paths: list[Path] = []
     for item in items:
         text = item.strip()
@@ -88,7 +92,7 @@ def expand_checkpoints(items: Sequence[str]) -> list[Path]:
                 raise CheckpointError(f"{text}: no checkpoint matches this pattern")
             paths += map(Path, matches)
         else:
-            paths.append(Path(text))
+            paths.append(resolve_checkpoint(text))
     return list(dict.fromkeys(paths))
 
 

@@ -1,15 +1,21 @@
 """A W&B logger that never costs a run: offline when no account is configured, and offline too
 when W&B cannot be reached at the start or stops answering midway, with one warning that says how
-to upload the run later."""
+to upload the run later; its checkpoints logged as model artifacts online and offline alike."""
 from __future__ import annotations
 
 import logging
 import netrc
 import os
+import tempfile
 from pathlib import Path
+from typing import Any, Literal, Mapping, Union
 
+from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.loggers.logger import rank_zero_experiment
+from pytorch_lightning.loggers.utilities import _scan_checkpoints
+
+from .settings import SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -37,16 +43,28 @@ class AutoWandbLogger(WandbLogger):
     offline in the same ``save_dir``: training never dies for want of a dashboard. When logging
     fails midway (the W&B service process gone, its connection reset), the same run id continues
     as an offline run in the same folder and the failed call is repeated there (what was sent in the
-    instant before wandb noticed its service gone is lost with it). Model upload stays off offline
-    (W&B refuses it there)."""
+    instant before wandb noticed its service gone is lost with it).
 
-    def __init__(self, offline: bool | None = None, log_model: bool = False, init_timeout: float = 60.0, **kwargs):
+    ``log_model`` as Lightning's (``True``: every checkpoint of a ``ModelCheckpoint`` once fitting
+    ends; ``"all"``: each as it is written; ``False``: none), but offline too (Lightning refuses it
+    there; ``wandb sync`` uploads offline artifacts with the run): a ``model-<run id>`` artifact of
+    type ``model`` holding ``model.ckpt`` and the run's ``split.json``, with the checkpoint's score
+    and the last logged metrics as metadata. Its ``save_dir`` must be writable, checked at once."""
+
+    def __init__(self, offline: bool | None = None, log_model: Union[Literal["all"], bool] = False,
+                 init_timeout: float = 60.0, **kwargs):
         import wandb
 
+        if log_model not in (True, False, "all"):
+            raise SettingsError(f"log_model {log_model!r}: choose true, false or 'all'")
+        if log_model:
+            _check_writable(Path(kwargs.get("save_dir") or "."))
         if offline is None:
             offline = wandb_offline_wanted()
         kwargs.setdefault("settings", wandb.Settings(init_timeout=init_timeout))
-        super().__init__(offline=offline, log_model=log_model and not offline, **kwargs)
+        super().__init__(offline=offline, log_model=False, **kwargs)
+        self._log_model = log_model
+        self._last_metrics: dict[str, float] = {}
 
     @property
     @rank_zero_experiment
@@ -72,7 +90,7 @@ class AutoWandbLogger(WandbLogger):
             from wandb.sdk.lib import module
 
             module.unset_globals()  # else Lightning would attach the new run to the dead one
-        self._experiment, self._offline, self._log_model = None, True, False
+        self._experiment, self._offline = None, True
         if run_id:
             self._wandb_init.update(id=run_id, resume="allow")
         folder = Path(self._wandb_init.get("dir") or ".") / "wandb"
@@ -97,8 +115,9 @@ class AutoWandbLogger(WandbLogger):
     def log_hyperparams(self, *args, **kwargs) -> None:
         self._surviving(WandbLogger.log_hyperparams, *args, **kwargs)
 
-    def log_metrics(self, *args, **kwargs) -> None:
-        self._surviving(WandbLogger.log_metrics, *args, **kwargs)
+    def log_metrics(self, metrics: Mapping[str, Any], *args, **kwargs) -> None:
+        self._last_metrics.update({k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))})
+        self._surviving(WandbLogger.log_metrics, metrics, *args, **kwargs)
 
     def log_table(self, *args, **kwargs) -> None:
         self._surviving(WandbLogger.log_table, *args, **kwargs)
@@ -108,3 +127,30 @@ class AutoWandbLogger(WandbLogger):
 
     def log_image(self, *args, **kwargs) -> None:
         self._surviving(WandbLogger.log_image, *args, **kwargs)
+
+    def _scan_and_log_checkpoints(self, checkpoint_callback: ModelCheckpoint) -> None:
+        """Each checkpoint not logged yet as a version of ``model-<run id>`` (see the class)."""
+        import wandb
+
+        for written, path, score, _ in _scan_checkpoints(checkpoint_callback, self._logged_model_time):
+            metadata = {"score": None if score is None else float(score), "original_filename": Path(path).name,
+                        "monitor": checkpoint_callback.monitor, "metrics": dict(self._last_metrics)}
+            artifact = wandb.Artifact(name=f"model-{self.experiment.id}", type="model", metadata=metadata)
+            artifact.add_file(path, name="model.ckpt")
+            split = Path(path).parent / "split.json"
+            if split.is_file():
+                artifact.add_file(str(split), name="split.json")
+            aliases = ["latest", "best"] if path == checkpoint_callback.best_model_path else ["latest"]
+            self.experiment.log_artifact(artifact, aliases=aliases)
+            self._logged_model_time[path] = written
+
+
+def _check_writable(folder: Path) -> None:
+    """One clear error at the start rather than a failed upload at the end of training."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise SettingsError(f"logger save_dir {folder}: not writable ({err.strerror or err}); log_model keeps the "
+                            f"run's checkpoints there as W&B artifacts") from None

@@ -25,7 +25,6 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
-import numpy as np
 from lightning_fabric import Fabric
 from PIL import Image
 from tqdm import tqdm
@@ -44,17 +43,16 @@ from .reporting.curves import curve_plot
 from .reporting.figures import GridRow, explanation_figure, sanity_figure, scene_grid
 from .reporting.html import Section, write_report
 from .reporting.plots import method_dots, overlaid_curves, sanity_heatmap, spectra_panels
-from .reporting.tables import (BOX_FIELDS, GroupKey, box_row, group_results, method_rows, method_scalars, spectrum_scalars,
-                               summarize,
-                               write_attribution, write_comparisons, write_csv, write_sanity, write_summary)
+from .reporting.media import SceneMedia, scene_media
+from .reporting.tables import (GroupKey, box_fields, box_row, group_results, input_spectra, method_rows, method_scalars,
+                               spectrum_scalars, summarize, write_attribution, write_comparisons, write_csv, write_sanity,
+                               write_summary)
 from .reporting.wandb_media import log_media
 from .sanity import STAGES, SanityResult, randomised_cascade, sanity_check as randomisation_test
 from .settings import Setting, SettingsError, check_settings, name_list, unknown_name
 from .statistics import compare_methods, compare_spectra, group_name, supported_sentences
 
 log = logging.getLogger(__name__)
-
-BOX_COLUMNS = ["model", *BOX_FIELDS]
 
 
 @dataclass
@@ -124,6 +122,7 @@ def explain_checkpoints(
     sanity_check: bool = False,
     sanity_images: int = 2,
     wandb_project: str | None = None,
+    wandb_run_id: str | None = None,
     trust_checkpoint: bool = False,
     conditions: str | None = None,
     night_brightness: float = 0.25,
@@ -156,7 +155,13 @@ def explain_checkpoints(
             give the Spearman correlation of each stage's maps with the trained net's, and
             sanity/ a figure per scene.
         sanity_images: how many of the chosen scenes (in id order) the randomisation test runs on.
-        wandb_project: also log to this W&B project (offline when no account is configured).
+        wandb_project: also log to this W&B project (offline when no account is configured):
+            scalars, a figure per scene (``explain/maps/<net>_<scene>_<spectrum>``), the table
+            ``explain/boxes`` with the maps in it, Table 2, the sanity table and the whole report
+            folder as an ``explanation`` artifact.
+        wandb_run_id: log all that into this existing run (the training run of the checkpoint,
+            say; its id is the last part of the run's address) instead of a new one; the project
+            defaults to ``spectral-xai``.
         trust_checkpoint: load checkpoints that reading them as data refuses; this runs any code
             stored in them, so only for files from someone you trust.
         conditions: a file of ``id,condition`` lines (day or night) for complementarity.csv's
@@ -188,7 +193,8 @@ def explain_checkpoints(
     output.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
     try:
-        _write_report(scratch, loaded, explainer, scenes, explained, scene_grids, sanity_check, wandb_project,
+        wandb_run = {"project": wandb_project or "spectral-xai", "id": wandb_run_id} if wandb_project or wandb_run_id else None
+        _write_report(scratch, loaded, explainer, scenes, explained, scene_grids, sanity_check, wandb_run,
                       scene_conditions(loaded[0].data.hparams.root, scenes, conditions, night_brightness,
                                        loaded[0].data.hparams.image_dir),
                       {"part": part, "scene seed": seed, "scenes asked for": num_images, "conditions": conditions
@@ -333,7 +339,7 @@ def _explain_share(fabric: Fabric, loaded: Sequence[LoadedCheckpoint],
 
 
 def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: Explainer, scenes: Sequence[str],
-                  explained: Sequence[Explained], scene_grids: int, sanity_check: bool, wandb_project: str | None,
+                  explained: Sequence[Explained], scene_grids: int, sanity_check: bool, wandb_run: Mapping[str, Any] | None,
                   conditions: Mapping[str, Condition], run: Mapping[str, Any]) -> None:
     (folder / "boxes").mkdir()
     (folder / "curves").mkdir()
@@ -343,6 +349,9 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
     shown: dict[tuple[str, str], tuple[SampleExplanation, LoadedCheckpoint]] = {}
     sanity_pngs = []
     rows, box_pngs, skipped = [], [], 0
+    media: list[SceneMedia] = []  # for W&B: each scene's images, with the cell of each row
+    cells: list[tuple[SceneMedia, int, str]] = []
+    spectra = input_spectra([r for item in explained for r in item.explanation.results])
     grids: dict[str, list[GridRow]] = {scene: [] for scene in scenes[:scene_grids]}
     for item in explained:
         checkpoint = loaded[item.checkpoint]
@@ -357,7 +366,10 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
             continue
         shown[name, item.sample_id] = item.explanation, checkpoint
         group_results(item.explanation.results, checkpoint.name, groups)
-        rows += [[checkpoint.name, *box_row(r, class_names)] for r in item.explanation.results]
+        rows += [[checkpoint.name, *box_row(r, class_names, spectra)] for r in item.explanation.results]
+        if wandb_run:
+            media.append(scene_media(item.explanation, class_names, mean, std, prefix=checkpoint.name))
+            cells += [(media[-1], r.box, r.method) for r in item.explanation.results]
         figure = explanation_figure(item.explanation, class_names, mean, std, title_prefix=f"{checkpoint.name} | ")
         path = folder / "boxes" / f"{checkpoint.name}_{item.spectrum}_{item.sample_id}.png"
         Image.fromarray(figure).save(path)
@@ -374,7 +386,8 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
         raise DatasetError(f"nothing to explain in any image: no target of kinds {', '.join(explainer.settings.targets)} "
                            f"(detections scoring >= {explainer.target_min_score})")
     methods, boxes = list(explainer.methods), boxes_label(explainer.boxes)
-    write_csv(folder / "boxes.csv", BOX_COLUMNS, rows)
+    columns = ["model", *box_fields(spectra)]
+    write_csv(folder / "boxes.csv", columns, rows)
     settings = explainer.settings
     table = summarize(groups, methods, settings.bootstrap_resamples, settings.bootstrap_seed)
     summary = write_summary(folder, table, methods, explainer.step, boxes)
@@ -440,10 +453,10 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
         Section("Explained boxes", figures=box_pngs),
     ]
     write_report(folder, "spectral-xai: explanations", [], sections)
-    if wandb_project:
+    if wandb_run:
         all_results = [r for results in groups.values() for r in results]  # method_scalars keeps kinds apart
         scalars = {**method_scalars(all_results, methods), **spectrum_scalars(all_results)}
-        _log_wandb(wandb_project, folder, scalars, rows, summary, box_pngs, sanity and sanity[0])
+        _log_wandb(wandb_run, folder, scalars, (columns, rows, media, cells, class_names), summary, sanity and sanity[0])
 
 
 def _complementarity_grids(folder: Path, records: Sequence[ObjectRecord],
@@ -490,19 +503,32 @@ def _evaluations(loaded: Sequence[LoadedCheckpoint], part: str, spectra: Sequenc
 
 
 def _model_name(checkpoint: Path, taken: Sequence[str]) -> str:
-    """runs/<name>/checkpoints/x.ckpt -> <name>; otherwise the file's stem; numbered if taken."""
-    name = checkpoint.parent.parent.name if checkpoint.parent.name == "checkpoints" else checkpoint.stem
+    """runs/<name>/checkpoints/x.ckpt -> <name>; a W&B artifact's model-<id>:v3/model.ckpt ->
+    model-<id>_v3; otherwise the file's stem; numbered if taken."""
+    name = (checkpoint.parent.parent.name if checkpoint.parent.name == "checkpoints" else
+            checkpoint.parent.name.replace(":", "_") if checkpoint.name == "model.ckpt" else checkpoint.stem)
     return name if name not in taken else f"{name}-{len(taken)}"
 
 
-def _log_wandb(project: str, folder: Path, scalars: dict[str, float], rows: list[list],
-               summary: list[list[str]], box_pngs: Sequence[Path], sanity: list[list[str]] | None) -> None:
-    """The callback's keys, once: scalars per method, figures, the per-box table, and Table 2; the
-    sanity check's table as ``explain/sanity`` when it ran."""
-    logger = AutoWandbLogger(project=project, save_dir=str(folder), job_type="explain")
+def _log_wandb(run: Mapping[str, Any], folder: Path, scalars: dict[str, float], table: tuple,
+               summary: list[list[str]], sanity: list[list[str]] | None) -> None:
+    """The callback's keys, once: scalars per method, a figure per scene, the per-box table with the
+    maps in it (``table``: columns, rows, scene media, each row's cell, class names), and Table 2;
+    the sanity check's table as ``explain/sanity`` when it ran; the report folder as an artifact."""
+    import wandb
+
+    resumed = {"id": run["id"], "resume": "allow"} if run["id"] else {}
+    logger = AutoWandbLogger(project=run["project"], save_dir=str(folder), job_type="explain", **resumed)
     logger.log_metrics(scalars)
-    log_media(logger, [(p.stem, np.asarray(Image.open(p).convert("RGB"))) for p in box_pngs], BOX_COLUMNS, rows)
+    columns, rows, media, cells, class_names = table
+    log_media(logger, media, columns, rows, cells, class_names)
     logger.log_table("explain/summary", columns=summary[0], data=summary[1:])
     if sanity:
         logger.log_table("explain/sanity", columns=sanity[0], data=sanity[1:])
+    report = wandb.Artifact(f"explanation-{logger.experiment.id}", type="explanation",
+                         description="explain.py's report folder: report.html, its figures and tables")
+    for item in sorted(folder.iterdir()):
+        if item.name != "wandb":  # the run's own files, still being written
+            (report.add_dir if item.is_dir() else report.add_file)(str(item), name=item.name)
+    logger.experiment.log_artifact(report)
     logger.experiment.finish()

@@ -30,10 +30,10 @@ from dataclasses import dataclass, replace
 from typing import Sequence
 
 import torch
-from scipy.stats import spearmanr
 
 from .detection import AnchorScore, DetectionScorer, EffdetDetector, ScoringRule
 from .evaluation import Explainer, SampleExplanation
+from .metrics import spearman
 
 log = logging.getLogger(__name__)
 
@@ -80,18 +80,6 @@ def randomised_cascade(detector: EffdetDetector, seed: int = 0) -> list[tuple[st
         return stages
     finally:
         torch.random.set_rng_state(generator_state)
-
-
-def spearman(a: torch.Tensor, b: torch.Tensor, support: bool = False) -> float:
-    """Spearman rank correlation of two maps (ties share their mean rank) over their pixels, or with
-    ``support`` over the pixels where either is non-zero; NaN when either is constant there."""
-    x, y = a.detach().flatten().cpu().double().numpy(), b.detach().flatten().cpu().double().numpy()
-    if support:
-        inside = (x != 0) | (y != 0)
-        x, y = x[inside], y[inside]
-    if len(x) < 3 or x.min() == x.max() or y.min() == y.max():
-        return math.nan
-    return float(spearmanr(x, y).statistic)
 
 
 def sanity_check(explainer: Explainer, trained: EffdetDetector, cascade: Sequence[tuple[str, EffdetDetector]],

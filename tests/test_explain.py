@@ -3,12 +3,13 @@ import fractions
 import json
 import math
 import shutil
+from pathlib import Path
 
 import pytest
 import torch
 from PIL import Image
 
-from spectral_xai.checkpoint import CheckpointError, load_checkpoint
+from spectral_xai.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from spectral_xai.data_modules.reader import DatasetError
 from spectral_xai.evaluation import ExplainSettings
 from spectral_xai.explain_cli import build_parser, joined_lists, main
@@ -299,3 +300,24 @@ def test_api_errors_name_the_problem(checkpoints, tmp_path):
         explain_checkpoints([checkpoints["rgb_mir_early"]], tmp_path, spectra=["rgb"], **FAST)
     with pytest.raises(SettingsError, match="unknown saliency method 'lime'"):
         explain_checkpoints([checkpoints["fir"]], tmp_path, settings=ExplainSettings(method_settings={"lime": {}}))
+
+
+def test_a_downloaded_wandb_model_artifact_is_found_by_folder_or_reference(checkpoints, tmp_path, monkeypatch):
+    """As ``wandb artifact get`` leaves one: ./artifacts/<name>:<version>/ with model.ckpt and split.json."""
+    folder = tmp_path / "artifacts" / "model-1a2b3c4d:v3"
+    folder.mkdir(parents=True)
+    shutil.copy(checkpoints["fir"], folder / "model.ckpt")
+    (folder / "split.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    assert resolve_checkpoint(folder) == folder / "model.ckpt"
+    assert resolve_checkpoint("model-1a2b3c4d:v3") == Path("artifacts/model-1a2b3c4d:v3/model.ckpt")
+    assert resolve_checkpoint("me/spectral-xai/model-1a2b3c4d:v3") == Path("artifacts/model-1a2b3c4d:v3/model.ckpt")
+    with pytest.raises(CheckpointError, match="model-1a2b3c4d:best: a W&B artifact that is not here .*wandb artifact get"):
+        resolve_checkpoint("model-1a2b3c4d:best")
+    with pytest.raises(CheckpointError, match="a folder with no checkpoint files"):
+        resolve_checkpoint(tmp_path)
+    # the reference ends a list option, as a path does, and names the model in every table
+    out = tmp_path / "out"
+    assert main(["--methods", "gradcam", "model-1a2b3c4d:v3", "--output", str(out), "--num_images", "1", "--step", "0.5",
+                 "--target_min_score", "0.0", "--baselines", "false"]) == 0
+    assert _models(out) == {"model-1a2b3c4d_v3"}

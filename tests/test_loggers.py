@@ -6,6 +6,7 @@ import sys
 import pytest
 
 from spectral_xai.loggers import AutoWandbLogger, wandb_account_configured
+from spectral_xai.settings import SettingsError
 
 from .helpers.training import REPO
 from .helpers.wandb_records import finish_run, history
@@ -100,3 +101,13 @@ def test_a_wandb_service_dying_midway_continues_the_run_offline(tmp_path):
     losses = [[row["train/loss"] for row in history(next(run.glob("run-*.wandb"))) if "train/loss" in row]
               for run in runs]
     assert losses[0] in ([], [1.0]) and losses[1] == [2.0, 3.0]
+
+
+def test_log_model_with_an_unwritable_save_dir_is_one_clear_error_at_start(no_account, tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    with pytest.raises(SettingsError, match=r"a_file/runs: not writable .*log_model"):
+        AutoWandbLogger(save_dir=str(blocker / "runs"), offline=True, log_model=True)
+    with pytest.raises(SettingsError, match="log_model 'some': choose true, false or 'all'"):
+        AutoWandbLogger(save_dir=str(tmp_path), offline=True, log_model="some")
+    assert AutoWandbLogger(save_dir=str(blocker / "runs"), offline=True)._log_model is False  # nothing to keep there

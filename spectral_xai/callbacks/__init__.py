@@ -1,5 +1,5 @@
 from .explanation import ExplanationCallback
 from .preemption import Preemption
-from .split_record import SplitRecord
+from .run_record import RunRecord
 
-__all__ = ["ExplanationCallback", "Preemption", "SplitRecord"]
+__all__ = ["ExplanationCallback", "Preemption", "RunRecord"]

@@ -2,10 +2,13 @@
 
 Each validation epoch (not the sanity check), the chosen detections of a fixed, seeded set of
 validation scenes are explained with every configured method. Under DDP the scenes are shared out
-over the ranks; each explains its share and draws its figures, the shares are gathered, and rank
-zero logs them once. Scalars go through ``pl_module.log`` (so every Lightning logger gets them);
-figures and the per-box table go to W&B when a ``WandbLogger`` is present, and otherwise to
-``<log_dir>/explanations/``.
+over the ranks; each explains its share and draws its images, the shares are gathered, and rank
+zero logs them once. Scalars go through ``pl_module.log`` (so every Lightning logger gets them),
+with each method's stability: how much its maps of the same boxes moved since the previous
+explained epoch. Images and the per-box table go to each logger in its own form: to W&B a scene's
+figure under one key per scene (its step slider walks through the epochs) and a table with the
+maps in it; to TensorBoard the figures as images with the table as CSV beside them
+(``<log_dir>/explanations/``); without either, PNGs and the CSV there.
 """
 from __future__ import annotations
 
@@ -16,38 +19,41 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping, Sequence
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
+import torch.nn.functional as F
 from PIL import Image
-from pytorch_lightning.loggers import WandbLogger
+from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
 
 from ..distributed import gather, shard
 from ..evaluation import BoxResult, Explainer, ExplainSettings, choose_scenes
-from ..reporting.figures import explanation_figure
-from ..reporting.tables import BOX_FIELDS, box_row, method_scalars, spectrum_scalars, write_csv
-from ..reporting.wandb_media import log_media
+from ..metrics import stability
+from ..reporting.media import DEFAULT_PIXELS, SceneMedia, scene_media
+from ..reporting.tables import box_fields, box_row, input_spectra, method_scalars, spectrum_scalars, write_csv
+from ..reporting.wandb_media import MAPS_KEY, log_media
 from ..settings import Setting, check_settings
 from ..statistics import compare_methods, comparison_scalars
 
 log = logging.getLogger(__name__)
 
-COLUMNS = ["epoch", *BOX_FIELDS]
 #: Per epoch: methods that failed, scenes with nothing to explain, scenes left for time, and how
 #: many missed objects and false positives were explained (where ``targets`` asks for them).
 KIND_COUNTS = {"missed": "missed/count", "false_positive": "false_positives/count"}
 COUNTS = ("failures", "no_detection", "skipped_for_time")
 SCHEDULE = {"num_images": Setting(int, low=1), "every_n_epochs": Setting(int, low=1), "seed": Setting(int, low=0),
-            "figure_inches": Setting(float, low=0, open="low"), "time_budget_s": Setting(float, low=0)}
-
+            "figure_inches": Setting(float, low=0, open="low"), "time_budget_s": Setting(float, low=0),
+            "media_pixels": Setting(int, low=32)}
+#: Side of the copy of each map kept for the next epoch's stability: memory stays a few MB for any
+#: image size, and a rank correlation over 64 x 64 cells follows the full map's closely.
+STABILITY_PIXELS = 64
 
 @dataclass
 class Share:
-    """What one rank explained in one epoch: results in host memory, one figure per scene."""
+    """What one rank explained in one epoch: results in host memory, the images of each scene."""
 
     counts: Counter = field(default_factory=Counter)
     results: list[BoxResult] = field(default_factory=list)
-    figures: list[tuple[str, np.ndarray]] = field(default_factory=list)
+    scenes: list[SceneMedia] = field(default_factory=list)
 
 
 class ExplanationCallback(pl.Callback):
@@ -66,19 +72,24 @@ class ExplanationCallback(pl.Callback):
         figure_inches: size of one panel in the logged figures.
         time_budget_s: stop explaining for this epoch once this many seconds have passed;
             the boxes left out are counted and logged (under DDP, per rank).
+        media_pixels: the longest side of each image in the W&B table and of each panel of a
+            logged figure; larger images are shrunk to it. At 256 one explained epoch of the paper's
+            config (16 scenes, 6 methods with the baselines, 512 px) adds about 6 MB to a W&B run.
     """
 
     def __init__(self, settings: ExplainSettings | None = None, num_images: int = 4, every_n_epochs: int = 1,
-                 seed: int = 0, figure_inches: float = 2.6, time_budget_s: float | None = None):
+                 seed: int = 0, figure_inches: float = 2.6, time_budget_s: float | None = None,
+                 media_pixels: int = DEFAULT_PIXELS):
         if isinstance(settings, Mapping):  # built in code from a config's mapping
             settings = ExplainSettings(**settings)
         self.explainer = Explainer(settings or ExplainSettings())
         schedule = {"num_images": num_images, "every_n_epochs": every_n_epochs, "seed": seed,
-                    "figure_inches": figure_inches, **({"time_budget_s": time_budget_s} if time_budget_s is not None else {})}
+                    "figure_inches": figure_inches, "media_pixels": media_pixels, **({"time_budget_s": time_budget_s} if time_budget_s is not None else {})}
         check_settings("ExplanationCallback", schedule, SCHEDULE)
         self.num_images, self.every_n_epochs, self.seed = num_images, every_n_epochs, seed
-        self.figure_inches, self.time_budget_s = figure_inches, time_budget_s
+        self.figure_inches, self.time_budget_s, self.media_pixels = figure_inches, time_budget_s, media_pixels
         self.scenes: list[str] | None = None
+        self.previous_maps: dict[tuple, torch.Tensor] = {}  # the last explained epoch's maps, for stability
         self.totals: Counter = Counter()  # failures, no detection, skipped for time, over the run
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -127,8 +138,7 @@ class ExplanationCallback(pl.Callback):
                 continue
             share.counts["failures"] += sum(not r.ok for r in explained.results)
             share.results += [r.cpu() for r in explained.results]
-            figure = explanation_figure(explained, class_names, mean, std, panel_inches=self.figure_inches)
-            share.figures.append((f"{explained.sample_id}_{explained.spectrum}", figure))
+            share.scenes.append(scene_media(explained.cpu(), class_names, mean, std, self.media_pixels, self.figure_inches))
         if share.counts["skipped_for_time"]:
             log.warning("epoch %d: time budget of %.0f s spent; %d image(s) not explained on rank %d",
                         epoch, self.time_budget_s, share.counts["skipped_for_time"], trainer.global_rank)
@@ -137,10 +147,12 @@ class ExplanationCallback(pl.Callback):
         return share
 
     def _log_epoch(self, trainer: pl.Trainer, pl_module: pl.LightningModule, shares: Sequence[Share]) -> None:
-        """Rank zero logs every rank's share once, rows and figures in scene order."""
+        """Rank zero logs every rank's share once, rows and images in scene order. A logger that
+        fails on the images is logged and counted as a failure; the scalars still go out."""
         counts = sum((s.counts for s in shares), Counter())
         results = sorted((r for s in shares for r in s.results), key=lambda r: (r.sample_id, r.spectrum, r.box))
-        figures = sorted((f for s in shares for f in s.figures), key=lambda f: f[0])
+        scenes = sorted((m for s in shares for m in s.scenes), key=lambda m: m.name)
+        counts["failures"] += self._log_media(trainer, pl_module, results, scenes)
         self.totals.update(counts)
         kinds = [KIND_COUNTS[kind] for kind in self.explainer.settings.targets if kind in KIND_COUNTS]
         scalars = {f"explain/{key}": float(counts[key]) for key in (*COUNTS, *kinds)}
@@ -148,23 +160,67 @@ class ExplanationCallback(pl.Callback):
         compared = compare_methods({("net", "epoch", "detection"): [r for r in results if r.target.kind == "detection"]},
                                    list(self.explainer.methods), settings.bootstrap_resamples, settings.bootstrap_seed)
         pl_module.log_dict({**scalars, **method_scalars(results, list(self.explainer.methods)),
-                            **spectrum_scalars(results), **comparison_scalars(compared)}, rank_zero_only=True)
-        class_names = list(pl_module.hparams.class_names)
-        self._log_media(trainer, [[trainer.current_epoch, *box_row(r, class_names)] for r in results], figures)
+                            **spectrum_scalars(results), **comparison_scalars(compared), **self._stability(results)},
+                           rank_zero_only=True)
+
+    def _stability(self, results: Sequence[BoxResult]) -> dict[str, float]:
+        """``explain/<method>/stability``: each explained detection's map against its map at the
+        previous explained epoch (the same scene, spectrum and rank of box), from the second on."""
+        current = {((r.sample_id, r.spectrum, r.box), r.method): _shrunk(r.saliency) for r in results
+                   if r.target.kind == "detection" and r.scored}
+        moved = stability(self.previous_maps, current)
+        self.previous_maps = current
+        return {f"explain/{method}/stability": value for method, value in moved.items()}
 
     @staticmethod
     def _normalisation(trainer: pl.Trainer) -> tuple[list[float], list[float]]:
         hparams = getattr(trainer.datamodule, "hparams", {})
         return list(hparams.get("mean", (0.0, 0.0, 0.0))), list(hparams.get("std", (1.0, 1.0, 1.0)))
 
-    def _log_media(self, trainer: pl.Trainer, rows: list[list], figures: list[tuple[str, np.ndarray]]) -> None:
-        wandb_loggers = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
-        for logger in wandb_loggers:
-            log_media(logger, figures, COLUMNS, rows, step=trainer.global_step)
-        if wandb_loggers:
-            return
-        folder = Path(trainer.log_dir or trainer.default_root_dir) / "explanations" / f"epoch{trainer.current_epoch:03d}"
+    def _log_media(self, trainer: pl.Trainer, pl_module: pl.LightningModule, results: Sequence[BoxResult],
+                   scenes: Sequence[SceneMedia]) -> int:
+        """Each logger its images and table in its own form; returns how many of them failed (each
+        logged with its traceback: a dashboard that fails must not cost the others, nor training)."""
+        epoch, class_names, spectra = trainer.current_epoch, list(pl_module.hparams.class_names), input_spectra(results)
+        columns, rows = ["epoch", *box_fields(spectra)], [[epoch, *box_row(r, class_names, spectra)] for r in results]
+        by_scene = {(m.sample_id, m.spectrum): m for m in scenes}
+        cells = [(by_scene[r.sample_id, r.spectrum], r.box, r.method) for r in results]
+        wandb = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
+        boards = [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
+        folder = _run_dir(trainer, boards) / "explanations" / f"epoch{epoch:03d}"
+        writes = [(type(lg).__name__, lambda lg=lg: log_media(lg, scenes, columns, rows, cells, class_names,
+                                                               step=trainer.global_step)) for lg in wandb]
+        writes += [(type(lg).__name__, lambda lg=lg: self._to_board(lg, scenes, trainer.global_step)) for lg in boards]
+        if boards or not wandb:  # the table as CSV beside TensorBoard's images, or with the figures as PNGs
+            writes.append((str(folder), lambda: self._to_folder(folder, columns, rows, [] if boards else scenes)))
+        failures = 0
+        for where, write in writes:
+            try:
+                write()
+            except Exception:
+                failures += 1
+                log.exception("epoch %d: logging the explanations' images and table to %s failed", epoch, where)
+        return failures
+
+    @staticmethod
+    def _to_board(logger: TensorBoardLogger, scenes: Sequence[SceneMedia], step: int) -> None:
+        for scene in scenes:
+            logger.experiment.add_image(f"{MAPS_KEY}/{scene.name}", scene.figure, step, dataformats="HWC")
+
+    @staticmethod
+    def _to_folder(folder: Path, columns: Sequence[str], rows: Sequence[Sequence], scenes: Sequence[SceneMedia]) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        for name, figure in figures:
-            Image.fromarray(figure).save(folder / f"{name}.png")
-        write_csv(folder / "boxes.csv", COLUMNS, rows)
+        write_csv(folder / "boxes.csv", columns, rows)
+        for scene in scenes:
+            Image.fromarray(scene.figure).save(folder / f"{scene.name}.png")
+
+
+def _run_dir(trainer: pl.Trainer, boards: Sequence[TensorBoardLogger]) -> Path:
+    """TensorBoard's folder, else the first logger's with one, else the trainer's root. Not
+    ``trainer.log_dir``: it broadcasts, and only rank zero is here, so under DDP it would hang."""
+    folders = [lg.log_dir for lg in [*boards, *trainer.loggers] if getattr(lg, "log_dir", None)]
+    return Path(folders[0] if folders else trainer.default_root_dir)
+
+
+def _shrunk(saliency: torch.Tensor) -> torch.Tensor:
+    return F.adaptive_avg_pool2d(saliency[None, None].float(), STABILITY_PIXELS)[0, 0]

@@ -85,6 +85,7 @@ class MultispectralDataModule(pl.LightningDataModule):
         self.class_names = list(class_names)
         self.in_chans = input_channels(self.spectra, fusion)
         self.skip_report: SkipReport | None = None
+        self.samples_read: int | None = None  # samples the index found readable for the spectra
         self.split: Split | None = None  # parts of annotated ids, before restriction to readable ones
         self.datasets: dict[str, MultispectralDetectionDataset] = {}
 
@@ -109,7 +110,7 @@ class MultispectralDataModule(pl.LightningDataModule):
             return
         hp = self.hparams
         index = index_dataset(hp.root, self.spectra, self.class_names, hp.image_dir, hp.annotation_dir)
-        self.skip_report = index.report
+        self.skip_report, self.samples_read = index.report, len(index.records)
         if self.fusion == "early" and len({r.size_wh for r in index.records}) > 1:
             raise DatasetError(f"{hp.root}: early fusion needs images of one size; found several")
         if self.split is None:

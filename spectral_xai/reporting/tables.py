@@ -19,22 +19,32 @@ from ..sanity import SanityResult
 from ..statistics import ALPHA, MIN_PAIRS, Comparison, bootstrap_interval, comparison_records, method_noise
 
 LOCALISATION = ("pointing_game", "energy_pointing_game", "odi")
-ATTRIBUTION_FIELDS = [f"score_{kind}_{spectrum}" for spectrum in SPECTRA for kind in ("without", "alone")]
 BOX_FIELDS = ["sample_id", "spectrum", "box", "kind", "method", "x1", "y1", "x2", "y2", "class", "score",
-              "insertion_auc", "deletion_auc", *LOCALISATION, "judged_against", "seconds", "step", "error",
-              *ATTRIBUTION_FIELDS]
+              "insertion_auc", "deletion_auc", *LOCALISATION, "judged_against", "seconds", "step", "error"]
 
 
-def box_row(result: BoxResult, class_names: Sequence[str]) -> list:
-    """``BOX_FIELDS`` of one (box, method) result; ``box`` is the box's rank among its image's
-    explained boxes (0: the best detection), ``kind`` what it is (detection, missed, false_positive)."""
+def input_spectra(results: Sequence[BoxResult]) -> list[str]:
+    """The spectra the results' inputs held (``rgb+mir`` holds both), in the dataset's order."""
+    held = {name for r in results for name in r.spectrum.split("+")}
+    return [s for s in SPECTRA if s in held]
+
+
+def box_fields(spectra: Sequence[str]) -> list[str]:
+    """:data:`BOX_FIELDS` and, per spectrum of the input, the box's score without it and with it alone."""
+    return [*BOX_FIELDS, *(f"score_{kind}_{spectrum}" for spectrum in spectra for kind in ("without", "alone"))]
+
+
+def box_row(result: BoxResult, class_names: Sequence[str], spectra: Sequence[str]) -> list:
+    """``box_fields(spectra)`` of one (box, method) result; ``box`` is the box's rank among its
+    image's explained boxes (0: the best detection), ``kind`` what it is (detection, missed,
+    false_positive)."""
     target = result.target
     box = [round(float(v), 1) for v in target.box]
     aucs = [round(result.insertion.auc, 4), round(result.deletion.auc, 4)] if result.ok else [None, None]
     found = result.localisation
     located = [*(_rounded(getattr(found, name)) for name in LOCALISATION), found.against] if found else [None] * 4
     attribution = []
-    for spectrum in SPECTRA:
+    for spectrum in spectra:
         score = result.spectrum_scores.get(spectrum)
         attribution += [round(score.without, 4), round(score.alone, 4)] if score else [None, None]
     return [result.sample_id, result.spectrum, result.box, target.kind, result.method, *box, class_names[target.label], round(target.score, 4),

@@ -69,3 +69,42 @@ def history(path: Path) -> list[dict]:
                 row.setdefault(item.nested_key[0], {})["/".join(item.nested_key[1:])] = value
         rows.append(row)
     return rows
+
+
+def _merged(path: Path, kind: str) -> dict:
+    """The run's config or summary as its records left it: later updates win; nested keys joined by ``/``
+    under their first part (``{"run": {"part_sizes/train": 12}}``)."""
+    merged: dict = {}
+    for record in read_records(path):
+        if record.WhichOneof("record_type") != kind:
+            continue
+        for item in getattr(record, kind).update:
+            value = json.loads(item.value_json)
+            if item.key:
+                merged[item.key] = value
+            elif len(item.nested_key) == 1:
+                merged[item.nested_key[0]] = value
+            else:
+                merged.setdefault(item.nested_key[0], {})["/".join(item.nested_key[1:])] = value
+    return merged
+
+
+def config(path: Path) -> dict:
+    return _merged(path, "config")
+
+
+def summary(path: Path) -> dict:
+    return _merged(path, "summary")
+
+
+def artifacts(path: Path) -> list[dict]:
+    """Every artifact the run logged, in order: name, type, aliases, metadata, and its files (path
+    in the artifact -> where W&B staged the copy that ``wandb sync`` uploads)."""
+    found = []
+    for record in read_records(path):
+        if record.WhichOneof("record_type") == "artifact":
+            artifact = record.artifact
+            found.append({"name": artifact.name, "type": artifact.type, "aliases": list(artifact.aliases),
+                          "metadata": json.loads(artifact.metadata or "{}"),
+                          "files": {entry.path: Path(entry.local_path) for entry in artifact.manifest.contents}})
+    return found
