@@ -195,11 +195,22 @@ def training() -> str:
     ]) + "\n\n" + source(throughput) + "<br>" + source(overhead)
 
 
+def wandb_media() -> str:
+    record = load("wandb_media")
+    f, settings = record["figures"], record["settings"]
+    what = (f"one explained epoch, {settings['image_size']} px, {f['scenes_explained']} scenes x {len(f['methods'])} methods "
+            f"({', '.join(f['methods'])}), cells at {f['media_pixels']} px, figures {f['figure_px'][1]} x {f['figure_px'][0]} px")
+    rows = [[f"{what}: synthetic scenes", *(f"{f['short_run'][k]:.2f}" for k in ("figures_mb", "staged_artifacts_mb", "total_mb"))],
+            ["the same images, every pixel noise (no real image is larger)",
+             *(f"{f['noise_bound'][k]:.2f}" for k in ("figures_mb", "staged_artifacts_mb", "total_mb"))]]
+    return table(["W&B run, MB", "figures", "table with its cells", "total with the run's own files"], rows) + "\n\n" + source(record)
+
+
 RENDERERS: dict[str, Callable[[], str]] = {"demo_seeds": demo_seeds, "table2": table2, "sanity": sanity,
                                            "every_method": every_method, "supported": supported,
                                            "rise_convergence": rise_convergence, "sidu_coverage": sidu_coverage,
                                            "explainer_cost": explainer_cost, "per_box": per_box, "peers": peers,
-                                           "training": training}
+                                           "training": training, "wandb_media": wandb_media}
 
 
 def render(text: str) -> str:

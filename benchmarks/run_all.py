@@ -36,6 +36,7 @@ JOBS: dict[str, tuple[str, list[str], list[str]]] = {
     "rise_convergence": ("rise_convergence.py", ["--checkpoint", "runs/reproduce_demo/mir/checkpoints/last.ckpt", "--boxes", "2"],
                          ["--masks", "8,16", "--boxes", "1", "--step", "0.25"]),
     "sidu_coverage": ("sidu_coverage.py", ["--checkpoint", "runs/reproduce_demo/mir/checkpoints/last.ckpt"], ["--boxes", "2"]),
+    "wandb_media": ("wandb_media.py", [], ["--image-size", "128", "--num-images", "1", "--rise-masks", "4", "--step", "1"]),
 }
 # Full runs of rise_convergence and sidu_coverage read the reproduction's MIR net (README's Table 2), so
 # they come after the reproduction job; --checkpoint, given, replaces it.

@@ -92,7 +92,7 @@ def test_wandb_run_holds_every_key_image_and_row_for_every_epoch(wandb_fit):
     for key in scene_keys:
         steps = [r["trainer/global_step"] for r in rows if key in r]
         assert len(steps) == 2 and steps[0] < steps[1]
-    maps = sorted((run / "files" / "media" / "images" / "explain" / "maps").glob("*.png"))
+    maps = sorted((run / "files" / "media" / "images" / "explain" / "maps").glob("*.jpg"))
     assert len(maps) == 2 * 2
 
 
@@ -269,7 +269,7 @@ def test_two_process_ddp_fit_shares_the_scenes_and_logs_every_row_once(synthetic
     (run,) = (tmp_path / "wandb").glob("offline-run-*")
     rows = history(next(run.glob("run-*.wandb")))
     assert sum("explain/rise/insertion_auc" in r for r in rows) == 1
-    assert len(list((run / "files" / "media" / "images" / "explain" / "maps").glob("*.png"))) == 4
+    assert len(list((run / "files" / "media" / "images" / "explain" / "maps").glob("*.jpg"))) == 4
     (table,) = (run / "files" / "media" / "table" / "explain").glob("boxes_*.table.json")
     content = json.loads(table.read_text())
     column = content["columns"].index
