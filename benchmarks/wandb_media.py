@@ -11,8 +11,8 @@ the table with its image cells (the run's table artifact, staged beside the run 
 sync`` uploads it). What only costs time is cut (RISE's masks, the insertion/deletion step), and
 the net is untrained (``target_min_score`` 0, so that every scene has a box): neither changes how
 many images are logged or their size. Synthetic scenes are flat and compress better than camera
-images, so the same images are also logged with uniform noise for every pixel and map, which no
-real image exceeds: the bound. ``--runs`` also measures existing run folders (their offline runs
+images, so the same images are also made and logged from inputs and maps of uniform noise in every
+pixel, which no real image exceeds: the bound. ``--runs`` also measures existing run folders (their offline runs
 and staged artifacts), e.g. the demo's before and after a change.
 """
 from __future__ import annotations
@@ -24,9 +24,10 @@ import tempfile
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytorch_lightning as pl
+import torch
 import yaml
+from PIL import Image
 
 warnings.filterwarnings("ignore")
 HERE = Path(__file__).resolve().parent
@@ -41,7 +42,10 @@ from spectral_xai.data_modules.layout import CLASS_NAMES  # noqa: E402
 from spectral_xai.data_modules.synthetic import write_synthetic_dataset  # noqa: E402
 from spectral_xai.lit_modules import EfficientDetModule  # noqa: E402
 from spectral_xai.loggers import AutoWandbLogger  # noqa: E402
-from spectral_xai.reporting.media import BoxData, SceneMedia  # noqa: E402
+from spectral_xai.detection import Target  # noqa: E402
+from spectral_xai.evaluation import BoxResult, ObjectOutcome, SampleExplanation  # noqa: E402
+from spectral_xai.metrics import CurveResult  # noqa: E402
+from spectral_xai.reporting.media import scene_media  # noqa: E402
 from spectral_xai.reporting.wandb_media import log_media  # noqa: E402
 
 REPO = HERE.parent
@@ -90,15 +94,22 @@ def short_run(args: argparse.Namespace, out: Path) -> tuple[dict[str, float], Ex
     return run_bytes(out), callback
 
 
-def noise_bound(args: argparse.Namespace, methods: list[str], figure_shape: tuple[int, ...], cell: int, out: Path) -> dict:
-    """The same images (one figure per scene, an input and an overlay per method) with noise in
-    every pixel, through the same logging into an offline run."""
-    rng = np.random.default_rng(0)
-    noise = lambda *shape: rng.integers(0, 256, shape, dtype=np.uint8)  # noqa: E731
-    box = BoxData((10.0, 10.0, 60.0, 60.0), 1, 0.5, "detection")
-    scenes = [SceneMedia(f"{i:06d}_mir", f"{i:06d}", "mir", noise(*figure_shape), noise(cell, cell, 3),
-                         {(0, m): noise(cell, cell, 3) for m in methods}, [box], [BoxData(box.box, 1)])
-              for i in range(args.num_images)]
+def noise_bound(args: argparse.Namespace, methods: list[str], pixels: int, out: Path) -> dict:
+    """The same images made the same way (each scene's figure with its titles, an input cell and an
+    overlay per method) from inputs and maps that are uniform noise in every pixel, logged the same
+    way into an offline run."""
+    generator = torch.Generator().manual_seed(0)
+    size = args.image_size
+    curve = CurveResult(torch.tensor([0.0, 1.0]), torch.tensor([0.5, 0.0]), 0.25, 1.0)
+    target = Target(box=torch.tensor([size / 4, size / 4, size / 2, size / 2]), label=1, score=0.5,
+                    class_probs=torch.zeros(len(CLASS_NAMES)), anchor=0)
+    scenes = []
+    for i in range(args.num_images):
+        results = [BoxResult(f"{i:06d}", "mir", target, 0, m, torch.rand(size, size, generator=generator), curve, curve,
+                             0.1, args.step) for m in methods]
+        explained = SampleExplanation(f"{i:06d}", "mir", torch.rand(3, size, size, generator=generator), [target], results,
+                                      [ObjectOutcome(0, 1, tuple(target.box.tolist()), 0.5, True)])
+        scenes.append(scene_media(explained, CLASS_NAMES, (0.0,) * 3, (1.0,) * 3, pixels))
     logger = AutoWandbLogger(save_dir=str(out), offline=True, project="bench")
     rows = [[s.sample_id, s.spectrum, 0, m, 0.5] for s in scenes for m in methods]
     log_media(logger, scenes, ["sample_id", "spectrum", "box", "method", "score"], rows,
@@ -120,14 +131,11 @@ def main() -> None:
         measured, callback = short_run(args, Path(scratch) / "short")
         methods = list(callback.explainer.methods)
         (run,) = (Path(scratch) / "short" / "wandb").glob("offline-run-*")
-        figures = sorted((run / "files" / "media" / "images").rglob("*.jpg"))
-        from PIL import Image
-
-        shape = (*Image.open(figures[0]).size[::-1], 3)
-        bound = noise_bound(args, methods, shape, callback.media_pixels, Path(scratch) / "bound")
+        shape = Image.open(next((run / "files" / "media" / "images").rglob("*.jpg"))).size[::-1]
+        bound = noise_bound(args, methods, callback.media_pixels, Path(scratch) / "bound")
     runs = {str(folder): run_bytes(folder) for folder in args.runs}
     figures_out = {"methods": methods, "scenes_explained": args.num_images - callback.totals["no_detection"],
-                   "media_pixels": callback.media_pixels, "figure_px": list(shape[:2]), "short_run": measured,
+                   "media_pixels": callback.media_pixels, "figure_px": list(shape), "short_run": measured,
                    "noise_bound": bound, "runs": runs}
     print(f"{args.image_size} px, {len(methods)} methods, {figures_out['scenes_explained']} scenes, cells at "
           f"{callback.media_pixels} px: one explained epoch adds {measured['total_mb']} MB (figures "

@@ -45,6 +45,9 @@ def test_every_benchmark_runs_quick_and_writes_its_result(trained_checkpoint, tm
     cost = json.loads((results / "explainer_cost_128px.json").read_text())["figures"]
     assert cost["target_score"] > 0.05  # a trained net's detection, above the scoring rule's floor
     assert {"cost", "floor", "memory", "shared"} <= cost.keys()
+    media = json.loads((results / "wandb_media.json").read_text())["figures"]
+    assert media["scenes_explained"] == 1 and media["short_run"]["figures_mb"] > 0
+    assert 0 < media["short_run"]["staged_artifacts_mb"] <= media["noise_bound"]["staged_artifacts_mb"]
 
 
 def test_an_unknown_job_is_refused(tmp_path):

@@ -278,3 +278,14 @@ def test_bad_explanation_settings_stop_training_before_its_first_step(synthetic_
                           "--trainer.callbacks", callback, "--trainer.logger", "false"))
     assert message in str(user_error_in(raised.value))
     assert not (tmp_path / "checkpoints").exists() or not list((tmp_path / "checkpoints").glob("*.ckpt"))
+
+
+def test_log_model_into_a_save_dir_that_cannot_be_written_stops_before_training(synthetic_root, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(Exception) as raised:
+        run_cli(tiny_args("configs/demo.yaml", synthetic_root, tmp_path, "--trainer.max_epochs", "1",
+                          "--trainer.logger.init_args.save_dir", str(tmp_path / "a_file" / "runs"),
+                          "--trainer.logger.init_args.log_model", "true"))
+    assert "a_file/runs: not writable" in str(user_error_in(raised.value))
+    assert not (tmp_path / "checkpoints").exists()

@@ -74,7 +74,8 @@ class ExplanationCallback(pl.Callback):
             the boxes left out are counted and logged (under DDP, per rank).
         media_pixels: the longest side of each image in the W&B table and of each panel of a
             logged figure; larger images are shrunk to it. At 256 one explained epoch of the paper's
-            config (16 scenes, 6 methods with the baselines, 512 px) adds about 6 MB to a W&B run.
+            config (16 scenes, 6 methods with the baselines, 512 px) adds under 5 MB to a W&B run
+            (README, the table under "What each logger gets").
     """
 
     def __init__(self, settings: ExplainSettings | None = None, num_images: int = 4, every_n_epochs: int = 1,
