@@ -47,6 +47,7 @@ SCHEDULE = {"num_images": Setting(int, low=1), "every_n_epochs": Setting(int, lo
 #: image size, and a rank correlation over 64 x 64 cells follows the full map's closely.
 STABILITY_PIXELS = 64
 
+
 @dataclass
 class Share:
     """What one rank explained in one epoch: results in host memory, the images of each scene."""
@@ -85,7 +86,8 @@ class ExplanationCallback(pl.Callback):
             settings = ExplainSettings(**settings)
         self.explainer = Explainer(settings or ExplainSettings())
         schedule = {"num_images": num_images, "every_n_epochs": every_n_epochs, "seed": seed,
-                    "figure_inches": figure_inches, "media_pixels": media_pixels, **({"time_budget_s": time_budget_s} if time_budget_s is not None else {})}
+                    "figure_inches": figure_inches, "media_pixels": media_pixels,
+                    **({"time_budget_s": time_budget_s} if time_budget_s is not None else {})}
         check_settings("ExplanationCallback", schedule, SCHEDULE)
         self.num_images, self.every_n_epochs, self.seed = num_images, every_n_epochs, seed
         self.figure_inches, self.time_budget_s, self.media_pixels = figure_inches, time_budget_s, media_pixels
