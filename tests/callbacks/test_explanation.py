@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
+import wandb
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
@@ -302,8 +303,13 @@ def test_explain_py_explains_a_logged_model_artifact_into_the_run_it_came_from(w
         shutil.copy(staged, folder / name)
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "explained"
-    assert explain_main([f"model-{run_id}:best", "--output", str(out), "--methods", "gradcam", "--num_images", "1",
-                         "--step", "0.5", "--target_min_score", "0.0", "--baselines", "false", "--wandb_run_id", run_id]) == 0
+    try:
+        assert explain_main([f"model-{run_id}:best", "--output", str(out), "--methods", "gradcam", "--num_images", "1", "--step",
+                             "0.5", "--target_min_score", "0.0", "--baselines", "false", "--wandb_run_id", run_id]) == 0
+    finally:
+        # explain.py in this process started W&B's service and, as wandb does, left it running with its
+        # address in WANDB_SERVICE: every later subprocess of this worker would join it.
+        wandb.teardown()
     (run,) = (out / "wandb").glob(f"offline-run-*-{run_id}")
     logged = next(run.glob("run-*.wandb"))
     rows = history(logged)
