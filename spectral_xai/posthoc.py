@@ -367,10 +367,10 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
         shown[name, item.sample_id] = item.explanation, checkpoint
         group_results(item.explanation.results, checkpoint.name, groups)
         rows += [[checkpoint.name, *box_row(r, class_names, spectra)] for r in item.explanation.results]
-        if wandb_run:
-            media.append(scene_media(item.explanation, class_names, mean, std, prefix=checkpoint.name))
-            cells += [(media[-1], r.box, r.method) for r in item.explanation.results]
         figure = explanation_figure(item.explanation, class_names, mean, std, title_prefix=f"{checkpoint.name} | ")
+        if wandb_run:  # the same figure, drawn once
+            media.append(scene_media(item.explanation, class_names, mean, std, prefix=checkpoint.name, figure=figure))
+            cells += [(media[-1], r.box, r.method) for r in item.explanation.results]
         path = folder / "boxes" / f"{checkpoint.name}_{item.spectrum}_{item.sample_id}.png"
         Image.fromarray(figure).save(path)
         box_pngs.append(path)

@@ -75,10 +75,13 @@ class SceneMedia:
 
 
 def scene_media(explained: SampleExplanation, class_names: Sequence[str], mean: Sequence[float], std: Sequence[float],
-                pixels: int = DEFAULT_PIXELS, figure_inches: float = 2.6, prefix: str = "") -> SceneMedia:
-    """``explained`` as :class:`SceneMedia`; ``prefix`` names the net where several are logged."""
-    figure = explanation_figure(explained, class_names, mean, std, title_prefix=f"{prefix} | " if prefix else "",
-                                panel_inches=figure_inches)
+                pixels: int = DEFAULT_PIXELS, figure_inches: float = 2.6, prefix: str = "",
+                figure: np.ndarray | None = None) -> SceneMedia:
+    """``explained`` as :class:`SceneMedia`; ``prefix`` names the net where several are logged;
+    ``figure``: its :func:`explanation_figure` where the caller drew it already (drawn otherwise)."""
+    if figure is None:
+        figure = explanation_figure(explained, class_names, mean, std, title_prefix=f"{prefix} | " if prefix else "",
+                                    panel_inches=figure_inches)
     # The figure's panels are figure_inches wide at matplotlib's 100 dpi; each is bounded like a cell.
     figure = fit_within(figure, round(max(figure.shape[:2]) * min(1.0, pixels / (figure_inches * 100))))
     shown = display_spectra(explained.image, mean, std)[0]
