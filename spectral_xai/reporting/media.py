@@ -17,7 +17,7 @@ from ..evaluation import SampleExplanation
 from .figures import display_spectra, explanation_figure
 
 #: The longest side of a table cell; a figure is bounded to this per panel. At 256 px one explained
-#: epoch of the paper's config (16 scenes x 6 methods at 512 px) adds 1.8 MB to a W&B run on the
+#: epoch of the paper's config (16 scenes x 6 methods at 512 px) adds 1.75 MB to a W&B run on the
 #: synthetic scenes and at most 5 MB with noise in every pixel (benchmarks/wandb_media.py).
 DEFAULT_PIXELS = 256
 
