@@ -1,12 +1,15 @@
 """The LightningDataModule: dataset root + spectra + fusion + split -> train/val/test loaders."""
 from __future__ import annotations
 
+import functools
 import logging
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import pytorch_lightning as pl
-from torch.utils.data import DataLoader
+import torch
+from torch.utils.data import DataLoader, get_worker_info
 
 from . import layout
 from .dataset import Fusion, MultispectralDetectionDataset, collate
@@ -19,6 +22,21 @@ log = logging.getLogger(__name__)
 def input_channels(spectra: Sequence[str], fusion: Fusion) -> int:
     """Channels of the network input: 3, or 3 per spectrum when spectra are stacked."""
     return 3 * len(spectra) if fusion == "early" else 3
+
+
+def augmentation_seed(rank: int) -> int:
+    """The seed of one process's augmentations, from torch's seed of that process: in the main
+    process the run's (``seed_everything``; random when the run sets none), in a data-loader worker
+    the loader's seed for that worker (drawn from the main process's generator, so seeded too, and
+    drawn anew each epoch unless workers persist). The rank is mixed in because every DDP rank is
+    seeded alike and would otherwise draw the same flips for different images."""
+    return int(np.random.SeedSequence([torch.initial_seed(), rank]).generate_state(1)[0])
+
+
+def reseed_worker_augmentation(worker_id: int, rank: int) -> None:
+    """``worker_init_fn``: each worker starts with a copy of the main process's augmentation state,
+    so without a new seed every worker would repeat the same draws."""
+    get_worker_info().dataset.transform.set_random_seed(augmentation_seed(rank))
 
 
 class MultispectralDataModule(pl.LightningDataModule):
@@ -98,11 +116,15 @@ class MultispectralDataModule(pl.LightningDataModule):
             log.info("writing a synthetic dataset to %s", root)
             write_synthetic_dataset(root, **self.hparams.synthetic)
 
+    @property
+    def rank(self) -> int:
+        return self.trainer.global_rank if self.trainer is not None else 0
+
     def transform(self, train: bool):
         repeat = self.in_chans // 3
         return build_transform(
             self.hparams.image_size, self.in_chans, list(self.hparams.mean) * repeat, list(self.hparams.std) * repeat,
-            train=train and self.hparams.augment,
+            train=train and self.hparams.augment, seed=augmentation_seed(self.rank),
         )
 
     def setup(self, stage: str | None = None) -> None:
@@ -147,6 +169,7 @@ class MultispectralDataModule(pl.LightningDataModule):
             shuffle=shuffle,
             num_workers=self.hparams.num_workers,
             collate_fn=collate,
+            worker_init_fn=functools.partial(reseed_worker_augmentation, rank=self.rank),
             persistent_workers=self.hparams.num_workers > 0,
             drop_last=shuffle and len(self.datasets[name]) > self.hparams.batch_size,
         )

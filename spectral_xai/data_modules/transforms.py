@@ -19,8 +19,11 @@ def build_transform(
     mean: Sequence[float],
     std: Sequence[float],
     train: bool,
+    seed: int | None = None,
 ) -> A.Compose:
-    """``mean``/``std`` are per input channel (length ``channels``); images arrive in [0, 1]."""
+    """``mean``/``std`` are per input channel (length ``channels``); images arrive in [0, 1].
+    ``seed`` starts the pipeline's own random state: albumentations 2 draws from it alone, so neither
+    torch's nor numpy's global seed reaches the augmentations (``None``: a fresh random state)."""
     steps: list[A.BasicTransform] = []
     if train:
         steps += [
@@ -36,4 +39,5 @@ def build_transform(
     return A.Compose(
         steps,
         bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"], clip=True, min_area=4.0),
+        seed=seed,
     )

@@ -75,3 +75,40 @@ def test_synthetic_dataset_is_written_on_first_use(tmp_path):
     dm.prepare_data()
     dm.setup("fit")
     assert sum(len(d.records) for d in dm.datasets.values()) == 10
+
+
+def test_augmentations_follow_the_run_seed_and_differ_between_workers_and_ranks(synthetic_root):
+    """One scene repeated 8 times through a 2-worker loader: worker 0 draws for items 0, 2, 4, 6 and
+    worker 1 for 1, 3, 5, 7, so without a seed of their own the two would transform each pair alike.
+    The same torch seed gives the same batches; another rank gets other draws."""
+    from pytorch_lightning import seed_everything
+
+    def batches(rank: int = 0) -> list[torch.Tensor]:
+        seed_everything(0, verbose=False)
+        datamodule = MultispectralDataModule(str(synthetic_root), spectra=["mir"], image_size=128, batch_size=1,
+                                             num_workers=2)
+        datamodule.setup("fit")
+        train = datamodule.datasets["train"]
+        train.items = [train.items[0]] * 8
+        loader = datamodule._loader("train", shuffle=False)
+        loader.worker_init_fn.keywords["rank"] = rank
+        return [batch["image"][0] for batch in loader]
+
+    first = batches()
+    assert not all(torch.equal(first[i], first[i + 1]) for i in range(0, 8, 2)), "the workers repeat each other's draws"
+    assert all(torch.equal(a, b) for a, b in zip(first, batches())), "the same seed gave other augmentations"
+    assert not all(torch.equal(a, b) for a, b in zip(first, batches(rank=1))), "two ranks draw alike"
+
+
+def test_the_main_process_augments_by_the_run_seed(synthetic_root):
+    from pytorch_lightning import seed_everything
+
+    def draws(seed: int) -> list[torch.Tensor]:
+        seed_everything(seed, verbose=False)
+        datamodule = MultispectralDataModule(str(synthetic_root), spectra=["mir"], image_size=128, num_workers=0)
+        datamodule.setup("fit")
+        return [datamodule.datasets["train"][0]["image"] for _ in range(6)]
+
+    zero = draws(0)
+    assert all(torch.equal(a, b) for a, b in zip(zero, draws(0)))
+    assert not all(torch.equal(a, b) for a, b in zip(zero, draws(1)))
