@@ -1,5 +1,5 @@
 """The trained detector a benchmark runs on: ``--checkpoint`` or, by default, the tests' shared net
-(trained once, about a minute, into runs/benchmarks/trained/). A random net scores every candidate
+(from the content-keyed cache of spectral_xai.cached_nets; trained into it once, about a minute). A random net scores every candidate
 about 0.01, under the scoring rule's floor: what it costs is not what a real detection costs."""
 from __future__ import annotations
 
@@ -14,18 +14,16 @@ sys.path.insert(0, str(REPO))
 from spectral_xai.checkpoint import load_checkpoint  # noqa: E402
 from spectral_xai.detection import EffdetDetector, Target  # noqa: E402
 from spectral_xai.lit_modules import EfficientDetModule  # noqa: E402
-from tests.helpers.training import shared_trained_net  # noqa: E402
-
-SHARED_NET = REPO / "runs" / "benchmarks" / "trained"
+from spectral_xai.cached_nets import trained_net  # noqa: E402
 
 
 def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", type=Path, default=None,
-                        help="a trained checkpoint (default: the tests' shared net, trained into runs/benchmarks/trained/)")
+                        help="a trained checkpoint (default: the tests' shared net, from the cache of trained nets)")
 
 
 def checkpoint_path(checkpoint: Path | None) -> Path:
-    return checkpoint or shared_trained_net(SHARED_NET)
+    return checkpoint or trained_net()
 
 
 def validation_images(checkpoint: Path, count: int) -> tuple[EfficientDetModule, list[torch.Tensor]]:

@@ -5,9 +5,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from spectral_xai.cached_nets import trained_net
 from spectral_xai.data_modules.synthetic import write_synthetic_dataset
-
-from .helpers.training import shared_trained_net
 
 # W&B must never reach for a network in tests; runs are real offline runs on disk.
 os.environ.setdefault("WANDB_MODE", "offline")
@@ -30,15 +29,11 @@ def synthetic_root(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def trained_checkpoint(tmp_path_factory) -> Path:
-    """A MIR detector trained briefly on synthetic data with the demo config (under a minute): the
-    one trained net that every test needing one shares, across pytest-xdist's processes too (the
-    first to ask trains it under a file lock in their common temporary folder; the others wait and
-    read it). The benchmarks train the same net (tests.helpers.training.shared_trained_net)."""
-    run_folder = tmp_path_factory.getbasetemp()
-    if "PYTEST_XDIST_WORKER" in os.environ:  # each worker's folder lies in the run's folder
-        run_folder = run_folder.parent
-    return shared_trained_net(run_folder / "trained")
+def trained_checkpoint() -> Path:
+    """The one trained net that every test needing one shares: a MIR detector trained briefly on
+    synthetic data (spectral_xai.cached_nets.SHARED_RECIPE), read from the content-keyed cache or
+    trained into it by the first process to ask (about a minute; the others wait and read it)."""
+    return trained_net("mir")
 
 
 @pytest.fixture

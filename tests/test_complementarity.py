@@ -2,21 +2,19 @@
 the synthetic data (RGB dark at night, FIR the same by day and night) an RGB and a FIR net trained
 briefly, whose complementarity must lean the way the physics does."""
 import csv
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from spectral_xai.cached_nets import trained_net
 from spectral_xai.complementarity import (Condition, class_counts, object_records, pair_counts, read_conditions,
                                           scene_conditions)
 from spectral_xai.data_modules import layout
 from spectral_xai.data_modules.reader import DatasetError
 from spectral_xai.evaluation import ExplainSettings, ObjectOutcome
 from spectral_xai.posthoc import explain_checkpoints
-
-from .helpers.training import shared_trained_net
 
 
 def test_conditions_come_from_the_file_and_else_from_the_rgb_brightness(tmp_path):
@@ -57,18 +55,15 @@ def test_objects_are_counted_per_class_and_condition():
 
 
 @pytest.fixture(scope="module")
-def rgb_and_fir(tmp_path_factory) -> tuple[Path, Path]:
-    """An RGB and a FIR net trained briefly on the same synthetic scenes (under a minute each),
-    shared across pytest-xdist's processes as the MIR net is."""
-    folder = tmp_path_factory.getbasetemp()
-    if "PYTEST_XDIST_WORKER" in os.environ:
-        folder = folder.parent
-    data = folder / "day_night_data"
-    return (shared_trained_net(folder / "trained_rgb", "rgb", data), shared_trained_net(folder / "trained_fir", "fir", data))
+def rgb_and_fir() -> tuple[Path, Path]:
+    """An RGB and a FIR net trained briefly on the shared net's synthetic scenes (under a minute
+    each), from the cache of trained nets as the MIR net is."""
+    return trained_net("rgb"), trained_net("fir")
 
 
 @pytest.mark.slow
 def test_fir_finds_at_night_what_rgb_misses_and_the_report_shows_both_explanations(rgb_and_fir, tmp_path):
+    rgb, fir = (path.parent.parent.name for path in rgb_and_fir)  # the nets' names in the report
     out = explain_checkpoints(rgb_and_fir, tmp_path / "explain", ExplainSettings(
         ["gradcam"], targets="detections,missed", boxes=2, step=0.5, baselines=False, bootstrap_resamples=100),
         num_images=28, scene_grids=3, accelerator="cpu")
@@ -78,11 +73,11 @@ def test_fir_finds_at_night_what_rgb_misses_and_the_report_shows_both_explanatio
 
     def share(condition: str) -> float:
         mine = [r for r in rows if r["condition"] == condition]
-        return sum(r["trained_fir on fir found"] == "1" and r["trained_rgb on rgb found"] == "0" for r in mine) / len(mine)
+        return sum(r[f"{fir} on fir found"] == "1" and r[f"{rgb} on rgb found"] == "0" for r in mine) / len(mine)
 
     assert share("night") > share("day"), (share("night"), share("day"))
     report = (out / "report.html").read_text()
-    assert "What each spectrum sees" in report and "found by trained_fir on fir" not in report  # titles live in the PNGs
+    assert "What each spectrum sees" in report and f"found by {fir} on fir" not in report  # titles live in the PNGs
     grids = sorted((out / "complementarity").glob("*.png"))
     assert grids and len(grids) <= 3
     with open(out / "boxes.csv") as handle:

@@ -6,11 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from filelock import FileLock
-
 from spectral_xai.cli import SpectralCLI
 from spectral_xai.data_modules.datamodule import MultispectralDataModule
-from spectral_xai.data_modules.synthetic import write_synthetic_dataset
 from spectral_xai.lit_modules import EfficientDetModule
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,25 +50,3 @@ def fit_ddp_subprocess(root: Path, out: Path, *extra: str) -> subprocess.Complet
     result = train_py(["fit", *args], cwd=out)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
-
-
-def shared_trained_net(out: Path, spectrum: str = "mir", data: Path | None = None) -> Path:
-    """``out/checkpoints/last.ckpt``: a detector of ``spectrum`` (MIR unless told) trained briefly on
-    synthetic data (140 scenes, written to ``data`` or ``out/data``) with the demo config (about a
-    minute), trained by the first process to ask under a file lock and read by the others. Its recipe
-    is pinned here (raw weights, AdamW at 0.004, 8 epochs), so that retuning the demo does not
-    silently change what the tests and benchmarks see."""
-    with FileLock(f"{out}.lock"):
-        if not (out / "checkpoints" / "last.ckpt").is_file():
-            data = data or out / "data"
-            with FileLock(f"{data}.lock"):
-                root = data if (data / "conditions.csv").is_file() else write_synthetic_dataset(data, num_scenes=140, seed=0)
-            SpectralCLI(EfficientDetModule, MultispectralDataModule, save_config_kwargs={"overwrite": True}, args=[
-                "fit", "--config", str(REPO / "configs/demo.yaml"), "--data.root", str(root), "--data.num_workers", "0",
-                "--data.spectra", f"[{spectrum}]",
-                "--trainer.max_epochs", "8", "--model.scheduler.init_args.milestones", "[6]", "--trainer.callbacks", "[]",
-                "--model.ema_decay", "null", "--model.optimizer.init_args.lr", "0.004",
-                "--trainer.enable_progress_bar", "false", "--trainer.logger", "false",
-                "--trainer.default_root_dir", str(out), "--checkpoint.dirpath", str(out / "checkpoints"),
-            ])
-    return out / "checkpoints" / "last.ckpt"

@@ -1,0 +1,161 @@
+"""Detectors trained briefly on synthetic data, cached by content: the nets the tests and benchmarks
+run on, trained once per machine rather than once per run.
+
+A cached net's key is a hash of everything that decides its weights: the recipe (config file and
+arguments), the synthetic data's settings and the source that writes them, the source of the data,
+model and CLI modules, the versions of the libraries that compute them, and the torch thread count it
+is trained at (fixed here, whatever the caller's: another count sums gradients in another order). A
+key that exists is read, never retrained; a change to any of those makes a new key.
+
+The cache lives in ``$SPECTRAL_XAI_CACHE``, else ``~/.cache/spectral-xai``. A folder that cannot be
+written falls back to one in the temporary folder (one warning); an entry whose checkpoint does not
+match the digest written beside it (a run killed while copying, a truncated file) is rebuilt.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from filelock import FileLock
+
+log = logging.getLogger(__name__)
+
+PACKAGE = Path(__file__).resolve().parent
+DEMO_CONFIG = PACKAGE.parent / "configs" / "demo.yaml"
+CACHE_VARIABLE = "SPECTRAL_XAI_CACHE"
+#: torch threads every cached net is trained at.
+TRAIN_THREADS = 2
+#: The source whose change changes a net: what reads the data, builds and trains the model, and the CLI.
+WEIGHT_SOURCES = ("data_modules", "lit_modules", "detection", "cli.py", "callbacks/preemption.py",
+                  "callbacks/run_record.py", "settings.py", "checkpoint.py")
+LIBRARIES = ("torch", "effdet", "timm", "albumentations", "numpy", "opencv-python-headless", "pytorch-lightning",
+             "torchmetrics")
+#: The shared net's recipe, pinned here (raw weights, AdamW at 0.004, 8 epochs, no callbacks or
+#: logger) so that retuning the demo does not silently change what the tests and benchmarks see.
+SHARED_RECIPE = ("--trainer.max_epochs", "8", "--model.scheduler.init_args.milestones", "[6]",
+                 "--trainer.callbacks", "[]", "--model.ema_decay", "null", "--model.optimizer.init_args.lr", "0.004",
+                 "--trainer.enable_progress_bar", "false", "--trainer.logger", "false", "--data.num_workers", "0")
+SHARED_DATA = {"num_scenes": 140, "seed": 0}
+
+
+def cache_dir() -> Path:
+    """The cache folder, made if missing; a temporary one (with one warning) where it cannot be written."""
+    wanted = Path(os.environ.get(CACHE_VARIABLE) or Path.home() / ".cache" / "spectral-xai").expanduser()
+    try:
+        wanted.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=wanted):
+            pass
+        return wanted
+    except OSError as err:
+        fallback = Path(tempfile.gettempdir()) / "spectral-xai-cache"
+        log.warning("cache folder %s cannot be written (%s); using %s", wanted, err.strerror or err, fallback)
+        fallback.mkdir(parents=True, exist_ok=True)
+        return fallback
+
+
+def digest(*parts: object) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
+
+def source_digest(names: Sequence[str]) -> str:
+    """Hash of the package files under ``names`` (files or folders), path and content."""
+    hasher = hashlib.sha256()
+    for name in names:
+        path = PACKAGE / name
+        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+            hasher.update(str(file.relative_to(PACKAGE)).encode())
+            hasher.update(file.read_bytes())
+    return hasher.hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            hasher.update(block)
+    return hasher.hexdigest()
+
+
+def _complete(folder: Path, product: str) -> bool:
+    """Whether ``folder`` holds a finished entry whose ``product`` file matches its recorded digest."""
+    manifest = folder / "manifest.json"
+    try:
+        recorded = json.loads(manifest.read_text())["sha256"]
+        return file_digest(folder / product) == recorded
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def _build(folder: Path, product: str, make) -> Path:
+    """``folder/product``, made by ``make(scratch)`` into a scratch folder beside it under a file lock
+    (other processes wait and read it) and moved into place whole, its digest written last."""
+    with FileLock(f"{folder}.lock"):
+        if not _complete(folder, product):
+            if folder.exists():
+                log.warning("cache entry %s is incomplete or damaged; rebuilding it", folder)
+                shutil.rmtree(folder)
+            scratch = Path(tempfile.mkdtemp(prefix=f"{folder.name}.", dir=folder.parent))
+            try:
+                make(scratch)
+                (scratch / "manifest.json").write_text(json.dumps({"sha256": file_digest(scratch / product)}))
+                scratch.rename(folder)
+            finally:
+                shutil.rmtree(scratch, ignore_errors=True)
+    return folder / product
+
+
+def synthetic_dataset(num_scenes: int, seed: int) -> Path:
+    """A synthetic dataset in the real layout, written once per settings; callers must not write to it."""
+    from .data_modules.synthetic import write_synthetic_dataset
+
+    key = digest(num_scenes, seed, source_digest(["data_modules/synthetic.py", "data_modules/voc.py",
+                                                  "data_modules/layout.py"]), _versions())
+    folder = cache_dir() / "datasets" / f"synthetic-{num_scenes}-{seed}-{key}"
+    _build(folder, "conditions.csv", lambda scratch: write_synthetic_dataset(scratch, num_scenes=num_scenes,
+                                                                                    seed=seed))
+    return folder
+
+
+def trained_net(spectrum: str = "mir", seed: int = 0, args: Sequence[str] = SHARED_RECIPE,
+                data: dict = SHARED_DATA, config: Path = DEMO_CONFIG) -> Path:
+    """The ``checkpoints/last.ckpt`` (``split.json`` beside it) of ``config`` plus ``args`` trained on ``spectrum`` of a cached synthetic
+    dataset (``data``: its ``num_scenes`` and ``seed``) with ``--seed_everything seed``, at
+    ``TRAIN_THREADS`` torch threads: from the cache, or trained now (about a minute for the shared
+    recipe on 2 cores) and kept."""
+    root = synthetic_dataset(**data)
+    key = digest(config.read_text(), list(args), spectrum, seed, str(root), source_digest(WEIGHT_SOURCES),
+                 _versions(), TRAIN_THREADS)
+    folder = cache_dir() / "nets" / f"{spectrum}-seed{seed}-{key}"
+    return _build(folder, "checkpoints/last.ckpt", lambda scratch: _train(scratch, config, args, spectrum, seed, root))
+
+
+def _train(scratch: Path, config: Path, args: Sequence[str], spectrum: str, seed: int, root: Path) -> None:
+    from .cli import SpectralCLI
+    from .data_modules.datamodule import MultispectralDataModule
+    from .lit_modules import EfficientDetModule
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(TRAIN_THREADS)
+    try:
+        SpectralCLI(EfficientDetModule, MultispectralDataModule, save_config_kwargs={"overwrite": True}, args=[
+            "fit", "--config", str(config), "--data.root", str(root), "--data.spectra", f"[{spectrum}]",
+            "--seed_everything", str(seed), *args,
+            "--trainer.default_root_dir", str(scratch / "run"), "--checkpoint.dirpath", str(scratch / "checkpoints"),
+        ])
+    finally:
+        torch.set_num_threads(threads)
+    shutil.rmtree(scratch / "run", ignore_errors=True)
+    for best in (scratch / "checkpoints").glob("epoch*.ckpt"):  # only last.ckpt is used
+        best.unlink()
+
+
+def _versions() -> dict[str, str]:
+    return {name: version(name) for name in LIBRARIES}
