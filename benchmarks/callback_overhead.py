@@ -47,14 +47,14 @@ class EpochTimer(pl.Callback):
         self.seconds.append(time.perf_counter() - self.start)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_checkpoint_argument(parser)
     add_results_argument(parser)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--limit-batches", type=int, default=0, help="train and validation batches per epoch (0: all)")
     parser.add_argument("--num-images", type=int, default=0, help="scenes the callback explains (0: the demo's)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     checkpoint = checkpoint_path(args.checkpoint)
     trained = read_checkpoint(checkpoint)
     limits = ["--trainer.limit_train_batches", str(args.limit_batches),

@@ -335,7 +335,7 @@ def shared_perturbations(args, detector: EffdetDetector, image: torch.Tensor) ->
     return figures
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_checkpoint_argument(parser)
     add_results_argument(parser)
@@ -351,7 +351,7 @@ def main() -> None:
     parser.add_argument("--memory-masks", default="500,5000", help="the two mask counts of the memory section")
     parser.add_argument("--targets", type=int, default=8, help="K, detections explained together")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)  # a fresh process measuring one method
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         return print(json.dumps(child_run(args)))
     sections = args.sections.split(",")

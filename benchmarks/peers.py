@@ -216,7 +216,7 @@ def same_masks(rule: str, scorer: DetectionScorer, blackbox, image: torch.Tensor
     return [correlation(ours, theirs) for ours, theirs in zip(ours_maps, maps)]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_checkpoint_argument(parser)
     add_results_argument(parser)
@@ -224,7 +224,7 @@ def main() -> None:
     parser.add_argument("--detections", type=int, default=4, help="the image's best N detections")
     parser.add_argument("--masks", type=int, default=500, help="RISE's and D-RISE's masks, both sides")
     parser.add_argument("--batch-size", type=int, default=32)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.nn.UpsamplingBilinear2d = HalfPixelUpsampling  # pytorch-grad-cam's Score-CAM, see above
     checkpoint = checkpoint_path(args.checkpoint)
     module, images = validation_images(checkpoint, 16)

@@ -37,7 +37,7 @@ from spectral_xai.metrics import insertion_deletion  # noqa: E402
 GOAL = 0.95
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_checkpoint_argument(parser)
     add_results_argument(parser)
@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--rule", default="matched", choices=("matched", "drise", "anchor"))
     parser.add_argument("--step", type=float, default=0.05)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     detector, found = confident_boxes(checkpoint_path(args.checkpoint), args.boxes)
     scorer = DetectionScorer(detector, Scoring(args.rule).build(), batch_size=32)
     print(f"{len(found)} boxes scoring {', '.join(f'{t.score:.2f}' for _, t in found)}; rule {args.rule}, "

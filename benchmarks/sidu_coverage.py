@@ -25,13 +25,13 @@ from spectral_xai.explainers import create  # noqa: E402
 from spectral_xai.explainers.features import features_by_level  # noqa: E402
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_checkpoint_argument(parser)
     add_results_argument(parser)
     parser.add_argument("--thresholds", default="0.1,0.5")
     parser.add_argument("--boxes", type=int, default=8)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     detector, found = confident_boxes(checkpoint_path(args.checkpoint), args.boxes)
     layer = create("sidu").layer
     features = [next(features_by_level(detector, image, layer, [target]))[0][0] for image, target in found]

@@ -80,7 +80,7 @@ def lightning_loop(module: EfficientDetModule, batches: list[dict], warmup: int)
     return timer.steps / (timer.end - timer.start)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--image-size", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=4)
@@ -88,7 +88,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--rounds", type=int, default=3)
     add_results_argument(parser)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     torch.manual_seed(0)
     template = EfficientDetModule(CLASS_NAMES, image_size=args.image_size)
     batches = make_batches(args.steps + args.warmup, args.batch_size, args.image_size)

@@ -36,10 +36,10 @@ sys.path.insert(0, str(HERE.parent))
 from result_files import add_results_argument, write_result  # noqa: E402
 from tests.helpers.wandb_records import artifacts, finish_run  # noqa: E402
 
+from spectral_xai.cached_nets import synthetic_dataset  # noqa: E402
 from spectral_xai.callbacks import ExplanationCallback  # noqa: E402
 from spectral_xai.data_modules.datamodule import MultispectralDataModule  # noqa: E402
 from spectral_xai.data_modules.layout import CLASS_NAMES  # noqa: E402
-from spectral_xai.data_modules.synthetic import write_synthetic_dataset  # noqa: E402
 from spectral_xai.lit_modules import EfficientDetModule  # noqa: E402
 from spectral_xai.loggers import AutoWandbLogger  # noqa: E402
 from spectral_xai.detection import Target  # noqa: E402
@@ -78,9 +78,7 @@ def paper_callback(args: argparse.Namespace) -> ExplanationCallback:
 
 
 def short_run(args: argparse.Namespace, out: Path) -> tuple[dict[str, float], ExplanationCallback]:
-    root = REPO / "data" / "synthetic"
-    if not (root / "conditions.csv").is_file():
-        write_synthetic_dataset(root, num_scenes=300, seed=0)  # the demo's data
+    root = synthetic_dataset(num_scenes=300, seed=0)  # the demo's data
     pl.seed_everything(0)
     data = MultispectralDataModule(str(root), spectra=["mir"], image_size=args.image_size, batch_size=2, num_workers=0,
                                    val_fraction=0.15)
@@ -118,7 +116,7 @@ def noise_bound(args: argparse.Namespace, methods: list[str], pixels: int, out: 
     return run_bytes(out)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_results_argument(parser)
     parser.add_argument("--image-size", type=int, default=512)
@@ -126,7 +124,7 @@ def main() -> None:
     parser.add_argument("--rise-masks", type=int, default=16, help="cuts time only: the logged images do not change")
     parser.add_argument("--step", type=float, default=0.5, help="cuts time only")
     parser.add_argument("--runs", type=Path, nargs="*", default=[], help="also measure these run folders")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
         measured, callback = short_run(args, Path(scratch) / "short")
         methods = list(callback.explainer.methods)
