@@ -8,6 +8,8 @@ import torch
 from spectral_xai.cached_nets import trained_net
 from spectral_xai.data_modules.synthetic import write_synthetic_dataset
 
+from .helpers.margins import NET_SEED
+
 # W&B must never reach for a network in tests; runs are real offline runs on disk.
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
@@ -33,7 +35,7 @@ def trained_checkpoint() -> Path:
     """The one trained net that every test needing one shares: a MIR detector trained briefly on
     synthetic data (spectral_xai.cached_nets.SHARED_RECIPE), read from the content-keyed cache or
     trained into it by the first process to ask (about a minute; the others wait and read it)."""
-    return trained_net("mir")
+    return trained_net("mir", seed=NET_SEED)
 
 
 @pytest.fixture

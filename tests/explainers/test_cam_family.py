@@ -13,6 +13,7 @@ from spectral_xai.explainers import create
 from spectral_xai.explainers.cam_family import EigenCAM as OursEigenCAM
 
 from ..helpers.grad_cam_adapters import DetectionLogit, HalfPixelUpsampling, MatchedLogit
+from ..helpers.margins import reach
 
 REFERENCE = {"gradcam": GradCAM, "hirescam": HiResCAM, "xgradcam": XGradCAM, "gradcam_plusplus": GradCAMPlusPlus,
              "layercam": LayerCAM, "scorecam": ScoreCAM}
@@ -36,11 +37,12 @@ def detections(trained_checkpoint):
 @pytest.mark.slow
 @pytest.mark.parametrize("layer", LAYERS)
 @pytest.mark.parametrize("name", sorted(REFERENCE))
-def test_cam_methods_agree_with_pytorch_grad_cam(detections, name, layer, monkeypatch):
+def test_cam_methods_agree_with_pytorch_grad_cam(detections, name, layer, monkeypatch, record_property):
     if name == "scorecam":
         monkeypatch.setattr(torch.nn, "UpsamplingBilinear2d", HalfPixelUpsampling)
     detector, image, targets, levels = detections
     ours = create(name, layer=layer).explain_all(DetectionScorer(detector), image, targets)
+    correlations = []
     for target, level, saliency in zip(targets, levels, ours):
         model = (MatchedLogit if name == "scorecam" else DetectionLogit)(detector, target, layer, level)
         with REFERENCE[name](model=model, target_layers=[model.tap]) as cam:
@@ -49,8 +51,10 @@ def test_cam_methods_agree_with_pytorch_grad_cam(detections, name, layer, monkey
         if a.std() == 0 or b.std() == 0:  # nothing positive to show: both maps must be blank
             assert a.std() == b.std() == 0, (name, layer, target.anchor)
             continue
-        correlation = float(np.corrcoef(a, b)[0, 1])
-        assert correlation >= 0.99, f"{name} at {layer}, level {level}, anchor {target.anchor}: r = {correlation:.4f}"
+        correlations.append(float(np.corrcoef(a, b)[0, 1]))
+    if correlations:  # every map blank on both sides leaves nothing to correlate
+        reach(record_property, f"{name} at {layer} vs pytorch-grad-cam: lowest Pearson r of {DETECTIONS} boxes",
+              min(correlations), ">=", 0.99)
 
 
 @pytest.mark.slow

@@ -19,6 +19,7 @@ from spectral_xai.explainers.features import features_by_level
 from spectral_xai.explainers.masks import upsample_mirrored
 from spectral_xai.explainers.rise import rise_masks
 
+from ..helpers.margins import reach
 from ..helpers.xaitk_format import perturbed_detections, reference_detections
 
 MASKS, GRID, P = 120, 8, 0.25
@@ -100,14 +101,14 @@ def test_drise_equals_xaitk_saliencys_drise_scoring_on_the_same_masks_and_detect
 
 
 @pytest.mark.slow
-def test_drise_maps_agree_with_themselves_from_seed_to_seed(boxes):
+def test_drise_maps_agree_with_themselves_from_seed_to_seed(boxes, record_property):
     """With confidence as objectness and per-pixel coverage, the maps of two mask seeds (the paper's
     500 masks at p = 0.1) correlate >= 0.75 on every box (before, some boxes' maps were mostly mask coverage: r ~ -0.25)."""
     detector, found = boxes
     scorer = DetectionScorer(detector, Scoring("drise").build(), batch_size=64)
-    for image, target in found:
-        first, second = (create("rise", n_masks=500, seed=seed)(scorer, image, target) for seed in (0, 1))
-        assert pearson(first, second) >= 0.75
+    correlations = [pearson(*(create("rise", n_masks=500, seed=seed)(scorer, image, target) for seed in (0, 1)))
+                    for image, target in found]
+    reach(record_property, "D-RISE 500 masks seed 0 vs 1: lowest Pearson r", min(correlations), ">=", 0.75)
 
 
 def reference_sidu(pred_org: np.ndarray, preds: np.ndarray, masks: np.ndarray, label: int) -> np.ndarray:

@@ -27,8 +27,9 @@ def report(trained_checkpoint, tmp_path_factory) -> Path:
                                sanity_images=1, accelerator="cpu")
 
 
-def test_the_report_links_its_figures_and_is_small(report):
+def test_the_report_links_its_figures_and_is_small(report, trained_checkpoint):
     html = (report / "report.html").read_text()
+    net = trained_checkpoint.parent.parent.name  # a net is named by its run folder
     assert "data:image/png" not in html and (report / "report.html").stat().st_size < MAX_REPORT_BYTES
     for png in report.glob("**/*.png"):
         if png.parent.name != "curves":  # each method's own curve figure stays a file, named in the page
@@ -36,12 +37,12 @@ def test_the_report_links_its_figures_and_is_small(report):
     for section in ("Contents", "What these numbers support", "Settings", "Methods compared", "Curves",
                     "What each spectrum sees", "Sanity check", "Scenes", "Explained boxes"):
         assert f">{section}</" in html, section
-    for setting in ("scoring rule", "targets", "scene seed", "checkpoint trained", "spectral-xai 0.1.0",
+    for setting in ("scoring rule", "targets", "scene seed", f"checkpoint {net}", "spectral-xai 0.1.0",
                     "<td>method gradcam</td><td>layer class_net.predict, relu True</td>", "<td>method random</td><td>grid 8, seed 0</td>"):
         assert setting in html, setting
     assert re.search(r"epoch \d+; val/map 0\.\d+; spectra mir", html)  # the checkpoint's own record
     plots = {p.name for p in (report / "plots").glob("*.png")}
-    assert plots >= {"trained_mir_curves.png", "trained_mir_methods.png", "trained_mir_sanity.png"}, plots
+    assert plots >= {f"{net}_mir_curves.png", f"{net}_mir_methods.png", f"{net}_mir_sanity.png"}, plots
 
 
 def test_scene_grids_wrap_so_that_panels_stay_legible(report):
