@@ -124,20 +124,22 @@ def synthetic_dataset(num_scenes: int, seed: int) -> Path:
     return folder
 
 
-def trained_net(spectrum: str = "mir", seed: int = 0, args: Sequence[str] = SHARED_RECIPE,
+def trained_net(spectra: str | Sequence[str] = "mir", seed: int = 0, args: Sequence[str] = SHARED_RECIPE,
                 data: dict = SHARED_DATA, config: Path = DEMO_CONFIG) -> Path:
-    """The ``checkpoints/last.ckpt`` (``split.json`` beside it) of ``config`` plus ``args`` trained on ``spectrum`` of a cached synthetic
-    dataset (``data``: its ``num_scenes`` and ``seed``) with ``--seed_everything seed``, at
-    ``TRAIN_THREADS`` torch threads: from the cache, or trained now (about a minute for the shared
-    recipe on 2 cores) and kept."""
+    """The ``checkpoints/last.ckpt`` (``split.json`` beside it) of ``config`` plus ``args``, trained
+    on ``spectra`` (one name or several) of a cached synthetic dataset (``data``: its ``num_scenes``
+    and ``seed``) with ``--seed_everything seed`` at ``TRAIN_THREADS`` torch threads: from the cache,
+    or trained now (about a minute for the shared recipe on 2 cores) and kept. The entry's folder,
+    which names the net in reports, starts with the spectra and the seed."""
+    spectra = [spectra] if isinstance(spectra, str) else list(spectra)
     root = synthetic_dataset(**data)
-    key = digest(config.read_text(), list(args), spectrum, seed, str(root), source_digest(WEIGHT_SOURCES),
+    key = digest(config.read_text(), list(args), "+".join(spectra), seed, str(root), source_digest(WEIGHT_SOURCES),
                  _versions(), TRAIN_THREADS)
-    folder = cache_dir() / "nets" / f"{spectrum}-seed{seed}-{key}"
-    return _build(folder, "checkpoints/last.ckpt", lambda scratch: _train(scratch, config, args, spectrum, seed, root))
+    folder = cache_dir() / "nets" / f"{'_'.join(spectra)}-seed{seed}-{key}"
+    return _build(folder, "checkpoints/last.ckpt", lambda scratch: _train(scratch, config, args, spectra, seed, root))
 
 
-def _train(scratch: Path, config: Path, args: Sequence[str], spectrum: str, seed: int, root: Path) -> None:
+def _train(scratch: Path, config: Path, args: Sequence[str], spectra: list[str], seed: int, root: Path) -> None:
     from .cli import SpectralCLI
     from .data_modules.datamodule import MultispectralDataModule
     from .lit_modules import EfficientDetModule
@@ -146,7 +148,7 @@ def _train(scratch: Path, config: Path, args: Sequence[str], spectrum: str, seed
     torch.set_num_threads(TRAIN_THREADS)
     try:
         SpectralCLI(EfficientDetModule, MultispectralDataModule, save_config_kwargs={"overwrite": True}, args=[
-            "fit", "--config", str(config), "--data.root", str(root), "--data.spectra", f"[{spectrum}]",
+            "fit", "--config", str(config), "--data.root", str(root), "--data.spectra", f"[{', '.join(spectra)}]",
             "--seed_everything", str(seed), *args,
             "--trainer.default_root_dir", str(scratch / "run"), "--checkpoint.dirpath", str(scratch / "checkpoints"),
         ])

@@ -1,4 +1,4 @@
-"""explain.py across per-spectrum, mixed and early-fusion checkpoints trained here on synthetic data."""
+"""explain.py across per-spectrum, mixed and early-fusion checkpoints trained briefly on synthetic data."""
 import fractions
 import json
 import math
@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from spectral_xai.cached_nets import trained_net
 from spectral_xai.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from spectral_xai.data_modules.reader import DatasetError
 from spectral_xai.evaluation import ExplainSettings
@@ -20,7 +21,6 @@ from spectral_xai.settings import SettingsError
 
 from .helpers.hostile import RunsCode
 from .helpers.outputs import explain_py, read_rows
-from .helpers.training import run_cli, tiny_args
 
 # The other methods are left to the run of every method (test_explain_every_method.py).
 FAST_SETTINGS = ExplainSettings(methods=["gradcam", "rise"], method_settings={"rise": {"n_masks": 16}}, step=0.25,
@@ -30,17 +30,22 @@ FAST_ARGS = ["--methods", "gradcam", "rise", "--num_images", "2", "--step", "0.2
              "--method_settings", '{"rise": {"n_masks": 16}}']
 
 
+# One batch of one epoch on the 24 scenes of the tests' synthetic dataset: nets of every fusion to explain, fast.
+TINY_RECIPE = ["--data.image_size", "128", "--data.batch_size", "2", "--data.num_workers", "0", "--data.val_fraction", "0.2",
+               "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1",
+               "--trainer.logger", "false", "--trainer.callbacks", "null", "--trainer.enable_progress_bar", "false"]
+
+
 @pytest.fixture(scope="module")
-def checkpoints(synthetic_root, tmp_path_factory):
+def checkpoints(tmp_path_factory):
+    """A FIR, a mixed RGB+MIR and an early-fusion RGB+MIR net, from the cache of trained nets, each
+    copied into a run folder of its own name (explain.py names a net by its run folder)."""
     out = tmp_path_factory.mktemp("explain_ckpts")
     made = {}
-    for name, extra in (("fir", ["--data.spectra", "[fir]"]),
-                        ("rgb_mir", ["--data.spectra", "[rgb, mir]", "--data.fusion", "mixed"]),
-                        ("rgb_mir_early", ["--data.spectra", "[rgb, mir]", "--data.fusion", "early"])):
-        run_cli(tiny_args("configs/demo.yaml", synthetic_root, out / name, *extra, "--trainer.max_epochs", "1",
-                          "--trainer.limit_train_batches", "1", "--trainer.limit_val_batches", "1",
-                          "--trainer.logger", "false", "--trainer.callbacks", "null"))
-        made[name] = out / name / "checkpoints" / "last.ckpt"
+    for name, spectra, fusion in (("fir", ["fir"], "mixed"), ("rgb_mir", ["rgb", "mir"], "mixed"),
+                                  ("rgb_mir_early", ["rgb", "mir"], "early")):
+        cached = trained_net(spectra, args=[*TINY_RECIPE, "--data.fusion", fusion], data={"num_scenes": 24, "seed": 0})
+        made[name] = Path(shutil.copytree(cached.parent, out / name / "checkpoints")) / "last.ckpt"
     return made
 
 

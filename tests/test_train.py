@@ -292,6 +292,7 @@ def test_log_model_into_a_save_dir_that_cannot_be_written_stops_before_training(
     assert not (tmp_path / "checkpoints").exists()
 
 
+@pytest.mark.slow
 def test_the_same_seed_trains_the_same_net_bit_for_bit(synthetic_root, tmp_path):
     """The demo recipe twice at one thread count, data-loader workers and augmentation included:
     every weight equal to the bit. (Another thread count sums gradients in another order, so the
