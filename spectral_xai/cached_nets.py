@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 from filelock import FileLock
@@ -44,6 +44,7 @@ SHARED_RECIPE = ("--trainer.max_epochs", "8", "--model.scheduler.init_args.miles
                  "--trainer.callbacks", "[]", "--model.ema_decay", "null", "--model.optimizer.init_args.lr", "0.004",
                  "--trainer.enable_progress_bar", "false", "--trainer.logger", "false", "--data.num_workers", "0")
 SHARED_DATA = {"num_scenes": 140, "seed": 0}
+MANIFEST = "manifest.json"
 
 
 def cache_dir() -> Path:
@@ -76,40 +77,41 @@ def source_digest(names: Sequence[str]) -> str:
     return hasher.hexdigest()
 
 
-def file_digest(path: Path) -> str:
+def tree_digest(folder: Path) -> str:
+    """Hash of every file under ``folder`` but the manifest, path and content."""
     hasher = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            hasher.update(block)
+    for file in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):
+        hasher.update(str(file.relative_to(folder)).encode())
+        with open(file, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                hasher.update(block)
     return hasher.hexdigest()
 
 
-def _complete(folder: Path, product: str) -> bool:
-    """Whether ``folder`` holds a finished entry whose ``product`` file matches its recorded digest."""
-    manifest = folder / "manifest.json"
+def _complete(folder: Path) -> bool:
+    """Whether ``folder`` is a finished entry whose files match the digest recorded when it was made."""
     try:
-        recorded = json.loads(manifest.read_text())["sha256"]
-        return file_digest(folder / product) == recorded
+        return json.loads((folder / MANIFEST).read_text())["sha256"] == tree_digest(folder)
     except (OSError, ValueError, KeyError):
         return False
 
 
-def _build(folder: Path, product: str, make) -> Path:
-    """``folder/product``, made by ``make(scratch)`` into a scratch folder beside it under a file lock
-    (other processes wait and read it) and moved into place whole, its digest written last."""
+def _build(folder: Path, make: Callable[[Path], object]) -> Path:
+    """``folder``, made by ``make(scratch)`` in a scratch folder beside it under a file lock (other
+    processes wait, then read it) and moved into place whole, the digest of its files written last."""
     with FileLock(f"{folder}.lock"):
-        if not _complete(folder, product):
+        if not _complete(folder):
             if folder.exists():
                 log.warning("cache entry %s is incomplete or damaged; rebuilding it", folder)
                 shutil.rmtree(folder)
             scratch = Path(tempfile.mkdtemp(prefix=f"{folder.name}.", dir=folder.parent))
             try:
                 make(scratch)
-                (scratch / "manifest.json").write_text(json.dumps({"sha256": file_digest(scratch / product)}))
+                (scratch / MANIFEST).write_text(json.dumps({"sha256": tree_digest(scratch)}))
                 scratch.rename(folder)
             finally:
                 shutil.rmtree(scratch, ignore_errors=True)
-    return folder / product
+    return folder
 
 
 def synthetic_dataset(num_scenes: int, seed: int) -> Path:
@@ -119,9 +121,7 @@ def synthetic_dataset(num_scenes: int, seed: int) -> Path:
     key = digest(num_scenes, seed, source_digest(["data_modules/synthetic.py", "data_modules/voc.py",
                                                   "data_modules/layout.py"]), _versions())
     folder = cache_dir() / "datasets" / f"synthetic-{num_scenes}-{seed}-{key}"
-    _build(folder, "conditions.csv", lambda scratch: write_synthetic_dataset(scratch, num_scenes=num_scenes,
-                                                                                    seed=seed))
-    return folder
+    return _build(folder, lambda scratch: write_synthetic_dataset(scratch, num_scenes=num_scenes, seed=seed))
 
 
 def trained_net(spectra: str | Sequence[str] = "mir", seed: int = 0, args: Sequence[str] = SHARED_RECIPE,
@@ -136,7 +136,7 @@ def trained_net(spectra: str | Sequence[str] = "mir", seed: int = 0, args: Seque
     key = digest(config.read_text(), list(args), "+".join(spectra), seed, str(root), source_digest(WEIGHT_SOURCES),
                  _versions(), TRAIN_THREADS)
     folder = cache_dir() / "nets" / f"{'_'.join(spectra)}-seed{seed}-{key}"
-    return _build(folder, "checkpoints/last.ckpt", lambda scratch: _train(scratch, config, args, spectra, seed, root))
+    return _build(folder, lambda scratch: _train(scratch, config, args, spectra, seed, root)) / "checkpoints" / "last.ckpt"
 
 
 def _train(scratch: Path, config: Path, args: Sequence[str], spectra: list[str], seed: int, root: Path) -> None:

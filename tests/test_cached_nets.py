@@ -36,6 +36,16 @@ def test_a_net_is_trained_once_per_key_and_a_damaged_one_is_rebuilt_the_same(tmp
     assert len([d for d in datasets if d.is_dir()]) == 1  # both nets read one dataset
 
 
+def test_a_dataset_missing_a_file_is_written_again(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv(cached_nets.CACHE_VARIABLE, str(tmp_path))
+    root = cached_nets.synthetic_dataset(**DATA)
+    images = sorted(root.rglob("*.png"))
+    images[0].unlink()
+    with caplog.at_level(logging.WARNING, logger="spectral_xai.cached_nets"):
+        assert cached_nets.synthetic_dataset(**DATA) == root
+    assert images[0].is_file() and "rebuilding" in caplog.text
+
+
 def test_the_key_follows_what_decides_the_weights(tmp_path, monkeypatch):
     monkeypatch.setenv(cached_nets.CACHE_VARIABLE, str(tmp_path))
     source = cached_nets.source_digest(cached_nets.WEIGHT_SOURCES)

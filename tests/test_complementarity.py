@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from spectral_xai.cached_nets import trained_net
+from spectral_xai.checkpoint import load_checkpoint
 from spectral_xai.complementarity import (Condition, class_counts, object_records, pair_counts, read_conditions,
                                           scene_conditions)
 from spectral_xai.data_modules import layout
@@ -16,7 +17,7 @@ from spectral_xai.data_modules.reader import DatasetError
 from spectral_xai.evaluation import ExplainSettings, ObjectOutcome
 from spectral_xai.posthoc import explain_checkpoints
 
-from .helpers.margins import NET_SEED, reach
+from .helpers.margins import NET_SEED
 
 
 def test_conditions_come_from_the_file_and_else_from_the_rgb_brightness(tmp_path):
@@ -64,21 +65,30 @@ def rgb_and_fir() -> tuple[Path, Path]:
 
 
 @pytest.mark.slow
-def test_fir_finds_at_night_what_rgb_misses_and_the_report_shows_both_explanations(rgb_and_fir, tmp_path,
-                                                                                   record_property):
+def test_every_annotated_object_of_the_explained_scenes_is_judged_by_both_nets_by_day_and_night(rgb_and_fir, tmp_path):
+    """complementarity.csv has one row per annotated object of the explained scenes (counted from the
+    net's own test data), each found or missed by both nets, under the condition conditions.csv gives.
+    No lean of the nets is asserted: over training seeds 0-3 of these briefly trained nets, the share
+    of objects FIR alone finds was larger by day on three seeds (0.16/0.13, 0.22/0.10, 0.11/0.10 day
+    /night) and at night on one (0.19/0.29), so at 68 objects the physics of the synthetic data does
+    not show through; the counting is proved with known answers above."""
     rgb, fir = (path.parent.parent.name for path in rgb_and_fir)  # the nets' names in the report
     out = explain_checkpoints(rgb_and_fir, tmp_path / "explain", ExplainSettings(
         ["gradcam"], targets="detections,missed", boxes=2, step=0.5, baselines=False, bootstrap_resamples=100),
-        num_images=28, scene_grids=3, accelerator="cpu")
+        num_images=10, scene_grids=3, accelerator="cpu")
     with open(out / "complementarity.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert {r["condition source"] for r in rows} == {"file"} and {r["condition"] for r in rows} == {"day", "night"}
-
-    def share(condition: str) -> float:
-        mine = [r for r in rows if r["condition"] == condition]
-        return sum(r[f"{fir} on fir found"] == "1" and r[f"{rgb} on rgb found"] == "0" for r in mine) / len(mine)
-
-    reach(record_property, "complementarity: FIR-alone share at night minus by day", share("night") - share("day"), ">", 0)
+    _, data = load_checkpoint(rgb_and_fir[0], num_workers=0)
+    data.setup("test")
+    conditions = read_conditions(Path(data.hparams.root) / "conditions.csv")
+    test = data.datasets["test"]
+    annotated = {sample["sample_id"]: len(sample["boxes"]) for sample in (test[i] for i in range(len(test)))}
+    scenes = {r["scene"] for r in rows}
+    assert len(scenes) == 10 and sorted(r["object"] for r in rows) == sorted(
+        f"{scene}/{index}" for scene in scenes for index in range(annotated[scene]))
+    assert all(r["condition"] == conditions[r["scene"]] for r in rows)
+    assert all(r[f"{net} found"] in ("0", "1") for r in rows for net in (f"{rgb} on rgb", f"{fir} on fir"))
     report = (out / "report.html").read_text()
     assert "What each spectrum sees" in report and f"found by {fir} on fir" not in report  # titles live in the PNGs
     grids = sorted((out / "complementarity").glob("*.png"))
