@@ -8,8 +8,8 @@ is trained at (fixed here, whatever the caller's: another count sums gradients i
 key that exists is read, never retrained; a change to any of those makes a new key.
 
 The cache lives in ``$SPECTRAL_XAI_CACHE``, else ``~/.cache/spectral-xai``. A folder that cannot be
-written falls back to one in the temporary folder (one warning); an entry whose checkpoint does not
-match the digest written beside it (a run killed while copying, a truncated file) is rebuilt.
+written falls back to one in the temporary folder (one warning); an entry whose files do not match
+the digest written when it was made (a file cut short, changed or removed) is rebuilt (one warning).
 """
 from __future__ import annotations
 
