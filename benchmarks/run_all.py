@@ -25,7 +25,7 @@ JOBS: dict[str, tuple[str, list[str], list[str]]] = {
     "train_throughput": ("train_throughput.py", [], ["--steps", "2", "--warmup", "1", "--rounds", "2"]),
     "explainer_cost_128px": ("explainer_cost.py", [],
                              ["--methods", "gradcam,rise,sess(rise)", "--rise-masks", "16", "--sess-rise-masks", "4",
-                              "--step", "0.25", "--rounds", "2", "--targets", "2", "--memory-masks", "16,64", "--images", "2"]),
+                              "--step", "0.25", "--rounds", "1", "--targets", "2", "--memory-masks", "16,64", "--images", "2"]),
     "explainer_cost_512px": ("explainer_cost.py", ["--image-size", "512", "--sections", "per_box", "--rounds", "2"],
                              ["--image-size", "512", "--sections", "per_box", "--rounds", "1", "--methods", "gradcam",
                               "--images", "1"]),
