@@ -121,12 +121,15 @@ def sidu_coverage() -> str:
 
 def supported() -> str:
     record = load("reproduction")
-    counts = record["figures"].get("comparisons")
-    if counts is None:
-        return "Not in this result file; regenerate it.\n\n" + source(record)
+    primary = record["figures"].get("primary")
+    if primary is None:
+        return "Not in this result file (it predates the primary family); regenerate it.\n\n" + source(record)
     sentences = "\n".join(f"- {sentence}" for sentence in record["figures"]["supported"])
-    return (f"{sentences}\n\n{counts['tested']} paired comparisons tested, {counts['supported']} supported after Holm's "
-            f"correction, {counts['too_few']} with too few boxes to compare.\n\n" + source(record))
+    verdicts = ", ".join(f"{count} {verdict}" for verdict, count in primary.items() if count)
+    exploratory = record["figures"]["exploratory"]
+    return (f"{sentences}\n\nPrimary family: {sum(primary.values())} comparisons ({verdicts}). Exploratory: "
+            f"{exploratory['tested']} comparisons, {exploratory['q_below_alpha']} with a Benjamini-Hochberg q below 0.05 "
+            "(leads, not findings).\n\n" + source(record))
 
 
 def explainer_cost() -> str:

@@ -29,7 +29,7 @@ from result_files import add_results_argument, write_result  # noqa: E402
 from trained import REPO  # noqa: E402
 from tests.helpers.wandb_records import history  # noqa: E402
 
-from spectral_xai.statistics import Comparison, supported_sentences  # noqa: E402
+from spectral_xai.statistics import ALPHA, VERDICTS, Comparison, primary_sentences  # noqa: E402
 
 SANITY = ["--methods", "all", "--num_images", "8", "--sanity_check", "--sanity_images", "2"]
 METRICS = ("deletion_auc", "insertion_auc", "pointing_game", "energy_pointing_game", "odi", "seconds")
@@ -99,12 +99,14 @@ def main() -> None:
     every_method = {method: {key: number(mir[method][key]["mean"], 4) for key in METRICS}
                     | {"boxes": mir[method]["boxes"], "blank": mir[method]["blank"]} for method in sanity_table}
     # What the five nets' explanations support, as the report words it.
-    compared = [Comparison(**{k: v for k, v in row.items() if k != "supported"})
-                for row in json.loads((output / "explain" / "comparisons.json").read_text())["rows"]]
+    compared = [Comparison(**row) for row in json.loads((output / "explain" / "comparisons.json").read_text())["rows"]]
+    primary = [c for c in compared if c.family == "primary"]
     figures = {"table2": table, "sanity": {"stages": sanity["stages"], "methods": sanity_table}, "every_method_mir": every_method,
-               "supported": supported_sentences(compared),
-               "comparisons": {"tested": sum(c.p is not None for c in compared), "supported": sum(c.supported for c in compared),
-                               "too_few": sum(c.p is None for c in compared)},
+               "supported": primary_sentences(compared),
+               "primary": {verdict: sum(c.verdict == verdict for c in primary) for verdict in VERDICTS},
+               "exploratory": {"tested": sum(c.p is not None for c in compared if c.family == "exploratory"),
+                               "q_below_alpha": sum(c.p_adjusted is not None and c.p_adjusted < ALPHA
+                                                    for c in compared if c.family == "exploratory")},
                "wall_seconds": {k: round(v) for k, v in seconds.items()}, "output": str(output)}
     for entry in table:
         print(f"{entry['model']} on {entry['spectrum']}: val/map_50 {entry['val_map_50']}; " +

@@ -14,6 +14,7 @@ import logging
 import math
 import time
 import traceback
+import zlib
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence, Union
 
@@ -26,8 +27,10 @@ from .detection import TARGET_KINDS, DetectionScorer, Detections, EffdetDetector
 from .detection.scoring import PRECISIONS
 from .explainers import SaliencyMethod, create, method_names
 from .explainers.base import check_known
+from .explainers.baselines import BASELINES
 from .metrics import CurveResult, Localisation, SpectrumScore, insertion_deletion, localisation, spectrum_attribution
-from .settings import Setting, SettingsError, name_list, unknown_name
+from .settings import Setting, SettingsError, closest, name_list, unknown_name
+from .statistics import Inference, primary_pairs
 
 log = logging.getLogger(__name__)
 
@@ -145,9 +148,8 @@ def choose_scenes(pools: Sequence[Sequence[str]], count: int, seed: int) -> list
 NUMBERS = {"target_min_score": Setting(float, 0, 1), "step": Setting(float, 0, 1, open="low"),
            "batch_size": Setting(int, low=1), "precision": Setting(str, choices=PRECISIONS),
            "baselines": Setting(bool), "repeats": Setting(int, low=1), "bootstrap_resamples": Setting(int, low=100),
-           "bootstrap_seed": Setting(int, low=0)}
-#: Explained beside the configured methods unless ``baselines`` is off (see explainers.baselines).
-BASELINES = ("random", "box")
+           "bootstrap_seed": Setting(int, low=0),
+           "equivalence_margin": Setting(float, 0, 1, open="low")}
 
 
 @dataclass
@@ -185,11 +187,20 @@ class ExplainSettings:
             Gaussian on the box), so that every method is compared with chance and with knowing
             only where the box is.
         repeats: stochastic methods (RISE, D-RISE, SESS around them, ``random``) explain every box
-            this many times with seeds ``seed``, ``seed + 1``, ...: the summary gives their
-            seed-to-seed map correlation and AUC spread, their own noise. The first is the map
-            that is scored and compared.
+            this many times. Each image draws from its own seed, derived from the method's ``seed``,
+            the scene id and the spectrum (so that mask noise is independent across scenes while
+            the boxes of one image share their masks), each repeat from one derived from that: the
+            summary gives the seed-to-seed map correlation and the intraclass correlation of the
+            AUCs, and a box's AUC in every comparison is the mean of its repeats.
         bootstrap_resamples: resamples of the bootstrap behind every 95 % interval (>= 100).
-        bootstrap_seed: its seed.
+        bootstrap_seed: its seed (and the sign-flip test's, beyond 16 scenes).
+        primary_comparisons: the comparisons declared before the data, held to 0.05 together
+            (Holm): pairs of methods ``a:b``, e.g. ``gradcam:random,gradcam:rise``; by default
+            every explained method against each baseline and the pairs among Grad-CAM, RISE and
+            SIDU that were explained, on deletion and insertion AUC of detections. Every other
+            comparison is exploratory (Benjamini-Hochberg q-values).
+        equivalence_margin: the smallest AUC difference that matters: a comparison whose interval
+            lies inside +-margin, by two one-sided tests, is "equivalent".
     """
 
     methods: Methods = ("gradcam", "rise", "sidu")
@@ -205,6 +216,8 @@ class ExplainSettings:
     repeats: int = 1
     bootstrap_resamples: int = 2000
     bootstrap_seed: int = 0
+    primary_comparisons: Methods | None = None
+    equivalence_margin: float = 0.02
 
     def __post_init__(self) -> None:
         self.methods = method_names(self.methods)
@@ -226,6 +239,14 @@ class ExplainSettings:
             setattr(self, name, setting.check("settings", name, getattr(self, name)))
         self.boxes = _boxes(self.boxes)
         self.targets = target_kinds(self.targets)
+        self.primary = primary_pairs(self.methods, self.primary_comparisons)
+        for name in {name for pair in self.primary for name in pair} - set(self.methods):
+            raise SettingsError(f"primary_comparisons: {name!r} is not among the methods explained "
+                                f"({', '.join(self.methods)}){closest(name, self.methods)}")
+
+    @property
+    def inference(self) -> Inference:
+        return Inference(self.bootstrap_resamples, self.bootstrap_seed, self.equivalence_margin)
 
     def build_methods(self) -> dict[str, SaliencyMethod]:
         return {name: create(name, **self.method_settings.get(name, {})) for name in self.methods}
@@ -290,6 +311,12 @@ class Explainer:
         self.step, self.batch_size, self.target_min_score = settings.step, settings.batch_size, settings.target_min_score
         self.boxes, self.precision = settings.boxes, settings.precision
 
+    def methods_for(self, sample_id: str, spectrum: str) -> dict[str, SaliencyMethod]:
+        """The methods as they explain one image: each stochastic one drawing from a seed of its
+        own for the scene and spectrum, so that two images never share a mask set's bias."""
+        keys = (zlib.crc32(sample_id.encode()), zlib.crc32(spectrum.encode()))
+        return {name: method.reseeded(*keys) for name, method in self.methods.items()}
+
     def check_net(self, net: nn.Module) -> None:
         """Refuse settings only a net can check (a method's ``layer``), before any image."""
         for method in self.methods.values():
@@ -350,7 +377,7 @@ class Explainer:
             mine = [targets[box] for box in ranks]
             scorer = self.scorer(detector, kind)
             attributions = spectrum_attribution(scorer, image, mine, sample["spectrum"].split("+"))
-            for name, method in self.methods.items():
+            for name, method in self.methods_for(sample["sample_id"], sample["spectrum"]).items():
                 for result in self._explain_with(name, method, scorer, image, mine, sample):
                     result.spectrum_scores = attributions[result.box]
                     result.box = ranks[result.box]

@@ -44,13 +44,13 @@ from .reporting.figures import GridRow, explanation_figure, sanity_figure, scene
 from .reporting.html import Section, write_report
 from .reporting.plots import method_dots, overlaid_curves, sanity_heatmap, spectra_panels
 from .reporting.media import SceneMedia, scene_media
-from .reporting.tables import (GroupKey, box_fields, box_row, group_results, input_spectra, method_rows, method_scalars,
-                               spectrum_scalars, summarize, write_attribution, write_comparisons, write_csv, write_sanity,
-                               write_summary)
+from .reporting.tables import (GroupKey, box_fields, box_row, families_paragraph, group_results, input_spectra, method_rows,
+                               method_scalars, primary_rows, spectrum_scalars, summarize, write_attribution,
+                               write_comparisons, write_csv, write_sanity, write_summary)
 from .reporting.wandb_media import log_media
 from .sanity import STAGES, SanityResult, randomised_cascade, sanity_check as randomisation_test
 from .settings import Setting, SettingsError, check_settings, name_list, unknown_name
-from .statistics import compare_methods, compare_spectra, group_name, supported_sentences
+from .statistics import comparisons, group_name, primary_sentences
 
 log = logging.getLogger(__name__)
 
@@ -389,11 +389,10 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
     columns = ["model", *box_fields(spectra)]
     write_csv(folder / "boxes.csv", columns, rows)
     settings = explainer.settings
-    table = summarize(groups, methods, settings.bootstrap_resamples, settings.bootstrap_seed)
+    table = summarize(groups, methods, settings.inference)
     summary = write_summary(folder, table, methods, explainer.step, boxes)
-    comparisons = [*compare_methods(groups, methods, settings.bootstrap_resamples, settings.bootstrap_seed),
-                   *compare_spectra(groups, methods, settings.bootstrap_resamples, settings.bootstrap_seed)]
-    write_comparisons(folder, comparisons)
+    compared = comparisons(groups, methods, settings.primary, settings.inference)
+    write_comparisons(folder, compared)
     attribution = write_attribution(folder, table)
     curve_pngs, dot_pngs, overlay_pngs, method_tables = [], [], [], []
     (folder / "plots").mkdir()
@@ -424,7 +423,8 @@ def _write_report(folder: Path, loaded: Sequence[LoadedCheckpoint], explainer: E
     estimated = any(r.condition.source == "estimate" for r in records)
     pair_pngs = _complementarity_grids(folder, records, shown, scene_grids)
     sections = [
-        Section("What these numbers support", sentences=supported_sentences(comparisons)),
+        Section("What these numbers support", sentences=primary_sentences(compared), paragraphs=[
+            families_paragraph(compared, settings.equivalence_margin)], tables=[("Primary comparisons", primary_rows(compared))]),
         Section("Settings", tables=[("", _settings_rows(loaded, explainer, scenes, skipped, run))]),
         Section("Methods compared", paragraphs=[
             "Per net x spectrum (and kind of target): methods as rows, mean ± std over the maps that are not blank "

@@ -91,8 +91,9 @@ def sanity_check(explainer: Explainer, trained: EffdetDetector, cascade: Sequenc
     reported, the others go on."""
     anchor = AnchorScore()
     image = explained.image.to(next(trained.parameters()).device)
+    methods = explainer.methods_for(explained.sample_id, explained.spectrum)  # the seeds the trained maps drew from
     rules, reference = {}, {}
-    for name, method in explainer.methods.items():
+    for name, method in methods.items():
         ran = {r.box: r.saliency for r in explained.results if r.method == name and r.ok}
         if not ran:
             continue
@@ -106,7 +107,7 @@ def sanity_check(explainer: Explainer, trained: EffdetDetector, cascade: Sequenc
         reference[name] = ran
     results = []
     for stage, detector in cascade:
-        for name, method in explainer.methods.items():
+        for name, method in methods.items():
             if name not in reference:
                 continue
             trained_maps = reference[name]

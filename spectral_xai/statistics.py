@@ -1,134 +1,228 @@
 """Which differences the explanations support: paired comparisons of methods on the same boxes and
-of spectra on the same objects, with a seeded bootstrap interval, a Wilcoxon signed-rank p-value
-and Holm's correction within each table.
+of spectra on the same objects, with the scene as the unit.
 
-A method's deletion AUC is better when lower, its insertion AUC when higher. A difference is
-claimed only where Holm's corrected p is below 0.05; fewer than :data:`MIN_PAIRS` pairs give no
-p-value at all ("too few boxes to compare"). Stochastic methods explained with ``repeats`` carry
-their own noise (the spread of a box's AUC over seeds); a difference smaller than the noise of
-either method is flagged as such.
+Every paired difference (a - b on one box, each side the mean of its ``repeats``) is averaged within
+its scene first; the estimand is the mean over scenes. Its 95 % interval is a BCa bootstrap of the
+scenes, its p-value a sign-flip test of the same per-scene means, and its verdict follows both
+(:mod:`spectral_xai.resampling`). A blank map is an outcome, not a gap: it carries the ``random``
+baseline's AUC on the same box (where that was explained), the value of a map that knows nothing.
+
+Comparisons are declared before the data: the *primary* family (by default every explained method
+against the ``box`` and ``random`` baselines, and the pairs among the paper's Grad-CAM, RISE and
+SIDU, on deletion and insertion AUC, for detections) is held to 0.05 together by Holm's correction
+and ends each comparison as better / worse / equivalent (within ``equivalence_margin``, by two
+one-sided tests) / undecided. Everything else is *exploratory*: Benjamini-Hochberg q-values,
+never quoted as a finding.
 """
 from __future__ import annotations
 
 import itertools
 import math
 from dataclasses import asdict, dataclass
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
-from scipy.stats import wilcoxon
 from torchvision.ops import box_iou
 
-from .evaluation import BoxResult
+from .explainers.baselines import BASELINES
+from .power import scenes_needed_at
+from .resampling import (VarianceComponents, bca_interval, benjamini_hochberg, equivalence_p, holm, sign_flip_p,
+                         smallest_p, variance_components)
+from .settings import SettingsError, name_list
+
+if TYPE_CHECKING:
+    from .evaluation import BoxResult
 
 METRICS = ("deletion_auc", "insertion_auc")
 LOWER_IS_BETTER = {"deletion_auc": True, "insertion_auc": False}
-MIN_PAIRS = 5
 ALPHA = 0.05
-TOO_FEW = "too few boxes to compare"
+#: Fewer scenes than this make a BCa interval's coverage unreliable; the comparison says so.
+FEW_SCENES = 10
+PAPER_METHODS = ("gradcam", "rise", "sidu")
+TOO_FEW = "too few scenes to compare"
+VERDICTS = ("better", "worse", "equivalent", "undecided", TOO_FEW)
 
 
-def bootstrap_interval(values: Sequence[float], resamples: int, seed: int, level: float = 0.95) -> tuple[float, float]:
-    """The percentile bootstrap interval of the mean of ``values``, from ``resamples`` seeded resamples."""
-    values = np.asarray(values, dtype=np.float64)
-    rng = np.random.default_rng(seed)
-    means = values[rng.integers(0, len(values), (resamples, len(values)))].mean(axis=1)
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return float(low), float(high)
+@dataclass(frozen=True)
+class Inference:
+    """How every comparison of a run is made: the bootstrap's resamples and seed (the sign-flip
+    test's Monte Carlo uses the seed too) and the smallest difference that matters."""
+
+    resamples: int = 2000
+    seed: int = 0
+    margin: float = 0.02
 
 
-def wilcoxon_p(differences: Sequence[float]) -> float:
-    """Two-sided Wilcoxon signed-rank p-value of paired differences; 1 when every difference is 0."""
-    differences = np.asarray(differences, dtype=np.float64)
-    if not np.any(differences):
-        return 1.0
-    return float(wilcoxon(differences).pvalue)
+@dataclass(frozen=True)
+class PairedBox:
+    """One box (or object) both sides explained: its scene and a - b under each repeat (one value
+    without repeats)."""
 
+    scene: str
+    differences: tuple[float, ...]
 
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm's step-down adjusted p-values, in the given order."""
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    adjusted, running = [0.0] * m, 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted
+    @property
+    def difference(self) -> float:
+        return math.fsum(self.differences) / len(self.differences)
 
 
 @dataclass
 class Comparison:
-    """``a`` against ``b`` on one metric over ``n`` pairs: the mean of a - b with its interval."""
+    """``a`` against ``b`` on one metric: the mean over scenes of the per-scene mean of a - b."""
 
     table: str  # "methods" (on one net and spectrum) or "spectra" (one method, across nets and spectra)
+    family: str  # "primary" (declared, Holm) or "exploratory" (Benjamini-Hochberg)
     scope: str  # the table's net/spectrum, or its method
     metric: str
     a: str
     b: str
-    n: int
-    mean_difference: float  # mean of a - b
-    low: float
+    scenes: int
+    boxes: int
+    nonzero: int  # boxes whose difference is not 0
+    mean_difference: float
+    low: float  # its 95 % BCa interval over scenes
     high: float
-    p: float | None  # Wilcoxon, None with fewer than MIN_PAIRS pairs
-    p_holm: float | None
-    noise: float  # the larger of the two sides' own noise on this metric (0 for deterministic methods)
-    verdict: str = ""
+    p: float | None  # two-sided sign-flip test of the per-scene means; None below 2 scenes
+    p_equivalence: float | None  # two one-sided tests against +-margin
+    margin: float
+    repeat_sd: float  # the spread (sd over repeats) of the run-level mean difference; NaN without repeats
+    scene_sd: float  # sd of the per-scene means
+    between_scenes: float  # variance components of the box differences (power.py sizes runs from them)
+    within_scenes: float
+    within_scene_icc: float  # how much the boxes of one scene agree: ICC(1) of the box differences
+    boxes_per_scene: float
+    p_adjusted: float | None = None  # Holm within the primary family, BH q-value among the exploratory
+    p_equivalence_adjusted: float | None = None
+    family_size: int = 0
+    reachable: bool = False  # whether these scenes can give an adjusted p below 0.05 at all
+    scenes_needed: int | None = None  # undecided primary ones: for 80 % power at the margin, at these boxes per scene
+    verdict: str = TOO_FEW
+    note: str = ""
 
     @property
-    def supported(self) -> bool:
-        return self.p_holm is not None and self.p_holm < ALPHA
+    def decided(self) -> bool:
+        return self.verdict in ("better", "worse", "equivalent")
+
+    @property
+    def components(self) -> VarianceComponents:
+        return VarianceComponents(self.between_scenes, self.within_scenes, self.boxes_per_scene)
+
+    @property
+    def adjustment(self) -> str:
+        return f"Holm over {self.family_size}" if self.family == "primary" else f"BH q over {self.family_size}"
 
     def sentence(self) -> str:
-        """The claim in words, for the report."""
-        better, worse = (self.a, self.b) if (self.mean_difference < 0) == LOWER_IS_BETTER[self.metric] else (self.b, self.a)
-        lower = self.mean_difference < 0
+        """The verdict in words, with the interval, p and the numbers behind it."""
         words = self.metric.replace("_auc", " AUC")
-        noise = (f"; smaller than the methods' own seed-to-seed noise ({self.noise:.3f}), so not a difference of the methods"
-                 if abs(self.mean_difference) < self.noise else "")
-        return (f"{self.scope}: {better} beats {worse} on {words}: {self.a}'s is {'lower' if lower else 'higher'} than "
-                f"{self.b}'s by {abs(self.mean_difference):.3f} (95 % interval {self.low:+.3f} to {self.high:+.3f}, "
-                f"Holm-corrected p = {self.p_holm:.2g}, n = {self.n}){noise}.")
+        counts = f"{self.scenes} scenes, {self.boxes} boxes"
+        noise = f"; over repeats the difference moves by sd {self.repeat_sd:.3f}" if self.repeat_sd > 0 else ""
+        if self.verdict == "equivalent":
+            return (f"{self.scope}, {words}: {self.a} and {self.b} are equivalent within ±{self.margin:g}: difference "
+                    f"{self.mean_difference:+.3f} (95 % interval {self.low:+.3f} to {self.high:+.3f}; equivalence "
+                    f"p = {self.p_equivalence_adjusted:.2g}, {self.adjustment}; {counts}){noise}.")
+        lower = self.mean_difference < 0
+        winner, loser = (self.a, self.b) if self.verdict == "better" else (self.b, self.a)
+        small = (f", less than the {self.margin:g} that matters" if -self.margin < self.low and self.high < self.margin
+                 else "")
+        return (f"{self.scope}, {words}: {winner} is better than {loser}: {self.a}'s is {'lower' if lower else 'higher'} by "
+                f"{abs(self.mean_difference):.3f}{small} (95 % interval {self.low:+.3f} to {self.high:+.3f}; "
+                f"p = {self.p_adjusted:.2g}, {self.adjustment}; {counts}){noise}.")
 
 
-def _compare(table: str, scope: str, metric: str, a: str, b: str, pairs: Sequence[tuple[float, float]], noise: float,
-             resamples: int, seed: int) -> Comparison:
-    differences = [x - y for x, y in pairs]
-    n = len(differences)
-    if n == 0:
-        return Comparison(table, scope, metric, a, b, 0, math.nan, math.nan, math.nan, None, None, noise, TOO_FEW)
-    low, high = bootstrap_interval(differences, resamples, seed) if n > 1 else (differences[0], differences[0])
-    p = wilcoxon_p(differences) if n >= MIN_PAIRS else None
-    return Comparison(table, scope, metric, a, b, n, float(np.mean(differences)), low, high, p, None, noise,
-                      "" if p is not None else TOO_FEW)
-
-
-def _correct(comparisons: list[Comparison]) -> list[Comparison]:
-    """Holm within the table (one scope), then each row's verdict."""
-    tested = [c for c in comparisons if c.p is not None]
-    for comparison, adjusted in zip(tested, holm([c.p for c in tested])):
-        comparison.p_holm = adjusted
-        if not comparison.supported:
-            comparison.verdict = "no difference shown"
-        elif abs(comparison.mean_difference) < comparison.noise:
-            comparison.verdict = "within the methods' own noise"
-        else:
-            better = comparison.a if (comparison.mean_difference < 0) == LOWER_IS_BETTER[comparison.metric] else comparison.b
-            comparison.verdict = f"{better} better"
-    return comparisons
-
-
-def auc(result: BoxResult, metric: str) -> float:
-    return result.deletion.auc if metric == "deletion_auc" else result.insertion.auc
-
-
-def method_noise(results: Sequence[BoxResult], method: str, metric: str) -> float:
-    """A method's own noise on ``metric``: the mean over boxes of the standard deviation of the box's
-    AUC over its seeds (``repeats``); 0 for a method explained once or deterministic."""
+def box_values(results: Sequence[BoxResult], metric: str) -> dict[tuple, np.ndarray]:
+    """Per (sample, spectrum, box, method): the box's AUC under each repeat (one value for a
+    method run once). A blank map takes the ``random`` baseline's values on the same box; a failed
+    map, or a blank one without a random map beside it, has none."""
     column = 1 if metric == "deletion_auc" else 0
-    spreads = [float(np.std([aucs[column] for aucs in r.repeat_aucs])) for r in results
-               if r.method == method and r.scored and len(r.repeat_aucs) > 1]
-    return float(np.mean(spreads)) if spreads else 0.0
+
+    def values(r: BoxResult) -> np.ndarray:
+        if r.repeat_aucs:
+            return np.array([aucs[column] for aucs in r.repeat_aucs])
+        return np.array([r.deletion.auc if column else r.insertion.auc])
+
+    scored = {(r.sample_id, r.spectrum, r.box, r.method): values(r) for r in results if r.scored}
+    for r in results:
+        chance = scored.get((r.sample_id, r.spectrum, r.box, "random"))
+        if r.blank and chance is not None:
+            scored[(r.sample_id, r.spectrum, r.box, r.method)] = chance
+    return scored
+
+
+def paired(a: np.ndarray, b: np.ndarray, scene: str) -> PairedBox:
+    """a - b repeat by repeat (a side run once stands for each repeat)."""
+    a, b = np.broadcast_arrays(a, b)
+    return PairedBox(scene, tuple(float(x) for x in a - b))
+
+
+def scene_means(boxes: Sequence[PairedBox], repeat: int | None = None) -> np.ndarray:
+    """The mean difference of each scene's boxes (under one ``repeat``, or over them), scene by scene."""
+    by_scene: dict[str, list[float]] = {}
+    for box in boxes:
+        value = box.difference if repeat is None else box.differences[min(repeat, len(box.differences) - 1)]
+        by_scene.setdefault(box.scene, []).append(value)
+    return np.array([math.fsum(values) / len(values) for values in by_scene.values()])
+
+
+def compare(table: str, family: str, scope: str, metric: str, a: str, b: str, boxes: Sequence[PairedBox],
+            inference: Inference) -> Comparison:
+    """One comparison's estimate, interval and unadjusted p-values (adjusted by :func:`decide`)."""
+    means = scene_means(boxes)
+    scenes = len(means)
+    differences = [box.difference for box in boxes]
+    repeats = max((len(box.differences) for box in boxes), default=1)
+    repeat_sd = (float(np.std([scene_means(boxes, r).mean() for r in range(repeats)], ddof=1)) if repeats > 1
+                 else math.nan)
+    components = (variance_components(differences, [box.scene for box in boxes]) if scenes >= 2
+                  else VarianceComponents(math.nan, math.nan, len(boxes) / max(1, scenes)))
+    low, high = bca_interval(means, inference.resamples, inference.seed)
+    tested = scenes >= 2
+    return Comparison(
+        table, family, scope, metric, a, b, scenes, len(boxes), int(np.count_nonzero(differences)),
+        float(means.mean()) if scenes else math.nan, low, high,
+        sign_flip_p(means, inference.seed) if tested else None,
+        equivalence_p(means, inference.margin, inference.seed) if tested else None,
+        inference.margin, repeat_sd, float(np.std(means, ddof=1)) if tested else math.nan, components.between,
+        components.within, components.icc, components.per_group,
+        note=f"fewer than {FEW_SCENES} scenes: the BCa interval's coverage is unreliable" if 0 < scenes < FEW_SCENES else "")
+
+
+def decide(comparisons: Sequence[Comparison], correction: Callable[[Sequence[float]], list[float]],
+           inference: Inference) -> None:
+    """Adjust the p-values of one family together and give each comparison its verdict: better or
+    worse where the adjusted test rejects and the interval excludes 0 on the same side; equivalent
+    where the adjusted equivalence test rejects and the interval lies inside +-margin; else
+    undecided (or too few scenes)."""
+    tested = [c for c in comparisons if c.p is not None]
+    for c, p, p_equivalence in zip(tested, correction([c.p for c in tested]), correction([c.p_equivalence for c in tested])):
+        c.p_adjusted, c.p_equivalence_adjusted, c.family_size = p, p_equivalence, len(tested)
+        c.reachable = smallest_p(c.scenes) * (len(tested) if c.family == "primary" else 1) < ALPHA
+        lower = c.mean_difference < 0
+        if p < ALPHA and (c.high < 0 or c.low > 0):
+            c.verdict = "better" if lower == LOWER_IS_BETTER[c.metric] else "worse"
+        elif p_equivalence < ALPHA and -c.margin < c.low and c.high < c.margin:
+            c.verdict = "equivalent"
+        else:
+            c.verdict = "undecided"
+        if c.family == "primary" and not c.decided:
+            c.scenes_needed = scenes_needed_at(c.components, inference.margin, len(tested))
+        if not c.reachable:
+            c.note = "; ".join(filter(None, [c.note, f"{c.scenes} scenes cannot reach p < {ALPHA} after the correction"]))
+
+
+def primary_pairs(methods: Sequence[str], declared: str | Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """The primary family's pairs of methods: ``declared`` (``a:b`` names) or the default, every
+    explained method against each baseline and the pairs among the paper's methods explained."""
+    if declared:
+        pairs = []
+        for text in name_list(declared, "primary_comparisons"):
+            a, sep, b = text.partition(":")
+            if not sep or a == b:
+                raise SettingsError(f"primary_comparisons: {text!r}: write two different methods as a:b, e.g. gradcam:random")
+            pairs.append((a, b))
+        return pairs
+    explained = [m for m in methods if m not in BASELINES]
+    pairs = [(m, base) for m in explained for base in BASELINES if base in methods]
+    return pairs + list(itertools.combinations([m for m in PAPER_METHODS if m in explained], 2))
 
 
 def group_name(key: tuple[str, str, str]) -> str:
@@ -138,23 +232,23 @@ def group_name(key: tuple[str, str, str]) -> str:
                                        "false_positive": ", false positives"}[kind]
 
 
-def compare_methods(groups: Mapping[tuple[str, str, str], Sequence[BoxResult]], methods: Sequence[str],
-                    resamples: int, seed: int) -> list[Comparison]:
-    """Every pair of methods on each net, spectrum and kind of target, paired by box; a box counts
-    where both maps are scored (explained and not blank)."""
+def method_comparisons(groups: Mapping[tuple[str, str, str], Sequence[BoxResult]], methods: Sequence[str],
+                       primary: Sequence[tuple[str, str]], inference: Inference) -> list[Comparison]:
+    """Every pair of methods on each net, spectrum and kind of target, paired by box; primary where
+    the pair is declared and the targets are detections."""
+    declared = {frozenset(pair): pair for pair in primary}
     rows = []
     for key, results in groups.items():
         scope = group_name(key)
-        by_box = {(r.sample_id, r.spectrum, r.box, r.method): r for r in results if r.scored}
         boxes = sorted({(r.sample_id, r.spectrum, r.box) for r in results})
-        table = []
         for metric in METRICS:
-            for a, b in itertools.combinations(methods, 2):
-                pairs = [(auc(by_box[(*box, a)], metric), auc(by_box[(*box, b)], metric)) for box in boxes
-                         if (*box, a) in by_box and (*box, b) in by_box]
-                noise = max(method_noise(results, a, metric), method_noise(results, b, metric))
-                table.append(_compare("methods", scope, metric, a, b, pairs, noise, resamples, seed))
-        rows += _correct(table)
+            values = box_values(results, metric)
+            for pair in itertools.combinations(methods, 2):
+                a, b = declared.get(frozenset(pair), pair)
+                family = "primary" if frozenset(pair) in declared and key[2] == "detection" else "exploratory"
+                pairs = [paired(values[(*box, a)], values[(*box, b)], box[0]) for box in boxes
+                         if (*box, a) in values and (*box, b) in values]
+                rows.append(compare("methods", family, scope, metric, a, b, pairs, inference))
     return rows
 
 
@@ -173,54 +267,77 @@ def same_objects(first: Sequence[BoxResult], second: Sequence[BoxResult]) -> lis
     return pairs
 
 
-def compare_spectra(groups: Mapping[tuple[str, str, str], Sequence[BoxResult]], methods: Sequence[str],
-                    resamples: int, seed: int) -> list[Comparison]:
+def spectrum_comparisons(groups: Mapping[tuple[str, str, str], Sequence[BoxResult]], methods: Sequence[str],
+                         inference: Inference) -> list[Comparison]:
     """For each method, every pair of nets/spectra that explained the same objects of the same
-    scenes as the same kind of target."""
+    scenes as the same kind of target (exploratory)."""
     rows = []
     for method in methods:
-        table = []
-        scored = {key: [r for r in results if r.method == method and r.scored] for key, results in groups.items()}
         for first, second in itertools.combinations(groups, 2):
             if first[2] != second[2]:
                 continue
-            matched = same_objects(scored[first], scored[second])
+            mine = [[r for r in groups[key] if r.method == method and r.ok] for key in (first, second)]
+            matched = same_objects(*mine)
             for metric in METRICS:
-                noise = max(method_noise(groups[first], method, metric), method_noise(groups[second], method, metric))
-                table.append(_compare("spectra", method, metric, group_name(first), group_name(second),
-                                      [(auc(x, metric), auc(y, metric)) for x, y in matched], noise, resamples, seed))
-        rows += _correct(table)
+                values = [box_values(groups[key], metric) for key in (first, second)]
+                pairs = [paired(values[0][key_a], values[1][key_b], x.sample_id) for x, y in matched
+                         for key_a, key_b in [((x.sample_id, x.spectrum, x.box, method), (y.sample_id, y.spectrum, y.box, method))]
+                         if key_a in values[0] and key_b in values[1]]
+                rows.append(compare("spectra", "exploratory", method, metric, group_name(first), group_name(second),
+                                    pairs, inference))
     return rows
 
 
-def comparison_records(comparisons: Sequence[Comparison]) -> list[dict]:
-    return [{**asdict(c), "supported": c.supported} for c in comparisons]
+def comparisons(groups: Mapping[tuple[str, str, str], Sequence[BoxResult]], methods: Sequence[str],
+                primary: Sequence[tuple[str, str]], inference: Inference, spectra: bool = True) -> list[Comparison]:
+    """Every comparison of a run, each family adjusted together and decided: the primary family
+    (Holm), the rest (Benjamini-Hochberg)."""
+    rows = method_comparisons(groups, methods, primary, inference)
+    if spectra:
+        rows += spectrum_comparisons(groups, methods, inference)
+    decide([c for c in rows if c.family == "primary"], holm, inference)
+    decide([c for c in rows if c.family == "exploratory"], benjamini_hochberg, inference)
+    return rows
 
 
-def supported_sentences(comparisons: Sequence[Comparison]) -> list[str]:
-    """One sentence per difference that survives Holm's correction (those within the methods' own
-    noise said to be so), or a plain statement that none does and why."""
-    supported = [c for c in comparisons if c.supported]
-    if supported:
-        return [c.sentence() for c in sorted(supported, key=lambda c: (c.table, c.scope, c.metric, c.p_holm))]
-    tested = [c for c in comparisons if c.p is not None]
-    few = len(comparisons) - len(tested)
-    if not tested:
-        return [f"Nothing can be claimed: every comparison has fewer than {MIN_PAIRS} paired boxes ({TOO_FEW}); "
-                "explain more scenes or more boxes per image."]
-    return [f"No difference between methods or between spectra survives Holm's correction at {ALPHA}: "
-            f"{len(tested)} comparisons tested{f', {few} with too few boxes to compare' if few else ''}. "
-            f"The means above differ by less than the spread of the boxes can show; explain more boxes to tell them apart."]
+def comparison_records(rows: Sequence[Comparison]) -> list[dict]:
+    return [asdict(c) for c in rows]
 
 
-def comparison_scalars(comparisons: Sequence[Comparison]) -> dict[str, float]:
-    """``explain/compare/<a>_vs_<b>/<metric>`` (the mean of a - b) with ``_low`` and ``_high`` (its
-    95 % interval) and ``_p_holm`` where tested, for the comparisons of methods that have pairs."""
+def primary_sentences(rows: Sequence[Comparison]) -> list[str]:
+    """The primary family's verdicts in words: one sentence per decided comparison, then the
+    undecided ones together with the scenes that would decide them; never an exploratory result."""
+    primary = [c for c in rows if c.family == "primary"]
+    if not primary:
+        return ["No primary comparison was made: the declared pairs of methods were not both explained on any "
+                "detection. The exploratory comparisons (comparisons.csv) are not findings."]
+    decided = sorted((c for c in primary if c.decided), key=lambda c: (c.scope, c.metric, c.verdict, c.p_adjusted or 1))
+    sentences = [c.sentence() for c in decided]
+    open_ = [c for c in primary if not c.decided]
+    if open_:
+        parts = []
+        for c in open_:
+            needed = f"; about {c.scenes_needed} scenes would decide it at ±{c.margin:g}" if c.scenes_needed else ""
+            interval = (f"difference {c.mean_difference:+.3f}, 95 % interval {c.low:+.3f} to {c.high:+.3f}"
+                        if c.scenes >= 2 else TOO_FEW)
+            parts.append(f"{c.scope}: {c.a} vs {c.b} on {c.metric.replace('_auc', ' AUC')} ({interval}{needed})")
+        sentences.append(f"Undecided, {len(open_)} of {len(primary)} primary comparisons: " + "; ".join(parts) + ".")
+    unreachable = [c for c in primary if c.scenes >= 2 and not c.reachable]
+    if unreachable:
+        sentences.append(f"With {min(c.scenes for c in unreachable)} scenes no primary comparison can reach "
+                         f"p < {ALPHA} after Holm over {unreachable[0].family_size}: explain more scenes.")
+    return sentences
+
+
+def comparison_scalars(rows: Sequence[Comparison]) -> dict[str, float]:
+    """``explain/compare/<a>_vs_<b>/<metric>`` (the mean over scenes of a - b) with ``_low`` and
+    ``_high`` (its 95 % interval) for the primary comparisons with two scenes or more, and
+    ``_p_holm`` only where the scenes can reach 0.05 after the correction."""
     scalars = {}
-    for c in comparisons:
-        if c.table == "methods" and c.n:
+    for c in rows:
+        if c.table == "methods" and c.family == "primary" and c.scenes >= 2:
             key = f"explain/compare/{c.a}_vs_{c.b}/{c.metric}"
             scalars.update({key: c.mean_difference, f"{key}_low": c.low, f"{key}_high": c.high})
-            if c.p_holm is not None:
-                scalars[f"{key}_p_holm"] = c.p_holm
+            if c.reachable:
+                scalars[f"{key}_p_holm"] = c.p_adjusted
     return scalars

@@ -7,11 +7,17 @@ import shlex
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+from spectral_xai.reporting.tables import write_comparisons
+from spectral_xai.resampling import holm
+from spectral_xai.statistics import Inference, PairedBox, compare, decide
 
 from .helpers.training import REPO, run_script
 
 sys.path.insert(0, str(REPO / "benchmarks"))
+import power  # noqa: E402
 from run_all import JOBS, ON_TRAINED_NET  # noqa: E402
 
 
@@ -69,3 +75,30 @@ def test_readme_tables_are_those_of_the_result_files():
     assert readme_tables.main(["--check"]) == 0
     quoted = set(re.findall(r"benchmarks/results/(\w+)\.json", readme_tables.render(text)))
     assert quoted == {path.stem for path in readme_tables.RESULTS.glob("*.json")}
+
+
+def test_power_sizes_a_run_from_its_primary_comparisons(tmp_path, monkeypatch):
+    """power.py on a finished run's comparisons.json (written by the report's own writer): per primary
+    comparison the scenes needed at the run's boxes per scene and at one box per scene, which needs
+    more scenes where the boxes of a scene disagree; exploratory comparisons are not sized."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for name, within in (("noisy", 0.08), ("steady", 0.01)):
+        pairs = [PairedBox(f"{s:02d}", (float(offset + rng.normal(0, within)),))
+                 for s, offset in enumerate(rng.normal(-0.03, 0.02, 12)) for _ in range(4)]
+        rows.append(compare("methods", "primary", "net on mir", "deletion_auc", name, "random", pairs, Inference()))
+    decide(rows, holm, Inference())
+    rows.append(compare("methods", "exploratory", "net on mir", "deletion_auc", "random", "box", pairs, Inference()))
+    (tmp_path / "run").mkdir()
+    write_comparisons(tmp_path / "run", rows)
+    argv = [str(tmp_path / "run"), "--results", str(tmp_path)]
+    monkeypatch.setattr(sys, "argv", [str(REPO / "benchmarks" / "power.py"), *argv])
+    power.main(argv)
+    figures = json.loads((tmp_path / "power.json").read_text())["figures"]
+    noisy, steady = figures["comparisons"]
+    assert (figures["family"], figures["margin"], noisy["boxes_per_scene"]) == (2, 0.02, 4)
+    assert noisy["scenes_needed_one_box"] > noisy["scenes_needed"] and steady["scenes_needed_one_box"] >= steady["scenes_needed"]
+    assert noisy["within_scene_icc"] < steady["within_scene_icc"]
+    assert figures["scenes_needed_max"] == max(noisy["scenes_needed"], steady["scenes_needed"])
+    with pytest.raises(SystemExit, match="comparisons.json: not found"):
+        power.main([str(tmp_path / "nothing")])

@@ -7,7 +7,7 @@ import torch
 from spectral_xai.detection import DetectionScorer, Detections, DRiseSimilarity, MatchedScore, Scoring
 from spectral_xai.evaluation import ExplainSettings, Explainer, choose_indices, choose_scenes
 from spectral_xai.settings import SettingsError
-from spectral_xai.explainers import REGISTRY, create, register
+from spectral_xai.explainers import REGISTRY, register
 from spectral_xai.explainers.base import SaliencyMethod
 
 from .helpers.region_detector import region_detector
@@ -52,8 +52,9 @@ def test_perturbation_methods_score_by_the_same_rule_as_the_metric(sample):
     detector = region_detector()
     explainer = Explainer(ExplainSettings(["rise"], RISE, Scoring("drise"), step=0.5, batch_size=8, target_min_score=0.0, baselines=False))
     (result,) = explainer.explain(detector, sample).results
-    by_drise = create("rise", **RISE["rise"])(DetectionScorer(detector, DRiseSimilarity(), 8), sample["image"], result.target)
-    by_matched = create("rise", **RISE["rise"])(DetectionScorer(detector, MatchedScore(), 8), sample["image"], result.target)
+    rise = explainer.methods_for(sample["sample_id"], sample["spectrum"])["rise"]  # the image's own mask seed
+    by_drise = rise(DetectionScorer(detector, DRiseSimilarity(), 8), sample["image"], result.target)
+    by_matched = rise(DetectionScorer(detector, MatchedScore(), 8), sample["image"], result.target)
     assert torch.equal(result.saliency, by_drise) and not torch.equal(result.saliency, by_matched)
 
 

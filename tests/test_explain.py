@@ -78,15 +78,19 @@ def test_explain_writes_table_figures_curves_and_report(report):
         assert row["gradcam"]["blank"] == 0 and row["box"]["blank"] == 0
     csv_lines = read_rows(output / "summary.csv")
     assert len(csv_lines) == 4 and "±" in csv_lines[0]["gradcam deletion"] and "(n=4)" in csv_lines[0]["gradcam deletion"]
-    assert csv_lines[0]["gradcam deletion 95% CI"].startswith("[") and csv_lines[0]["rise blank"]
-    # Four boxes per net and spectrum are too few to compare: no p-value anywhere, and the report says so.
+    assert csv_lines[0]["gradcam deletion 95% CI"].startswith("[") and csv_lines[0]["rise blank rate"]
+    # Two scenes per net and spectrum decide nothing: every primary comparison is undecided, and the
+    # report says that no comparison can reach 0.05 and how many scenes would decide each.
     comparisons = read_rows(output / "comparisons.csv")
-    assert {(r["table"], r["verdict"]) for r in comparisons} <= {("methods", "too few boxes to compare"),
-                                                                  ("spectra", "too few boxes to compare")}
-    assert {r["a"] for r in comparisons if r["table"] == "methods"} >= {"gradcam", "rise", "random"}
-    assert all(r["p"] == "" and r["p_holm"] == "" for r in comparisons)
-    assert "What these numbers support" in (output / "report.html").read_text()
-    assert "Nothing can be claimed" in (output / "report.html").read_text()
+    primary = [r for r in comparisons if r["family"] == "primary"]
+    assert {(r["a"], r["b"]) for r in primary} == {("gradcam", "random"), ("gradcam", "box"), ("rise", "random"),
+                                                   ("rise", "box"), ("gradcam", "rise")}
+    assert all(r["verdict"] == "undecided" and r["scenes"] == "2" and float(r["p"]) >= 0.5 for r in primary)
+    assert all(int(r["scenes_needed"]) > 2 for r in primary if r["scene_sd"])
+    assert {r["family"] for r in comparisons if r["table"] == "spectra" or r["a"] == "random"} == {"exploratory"}
+    page = (output / "report.html").read_text()
+    assert "What these numbers support" in page and "Undecided, 40 of 40 primary comparisons" in page
+    assert "With 2 scenes no primary comparison can reach p &lt; 0.05 after Holm over 40" in page
     assert {line["boxes per image"] for line in csv_lines} == {"best 2"}
     boxes = read_rows(output / "boxes.csv")
     assert len(boxes) == 4 * 2 * 2 * len(FAST_SETTINGS.methods)

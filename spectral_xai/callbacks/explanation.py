@@ -32,7 +32,7 @@ from ..reporting.media import DEFAULT_PIXELS, SceneMedia, scene_media
 from ..reporting.tables import box_fields, box_row, input_spectra, method_scalars, spectrum_scalars, write_csv
 from ..reporting.wandb_media import MAPS_KEY, log_media
 from ..settings import Setting, check_settings
-from ..statistics import compare_methods, comparison_scalars
+from ..statistics import comparison_scalars, comparisons
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +160,8 @@ class ExplanationCallback(pl.Callback):
         kinds = [KIND_COUNTS[kind] for kind in self.explainer.settings.targets if kind in KIND_COUNTS]
         scalars = {f"explain/{key}": float(counts[key]) for key in (*COUNTS, *kinds)}
         settings = self.explainer.settings
-        compared = compare_methods({("net", "epoch", "detection"): [r for r in results if r.target.kind == "detection"]},
-                                   list(self.explainer.methods), settings.bootstrap_resamples, settings.bootstrap_seed)
+        compared = comparisons({("net", "epoch", "detection"): [r for r in results if r.target.kind == "detection"]},
+                               list(self.explainer.methods), settings.primary, settings.inference, spectra=False)
         pl_module.log_dict({**scalars, **method_scalars(results, list(self.explainer.methods)),
                             **spectrum_scalars(results), **comparison_scalars(compared), **self._stability(results)},
                            rank_zero_only=True)

@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from typing import Callable, ClassVar, Iterator, NamedTuple, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -76,6 +77,11 @@ def create(name: str, **settings) -> "SaliencyMethod":
     return method
 
 
+def derived_seed(seed: int, *keys: int) -> int:
+    """A seed for ``keys`` under ``seed``: unrelated to every other key's, the same every run."""
+    return int(np.random.SeedSequence([seed, *keys]).generate_state(1)[0])
+
+
 def normalize(saliency: torch.Tensor) -> torch.Tensor:
     """Min-max to [0, 1]; a constant map (nothing explained) becomes all zeros, not NaN."""
     low, high = saliency.min(), saliency.max()
@@ -93,12 +99,14 @@ class SaliencyMethod(ABC):
     perturbs: bool = False
     name: str = ""  # the name it was created by
 
-    def reseeded(self, offset: int) -> "SaliencyMethod":
-        """The same method drawing from its seed + ``offset`` (a method that draws nothing is itself)."""
+    def reseeded(self, *keys: int) -> "SaliencyMethod":
+        """The same method drawing from a seed derived from its own and ``keys`` (an image's, a
+        repeat's) through numpy's SeedSequence, so that nearby keys give unrelated draws; a method
+        that draws nothing is itself."""
         if not self.stochastic:
             return self
         again = copy.copy(self)
-        again.seed = self.seed + offset
+        again.seed = derived_seed(self.seed, *keys)
         return again
 
     def describe(self) -> str:

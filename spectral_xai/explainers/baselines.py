@@ -10,6 +10,9 @@ from .masks import upsample_mirrored
 from ..detection import DetectionScorer, Target
 from ..settings import Setting
 
+#: Explained beside the configured methods unless a run's ``baselines`` setting is off.
+BASELINES = ("random", "box")
+
 
 @register("random")
 class RandomMap(SaliencyMethod):

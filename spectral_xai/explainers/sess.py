@@ -66,9 +66,9 @@ class SESS(MultiTargetMethod):
         self.scales, self.stride, self.drop, self.min_inside = scales, stride, drop, min_inside
         self.stochastic, self.perturbs = self.base.stochastic, True
 
-    def reseeded(self, offset: int) -> "SESS":
+    def reseeded(self, *keys: int) -> "SESS":
         again = copy.copy(self)
-        again.base = self.base.reseeded(offset)
+        again.base = self.base.reseeded(*keys)
         return again
 
     def check_net(self, net: nn.Module) -> None:

@@ -16,7 +16,8 @@ import numpy as np
 from ..data_modules.layout import SPECTRA
 from ..evaluation import BoxResult
 from ..sanity import SanityResult
-from ..statistics import ALPHA, MIN_PAIRS, Comparison, bootstrap_interval, comparison_records, method_noise
+from ..resampling import bca_interval, variance_components
+from ..statistics import ALPHA, METRICS, Comparison, Inference, box_values, comparison_records
 
 LOCALISATION = ("pointing_game", "energy_pointing_game", "odi")
 BOX_FIELDS = ["sample_id", "spectrum", "box", "kind", "method", "x1", "y1", "x2", "y2", "class", "score",
@@ -71,30 +72,44 @@ def _mean_std(values: Sequence[float]) -> dict[str, float]:
     return {"mean": float(np.mean(values)), "std": float(np.std(values)), "n": len(values)}
 
 
-def _with_interval(values: Sequence[float], resamples: int, seed: int) -> dict[str, float]:
-    """Mean ± std with the mean's bootstrap 95 % interval (``low``, ``high``)."""
-    stats = _mean_std(values)
-    stats["low"], stats["high"] = bootstrap_interval(values, resamples, seed) if stats["n"] > 1 else (stats["mean"],) * 2
+def _over_scenes(values: Sequence[tuple[str, float]], inference: Inference) -> dict[str, float]:
+    """(scene, box value) pairs: the mean over scenes of each scene's mean, with its BCa 95 %
+    interval over scenes (``low``, ``high``); the std of the box values; ``n`` boxes and ``scenes``."""
+    by_scene: dict[str, list[float]] = {}
+    for scene, value in values:
+        by_scene.setdefault(scene, []).append(value)
+    means = [float(np.mean(v)) for v in by_scene.values()]
+    stats = _mean_std([value for _, value in values])
+    stats["mean"] = float(np.mean(means)) if means else math.nan
+    stats["scenes"] = len(means)
+    stats["low"], stats["high"] = bca_interval(means, inference.resamples, inference.seed)
     return stats
 
 
-def method_statistics(results: Sequence[BoxResult], method: str, resamples: int = 2000, seed: int = 0) -> dict:
-    """For one method: boxes explained, failed and blank; mean ± std (with ``n``, the maps behind it)
-    of both AUCs (with their bootstrap 95 % interval), of the localisation scores and of seconds,
-    over the maps that are not blank; and with ``repeats``, its own noise: the mean seed-to-seed
-    correlation of its maps and the mean spread (std over seeds) of each AUC."""
+def method_statistics(results: Sequence[BoxResult], method: str, inference: Inference = Inference()) -> dict:
+    """For one method: boxes explained, failed and blank (and the blank rate); per AUC the mean over
+    scenes (each scene's boxes averaged first, a box's repeats too) with its BCa 95 % interval over
+    scenes, over the maps that are not blank, and again with every blank map counted at the
+    ``random`` baseline's AUC of the same box (``<metric>_blank_as_random``); the localisation
+    scores and seconds (mean ± std over maps); and with ``repeats``, its reliability: the mean
+    seed-to-seed correlation of its maps and the intraclass correlation of each AUC over repeats."""
     mine = [r for r in results if r.method == method]
     done = [r for r in mine if r.scored]
     repeated = [r for r in done if len(r.repeat_aucs) > 1]
-    return {"boxes": sum(1 for r in mine if r.ok), "failed": sum(1 for r in mine if not r.ok),
-            "blank": sum(1 for r in mine if r.blank),
-            "deletion_auc": _with_interval([r.deletion.auc for r in done], resamples, seed),
-            "insertion_auc": _with_interval([r.insertion.auc for r in done], resamples, seed),
-            **{name: _mean_std([getattr(r.localisation, name) for r in done]) for name in LOCALISATION},
+    boxes = sum(1 for r in mine if r.ok)
+    blank = sum(1 for r in mine if r.blank)
+    stats = {"boxes": boxes, "failed": len(mine) - boxes, "blank": blank, "blank_rate": blank / boxes if boxes else math.nan}
+    for metric in METRICS:
+        values = {key: v for key, v in box_values(results, metric).items() if key[3] == method}
+        scored = [(r.sample_id, r.spectrum, r.box, method) for r in done]
+        stats[metric] = _over_scenes([(key[0], float(values[key].mean())) for key in scored], inference)
+        stats[f"{metric}_blank_as_random"] = _over_scenes([(key[0], float(v.mean())) for key, v in values.items()], inference)
+        stats[f"{metric}_icc"] = (variance_components(
+            [v for r in repeated for v in values[(r.sample_id, r.spectrum, r.box, method)]],
+            [(r.sample_id, r.spectrum, r.box) for r in repeated for _ in r.repeat_aucs]).icc if len(repeated) > 1 else math.nan)
+    return {**stats, **{name: _mean_std([getattr(r.localisation, name) for r in done]) for name in LOCALISATION},
             "seconds": _mean_std([r.seconds for r in mine if r.ok]),
-            "seed_correlation": _mean_std([r.seed_correlation for r in repeated]),
-            "deletion_auc_noise": method_noise(results, method, "deletion_auc") if repeated else math.nan,
-            "insertion_auc_noise": method_noise(results, method, "insertion_auc") if repeated else math.nan}
+            "seed_correlation": _mean_std([r.seed_correlation for r in repeated])}
 
 
 #: How scalar keys name the targets of each kind: ``explain/<method>/...`` for detections,
@@ -162,65 +177,66 @@ def group_results(results: Sequence[BoxResult], model: str, groups: dict[GroupKe
 
 
 def summarize(groups: Mapping[GroupKey, Sequence[BoxResult]], methods: Sequence[str],
-              resamples: int = 2000, seed: int = 0) -> list[dict]:
+              inference: Inference = Inference()) -> list[dict]:
     """Table 2: one entry per (model, spectrum, kind of target) with per-method statistics over
     explained boxes and the spectrum attribution of those boxes."""
     return [{"model": model, "spectrum": spectrum, "targets": kind,
-             **{m: method_statistics(results, m, resamples, seed) for m in methods},
+             **{m: method_statistics(results, m, inference) for m in methods},
              "target_score": _mean_std([r.target.score for r in _per_box(results)]),
              "attribution": attribution_statistics(results)}
             for (model, spectrum, kind), results in groups.items()]
+
+
+#: Per method, its columns in summary.csv and the report's tables.
+METHOD_COLUMNS = ["deletion", "deletion 95% CI", "insertion", "insertion 95% CI", "deletion, blank = random",
+                  "insertion, blank = random", "pointing", "energy PG", "ODI", "s/box", "boxes", "blank rate", "seed r",
+                  "deletion ICC", "insertion ICC"]
+
+
+def _method_cells(s: Mapping) -> list[str]:
+    def number(value: float) -> str:
+        return "" if math.isnan(value) else f"{value:.3f}"
+
+    return [*_mean_and_interval(s["deletion_auc"]), *_mean_and_interval(s["insertion_auc"]),
+            *(f"{s[f'{metric}_blank_as_random']['mean']:.3f}" for metric in METRICS),
+            *(f"{s[name]['mean']:.3f} (n={s[name]['n']})" for name in LOCALISATION),
+            f"{s['seconds']['mean']:.2f}", str(s["boxes"]), number(s["blank_rate"]), number(s["seed_correlation"]["mean"]),
+            number(s["deletion_auc_icc"]), number(s["insertion_auc_icc"])]
 
 
 def write_summary(folder: Path, table: list[dict], methods: Sequence[str], step: float, boxes: str) -> list[list[str]]:
     """summary.json (full numbers) and summary.csv (formatted as in the paper); returns the CSV rows.
     ``boxes`` names which boxes of each image were explained (``top`` is the paper's protocol)."""
     (folder / "summary.json").write_text(json.dumps({"step": step, "boxes": boxes, "rows": table}, indent=2))
-    header = ["model", "spectrum", "targets", "boxes per image"]
-    for method in methods:
-        header += [f"{method} deletion", f"{method} deletion 95% CI", f"{method} insertion", f"{method} insertion 95% CI",
-                   f"{method} pointing", f"{method} energy PG", f"{method} ODI", f"{method} s/box",
-                   f"{method} boxes", f"{method} blank", f"{method} seed r"]
-    lines = []
-    for entry in table:
-        line = [entry["model"], entry["spectrum"], entry["targets"], boxes]
-        for method in methods:
-            s = entry[method]
-            line += [*_mean_and_interval(s["deletion_auc"]), *_mean_and_interval(s["insertion_auc"]),
-                     *(f"{s[name]['mean']:.3f} (n={s[name]['n']})" for name in LOCALISATION),
-                     f"{s['seconds']['mean']:.2f}", str(s["boxes"]), str(s["blank"]),
-                     "" if math.isnan(s["seed_correlation"]["mean"]) else f"{s['seed_correlation']['mean']:.3f}"]
-        lines.append(line)
+    header = ["model", "spectrum", "targets", "boxes per image", *(f"{m} {column}" for m in methods for column in METHOD_COLUMNS)]
+    lines = [[entry["model"], entry["spectrum"], entry["targets"], boxes, *(cell for m in methods for cell in _method_cells(entry[m]))]
+             for entry in table]
     write_csv(folder / "summary.csv", header, lines)
     return [header, *lines]
 
 
 def method_rows(entry: Mapping, methods: Sequence[str]) -> list[list[str]]:
     """One summary entry as a table with methods as rows and metrics as columns."""
-    rows = [["method", "deletion", "deletion 95% CI", "insertion", "insertion 95% CI", "pointing", "energy PG", "ODI",
-             "s/box", "boxes", "blank", "seed r"]]
-    for method in methods:
-        s = entry[method]
-        rows.append([method, *_mean_and_interval(s["deletion_auc"]), *_mean_and_interval(s["insertion_auc"]),
-                     *(f"{s[name]['mean']:.3f} (n={s[name]['n']})" for name in LOCALISATION),
-                     f"{s['seconds']['mean']:.2f}", str(s["boxes"]), str(s["blank"]),
-                     "" if math.isnan(s["seed_correlation"]["mean"]) else f"{s['seed_correlation']['mean']:.3f}"])
-    return rows
+    return [["method", *METHOD_COLUMNS], *([m, *_method_cells(entry[m])] for m in methods)]
 
 
 def _mean_and_interval(stats: Mapping) -> list[str]:
-    """``mean ± std (n=N)`` and ``[low, high]``."""
-    return [f"{stats['mean']:.3f} ± {stats['std']:.3f} (n={stats['n']})", f"[{stats['low']:.3f}, {stats['high']:.3f}]"]
+    """``mean ± std (n=N)`` and ``[low, high]`` (NaN-free where there was one scene: ``-``)."""
+    interval = "-" if math.isnan(stats["low"]) else f"[{stats['low']:.3f}, {stats['high']:.3f}]"
+    return [f"{stats['mean']:.3f} ± {stats['std']:.3f} (n={stats['n']})", interval]
 
 
-COMPARISON_FIELDS = ["table", "scope", "metric", "a", "b", "n", "mean_difference", "low", "high", "p", "p_holm",
-                     "noise", "verdict"]
+COMPARISON_FIELDS = ["table", "family", "scope", "metric", "a", "b", "scenes", "boxes", "nonzero", "mean_difference",
+                     "low", "high", "p", "p_adjusted", "p_equivalence", "p_equivalence_adjusted", "family_size", "margin",
+                     "verdict", "repeat_sd", "scene_sd", "within_scene_icc", "boxes_per_scene", "scenes_needed", "note"]
 
 
 def write_comparisons(folder: Path, comparisons: Sequence[Comparison]) -> None:
-    """comparisons.csv and comparisons.json: every paired comparison, its interval, p-values and verdict."""
+    """comparisons.csv and comparisons.json: every paired comparison, its family, interval, p-values
+    (raw and adjusted within the family: Holm for the primary, Benjamini-Hochberg for the exploratory)
+    and verdict."""
     records = comparison_records(comparisons)
-    (folder / "comparisons.json").write_text(json.dumps({"alpha": ALPHA, "min_pairs": MIN_PAIRS, "rows": records}, indent=2))
+    (folder / "comparisons.json").write_text(json.dumps({"alpha": ALPHA, "rows": records}, indent=2))
     write_csv(folder / "comparisons.csv", COMPARISON_FIELDS,
               [[_cell(record[name]) for name in COMPARISON_FIELDS] for record in records])
 
@@ -273,3 +289,35 @@ def write_sanity(folder: Path, groups: Mapping[tuple[str, str], Sequence[SanityR
     (folder / "sanity.json").write_text(json.dumps({"stages": list(stages), "rows": entries}, indent=2))
     write_csv(folder / "sanity.csv", header, lines)
     return [header, *lines], entries
+
+
+def primary_rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
+    """The primary family as the report shows it, one row per comparison with its verdict."""
+    def p(value: float | None) -> str:
+        return "" if value is None else f"{value:.2g}"
+
+    rows = [["net / spectrum", "metric", "a", "b", "a - b", "95 % interval", "p (Holm)", "equivalence p (Holm)",
+             "scenes", "boxes", "verdict", "scenes to decide"]]
+    for c in comparisons:
+        if c.family == "primary":
+            interval = "" if math.isnan(c.low) else f"[{c.low:+.3f}, {c.high:+.3f}]"
+            rows.append([c.scope, c.metric.replace("_auc", " AUC"), c.a, c.b,
+                         "" if math.isnan(c.mean_difference) else f"{c.mean_difference:+.3f}", interval, p(c.p_adjusted),
+                         p(c.p_equivalence_adjusted), str(c.scenes), str(c.boxes), c.verdict,
+                         "" if c.decided or c.scenes_needed is None else str(c.scenes_needed)])
+    return rows
+
+
+def families_paragraph(comparisons: Sequence[Comparison], margin: float) -> str:
+    """How the comparisons were made and what the exploratory ones may be used for."""
+    primary = [c for c in comparisons if c.family == "primary"]
+    exploratory = [c for c in comparisons if c.family == "exploratory" and c.p is not None]
+    pairs = ", ".join(dict.fromkeys(f"{c.a} vs {c.b}" for c in primary)) or "none"
+    flagged = sum(1 for c in exploratory if c.p_adjusted is not None and c.p_adjusted < ALPHA)
+    return (f"Declared before the data (the primary family): {pairs}, on deletion and insertion AUC of detections; "
+            f"{len(primary)} comparisons held to {ALPHA} together by Holm's correction. Each ends better, worse, "
+            f"equivalent (its 95 % interval inside ±{margin:g}, by two one-sided tests) or undecided. The unit is the "
+            "scene: a scene's boxes (and a box's repeats) are averaged first; intervals are BCa bootstraps over scenes, "
+            "p-values sign-flip tests of the same per-scene means; a blank map counts at the random baseline's AUC "
+            f"of its box. The {len(exploratory)} other comparisons (comparisons.csv, family \"exploratory\") carry "
+            f"Benjamini-Hochberg q-values and are leads, not findings ({flagged} with q < {ALPHA}).")
