@@ -8,9 +8,10 @@ scene (``boxes: top``).
     python benchmarks/power.py RUN --margin 0.03 --power 0.9
 
 Writes benchmarks/results/power.json: per primary comparison its scene sd, within-scene ICC, boxes
-per scene and the scenes needed; and the largest of them, the size a run should have so that every
-primary comparison can be decided (a comparison whose true difference is near the margin stays
-undecided at any size).
+per scene and the scenes needed; the largest of them (a difference of the margin found on every
+comparison, which a large true difference does not need: it is found sooner), and the largest among
+the comparisons the run left undecided, the size a run should have to decide them (one whose true
+difference lies at the margin stays undecided at any size).
 """
 from __future__ import annotations
 
@@ -55,11 +56,15 @@ def main(argv: list[str] | None = None) -> None:
                       "within_scene_icc": round(c.within_scene_icc, 3), "boxes_per_scene": round(c.boxes_per_scene, 2),
                       "scenes": c.scenes, "verdict": c.verdict, "scenes_needed": at_run, "scenes_needed_one_box": at_one})
     largest = max(table, key=lambda row: row["scenes_needed"])
-    print(f"every primary comparison: {largest['scenes_needed']} scenes at {largest['boxes_per_scene']} boxes per scene "
-          f"(the hardest: {largest['a']} vs {largest['b']}, {largest['metric']})")
+    undecided = [row["scenes_needed"] for row in table if row["verdict"] not in ("better", "worse", "equivalent")]
+    print(f"a difference of the margin on every primary comparison: {largest['scenes_needed']} scenes at "
+          f"{largest['boxes_per_scene']} boxes per scene (the hardest: {largest['a']} vs {largest['b']}, {largest['metric']}); "
+          f"the undecided ones: {max(undecided, default=0)}")
     write_result("power", args.results, vars(args), {"margin": margin, "power": args.power, "family": family,
                                                      "scenes_in_run": max(c.scenes for c in primary),
-                                                     "scenes_needed_max": largest["scenes_needed"], "comparisons": table})
+                                                     "scenes_needed_max": largest["scenes_needed"],
+                                                     "scenes_needed_undecided_max": max(undecided, default=0),
+                                                     "comparisons": table})
 
 
 if __name__ == "__main__":

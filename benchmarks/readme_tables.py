@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Callable
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from run_all import JOBS  # noqa: E402
 README = HERE.parent / "README.md"
 RESULTS = HERE / "results"
 BLOCK = re.compile(r"(<!-- results: (\w+) -->\n)(.*?)(<!-- /results -->)", re.S)
@@ -30,7 +32,7 @@ def source(record: dict) -> str:
     commit = record["commit"][:10] + ("+changes" if record["commit"].endswith("+changes") else "")
     return (f"<sub>`benchmarks/results/{record['benchmark']}.json`: `{record['command']}` at {commit}, "
             f"{record['date'][:10]}, {machine['device']}, {machine['cpu_cores']} cores, {machine['torch_threads']} torch threads"
-            f" (all of them: `python benchmarks/run_all.py`)</sub>")
+            + (" (all of them: `python benchmarks/run_all.py`)" if record["benchmark"] in JOBS else "") + "</sub>")
 
 
 def spread(figure: dict, digits: int = 2) -> str:
@@ -209,11 +211,25 @@ def wandb_media() -> str:
     return table(["W&B run, MB", "figures", "table with its cells", "total with the run's own files"], rows) + "\n\n" + source(record)
 
 
+def power() -> str:
+    record = load("power")
+    f = record["figures"]
+    rows = [[f"{c['a']} vs {c['b']}", c["metric"].replace("_auc", ""), f"{c['scene_sd']:.3f}", f"{c['within_scene_icc']:.2f}",
+             f"{c['boxes_per_scene']:.1f}", c["verdict"], str(c["scenes_needed"]), str(c["scenes_needed_one_box"])]
+            for c in f["comparisons"]]
+    header = ["primary comparison", "AUC", "scene sd", "within-scene ICC", "boxes / scene", f"verdict at {f['scenes_in_run']} scenes",
+              "scenes needed", "at 1 box / scene"]
+    return (table(header, rows) + f"\n\nScenes for {f['power']:.0%} power to find a difference of {f['margin']:g} under Holm over "
+            f"the {f['family']} primary comparisons: {f['scenes_needed_undecided_max']} for every one this run left undecided, "
+            f"{f['scenes_needed_max']} for a difference of the margin on every one (a large difference, like the methods' over "
+            f"random, is found far sooner).\n\n" + source(record))
+
+
 RENDERERS: dict[str, Callable[[], str]] = {"demo_seeds": demo_seeds, "table2": table2, "sanity": sanity,
                                            "every_method": every_method, "supported": supported,
                                            "rise_convergence": rise_convergence, "sidu_coverage": sidu_coverage,
                                            "explainer_cost": explainer_cost, "per_box": per_box, "peers": peers,
-                                           "training": training, "wandb_media": wandb_media}
+                                           "training": training, "wandb_media": wandb_media, "power": power}
 
 
 def render(text: str) -> str:
