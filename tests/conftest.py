@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from threadpoolctl import threadpool_limits
 
 from spectral_xai.cached_nets import trained_net
 from spectral_xai.data_modules.synthetic import write_synthetic_dataset
@@ -20,8 +21,11 @@ os.environ.setdefault("WANDB_SILENT", "true")
 _workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
 if _workers > 1:
     _threads = max(1, (os.cpu_count() or 1) // _workers)
-    os.environ["OMP_NUM_THREADS"] = str(_threads)
+    os.environ["OMP_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"] = str(_threads)
     torch.set_num_threads(_threads)
+    # numpy's BLAS too (loaded with torch, before the variable was set): the statistics tests' matrix
+    # products would otherwise spin a thread on the other process's core.
+    threadpool_limits(_threads)
 
 
 @pytest.fixture(scope="session")
