@@ -326,6 +326,10 @@ def primary_sentences(rows: Sequence[Comparison]) -> list[str]:
     if unreachable:
         sentences.append(f"With {min(c.scenes for c in unreachable)} scenes no primary comparison can reach "
                          f"p < {ALPHA} after Holm over {unreachable[0].family_size}: explain more scenes.")
+    few = [c.scenes for c in primary if 2 <= c.scenes < FEW_SCENES]
+    if few:
+        sentences.append(f"With {min(few)} scenes the 95 % intervals are unreliable (a BCa bootstrap needs about "
+                         f"{FEW_SCENES} scenes to cover as it says).")
     return sentences
 
 
