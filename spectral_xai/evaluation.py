@@ -120,6 +120,8 @@ Methods = Union[str, Sequence[str]]  # "all", "gradcam,rise" or a list
 #: The ``targets`` setting's names, and the kind of :class:`Target` each gives.
 TARGET_SETTING = {"detections": "detection", "missed": "missed", "false_positives": "false_positive"}
 MATCH_IOU = 0.5  # an annotated object is found by a detection of its class overlapping it this much
+#: More detections than this in one image under ``boxes: all`` is warned of: a floor set too low.
+MANY_BOXES = 20
 
 
 def boxes_label(boxes: Boxes) -> str:
@@ -310,6 +312,7 @@ class Explainer:
                         self.rule.min_score, self.rule.min_score)
         self.step, self.batch_size, self.target_min_score = settings.step, settings.batch_size, settings.target_min_score
         self.boxes, self.precision = settings.boxes, settings.precision
+        self.warned_many = False
 
     def methods_for(self, sample_id: str, spectrum: str) -> dict[str, SaliencyMethod]:
         """The methods as they explain one image: each stochastic one drawing from a seed of its
@@ -346,6 +349,11 @@ class Explainer:
         if len(ranks) and int(ranks[0]):
             log.info("skipped %d detection(s) without area above the best one", int(ranks[0]))
         ranks = ranks[detections.scores[0, ranks] >= self.target_min_score].tolist()
+        if self.boxes == "all" and len(ranks) > MANY_BOXES and not self.warned_many:
+            self.warned_many = True  # once a run: the callback asks every epoch
+            log.warning("boxes: all explains %d detections scoring >= %g in one image, each costing every method's "
+                        "curves: raise target_min_score (an untrained or young net scores most anchors a little) or "
+                        "give boxes a number", len(ranks), self.target_min_score)
         chosen: list[Target] = []
         if "detection" in self.settings.targets:
             chosen += [Target.from_detections(detections, rank=rank) for rank in self._cut(ranks)]

@@ -223,3 +223,17 @@ def test_missed_objects_are_scored_without_the_floor_or_by_anchor():
 def test_an_unknown_target_kind_is_refused_by_name(targets):
     with pytest.raises(SettingsError, match="target"):
         ExplainSettings(["gradcam"], targets=targets)
+
+
+def test_boxes_all_over_a_floor_too_low_is_warned_of_once(sample, caplog):
+    """The region detector scores every anchor a little: at a floor of 0, ``boxes: all`` means 100
+    detections an image, each costing every method's curves; one warning a run says so."""
+    explainer = Explainer(ExplainSettings(["gradcam"], boxes="all", target_min_score=0.0, baselines=False))
+    with caplog.at_level("WARNING", logger="spectral_xai.evaluation"):
+        for _ in range(2):
+            targets, _ = explainer.targets(region_detector(), sample["image"])
+    warned = [r for r in caplog.records if "boxes: all explains" in r.getMessage()]
+    assert len(targets) == 100 and len(warned) == 1 and "100 detections scoring >= 0" in warned[0].getMessage()
+    caplog.clear()
+    Explainer(ExplainSettings(["gradcam"], boxes="all", baselines=False)).targets(region_detector(), sample["image"])
+    assert not [r for r in caplog.records if "boxes: all explains" in r.getMessage()]
