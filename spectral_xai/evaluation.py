@@ -149,7 +149,7 @@ def choose_scenes(pools: Sequence[Sequence[str]], count: int, seed: int) -> list
 
 NUMBERS = {"target_min_score": Setting(float, 0, 1), "step": Setting(float, 0, 1, open="low"),
            "batch_size": Setting(int, low=1), "precision": Setting(str, choices=PRECISIONS),
-           "baselines": Setting(bool), "repeats": Setting(int, low=1), "bootstrap_resamples": Setting(int, low=100),
+           "baselines": Setting(bool), "channels_last": Setting(bool), "repeats": Setting(int, low=1), "bootstrap_resamples": Setting(int, low=100),
            "bootstrap_seed": Setting(int, low=0),
            "equivalence_margin": Setting(float, 0, 1, open="low")}
 
@@ -185,6 +185,11 @@ class ExplainSettings:
             annotated object of their class at IoU >= 0.5). Every table keeps the kinds apart.
         precision: ``32`` or mixed precision for the detector passes of perturbation methods and
             the metric (``bf16-mixed``, ``16-mixed``; meant for GPUs, see :class:`DetectionScorer`).
+        channels_last: explain.py and reproduce.py turn a checkpoint's net to ``torch.channels_last``
+            before explaining it (see :meth:`EfficientDetModule.use_channels_last`): a perturbation
+            pass takes 0.5-0.7x the time on a 2-core CPU (benchmarks/explainer_cost.py), and maps
+            agree with the default layout's to 1e-4. The training callback explains the net in the
+            layout it trains in (the model's own ``channels_last``).
         baselines: also explain every box with ``random`` (a smooth random map) and ``box`` (a
             Gaussian on the box), so that every method is compared with chance and with knowing
             only where the box is.
@@ -214,6 +219,7 @@ class ExplainSettings:
     boxes: Boxes = "top"
     targets: Methods = ("detections",)
     precision: str = "32"
+    channels_last: bool = True
     baselines: bool = True
     repeats: int = 1
     bootstrap_resamples: int = 2000

@@ -322,7 +322,10 @@ def _explain_share(fabric: Fabric, loaded: Sequence[LoadedCheckpoint],
     mine, done = shard(scenes), []
     for number, (which, dataset) in enumerate(evaluations):
         checkpoint = loaded[which]
-        detector, spectrum = checkpoint.module.to(fabric.device).detector(), "+".join(dataset.spectra)
+        module = checkpoint.module.to(fabric.device)
+        if explainer.settings.channels_last:
+            module.use_channels_last()
+        detector, spectrum = module.detector(), "+".join(dataset.spectra)
         cascade = None  # made once per net, when a scene of the test comes
         for index in tqdm(dataset.indices_of(mine), unit="image", disable=fabric.global_rank > 0,
                           desc=f"{checkpoint.name} on {spectrum}"):

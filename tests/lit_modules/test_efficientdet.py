@@ -94,3 +94,30 @@ def test_sync_batchnorm_plugin_keeps_timm_activations_and_reverts():
     x = torch.randn(1, 3, 128, 128)
     with torch.no_grad():
         assert torch.allclose(fresh.eval()(x)[0][0], reverted.eval()(x)[0][0])
+
+
+def test_channels_last_trains_the_same_step_in_its_own_layout(synthetic_root, tmp_path):
+    """``channels_last`` keeps every conv weight (and the weight average) in that layout through an
+    optimiser step, computes the default layout's loss to float precision, and its checkpoint loads
+    into a module of either layout with the same outputs."""
+    dm = MultispectralDataModule(str(synthetic_root), ["rgb"], image_size=128, batch_size=2, num_workers=0)
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    torch.manual_seed(0)
+    plain = EfficientDetModule(CLASS_NAMES, image_size=128, ema_decay=0.9)
+    torch.manual_seed(0)
+    fast = EfficientDetModule(CLASS_NAMES, image_size=128, ema_decay=0.9, channels_last=True)
+    convs = [p for p in [*fast.net.parameters(), *fast.ema.module.parameters()] if p.dim() == 4]
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
+    assert torch.allclose(plain.training_step(batch, 0), fast.training_step(batch, 0), rtol=1e-5)
+    optimizer = fast.configure_optimizers()
+    fast.training_step(batch, 0).backward()
+    optimizer.step()
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
+    torch.save(fast.state_dict(), tmp_path / "weights.pt")
+    plain.load_state_dict(torch.load(tmp_path / "weights.pt"))
+    images = batch["image"]
+    with torch.no_grad():
+        ours, theirs = fast.eval().eval_net(images.contiguous(memory_format=torch.channels_last)), plain.eval().eval_net(images)
+    for a, b in zip([*ours[0], *ours[1]], [*theirs[0], *theirs[1]]):
+        assert torch.allclose(a, b, atol=1e-4)
