@@ -26,7 +26,7 @@ from torchvision.ops import box_iou
 from .detection import TARGET_KINDS, DetectionScorer, Detections, EffdetDetector, Scoring, Target
 from .detection.scoring import PRECISIONS
 from .explainers import SaliencyMethod, create, method_names
-from .explainers.base import check_known
+from .explainers.base import MapInfo, check_known
 from .explainers.baselines import BASELINES
 from .metrics import CurveResult, Localisation, SpectrumScore, insertion_deletion, localisation, spectrum_attribution
 from .settings import Setting, SettingsError, closest, name_list, unknown_name
@@ -57,6 +57,8 @@ class BoxResult:
     # first being this result's, and the mean Pearson correlation of its maps over pairs of seeds.
     repeat_aucs: list[tuple[float, float]] = field(default_factory=list)
     seed_correlation: float = math.nan
+    # What the map says of itself (RISE, D-RISE): the masks it stands on and its split-half reliability.
+    info: MapInfo = field(default_factory=MapInfo)
 
     @property
     def ok(self) -> bool:
@@ -405,7 +407,8 @@ class Explainer:
 
         start = time.perf_counter()
         try:
-            maps = method.explain_all(scorer, image, targets)
+            reported = method.explain_reported(scorer, image, targets)
+            maps = [saliency for saliency, _ in reported]
             seconds = (time.perf_counter() - start) / len(targets)
             repeated = [method.reseeded(r).explain_all(scorer, image, targets)
                         for r in range(1, self.settings.repeats if method.stochastic else 1)]
@@ -414,7 +417,7 @@ class Explainer:
             for box, (target, saliency) in enumerate(zip(targets, maps)):
                 insertion, deletion = insertion_deletion(scorer, image, saliency, target, self.step)
                 results.append(result(box, saliency=saliency, insertion=insertion, deletion=deletion, seconds=seconds,
-                                      localisation=localisation(saliency, target, *annotated)))
+                                      localisation=localisation(saliency, target, *annotated), info=reported[box][1]))
                 if repeated:
                     others = [maps_[box] for maps_ in repeated]
                     curves = [insertion_deletion(scorer, image, other, target, self.step) for other in others]

@@ -10,8 +10,10 @@ one small file: subclass :class:`SaliencyMethod`, implement :meth:`saliency`, de
 from __future__ import annotations
 
 import copy
+import math
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Callable, ClassVar, Iterator, NamedTuple, Sequence
 
 import numpy as np
@@ -88,6 +90,15 @@ def normalize(saliency: torch.Tensor) -> torch.Tensor:
     return (saliency - low) / (high - low) if high > low else torch.zeros_like(saliency)
 
 
+@dataclass(frozen=True)
+class MapInfo:
+    """What a map says of itself beside its pixels: how many perturbed images it stands on and,
+    for a method that averages random masks, its split-half reliability (see :class:`~.rise.RISE`)."""
+
+    masks: int | None = None
+    reliability: float = math.nan
+
+
 class SaliencyMethod(ABC):
     #: The settings the method takes, with their types and ranges; :func:`create` checks every
     #: given setting against them.
@@ -136,6 +147,16 @@ class SaliencyMethod(ABC):
         """One map [H, W] in [0, 1] per target of the same image; equal to calling the method on
         each target, cheaper where :meth:`saliency_all` shares work among targets."""
         return [normalize(s.detach().float()) for s in self.saliency_all(scorer, image, targets)]
+
+    def explain_reported(self, scorer: DetectionScorer, image: torch.Tensor,
+                         targets: Sequence[Target]) -> list[tuple[torch.Tensor, MapInfo]]:
+        """:meth:`explain_all`'s maps, each with what it says of itself (:class:`MapInfo`)."""
+        return [(normalize(s.detach().float()), info) for s, info in self.saliency_reported(scorer, image, targets)]
+
+    def saliency_reported(self, scorer: DetectionScorer, image: torch.Tensor,
+                          targets: Sequence[Target]) -> list[tuple[torch.Tensor, MapInfo]]:
+        """Unnormalised maps with their :class:`MapInfo`; a method with something to say overrides it."""
+        return [(s, MapInfo()) for s in self.saliency_all(scorer, image, targets)]
 
     def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
         """Unnormalised maps, one per target; methods whose perturbations do not depend on the

@@ -21,7 +21,8 @@ from ..statistics import ALPHA, METRICS, Comparison, Inference, box_values, comp
 
 LOCALISATION = ("pointing_game", "energy_pointing_game", "odi")
 BOX_FIELDS = ["sample_id", "spectrum", "box", "kind", "method", "x1", "y1", "x2", "y2", "class", "score",
-              "insertion_auc", "deletion_auc", *LOCALISATION, "judged_against", "seconds", "step", "error"]
+              "insertion_auc", "deletion_auc", *LOCALISATION, "judged_against", "seconds", "step", "masks",
+              "map_reliability", "error"]
 
 
 def input_spectra(results: Sequence[BoxResult]) -> list[str]:
@@ -49,7 +50,8 @@ def box_row(result: BoxResult, class_names: Sequence[str], spectra: Sequence[str
         score = result.spectrum_scores.get(spectrum)
         attribution += [round(score.without, 4), round(score.alone, 4)] if score else [None, None]
     return [result.sample_id, result.spectrum, result.box, target.kind, result.method, *box, class_names[target.label], round(target.score, 4),
-            *aucs, *located, round(result.seconds, 3), result.step, result.error or "", *attribution]
+            *aucs, *located, round(result.seconds, 3), result.step, result.info.masks, _rounded(result.info.reliability),
+            result.error or "", *attribution]
 
 
 def _rounded(value: float) -> float | None:
@@ -109,7 +111,9 @@ def method_statistics(results: Sequence[BoxResult], method: str, inference: Infe
             [(r.sample_id, r.spectrum, r.box) for r in repeated for _ in r.repeat_aucs]).icc if len(repeated) > 1 else math.nan)
     return {**stats, **{name: _mean_std([getattr(r.localisation, name) for r in done]) for name in LOCALISATION},
             "seconds": _mean_std([r.seconds for r in mine if r.ok]),
-            "seed_correlation": _mean_std([r.seed_correlation for r in repeated])}
+            "seed_correlation": _mean_std([r.seed_correlation for r in repeated]),
+            "masks": _mean_std([float(r.info.masks) for r in mine if r.ok and r.info.masks is not None]),
+            "map_reliability": _mean_std([r.info.reliability for r in done])}
 
 
 #: How scalar keys name the targets of each kind: ``explain/<method>/...`` for detections,
@@ -119,7 +123,7 @@ KIND_KEYS = {"detection": "explain", "missed": "explain/missed", "false_positive
 
 def method_scalars(results: Sequence[BoxResult], methods: Sequence[str]) -> dict[str, float]:
     """``explain/<method>/{insertion_auc, deletion_auc, pointing_game, energy_pointing_game, odi,
-    seconds_per_box}``: means over the maps a method made that are not blank (a localisation score
+    seconds_per_box}`` and, for RISE and D-RISE, ``masks`` and ``map_reliability``: means over the maps a method made that are not blank (a localisation score
     over the maps where it is defined); a method with none logs none of them rather than NaN, nor
     is a score undefined for every map logged; ``explain/<method>/blank``: how many maps were blank.
     Missed objects and false positives are kept apart, under the prefixes of :data:`KIND_KEYS`."""
@@ -143,6 +147,10 @@ def _method_scalars(results: Sequence[BoxResult], methods: Sequence[str]) -> dic
             scalars[f"explain/{method}/deletion_auc"] = stats["deletion_auc"]["mean"]
             scalars.update({f"explain/{method}/{name}": stats[name]["mean"] for name in LOCALISATION
                             if not math.isnan(stats[name]["mean"])})
+        if stats["masks"]["n"]:
+            scalars[f"explain/{method}/masks"] = stats["masks"]["mean"]
+        if stats["map_reliability"]["n"]:
+            scalars[f"explain/{method}/map_reliability"] = stats["map_reliability"]["mean"]
     return scalars
 
 
@@ -190,7 +198,7 @@ def summarize(groups: Mapping[GroupKey, Sequence[BoxResult]], methods: Sequence[
 #: Per method, its columns in summary.csv and the report's tables.
 METHOD_COLUMNS = ["deletion", "deletion 95% CI", "insertion", "insertion 95% CI", "deletion, blank = random",
                   "insertion, blank = random", "pointing", "energy PG", "ODI", "s/box", "boxes", "blank rate", "seed r",
-                  "deletion ICC", "insertion ICC"]
+                  "deletion ICC", "insertion ICC", "masks", "map reliability"]
 
 
 def _method_cells(s: Mapping) -> list[str]:
@@ -201,7 +209,8 @@ def _method_cells(s: Mapping) -> list[str]:
             *(f"{s[f'{metric}_blank_as_random']['mean']:.3f}" for metric in METRICS),
             *(f"{s[name]['mean']:.3f} (n={s[name]['n']})" for name in LOCALISATION),
             f"{s['seconds']['mean']:.2f}", str(s["boxes"]), number(s["blank_rate"]), number(s["seed_correlation"]["mean"]),
-            number(s["deletion_auc_icc"]), number(s["insertion_auc_icc"])]
+            number(s["deletion_auc_icc"]), number(s["insertion_auc_icc"]), f"{s['masks']['mean']:.0f}" if s["masks"]["n"] else "",
+            number(s["map_reliability"]["mean"])]
 
 
 def write_summary(folder: Path, table: list[dict], methods: Sequence[str], step: float, boxes: str) -> list[list[str]]:
