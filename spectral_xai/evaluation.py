@@ -16,7 +16,7 @@ import time
 import traceback
 import zlib
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Iterable, Mapping, Sequence, Union
 
 import numpy as np
 import torch
@@ -313,11 +313,11 @@ class Explainer:
         self.settings = settings = settings or ExplainSettings()
         self.methods: dict[str, SaliencyMethod] = settings.build_methods()
         self.scoring = settings.scoring
-        self.rule = self.scoring.build()
-        if self.rule.min_score > settings.target_min_score:
+        floor = self.scoring.build().min_score
+        if floor > settings.target_min_score:
             log.warning("detections scoring %g to %g are explained, but the scoring rule cannot re-identify them "
                         "below %g: their perturbation maps and curves will be blank", settings.target_min_score,
-                        self.rule.min_score, self.rule.min_score)
+                        floor, floor)
         self.step, self.batch_size, self.target_min_score = settings.step, settings.batch_size, settings.target_min_score
         self.boxes, self.precision = settings.boxes, settings.precision
         self.warned_many = False
@@ -333,10 +333,10 @@ class Explainer:
         for method in self.methods.values():
             method.check_net(net)
 
-    def scorer(self, detector: EffdetDetector, kind: str = "detection") -> DetectionScorer:
-        """The run's scorer for targets of ``kind`` (see :meth:`Scoring.build`)."""
-        rule = self.rule if kind != "missed" else self.scoring.build(kind)
-        return DetectionScorer(detector, rule, self.batch_size, self.precision)
+    def scorer(self, detector: EffdetDetector, kinds: Iterable[str] = ("detection",)) -> DetectionScorer:
+        """The run's scorer for targets of ``kinds``, each by its kind's rule, all on one forward
+        pass per perturbed image (see :meth:`Scoring.build_for`)."""
+        return DetectionScorer(detector, self.scoring.build_for(kinds), self.batch_size, self.precision)
 
     def targets(self, detector: EffdetDetector, image: torch.Tensor, boxes: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None) -> tuple[list[Target], list[ObjectOutcome]]:
@@ -388,15 +388,12 @@ class Explainer:
         image = sample["image"].to(device)
         targets, objects = self.targets(detector, image, sample.get("boxes"), sample.get("labels"))
         results = []
-        for kind in dict.fromkeys(t.kind for t in targets):
-            ranks = [box for box, target in enumerate(targets) if target.kind == kind]
-            mine = [targets[box] for box in ranks]
-            scorer = self.scorer(detector, kind)
-            attributions = spectrum_attribution(scorer, image, mine, sample["spectrum"].split("+"))
+        if targets:  # every kind of target on the same perturbed images: one pass serves them all
+            scorer = self.scorer(detector, {target.kind for target in targets})
+            attributions = spectrum_attribution(scorer, image, targets, sample["spectrum"].split("+"))
             for name, method in self.methods_for(sample["sample_id"], sample["spectrum"]).items():
-                for result in self._explain_with(name, method, scorer, image, mine, sample):
+                for result in self._explain_with(name, method, scorer, image, targets, sample):
                     result.spectrum_scores = attributions[result.box]
-                    result.box = ranks[result.box]
                     results.append(result)
         return SampleExplanation(sample["sample_id"], sample["spectrum"], image, targets, results, objects)
 

@@ -4,7 +4,7 @@ the other."""
 from .detector import TARGET_KINDS, Detections, EffdetDetector, Target
 from .perturbation import perturbed_matches
 from .scoring import (AnchorScore, DetectionScorer, DRiseSimilarity, Match, MatchedScore, ObjectScore, Scoring,
-                      ScoringRule)
+                      ScoringRule, TargetRules)
 
 __all__ = ["TARGET_KINDS", "AnchorScore", "Detections", "EffdetDetector", "Target", "perturbed_matches", "DetectionScorer", "DRiseSimilarity",
-           "Match", "MatchedScore", "ObjectScore", "Scoring", "ScoringRule"]
+           "Match", "MatchedScore", "ObjectScore", "Scoring", "ScoringRule", "TargetRules"]

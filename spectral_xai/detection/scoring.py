@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import torch
 from torchvision.ops import box_iou
 
-from .detector import Detections, EffdetDetector, Raw, Target
+from .detector import TARGET_KINDS, Detections, EffdetDetector, Raw, Target
 from ..settings import Setting, check_settings
 
 
@@ -46,6 +46,10 @@ class ScoringRule(ABC):
     def read(self, detector: EffdetDetector, raw: Raw) -> Any:
         """What the rule scores of a batch's head outputs: the decoded detections at its floor."""
         return detector.decode(raw, self.min_score)
+
+    def normalised_by_coverage(self, target: Target) -> bool:
+        """Whether RISE divides ``target``'s map by mask coverage (see :attr:`coverage_normalised`)."""
+        return self.coverage_normalised
 
     @abstractmethod
     def __call__(self, detections: Any, target: Target) -> Match: ...
@@ -124,6 +128,31 @@ class AnchorScore(ScoringRule):
                      vectors=vectors)
 
 
+class TargetRules(ScoringRule):
+    """Targets of several kinds in one image (detections, missed objects, false positives), each
+    scored by its own kind's rule from one reading of each perturbed batch: the detections decoded
+    once, at the lowest floor among the rules. Decoding at a lower floor keeps every detection at or
+    above a higher one, in the same order (see :meth:`EffdetDetector.decode`), and each rule applies
+    its own floor, so every target scores exactly as under its own rule alone, for one forward pass."""
+
+    def __init__(self, rules: Mapping[str, ScoringRule]):
+        self.rules = dict(rules)
+        if len({type(rule).read for rule in self.rules.values()}) > 1 or \
+                len({rule.reidentifies for rule in self.rules.values()}) > 1:
+            raise ValueError(f"rules that read a batch differently cannot share its reading: {self.rules}")
+        self.reader = min(self.rules.values(), key=lambda rule: rule.min_score)
+        self.min_score, self.reidentifies = self.reader.min_score, self.reader.reidentifies
+
+    def read(self, detector: EffdetDetector, raw: Raw) -> Any:
+        return self.reader.read(detector, raw)
+
+    def normalised_by_coverage(self, target: Target) -> bool:
+        return self.rules[target.kind].coverage_normalised
+
+    def __call__(self, readings: Any, target: Target) -> Match:
+        return self.rules[target.kind](readings, target)
+
+
 @dataclass(frozen=True)
 class Scoring:
     """The one scoring rule of a run, as configured: built once and handed to every perturbation
@@ -159,6 +188,11 @@ class Scoring:
             return ObjectScore(self.min_iou)
         return {"matched": lambda: MatchedScore(self.min_score, self.min_iou), "drise": DRiseSimilarity,
                 "anchor": AnchorScore}[self.rule]()
+
+    def build_for(self, kinds: Iterable[str]) -> TargetRules:
+        """One rule for targets of every kind in ``kinds`` (each scored by :meth:`build`'s rule for
+        its kind), so that they share every perturbed image's forward pass."""
+        return TargetRules({kind: self.build(kind) for kind in TARGET_KINDS if kind in set(kinds)})
 
 
 SCORING_SETTINGS = {"rule": Setting(str, choices=("matched", "drise", "anchor")), "min_score": Setting(float, 0, 1, open="high"),

@@ -126,14 +126,16 @@ class RISE(MultiTargetMethod):
         size = tuple(image.shape[-2:])
         halves = [_Half(torch.zeros(len(targets), *size, device=image.device), torch.zeros(size, device=image.device))
                   for _ in range(2)]
+        by_coverage = torch.tensor([scorer.rule.normalised_by_coverage(target) for target in targets], device=image.device)
         for number, block in enumerate(self._blocks(size, scorer.batch_size)):
             for chunk, matches in perturbed_matches(scorer, image, targets, block):
                 halves[number % 2].add(chunk, torch.stack([match.scores for match in matches]))
-            if self.n_masks == "auto" and number % 2 and self._settled(halves, scorer):
+            if self.n_masks == "auto" and number % 2 and self._settled(halves, by_coverage):
                 break
-        reliability = split_half_reliability(*(self._normalised(h.totals, h.coverage, h.masks, scorer) for h in halves))
+        reliability = split_half_reliability(*(self._normalised(h.totals, h.coverage, h.masks, by_coverage) for h in halves))
         used = halves[0].masks + halves[1].masks
-        maps = self._normalised(halves[0].totals + halves[1].totals, halves[0].coverage + halves[1].coverage, used, scorer)
+        maps = self._normalised(halves[0].totals + halves[1].totals, halves[0].coverage + halves[1].coverage, used,
+                                by_coverage)
         return [(saliency, MapInfo(used, float(r))) for saliency, r in zip(maps, reliability)]
 
     def _blocks(self, size: tuple[int, int], chunk: int) -> Iterator[Iterator[torch.Tensor]]:
@@ -148,12 +150,12 @@ class RISE(MultiTargetMethod):
                 return
             yield rise_masks(min(AUTO_BLOCK, left), self.grid, self.p, size, chunk, derived_seed(self.seed, block))
 
-    def _settled(self, halves: list[_Half], scorer: DetectionScorer) -> bool:
-        reliability = split_half_reliability(*(self._normalised(h.totals, h.coverage, h.masks, scorer) for h in halves))
+    def _settled(self, halves: list[_Half], by_coverage: torch.Tensor) -> bool:
+        reliability = split_half_reliability(*(self._normalised(h.totals, h.coverage, h.masks, by_coverage) for h in halves))
         blank = reliability.isnan() & (halves[0].masks + halves[1].masks >= AUTO_BLANK_AFTER)
         return bool(((reliability >= self.reliability) | blank).all())
 
-    def _normalised(self, totals: torch.Tensor, coverage: torch.Tensor, masks: int, scorer: DetectionScorer) -> torch.Tensor:
-        if scorer.rule.coverage_normalised:
-            return totals / torch.where(coverage > 0, coverage, torch.ones_like(coverage))
-        return totals / (max(masks, 1) * self.p)
+    def _normalised(self, totals: torch.Tensor, coverage: torch.Tensor, masks: int, by_coverage: torch.Tensor) -> torch.Tensor:
+        """Each target's map [K, H, W] by its rule's normalisation (``by_coverage`` [K])."""
+        covered = totals / torch.where(coverage > 0, coverage, torch.ones_like(coverage))
+        return torch.where(by_coverage[:, None, None], covered, totals / (max(masks, 1) * self.p))

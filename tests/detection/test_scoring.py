@@ -104,3 +104,13 @@ def test_scorer_drops_candidates_below_the_rules_floor_without_changing_its_answ
     expected = rule(full, target).scores
     assert int((expected > 0).sum()) >= 2
     assert torch.equal(scorer(images, target), expected)
+
+
+def test_rules_that_read_a_batch_differently_cannot_share_a_reading():
+    from spectral_xai.detection import AnchorScore, MatchedScore, TargetRules
+
+    with pytest.raises(ValueError, match="cannot share"):
+        TargetRules({"detection": MatchedScore(), "missed": AnchorScore()})
+    shared = Scoring().build_for(["missed", "detection"])
+    assert set(shared.rules) == {"detection", "missed"} and shared.min_score == 0.0
+    assert Scoring().build_for(["detection"]).min_score == 0.05  # no floor lowered for a kind not explained
