@@ -107,7 +107,7 @@ def test_scorer_drops_candidates_below_the_rules_floor_without_changing_its_answ
 
 
 def test_rules_that_read_a_batch_differently_cannot_share_a_reading():
-    from spectral_xai.detection import AnchorScore, MatchedScore, TargetRules
+    from spectral_xai.detection import AnchorScore, Scoring, TargetRules
 
     with pytest.raises(ValueError, match="cannot share"):
         TargetRules({"detection": MatchedScore(), "missed": AnchorScore()})
