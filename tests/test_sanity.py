@@ -19,7 +19,7 @@ from .helpers.margins import reach
 def trained(trained_checkpoint):
     module, datamodule = load_checkpoint(trained_checkpoint, num_workers=0)
     datamodule.setup("test")
-    detector, explainer = module.detector(), Explainer(ExplainSettings(["gradcam"]))
+    detector, explainer = module.use_channels_last().detector(), Explainer(ExplainSettings(["gradcam"]))
     dataset = datamodule.datasets["test"]
     # A briefly trained net does not find a box in every image: the first test image where it does.
     sample = next(dataset[i] for i in range(len(dataset)) if explainer.targets(detector, dataset[i]["image"])[0])

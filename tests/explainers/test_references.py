@@ -36,7 +36,7 @@ def boxes(trained_checkpoint):
     scoring >= 0.3 (at most 2)."""
     module, datamodule = load_checkpoint(trained_checkpoint, num_workers=0)
     datamodule.setup("validate")
-    detector = module.detector()
+    detector = module.use_channels_last().detector()
     found = []
     for sample in datamodule.datasets["val"]:
         with torch.no_grad():
@@ -109,7 +109,7 @@ def test_drise_maps_agree_with_themselves_from_seed_to_seed(trained_checkpoint, 
     (before, some boxes' maps were mostly mask coverage: r ~ -0.25)."""
     module, datamodule = load_checkpoint(trained_checkpoint, num_workers=0)
     datamodule.setup("validate")
-    detector = module.detector()
+    detector = module.use_channels_last().detector()
     explainer = Explainer(ExplainSettings(["rise"], baselines=False, boxes=2, target_min_score=0.15))
     image, targets = next((sample["image"], targets) for sample in datamodule.datasets["val"]
                           for targets in [explainer.targets(detector, sample["image"])[0]] if len(targets) == 2)

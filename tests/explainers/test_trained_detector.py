@@ -28,7 +28,7 @@ def test_every_method_beats_random_saliency_by_a_paired_test(trained_checkpoint,
     level, holds on all five; a method no better than random passes it on one net in twenty."""
     module, datamodule = load_checkpoint(trained_checkpoint, num_workers=0)
     datamodule.setup("test")
-    detector = module.detector()
+    detector = module.use_channels_last().detector()
     scorer = DetectionScorer(detector, Scoring().build(), batch_size=32)
     generator = torch.Generator().manual_seed(0)
     gains = {name: [] for name in [*METHODS, "random"]}
