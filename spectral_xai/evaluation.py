@@ -151,7 +151,7 @@ def choose_scenes(pools: Sequence[Sequence[str]], count: int, seed: int) -> list
 
 NUMBERS = {"target_min_score": Setting(float, 0, 1), "step": Setting(float, 0, 1, open="low"),
            "batch_size": Setting(int, low=1), "precision": Setting(str, choices=PRECISIONS),
-           "baselines": Setting(bool), "channels_last": Setting(bool), "repeats": Setting(int, low=1), "bootstrap_resamples": Setting(int, low=100),
+           "baselines": Setting(bool), "channels_last": Setting(bool), "compile": Setting(bool), "repeats": Setting(int, low=1), "bootstrap_resamples": Setting(int, low=100),
            "bootstrap_seed": Setting(int, low=0),
            "equivalence_margin": Setting(float, 0, 1, open="low")}
 
@@ -192,6 +192,10 @@ class ExplainSettings:
             pass takes 0.5-0.7x the time on a 2-core CPU (benchmarks/explainer_cost.py), and maps
             agree with the default layout's to 1e-4. The training callback explains the net in the
             layout it trains in (the model's own ``channels_last``).
+        compile: run the perturbation passes through ``torch.compile`` of the net (gradient
+            methods stay eager). Compiling costs a minute or two per net on a CPU, paid at its first
+            pass (logged) and once more when the batch size first changes; worth it on a GPU and for
+            long runs. A net that cannot be compiled is explained eagerly, with one warning.
         baselines: also explain every box with ``random`` (a smooth random map) and ``box`` (a
             Gaussian on the box), so that every method is compared with chance and with knowing
             only where the box is.
@@ -222,6 +226,7 @@ class ExplainSettings:
     targets: Methods = ("detections",)
     precision: str = "32"
     channels_last: bool = True
+    compile: bool = False
     baselines: bool = True
     repeats: int = 1
     bootstrap_resamples: int = 2000
@@ -327,6 +332,10 @@ class Explainer:
         own for the scene and spectrum, so that two images never share a mask set's bias."""
         keys = (zlib.crc32(sample_id.encode()), zlib.crc32(spectrum.encode()))
         return {name: method.reseeded(*keys) for name, method in self.methods.items()}
+
+    def prepared(self, detector: EffdetDetector) -> EffdetDetector:
+        """``detector`` as the settings run it: its perturbation passes compiled where ``compile`` asks."""
+        return detector.compile_passes() if self.settings.compile else detector
 
     def check_net(self, net: nn.Module) -> None:
         """Refuse settings only a net can check (a method's ``layer``), before any image."""

@@ -325,7 +325,7 @@ def _explain_share(fabric: Fabric, loaded: Sequence[LoadedCheckpoint],
         module = checkpoint.module.to(fabric.device)
         if explainer.settings.channels_last:
             module.use_channels_last()
-        detector, spectrum = module.detector(), "+".join(dataset.spectra)
+        detector, spectrum = explainer.prepared(module.detector()), "+".join(dataset.spectra)
         cascade = None  # made once per net, when a scene of the test comes
         for index in tqdm(dataset.indices_of(mine), unit="image", disable=fabric.global_rank > 0,
                           desc=f"{checkpoint.name} on {spectrum}"):

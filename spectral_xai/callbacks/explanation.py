@@ -122,7 +122,7 @@ class ExplanationCallback(pl.Callback):
         if self.scenes is None:
             self.scenes = choose_scenes([dataset.sample_ids], self.num_images, self.seed)
         scenes = shard(self.scenes)
-        detector = pl_module.detector()
+        detector = self.explainer.prepared(pl_module.detector())
         mean, std = self._normalisation(trainer)
         class_names = list(pl_module.hparams.class_names)
         epoch, start, share = trainer.current_epoch, time.perf_counter(), Share()

@@ -12,7 +12,10 @@ whose labels are 0-based (effdet's 1-based labels live only inside its loss).
 """
 from __future__ import annotations
 
+import logging
+import time
 from dataclasses import dataclass, fields, replace
+from typing import Callable
 
 import torch
 from effdet.anchors import decode_box_outputs
@@ -20,6 +23,8 @@ from torch import nn
 from torchvision.ops import batched_nms, box_iou
 
 Raw = tuple[list[torch.Tensor], list[torch.Tensor]]  # per-level class logits, box regressions
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -98,9 +103,43 @@ class EffdetDetector(nn.Module):
         self.max_det_per_image = max_det_per_image
         self.nms_iou = nms_iou
         self.memory_format = memory_format
+        self.compiling = False  # see compile_passes
+        # (id of the net it was made for, the compiled forward): a deep copy (the sanity check's
+        # randomised nets) keeps the id of the original and so compiles its own.
+        self._compiled: tuple[int, Callable] | None = None
+        self.compile_seconds: float | None = None  # the first compiled pass, compilation and all
 
     def raw(self, images: torch.Tensor) -> Raw:
         class_out, box_out = self.net(images.contiguous(memory_format=self.memory_format))
+        return list(class_out), list(box_out)
+
+    def compile_passes(self) -> "EffdetDetector":
+        """Run :meth:`passes` through ``torch.compile`` of the net's forward from now on (gradient
+        methods keep the eager net: their hooks and backward passes are not what compiling speeds
+        up). Compiling happens at the first pass and again once the batch size first changes (the
+        graph then takes any batch size); a net that cannot be compiled falls back to eager, with
+        one warning."""
+        self.compiling = True
+        return self
+
+    @torch.no_grad()
+    def passes(self, images: torch.Tensor) -> Raw:
+        """:meth:`raw` for passes that need no gradient (perturbation methods, the metric), through
+        the compiled net where :meth:`compile_passes` asked for it."""
+        if not self.compiling:
+            return self.raw(images)
+        if self._compiled is None or self._compiled[0] != id(self.net):
+            self._compiled, self.compile_seconds = (id(self.net), torch.compile(self.net.forward)), None
+        start = time.perf_counter()
+        try:
+            class_out, box_out = self._compiled[1](images.contiguous(memory_format=self.memory_format))
+        except Exception as error:  # a backend missing on this machine must not stop the explanation
+            log.warning("torch.compile failed (%s: %s); the perturbation passes run eagerly", type(error).__name__, error)
+            self.compiling, self._compiled = False, None
+            return self.raw(images)
+        if self.compile_seconds is None:
+            self.compile_seconds = time.perf_counter() - start
+            log.info("compiled the net for the perturbation passes in %.1f s (paid once per net)", self.compile_seconds)
         return list(class_out), list(box_out)
 
     def decode(self, raw: Raw, min_score: float = 0.0) -> Detections:

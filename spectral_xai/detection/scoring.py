@@ -231,7 +231,7 @@ class DetectionScorer:
         """What the rule reads of ``images`` (the detections at its floor), in the configured precision."""
         dtype = MIXED_PRECISION.get(self.precision)
         with torch.autocast(images.device.type, dtype=dtype, enabled=dtype is not None):
-            return self.rule.read(self.detector, self.detector.raw(images))
+            return self.rule.read(self.detector, self.detector.passes(images))
 
     @torch.no_grad()
     def detect_chunks(self, images: torch.Tensor) -> Iterator[Any]:

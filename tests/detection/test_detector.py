@@ -1,3 +1,5 @@
+import copy
+
 import pytest
 import torch
 from effdet import DetBenchPredict
@@ -5,6 +7,8 @@ from effdet import DetBenchPredict
 from spectral_xai.detection import Target
 from spectral_xai.data_modules.layout import CLASS_NAMES
 from spectral_xai.lit_modules import EfficientDetModule
+
+from ..helpers.region_detector import region_detector
 
 
 @pytest.fixture(scope="module", params=[3, 6], ids=["3ch", "6ch"])
@@ -81,3 +85,45 @@ def test_anchor_beyond_the_detector_is_refused(module):
         raw = detector.raw(torch.zeros(1, module.hparams.in_chans, 128, 128))
     with pytest.raises(IndexError, match="beyond"):
         detector.locate(raw, 10**7)
+
+
+def test_compiled_passes_give_the_eager_passes_outputs_at_any_batch_size():
+    """``compile_passes`` changes how the perturbation passes run, not what they find: on the region
+    detector the compiled net's outputs equal eager's (1e-5) at the first batch size and after it
+    changes (the recompile that makes the graph take any size)."""
+    detector = region_detector()
+    eager = [detector.passes(images) for images in batches()]
+    detector.compile_passes()
+    compiled = [detector.passes(images) for images in batches()]
+    assert detector.compiling and detector.compile_seconds > 0
+    for ours, theirs in zip(compiled, eager):
+        for a, b in zip([*ours[0], *ours[1]], [*theirs[0], *theirs[1]]):
+            assert torch.allclose(a, b, atol=1e-5)
+    # A deep copy with other weights (the sanity check's randomised nets) runs its own weights.
+    changed = copy.deepcopy(detector)
+    changed.net.tiles.mul_(0.5)
+    images = next(batches())
+    assert torch.allclose(changed.passes(images)[0][0], changed.raw(images)[0][0], atol=1e-5)
+    assert not torch.allclose(changed.passes(images)[0][0], detector.passes(images)[0][0], atol=1e-3)
+
+
+def test_a_net_that_cannot_be_compiled_is_run_eagerly_with_one_warning(caplog, monkeypatch):
+    """A compiler failure is stood in for by a compiled net that raises as a missing C compiler makes
+    inductor raise (one cannot be taken off this machine for a test)."""
+    detector = region_detector().compile_passes()
+
+    def broken(images):
+        raise RuntimeError("InductorError: no working C compiler found")
+
+    monkeypatch.setattr(detector, "_compiled", (id(detector.net), broken))
+    images = next(batches())
+    with caplog.at_level("WARNING"):
+        first, second = detector.passes(images), detector.passes(images)
+    assert [r.message for r in caplog.records].count(
+        "torch.compile failed (RuntimeError: InductorError: no working C compiler found); the perturbation passes run eagerly") == 1
+    assert torch.equal(first[0][0], detector.raw(images)[0][0]) and not detector.compiling
+
+
+def batches():
+    generator = torch.Generator().manual_seed(0)
+    return (torch.rand(n, 3, 64, 64, generator=generator) for n in (16, 16, 5, 16))
