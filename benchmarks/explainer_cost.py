@@ -2,6 +2,8 @@
 
     python benchmarks/explainer_cost.py [--checkpoint CKPT] [--rounds 3]            # 128 px: ratios, floor, memory, K boxes
     python benchmarks/explainer_cost.py --image-size 512 --sections per_box --rounds 2  # the paper's input size
+    python benchmarks/explainer_cost.py --image-size 512 --sections layouts --rounds 2 --methods rise,sidu,scorecam \
+        --rise-masks 100 --name layouts_512px                                       # eager / channels_last / compiled
 
 Writes benchmarks/results/explainer_cost_<size>px.json (min / median / max over the rounds of every figure).
 
@@ -22,6 +24,12 @@ Sections (``--sections``, comma-separated):
 - ``shared``: RISE and D-RISE explaining the K best detections of the image in one call against
   explaining its best one, time(K) / time(1) (goal <= 1.25 for K = 8), with the largest difference
   between a jointly made map and the same target's map made alone.
+- ``layouts``: each perturbation method (and the metric) with the net as explain.py can run it: eager
+  (the default layout), ``channels_last`` (explain.py's default) and ``channels_last`` compiled
+  (``compile: true``), alternated within each round: seconds per box, the ratio to the method's own
+  model evaluations run at that speed, the speed-up over eager, and the correlation of each map with
+  eager's (goal >= 0.999); the compiled net's warm-up (first pass and the recompile for a second batch
+  size) is reported apart, paid once.
 - ``per_box``: every registered method's seconds per box at its defaults (RISE 500 masks), each
   method in a fresh process, with the most resident memory its explanations added to what the
   process held before them (sampled every 5 ms; Linux) and the process's peak.
@@ -33,6 +41,7 @@ trained weights run with anchors for that size on the image resized to it.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import resource
 import subprocess
@@ -57,7 +66,8 @@ from spectral_xai.explainers.features import features_for_level, tap_inputs  # n
 from spectral_xai.explainers.sess import SESS  # noqa: E402
 from spectral_xai.metrics import insertion_deletion  # noqa: E402
 
-SECTIONS = ("cost", "floor", "memory", "shared", "per_box")
+SECTIONS = ("cost", "floor", "memory", "shared", "layouts", "per_box")
+LAYOUTS = ("eager", "channels_last", "compiled")
 
 
 class RecordingScorer(DetectionScorer):
@@ -116,7 +126,7 @@ def baseline_seconds(detector: EffdetDetector, work: Work, image: torch.Tensor, 
     def run():
         with torch.no_grad():
             for chunk in work.chunks:
-                detector(chunk, min_score)
+                detector.decode(detector.passes(chunk), min_score)
             for _ in range(work.feature_passes):
                 detector.raw(image[None])
         for _ in range(work.gradient_passes):
@@ -335,12 +345,74 @@ def shared_perturbations(args, detector: EffdetDetector, image: torch.Tensor) ->
     return figures
 
 
+def laid_out(detector: EffdetDetector, layout: str) -> EffdetDetector:
+    """A copy of ``detector`` as explain.py runs it under ``layout`` (see :data:`LAYOUTS`)."""
+    if layout == "eager":
+        return detector
+    variant = copy.deepcopy(detector)
+    variant.net.to(memory_format=torch.channels_last)
+    variant.memory_format = torch.channels_last
+    return variant.compile_passes() if layout == "compiled" else variant
+
+
+def layout_speeds(args, detector: EffdetDetector, image: torch.Tensor, target: Target) -> dict:
+    """Every perturbation method and the metric under each layout, alternated, with its own work as
+    the baseline at that layout's speed and its maps against eager's."""
+    floor = Scoring().build().min_score
+    layouts = args.layouts.split(",")
+    if unknown := set(layouts) - set(LAYOUTS) or "eager" not in layouts:
+        raise SystemExit(f"--layouts {args.layouts}: choose eager and any of {', '.join(LAYOUTS[1:])}")
+    variants = {layout: laid_out(detector, layout) for layout in layouts}
+    figures: dict = {}
+    if "compiled" in variants:
+        batch = image[None].expand(args.batch_size, -1, -1, -1)
+        warm_up = seconds(lambda: (variants["compiled"].passes(batch), variants["compiled"].passes(batch[:3])))
+        figures["compile_warm_up_seconds"] = round(warm_up, 1)
+        print(f"layouts: compiling the net took {warm_up:.1f} s (first pass and a second batch size), paid once per net")
+    scorers = {layout: DetectionScorer(variant, Scoring().build(), args.batch_size) for layout, variant in variants.items()}
+    saliency = torch.rand(image.shape[-2:], generator=torch.Generator().manual_seed(0))
+    methods = {name: method for name, method in methods_under_test(args).items() if method.perturbs}
+    runs = {name: (lambda scorer, m=method: m(scorer, image, target)) for name, method in methods.items()}
+    runs["insertion+deletion"] = lambda scorer: torch.tensor([curve.auc for curve in insertion_deletion(
+        scorer, image, saliency, target, step=args.step)])
+    work = {name: unavoidable_work(method, scorers["eager"], image, target) for name, method in methods.items()}
+    recorder = RecordingScorer(scorers["eager"])
+    insertion_deletion(recorder, image, saliency, target, step=args.step)
+    work["insertion+deletion"] = Work(recorder.chunks, 0, 0)
+    print(f"{'method':<20}{'layout':>14}{'s per box':>11}{'/ own evaluations':>19}{'vs eager':>10}{'map r':>10}")
+    for name, run in runs.items():
+        spent = {layout: [] for layout in layouts}
+        base = {layout: [] for layout in layouts}
+        outputs = {}
+        for round_ in range(args.rounds):
+            # Rotated between rounds, so that no layout always runs on a warmer cache.
+            for layout in layouts[round_ % len(layouts):] + layouts[:round_ % len(layouts)]:
+                start = time.perf_counter()
+                outputs[layout] = run(scorers[layout])
+                spent[layout].append(time.perf_counter() - start)
+                base[layout].append(baseline_seconds(variants[layout], work[name], image, target, floor))
+        figures[name] = {}
+        for layout in layouts:
+            metric = name == "insertion+deletion"  # two AUCs, compared by their largest difference
+            agreement = (float((outputs[layout] - outputs["eager"]).abs().max()) if metric else
+                         float(torch.corrcoef(torch.stack([outputs[layout].flatten(), outputs["eager"].flatten()]))[0, 1]))
+            figures[name][layout] = {
+                "seconds_per_box": spread(spent[layout], 3),
+                "over_own_evaluations": spread([s / b for s, b in zip(spent[layout], base[layout])], 3),
+                "over_eager": spread([s / e for s, e in zip(spent[layout], spent["eager"])], 3),
+                "auc_difference_to_eager" if metric else "map_r_to_eager": round(agreement, 6)}
+            f = figures[name][layout]
+            print(f"{name:<20}{layout:>14}{f['seconds_per_box']['median']:>11.3f}{f['over_own_evaluations']['median']:>19.3f}"
+                  f"{f['over_eager']['median']:>10.3f}{agreement:>10.4f}")
+    return figures
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_checkpoint_argument(parser)
     add_results_argument(parser)
     parser.add_argument("--image-size", type=int, default=0, help="default: the net's own")
-    parser.add_argument("--sections", default="cost,floor,memory,shared", help=f"any of {','.join(SECTIONS)}")
+    parser.add_argument("--sections", default="cost,floor,memory,shared,layouts", help=f"any of {','.join(SECTIONS)}")
     parser.add_argument("--methods", default="", help="comma-separated (default: every registered method and sess(rise))")
     parser.add_argument("--images", type=int, default=16, help="validation images the explained one is chosen from")
     parser.add_argument("--batch-size", type=int, default=32)
@@ -350,6 +422,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--memory-masks", default="500,5000", help="the two mask counts of the memory section")
     parser.add_argument("--targets", type=int, default=8, help="K, detections explained together")
+    parser.add_argument("--name", default="", help="the result file's name (default: explainer_cost_<size>px)")
+    parser.add_argument("--layouts", default=",".join(LAYOUTS), help=f"the layouts section's, eager and any of {LAYOUTS[1:]}")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)  # a fresh process measuring one method
     args = parser.parse_args(argv)
     if args.child:
@@ -370,10 +444,11 @@ def main(argv: list[str] | None = None) -> None:
                          ("floor", lambda: floor_saving(args, scorer, image, target)),
                          ("memory", lambda: rise_memory(args, checkpoint)),
                          ("shared", lambda: shared_perturbations(args, detector, image)),
+                         ("layouts", lambda: layout_speeds(args, detector, image, target)),
                          ("per_box", lambda: per_box(args, checkpoint))):
         if section in sections:
             figures[section] = run()
-    write_result(f"explainer_cost_{size}px", args.results, vars(args), figures)
+    write_result(args.name or f"explainer_cost_{size}px", args.results, vars(args), figures)
 
 
 if __name__ == "__main__":

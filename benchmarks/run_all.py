@@ -25,10 +25,16 @@ JOBS: dict[str, tuple[str, list[str], list[str]]] = {
     "train_throughput": ("train_throughput.py", [], ["--steps", "2", "--warmup", "1", "--rounds", "2"]),
     "explainer_cost_128px": ("explainer_cost.py", [],
                              ["--methods", "gradcam,rise,sess(rise)", "--rise-masks", "16", "--sess-rise-masks", "4",
-                              "--step", "0.25", "--rounds", "1", "--targets", "2", "--memory-masks", "16,64", "--images", "2"]),
+                              "--step", "0.25", "--rounds", "1", "--targets", "2", "--memory-masks", "16,64", "--images", "2",
+                              "--layouts", "eager,channels_last"]),
     "explainer_cost_512px": ("explainer_cost.py", ["--image-size", "512", "--sections", "per_box", "--rounds", "2"],
                              ["--image-size", "512", "--sections", "per_box", "--rounds", "1", "--methods", "gradcam",
                               "--images", "1"]),
+    # The layouts at the paper's size, RISE at 100 masks (its time is linear in them) to fit 2 cores.
+    "layouts_512px": ("explainer_cost.py", ["--image-size", "512", "--sections", "layouts", "--rounds", "2", "--methods",
+                                            "rise,sidu,scorecam", "--rise-masks", "100", "--name", "layouts_512px"],
+                      ["--image-size", "512", "--sections", "layouts", "--rounds", "1", "--methods", "rise", "--rise-masks",
+                       "4", "--images", "1", "--step", "0.5", "--layouts", "eager,channels_last", "--name", "layouts_512px"]),
     "peers": ("peers.py", [], ["--rounds", "2", "--detections", "2", "--masks", "16"]),
     "callback_overhead": ("callback_overhead.py", [], ["--rounds", "1", "--limit-batches", "2", "--num-images", "1"]),
     "demo_seeds": ("demo_seeds.py", ["--train"], ["--train", "--seeds", "0", "--variants", "shipped", "--quick"]),
@@ -40,7 +46,7 @@ JOBS: dict[str, tuple[str, list[str], list[str]]] = {
 }
 # Full runs of rise_convergence and sidu_coverage read the reproduction's MIR net (README's Table 2), so
 # they come after the reproduction job; --checkpoint, given, replaces it.
-ON_TRAINED_NET = {"explainer_cost_128px", "explainer_cost_512px", "peers", "callback_overhead", "rise_convergence",
+ON_TRAINED_NET = {"explainer_cost_128px", "explainer_cost_512px", "layouts_512px", "peers", "callback_overhead", "rise_convergence",
                   "sidu_coverage"}
 
 

@@ -34,8 +34,9 @@ def numbers(value):
 
 # What the smoke run leaves to other tests: the demo seeds and the reproduction train nets that
 # tests/test_train.py and tests/test_reproduce.py train already; that our maps equal the peers' is
-# proved by the cross-check tests (tests/explainers/test_cam_family.py, test_references.py).
-PROVED_ELSEWHERE = {"demo_seeds", "reproduction"}
+# proved by the cross-check tests (tests/explainers/test_cam_family.py, test_references.py); the
+# layouts section at 512 px runs the code the 128-px job's layouts section runs.
+PROVED_ELSEWHERE = {"demo_seeds", "reproduction", "layouts_512px"}
 
 
 @pytest.mark.slow
@@ -54,7 +55,9 @@ def test_each_benchmark_runs_quick_and_writes_its_result(name, trained_checkpoin
     figures = record["figures"]
     if name == "explainer_cost_128px":
         assert figures["target_score"] > 0.05  # a trained net's detection, above the scoring rule's floor
-        assert {"cost", "floor", "memory", "shared"} <= figures.keys()
+        assert {"cost", "floor", "memory", "shared", "layouts"} <= figures.keys()
+        assert set(figures["layouts"]["rise"]) == {"eager", "channels_last"}
+        assert figures["layouts"]["rise"]["channels_last"]["map_r_to_eager"] > 0.999
     if name == "wandb_media":
         assert figures["scenes_explained"] == 1 and figures["short_run"]["figures_mb"] > 0
         assert 0 < figures["short_run"]["staged_artifacts_mb"] <= figures["noise_bound"]["staged_artifacts_mb"]
