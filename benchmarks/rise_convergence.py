@@ -12,6 +12,10 @@ correlation of its maps over pairs of seeds, the standard deviation over seeds o
 insertion AUC (step 0.05), and seconds per map. The figures are min / median / max over boxes
 (a blank map, nothing re-identified under any mask, has no correlation and is counted). Also the
 smallest N at which every box's maps correlate >= 0.95 with themselves.
+
+Then ``n_masks: auto`` at each ``--auto`` reliability (default 0.9): per box and seed the masks RISE
+drew before its split halves reached it, the reliability it reported, and per box the maps'
+seed-to-seed correlation (goal: >= 0.85 on every box at 0.9) and seconds per map.
 """
 from __future__ import annotations
 
@@ -35,6 +39,7 @@ from spectral_xai.explainers import create  # noqa: E402
 from spectral_xai.metrics import insertion_deletion  # noqa: E402
 
 GOAL = 0.95
+AUTO_GOAL = 0.85  # seed-to-seed r that auto at reliability 0.9 should reach on every box
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -46,6 +51,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--rule", default="matched", choices=("matched", "drise", "anchor"))
     parser.add_argument("--step", type=float, default=0.05)
+    parser.add_argument("--auto", default="0.9", help="reliabilities for n_masks: auto (comma-separated; empty: none)")
+    parser.add_argument("--max-masks", type=int, default=8000, help="auto's cap")
     args = parser.parse_args(argv)
     detector, found = confident_boxes(checkpoint_path(args.checkpoint), args.boxes)
     scorer = DetectionScorer(detector, Scoring(args.rule).build(), batch_size=32)
@@ -80,9 +87,38 @@ def main(argv: list[str] | None = None) -> None:
         insertion = f"{statistics.median(insertion_sd):.4f}" if insertion_sd else "-"
         print(f"{n:>6}  {agreement:>28}  {deletion:>16}  {insertion:>17}  {statistics.median(seconds):>9.2f}  {blank}")
     print(f"smallest mask count whose maps correlate >= {GOAL} with themselves on every box: {converged or 'none tried'}")
+    auto = {level: auto_row(scorer, found, float(level), args.seeds, args.max_masks) for level in filter(None, args.auto.split(","))}
     write_result("rise_convergence", args.results, vars(args),
                  {"boxes": len(found), "box_scores": [round(t.score, 3) for _, t in found], "rule": args.rule,
-                  "by_masks": figures, "goal_r": GOAL, "converged_at": converged})
+                  "by_masks": figures, "goal_r": GOAL, "converged_at": converged, "auto": auto, "auto_goal_r": AUTO_GOAL})
+
+
+def auto_row(scorer: DetectionScorer, found: list, reliability: float, seeds: int, max_masks: int) -> dict:
+    """RISE with ``n_masks: auto`` at ``reliability`` on every box, ``seeds`` times each."""
+    masks, reported, correlations, seconds, blank = [], [], [], [], 0
+    for image, target in found:
+        maps = []
+        for seed in range(seeds):
+            start = time.perf_counter()
+            ((saliency, info),) = create("rise", n_masks="auto", reliability=reliability, max_masks=max_masks,
+                                                   seed=seed).explain_reported(
+                scorer, image, [target])
+            seconds.append(time.perf_counter() - start)
+            maps.append(saliency)
+            masks.append(info.masks)
+            reported.append(info.reliability)
+        if any(not bool((m > 0).any()) for m in maps):
+            blank += 1
+            continue
+        correlations.append(mean_correlation(maps))
+    row = {"masks": spread(masks, 0), "reported_reliability": spread([r for r in reported if r == r], 3) if any(r == r for r in reported) else None,
+           "seed_to_seed_r": spread(correlations, 3) if correlations else None, "seconds_per_map": spread(seconds, 2),
+           "blank_boxes": blank}
+    r = row["seed_to_seed_r"]
+    print(f"auto at reliability {reliability}: masks {row['masks']['min']:.0f} / {row['masks']['median']:.0f} / "
+          f"{row['masks']['max']:.0f}, seed-to-seed r " + ("-" if r is None else f"{r['min']:.3f} / {r['median']:.3f} / {r['max']:.3f}")
+          + f" (goal >= {AUTO_GOAL} on every box), {statistics.median(seconds):.2f} s per map, {blank} blank")
+    return row
 
 
 if __name__ == "__main__":

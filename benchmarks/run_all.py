@@ -40,7 +40,7 @@ JOBS: dict[str, tuple[str, list[str], list[str]]] = {
     "demo_seeds": ("demo_seeds.py", ["--train"], ["--train", "--seeds", "0", "--variants", "shipped", "--quick"]),
     "reproduction": ("reproduction.py", [], ["--quick"]),
     "rise_convergence": ("rise_convergence.py", ["--checkpoint", "runs/reproduce_demo/mir/checkpoints/last.ckpt", "--boxes", "2"],
-                         ["--masks", "8,16", "--boxes", "1", "--step", "0.25"]),
+                         ["--masks", "8,16", "--boxes", "1", "--step", "0.25", "--max-masks", "256"]),
     "sidu_coverage": ("sidu_coverage.py", ["--checkpoint", "runs/reproduce_demo/mir/checkpoints/last.ckpt"], ["--boxes", "2"]),
     "wandb_media": ("wandb_media.py", [], ["--image-size", "128", "--num-images", "1", "--rise-masks", "4", "--step", "1"]),
 }

@@ -58,6 +58,8 @@ def test_each_benchmark_runs_quick_and_writes_its_result(name, trained_checkpoin
         assert {"cost", "floor", "memory", "shared", "layouts"} <= figures.keys()
         assert set(figures["layouts"]["rise"]) == {"eager", "channels_last"}
         assert figures["layouts"]["rise"]["channels_last"]["map_r_to_eager"] > 0.999
+    if name == "rise_convergence":
+        assert figures["auto"]["0.9"]["masks"]["max"] <= 256
     if name == "wandb_media":
         assert figures["scenes_explained"] == 1 and figures["short_run"]["figures_mb"] > 0
         assert 0 < figures["short_run"]["staged_artifacts_mb"] <= figures["noise_bound"]["staged_artifacts_mb"]
