@@ -1,9 +1,9 @@
 """README's tables, rendered from the result files under benchmarks/results/.
 
-    python benchmarks/readme_tables.py          # rewrite every table block of README.md from its result file
+    python benchmarks/readme_tables.py          # rewrite every table block of README.md and docs/ from its result file
     python benchmarks/readme_tables.py --check  # exit 1 naming every block that differs (a test runs this)
 
-A block in README.md is ``<!-- results: NAME -->`` ... ``<!-- /results -->``; NAME is a renderer below,
+A block in README.md or a page of docs/ is ``<!-- results: NAME -->`` ... ``<!-- /results -->``; NAME is a renderer below,
 each reading one result file and ending with the line that says which file, commit and command.
 """
 from __future__ import annotations
@@ -19,6 +19,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from run_all import JOBS  # noqa: E402
 README = HERE.parent / "README.md"
+#: README and the pages of docs/: every file a table may be quoted in.
+DOCUMENTS = [README, *sorted((HERE.parent / "docs").glob("*.md"))]
 RESULTS = HERE / "results"
 BLOCK = re.compile(r"(<!-- results: (\w+) -->\n)(.*?)(<!-- /results -->)", re.S)
 
@@ -242,16 +244,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true")
     args = parser.parse_args(argv)
-    text = README.read_text()
-    rendered = render(text)
-    if args.check:
-        stale = [m[2] for m, r in zip(BLOCK.finditer(text), BLOCK.finditer(rendered)) if m[3] != r[3]]
-        if stale:
-            print(f"README's tables differ from their result files: {', '.join(stale)} "
-                  f"(python benchmarks/readme_tables.py rewrites them)", file=sys.stderr)
-            return 1
-        return 0
-    README.write_text(rendered)
+    stale = []
+    for document in DOCUMENTS:
+        text = document.read_text()
+        rendered = render(text)
+        if args.check:
+            stale += [f"{document.name}: {m[2]}" for m, r in zip(BLOCK.finditer(text), BLOCK.finditer(rendered)) if m[3] != r[3]]
+        elif rendered != text:
+            document.write_text(rendered)
+    if stale:
+        print(f"tables differ from their result files: {', '.join(stale)} (python benchmarks/readme_tables.py rewrites them)",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -71,14 +71,14 @@ def test_an_unknown_job_is_refused(tmp_path):
 
 
 def test_readme_tables_are_those_of_the_result_files():
-    """Every table README quotes is rendered from its file under benchmarks/results/, unedited, and
-    every result file there is quoted by one."""
+    """Every table README and docs/ quote is rendered from its file under benchmarks/results/,
+    unedited, and every result file there is quoted by one."""
     import readme_tables
-    text = readme_tables.README.read_text()
-    blocks = [match[2] for match in readme_tables.BLOCK.finditer(text)]
+    texts = [document.read_text() for document in readme_tables.DOCUMENTS]
+    blocks = [match[2] for text in texts for match in readme_tables.BLOCK.finditer(text)]
     assert blocks and set(blocks) <= set(readme_tables.RENDERERS)
     assert readme_tables.main(["--check"]) == 0
-    quoted = set(re.findall(r"benchmarks/results/(\w+)\.json", readme_tables.render(text)))
+    quoted = {name for text in texts for name in re.findall(r"benchmarks/results/(\w+)\.json", readme_tables.render(text))}
     assert quoted == {path.stem for path in readme_tables.RESULTS.glob("*.json")}
 
 

@@ -1,0 +1,41 @@
+"""README's Python example runs as written, on the shared trained net; the package's top level
+exports what it uses."""
+import contextlib
+import io
+import re
+
+import pytest
+
+import spectral_xai
+
+from .helpers.training import REPO
+
+
+def readme_example() -> str:
+    text = (REPO / "README.md").read_text()
+    (code,) = re.findall(r"<!-- python example -->\n```python\n(.*?)```\n<!-- /python example -->", text, re.S)
+    return code
+
+
+@pytest.mark.slow
+def test_the_readme_python_example_runs_on_a_trained_net(trained_checkpoint):
+    code = readme_example()
+    assert '"runs/demo/checkpoints/last.ckpt"' in code
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(code.replace('"runs/demo/checkpoints/last.ckpt"', repr(str(trained_checkpoint))), {})
+    lines = printed.getvalue().splitlines()
+    # gradcam and rise, then the two baselines, on the image's top detection
+    assert [line.split()[0] for line in lines] == ["gradcam", "rise", "random", "box"], lines
+    assert all(re.fullmatch(r"\w+ score 0\.\d\d deletion AUC \d\.\d{3}", line) for line in lines), lines
+
+
+def test_the_top_level_exports_what_a_notebook_needs():
+    from spectral_xai.checkpoint import load_checkpoint
+    from spectral_xai.evaluation import ExplainSettings, Explainer
+
+    assert (spectral_xai.load_checkpoint, spectral_xai.Explainer, spectral_xai.ExplainSettings) == (
+        load_checkpoint, Explainer, ExplainSettings)
+    assert set(dir(spectral_xai)) == set(spectral_xai.EXPORTS)
+    with pytest.raises(AttributeError, match="no attribute 'explainer'"):
+        spectral_xai.explainer
