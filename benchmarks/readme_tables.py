@@ -104,6 +104,10 @@ def rise_convergence() -> str:
              "-" if f["deletion_auc_sd"] is None else f"{f['deletion_auc_sd']['median']:.4f}",
              "-" if f["insertion_auc_sd"] is None else f"{f['insertion_auc_sd']['median']:.4f}",
              f"{f['seconds_per_map']['median']:.1f}", str(f["blank_boxes"])] for masks, f in figures["by_masks"].items()]
+    # n_masks: auto rows (results written before auto existed have none): the masks it drew, min / median / max
+    rows += [[f"auto at {level} ({spread(f['masks'], 0)})", "-" if f["seed_to_seed_r"] is None else spread(f["seed_to_seed_r"], 3),
+              "", "", f"{f['seconds_per_map']['median']:.1f}", str(f["blank_boxes"])]
+             for level, f in figures.get("auto", {}).items()]
     converged = figures["converged_at"]
     return (table(["masks", "seed-to-seed r, min / median / max over boxes", "deletion AUC sd over seeds (median)",
                    "insertion AUC sd over seeds (median)", "s per map", "blank boxes"], rows)
