@@ -208,7 +208,7 @@ def test_every_user_mistake_is_one_line_exit_two_and_nothing_written(checkpoints
 
 
 BAD_SETTINGS = [
-    (["--method_settings", "{rise: {n_masks: -5}}"], "rise: n_masks -5 must be >= 1"),
+    (["--method_settings", "{rise: {n_masks: -5}}"], "rise: n_masks -5 must be a number of masks >= 1 or 'auto'"),
     (["--method_settings", "{rise: {n_mask: 5}}"], "rise: unknown setting 'n_mask'; did you mean 'n_masks'?"),
     (["--method_settings", "{rise: {p: 1.5}}"], "rise: p 1.5 must be in (0, 1)"),
     (["--method_settings", "{rise: {grid: 1}}"], "rise: grid 1 must be >= 2"),
@@ -219,7 +219,7 @@ BAD_SETTINGS = [
     (["--methods", "sess", "--method_settings", "{sess: {base: rsie}}"], "sess: base: unknown saliency method 'rsie'; did you mean 'rise'?"),
     (["--methods", "sess", "--method_settings", "{sess: {base: sess}}"], "sess cannot wrap itself"),
     (["--methods", "sess", "--method_settings", "{sess: {scales: 20}}"], "sess: scales 20 must be in [1, 12]"),
-    (["--methods", "sess", "--method_settings", "{sess: {base_settings: {n_masks: 0}, base: rise}}"], "rise: n_masks 0 must be >= 1"),
+    (["--methods", "sess", "--method_settings", "{sess: {base_settings: {n_masks: 0}, base: rise}}"], "rise: n_masks 0 must be a number of masks >= 1 or 'auto'"),
     (["--scoring", "{rule: drsie}"], "scoring: rule 'drsie'; did you mean 'drise'?"),
     (["--scoring", "{min_scor: 0.1}"], "scoring: unknown setting 'min_scor'; did you mean 'min_score'?"),
     (["--scoring", "{rule: anchr}"], "scoring: rule 'anchr'; did you mean 'anchor'?"),

@@ -66,7 +66,7 @@ def run_ids(run: Path) -> set[str]:
     (["--nets", "rgb", "fri"], "unknown net 'fri'; did you mean 'fir'?"),
     (["--explain", "{methods: [gradcm]}"], "unknown saliency method 'gradcm'; did you mean 'gradcam'?"),
     (["--explain", "{method: [gradcam]}"], "unknown explain option 'method'; did you mean 'methods'?"),
-    (["--explain", "{method_settings: {rise: {n_masks: 0}}}"], "rise: n_masks 0 must be >= 1"),
+    (["--explain", "{method_settings: {rise: {n_masks: 0}}}"], "rise: n_masks 0 must be a number of masks >= 1 or 'auto'"),
     (["--explain", "{method_settings: {gradcam: {layer: class_nett}}}"], "layer 'class_nett' is not a module of the net"),
     (["--train_args", "--trainer.max_epochs 1", "--explain", "{num_images: 0}"], "num_images 0 must be >= 1"),
 ])

@@ -109,7 +109,11 @@ def test_channels_last_trains_the_same_step_in_its_own_layout(synthetic_root, tm
     fast = EfficientDetModule(CLASS_NAMES, image_size=128, ema_decay=0.9, channels_last=True)
     convs = [p for p in [*fast.net.parameters(), *fast.ema.module.parameters()] if p.dim() == 4]
     assert all(p.is_contiguous(memory_format=torch.channels_last) for p in convs)
-    assert torch.allclose(plain.training_step(batch, 0), fast.training_step(batch, 0), rtol=1e-5)
+    losses = []
+    for module in (plain, fast):  # the backbone's stochastic depth draws from the global generator
+        torch.manual_seed(1)
+        losses.append(module.training_step(batch, 0))
+    assert torch.allclose(*losses, rtol=1e-5)
     optimizer = fast.configure_optimizers()
     fast.training_step(batch, 0).backward()
     optimizer.step()
