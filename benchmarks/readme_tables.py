@@ -172,6 +172,25 @@ def per_box() -> str:
             f"{figures['per_box']['idle_peak_rss_mib']:.0f} MiB.\n\n" + source(record))
 
 
+def layouts() -> str:
+    record = load("layouts_512px")
+    figures = record["figures"]
+    rows = []
+    for name, by_layout in figures["layouts"].items():
+        if not isinstance(by_layout, dict):
+            continue
+        for layout, f in by_layout.items():
+            agreement = (f"map r {f['map_r_to_eager']:.5f}" if "map_r_to_eager" in f
+                         else f"AUCs differ by {f['auc_difference_to_eager']:.1e}")
+            rows.append([name, layout, spread(f["seconds_per_box"], 2), spread(f["over_own_evaluations"], 2),
+                         spread(f["over_eager"], 2), agreement])
+    warm_up = figures["layouts"].get("compile_warm_up_seconds")
+    return (table(["method", "layout", f"s per box at {figures['image_size']} px", "/ its own evaluations at that speed",
+                   "/ eager, same round", "agreement with eager"], rows)
+            + (f"\n\nCompiling the net took {warm_up:.0f} s (paid once per net, not per box)." if warm_up else "")
+            + "\n\n" + source(record))
+
+
 def peers() -> str:
     record = load("peers")
     figures = record["figures"]
@@ -234,7 +253,7 @@ def power() -> str:
 RENDERERS: dict[str, Callable[[], str]] = {"demo_seeds": demo_seeds, "table2": table2, "sanity": sanity,
                                            "every_method": every_method, "supported": supported,
                                            "rise_convergence": rise_convergence, "sidu_coverage": sidu_coverage,
-                                           "explainer_cost": explainer_cost, "per_box": per_box, "peers": peers,
+                                           "explainer_cost": explainer_cost, "per_box": per_box, "layouts": layouts, "peers": peers,
                                            "training": training, "wandb_media": wandb_media, "power": power}
 
 

@@ -188,9 +188,10 @@ class ExplainSettings:
         precision: ``32`` or mixed precision for the detector passes of perturbation methods and
             the metric (``bf16-mixed``, ``16-mixed``; meant for GPUs, see :class:`DetectionScorer`).
         channels_last: explain.py and reproduce.py turn a checkpoint's net to ``torch.channels_last``
-            before explaining it (see :meth:`EfficientDetModule.use_channels_last`): a perturbation
-            pass takes 0.5-0.7x the time on a 2-core CPU (benchmarks/explainer_cost.py), and maps
-            agree with the default layout's to 1e-4. The training callback explains the net in the
+            before explaining it (see :meth:`EfficientDetModule.use_channels_last`): the net's
+            forward pass takes 0.5-0.7x the time on a 2-core CPU (whole methods gain less where
+            decoding and masks take their share; ``benchmarks/explainer_cost.py --sections layouts``
+            measures them), and maps agree with the default layout's to 1e-4. The training callback explains the net in the
             layout it trains in (the model's own ``channels_last``).
         compile: run the perturbation passes through ``torch.compile`` of the net (gradient
             methods stay eager). Compiling costs a minute or two per net on a CPU, paid at its first

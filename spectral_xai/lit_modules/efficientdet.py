@@ -63,8 +63,8 @@ class EfficientDetModule(pl.LightningModule):
             up (``1 - (1 + step)^(-2/3)``, capped at ``ema_decay``) so that the random initial
             weights of a from-scratch run do not linger in the average. None: no average.
         channels_last: keep the conv weights, and lay every input out, in ``torch.channels_last``:
-            the same maths, in a layout whose convolutions run faster (here 0.6x the time of a
-            training step and of a perturbation pass on a 2-core CPU; the usual advice on GPUs).
+            the same maths, in a layout whose convolutions run faster (on a 2-core CPU about
+            0.6x the time of a training step and of a forward pass; the usual advice on GPUs).
             Outputs agree with the default layout's to about 1e-5, not bit for bit, so a net trained
             either way is reproducible only in its own layout.
         optimizer, scheduler: callables from config (LightningCLI dependency injection); the
