@@ -4,7 +4,9 @@
     python benchmarks/readme_tables.py --check  # exit 1 naming every block that differs (a test runs this)
 
 A block in README.md or a page of docs/ is ``<!-- results: NAME -->`` ... ``<!-- /results -->``; NAME is a renderer below,
-each reading one result file and ending with the line that says which file, commit and command.
+each reading one result file and ending with the line that says which file, commit and command. A block
+``<!-- generated: NAME -->`` ... ``<!-- /generated -->`` is a reference table rendered from the code
+(``spectral_xai.reference``: the methods, the settings).
 """
 from __future__ import annotations
 
@@ -18,11 +20,13 @@ from typing import Callable
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from run_all import JOBS  # noqa: E402
+
+from spectral_xai.reference import TABLES  # noqa: E402
 README = HERE.parent / "README.md"
 #: README and the pages of docs/: every file a table may be quoted in.
 DOCUMENTS = [README, *sorted((HERE.parent / "docs").glob("*.md"))]
 RESULTS = HERE / "results"
-BLOCK = re.compile(r"(<!-- results: (\w+) -->\n)(.*?)(<!-- /results -->)", re.S)
+BLOCK = re.compile(r"(<!-- (results|generated): (\w+) -->\n)(.*?)(<!-- /\2 -->)", re.S)
 
 
 def load(name: str) -> dict:
@@ -259,7 +263,8 @@ RENDERERS: dict[str, Callable[[], str]] = {"demo_seeds": demo_seeds, "table2": t
 
 def render(text: str) -> str:
     def block(match: re.Match) -> str:
-        return f"{match[1]}{RENDERERS[match[2]]()}\n{match[4]}"
+        renderers = RENDERERS if match[2] == "results" else TABLES
+        return f"{match[1]}{renderers[match[3]]()}\n{match[5]}"
     return BLOCK.sub(block, text)
 
 
@@ -272,11 +277,12 @@ def main(argv: list[str] | None = None) -> int:
         text = document.read_text()
         rendered = render(text)
         if args.check:
-            stale += [f"{document.name}: {m[2]}" for m, r in zip(BLOCK.finditer(text), BLOCK.finditer(rendered)) if m[3] != r[3]]
+            stale += [f"{document.name}: {m[3]}" for m, r in zip(BLOCK.finditer(text), BLOCK.finditer(rendered)) if m[4] != r[4]]
         elif rendered != text:
             document.write_text(rendered)
     if stale:
-        print(f"tables differ from their result files: {', '.join(stale)} (python benchmarks/readme_tables.py rewrites them)",
+        print(f"tables differ from their result files or the code: {', '.join(stale)} "
+              "(python benchmarks/readme_tables.py rewrites them)",
               file=sys.stderr)
         return 1
     return 0

@@ -12,7 +12,8 @@ from typing import Any
 #: name -> the module that defines it; imported on first use, so that ``import spectral_xai.x``
 #: does not load the whole package (and no module here imports its own package's top level).
 EXPORTS = {"load_checkpoint": "checkpoint", "Explainer": "evaluation", "ExplainSettings": "evaluation",
-           "create": "explainers", "method_names": "explainers", "Scoring": "detection"}
+           "create": "explainers", "method_names": "explainers",
+           "list_methods": "explainers", "Scoring": "detection"}
 __all__ = sorted(EXPORTS)
 
 

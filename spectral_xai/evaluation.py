@@ -163,7 +163,7 @@ class ExplainSettings:
     the training callback, explain.py and reproduce.py.
 
     Args:
-        methods: registered method names (README lists them), or ``all``; a list, or one string
+        methods: registered method names (``list_methods()``; docs/methods.md lists them), or ``all``; a list, or one string
             ``gradcam,rise``.
         method_settings: per method, its settings, e.g. ``{"rise": {"n_masks": 500}}``; each is
             checked against the method's declared settings (names, types and ranges).

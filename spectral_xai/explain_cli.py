@@ -16,6 +16,7 @@ from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser
 
 from .checkpoint import CheckpointError, resolve_checkpoint
 from .evaluation import ExplainSettings
+from .explainers import list_methods
 from .posthoc import explain_checkpoints
 from .settings import UserError
 
@@ -44,7 +45,14 @@ def build_parser() -> ArgumentParser:
                         help="also run the model-parameter randomisation test (sanity.csv, sanity/)")
     parser.add_argument("--trust_checkpoint", action=ActionYesNo, default=False,
                         help="load checkpoints that reading them as data refuses; this runs any code stored in them")
+    parser.add_argument("--list_methods", action=ActionYesNo, default=False,
+                        help="print every saliency method (name, what it shows, model evaluations per box) and exit")
     return parser
+
+
+def methods_text() -> str:
+    """``--list_methods``: one block per method, its cost at the default settings."""
+    return "\n".join(f"{m.name:<17} {m.explains}\n{'':<17} cost per box: {m.cost}" for m in list_methods())
 
 
 def joined_lists(argv: Sequence[str], options: Sequence[str] = LIST_OPTIONS) -> list[str]:
@@ -105,8 +113,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except SystemExit as done:  # --help, or a mistake the parser reported in one line
         return done.code
+    if args.list_methods:
+        print(methods_text())
+        return 0
     options = {k: v for k, v in vars(parser.instantiate_classes(args)).items()
-               if k not in ("config", "paths", "checkpoints", "__path__")}
+               if k not in ("config", "paths", "checkpoints", "list_methods", "__path__")}
     try:
         checkpoints = expand_checkpoints([*args.paths, *args.checkpoints])
         if not checkpoints:

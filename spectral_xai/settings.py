@@ -76,6 +76,17 @@ class Setting:
                    f"{')' if self.open in ('high', 'both') else ']'}"
         return low or high or "valid"
 
+    def allowed(self) -> str:
+        """What the setting takes, for docs/: ``float in (0, 1)``, ``str: a module of the net``."""
+        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
+        names = " or ".join(k.__name__ for k in kinds)
+        if self.choices:
+            return f"{names}: {', '.join(map(str, self.choices))}"
+        if self.layer:
+            return f"{names}: a module of the net"
+        described = self.describe()
+        return names if described == "valid" else f"{names} {described}"
+
 
 def check_settings(owner: str, given: Mapping[str, Any], declared: Mapping[str, Setting]) -> dict[str, Any]:
     """Every given setting checked against its declaration; an unknown name is refused with the

@@ -70,13 +70,15 @@ def test_an_unknown_job_is_refused(tmp_path):
     assert done.returncode == 2 and "unknown jobs ['peer']" in done.stderr
 
 
-def test_readme_tables_are_those_of_the_result_files():
-    """Every table README and docs/ quote is rendered from its file under benchmarks/results/,
-    unedited, and every result file there is quoted by one."""
+def test_readme_tables_are_those_of_the_result_files_and_the_code():
+    """Every table README and docs/ quote is rendered from its file under benchmarks/results/ or from
+    the code (the methods and settings pages), unedited; every result file there is quoted by one,
+    and every reference table of the code is in docs/."""
     import readme_tables
     texts = [document.read_text() for document in readme_tables.DOCUMENTS]
-    blocks = [match[2] for text in texts for match in readme_tables.BLOCK.finditer(text)]
-    assert blocks and set(blocks) <= set(readme_tables.RENDERERS)
+    blocks = [(match[2], match[3]) for text in texts for match in readme_tables.BLOCK.finditer(text)]
+    assert {name for kind, name in blocks if kind == "results"} <= set(readme_tables.RENDERERS)
+    assert sorted(name for kind, name in blocks if kind == "generated") == sorted(readme_tables.TABLES)
     assert readme_tables.main(["--check"]) == 0
     quoted = {name for text in texts for name in re.findall(r"benchmarks/results/(\w+)\.json", readme_tables.render(text))}
     assert quoted == {path.stem for path in readme_tables.RESULTS.glob("*.json")}

@@ -59,7 +59,7 @@ def test_perturbation_methods_score_by_the_same_rule_as_the_metric(sample):
 
 
 def test_a_failing_method_is_a_typed_failure_and_the_others_run(sample):
-    @register("broken_eval_test")
+    @register("broken_eval_test", "raises")
     class Broken(SaliencyMethod):
         def saliency(self, scorer, image, target):
             raise RuntimeError("broken on purpose")

@@ -330,3 +330,12 @@ def test_a_downloaded_wandb_model_artifact_is_found_by_folder_or_reference(check
     assert main(["--methods", "gradcam", "model-1a2b3c4d:v3", "--output", str(out), "--num_images", "1", "--step", "0.5",
                  "--target_min_score", "0.0", "--baselines", "false"]) == 0
     assert _models(out) == {"model-1a2b3c4d_v3"}
+
+
+def test_list_methods_prints_every_method_with_its_cost_and_exits(capsys):
+    """``--list_methods`` needs no checkpoint: every registered method, what it shows and its cost at
+    the defaults (RISE's follows its mask count)."""
+    assert main(["--list_methods"]) == 0
+    printed = capsys.readouterr().out
+    assert all(name in printed for name in REGISTRY)
+    assert "cost per box: 500 fwd" in printed and "cost per box: none" in printed

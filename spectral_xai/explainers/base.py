@@ -27,19 +27,35 @@ from ..settings import Setting, SettingsError, check_layer, check_settings, name
 class Registered(NamedTuple):
     cls: type
     fixed: dict  # settings the name fixes (gradcam_norelu: relu=False), not the user's to set
+    explains: str  # one line for list_methods() and docs/methods.md
 
 
 REGISTRY: dict[str, Registered] = {}
 
 
-def register(name: str, **fixed) -> Callable[[type], type]:
-    """Register ``cls`` under ``name``; ``fixed`` settings make named variants of one class."""
+def register(name: str, explains: str, **fixed) -> Callable[[type], type]:
+    """Register ``cls`` under ``name``, with one line on what its maps show; ``fixed`` settings make
+    named variants of one class."""
 
     def wrap(cls: type) -> type:
-        REGISTRY[name] = Registered(cls, fixed)
+        REGISTRY[name] = Registered(cls, fixed, explains)
         return cls
 
     return wrap
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """A registered method as ``list_methods()`` and ``explain.py --list_methods`` show it."""
+
+    name: str
+    explains: str
+    cost: str  # model evaluations per box at the default settings
+
+
+def list_methods() -> list[MethodInfo]:
+    """Every registered method, in name order: its name, what it shows, and what a box costs."""
+    return [MethodInfo(name, REGISTRY[name].explains, create(name).cost()) for name in sorted(REGISTRY)]
 
 
 def check_known(name: str) -> None:
@@ -65,7 +81,7 @@ def method_names(methods: str | Sequence[str]) -> list[str]:
 def method_settings(name: str) -> dict[str, Setting]:
     """The settings a user may give the method registered as ``name``."""
     check_known(name)
-    cls, fixed = REGISTRY[name]
+    cls, fixed, _ = REGISTRY[name]
     return {key: setting for key, setting in cls.SETTINGS.items() if key not in fixed}
 
 
@@ -73,7 +89,7 @@ def create(name: str, **settings) -> "SaliencyMethod":
     """The method registered as ``name`` with its settings, each checked against the method's
     declaration: an unknown method or setting, or a value out of range, is a :class:`SettingsError`."""
     checked = check_settings(name, settings, method_settings(name))
-    cls, fixed = REGISTRY[name]
+    cls, fixed, _ = REGISTRY[name]
     method = cls(**{**fixed, **checked})
     method.name = name
     return method
@@ -131,6 +147,11 @@ class SaliencyMethod(ABC):
             if value is not None:
                 parts.append(f"{key} {value}")
         return ", ".join(parts)
+
+    def cost(self) -> str:
+        """Model evaluations per box with these settings, in words ("1 fwd+bwd", "500 fwd"): what
+        ``list_methods()`` shows. Every method states its own."""
+        raise NotImplementedError(f"{type(self).__name__} does not state its cost")
 
     def check_net(self, net: nn.Module) -> None:
         """Refuse settings that only a net can check (a ``layer`` that is not one of its modules),
@@ -210,6 +231,9 @@ class GradientMethod(MultiTargetMethod):
     """A method that back-propagates from each target through one forward pass of its image; several
     images (SESS's windows) share a forward pass, ``GRADIENT_BATCH`` at a time. The heads run per
     image in eval mode, so an image's gradient is its own."""
+
+    def cost(self) -> str:
+        return "1 fwd+bwd"
 
     def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
         return self.saliency_batch(scorer, image[None], [targets])[0]

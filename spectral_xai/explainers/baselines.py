@@ -14,7 +14,7 @@ from ..settings import Setting
 BASELINES = ("random", "box")
 
 
-@register("random")
+@register("random", "baseline: a seeded smooth random map (8 x 8 noise upsampled), chance")
 class RandomMap(SaliencyMethod):
     """A smooth random map: uniform noise on a ``grid`` x ``grid`` lattice, upsampled linearly, so
     that its blobs are about as large as RISE's. Drawn from ``seed`` and the target's anchor: the
@@ -26,13 +26,16 @@ class RandomMap(SaliencyMethod):
     def __init__(self, grid: int = 8, seed: int = 0):
         self.grid, self.seed = grid, seed
 
+    def cost(self) -> str:
+        return "none"
+
     def saliency(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
         generator = torch.Generator().manual_seed(self.seed * 1_000_003 + target.anchor)
         cells = torch.rand(1, self.grid, self.grid, generator=generator)
         return upsample_mirrored(cells, tuple(image.shape[-2:]))[0, 0].to(image.device)
 
 
-@register("box")
+@register("box", "baseline: a Gaussian on the explained box (sd half its width and height), knowing only where the box is")
 class BoxPrior(SaliencyMethod):
     """A Gaussian centred on the explained box, with standard deviations ``spread`` x half its width
     and height: what a map shows that only knows where the detection is."""
@@ -41,6 +44,9 @@ class BoxPrior(SaliencyMethod):
 
     def __init__(self, spread: float = 1.0):
         self.spread = spread
+
+    def cost(self) -> str:
+        return "none"
 
     def saliency(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
         x1, y1, x2, y2 = target.box.tolist()

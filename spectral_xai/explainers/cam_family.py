@@ -20,9 +20,9 @@ EPS = 1e-7
 PLUSPLUS_EPS = 1e-6
 
 
-@register("hirescam")
-@register("hirescam_norelu", relu=False)
-@register("odam", layer="class_net")
+@register("hirescam", "HiResCAM: every feature pixel weighted by its own gradient")
+@register("hirescam_norelu", "HiResCAM without the final ReLU", relu=False)
+@register("odam", "ODAM for the class score: HiResCAM + ReLU at the BiFPN output of the box's level", layer="class_net")
 class HiResCAM(FeatureGradientCAM):
     """Draelos & Carin 2020: Grad-CAM without pooling, sum_k g_k * A_k per pixel.
 
@@ -37,8 +37,8 @@ class HiResCAM(FeatureGradientCAM):
 CORNERS = ("x1", "y1", "x2", "y2")
 
 
-@register("odam_box")
-@register("odam_comb", with_class=True)
+@register("odam_box", "ODAM for the box: one map per decoded corner, normalised, their maximum")
+@register("odam_comb", "ODAM's holistic map: the class map and the four corner maps, maximum", with_class=True)
 class ODAMBox(HiResCAM):
     """ODAM for the box (Zhao & Chan 2023): the map of each regressed corner, ReLU(sum_k g * A) with
     g the gradient of that corner, at the BiFPN output of the detection's level, where the box head
@@ -56,18 +56,21 @@ class ODAMBox(HiResCAM):
         unknown = [c for c in coordinates if c not in CORNERS]
         if unknown or not coordinates:
             raise SettingsError(f"odam_box: coordinates {list(coordinates)}: choose among {list(CORNERS)}")
-        self.coordinates, self.with_class = [CORNERS.index(c) for c in coordinates], with_class
+        self.coordinates, self.with_class = list(coordinates), with_class
+
+    def cost(self) -> str:
+        return f"1 fwd + {len(self.coordinates) + self.with_class} head-only bwd"
 
     def outputs(self, detector: EffdetDetector, raw: Raw, target: Target, image: int) -> list[torch.Tensor]:
         box = detector.box(raw, target, image)
-        corners = [box[i] for i in self.coordinates]
+        corners = [box[CORNERS.index(c)] for c in self.coordinates]
         return [detector.logit(raw, target, image), *corners] if self.with_class else corners
 
     def merge(self, cams: list[torch.Tensor]) -> torch.Tensor:
         return torch.stack([normalize(cam) for cam in cams]).amax(dim=0)
 
 
-@register("eigencam")
+@register("eigencam", "Eigen-CAM: first principal component of the box level's features, oriented by the box's own evidence")
 class EigenCAM(FeatureGradientCAM):
     """Muhammad & Yeasin 2020: the features projected on their first principal component (pixels as
     samples, centred, as pytorch-grad-cam computes it). The component's sign is arbitrary (an SVD
@@ -84,7 +87,7 @@ class EigenCAM(FeatureGradientCAM):
         return projection if (projection * evidence).sum() >= 0 else -projection
 
 
-@register("xgradcam")
+@register("xgradcam", "XGrad-CAM: channel weights sum g A / sum A")
 class XGradCAM(FeatureGradientCAM):
     """Fu et al. 2020: channel weights sum_ij g * A / sum_ij A."""
 
@@ -93,7 +96,7 @@ class XGradCAM(FeatureGradientCAM):
         return (weights * features).sum(dim=1, keepdim=True)
 
 
-@register("gradcam_plusplus")
+@register("gradcam_plusplus", "Grad-CAM++ (closed form on the logit)")
 class GradCAMPlusPlus(FeatureGradientCAM):
     """Chattopadhay et al. 2018 with the exponential-score closed form: alpha = g^2 / (2 g^2 +
     sum_ab A * g^3) (0 where g is 0), weights sum_ij alpha * relu(g). The logit is the score: the
@@ -110,7 +113,7 @@ class GradCAMPlusPlus(FeatureGradientCAM):
         return (weights * features).sum(dim=1, keepdim=True)
 
 
-@register("layercam")
+@register("layercam", "LayerCAM: every pixel weighted by its positive gradient")
 class LayerCAM(FeatureGradientCAM):
     """Jiang et al. 2021: every pixel weighted by its positive gradient, sum_k relu(g_k) * A_k. With
     BN/SiLU features A < 0 is possible, so the sum can be negative before the ReLU."""
@@ -119,7 +122,7 @@ class LayerCAM(FeatureGradientCAM):
         return (gradient.clamp(min=0) * features).sum(dim=1, keepdim=True)
 
 
-@register("guided_gradcam")
+@register("guided_gradcam", "Fahim et al. 2022's guided gradient-weight CAM: ReLU(HiResCAM) x ReLU(Grad-CAM)")
 class GuidedGradientWeightCAM(FeatureGradientCAM):
     """Fahim et al. 2022, guided gradient-weight CAM: S = ReLU(sum_k lambda_k (GM * A_k)) with the
     guidance GM = ReLU(sum_k g_k * A_k) and lambda_k the spatial mean of g_k. GM is one non-negative

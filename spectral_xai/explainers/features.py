@@ -50,3 +50,8 @@ def features_by_level(detector: EffdetDetector, image: torch.Tensor, layer: str,
         levels.setdefault(detector.locate(raw, target.anchor)[0], []).append(k)
     for level, members in levels.items():
         yield features_for_level(calls, level, layer), members
+
+
+def per_channel_cost(layer: str) -> str:
+    """What a method costs that masks the image once per feature channel (SIDU, Score-CAM)."""
+    return f"1 + C fwd, C the channels entering {layer} (64 in EfficientDet-D0)"

@@ -70,8 +70,8 @@ class FeatureGradientCAM(GradientMethod):
         return maps
 
 
-@register("gradcam", relu=True)
-@register("gradcam_norelu", relu=False)
+@register("gradcam", "Grad-CAM (the paper's): the head's features weighted by their mean gradient of the class logit", relu=True)
+@register("gradcam_norelu", "Grad-CAM without the final ReLU (negative evidence kept)", relu=False)
 class GradCAM(FeatureGradientCAM):
     """Channel weights are the spatial mean of g; the map is the weighted sum of A.
     ``relu=False`` keeps negative evidence (the paper shows both: with ReLU maps are often empty)."""

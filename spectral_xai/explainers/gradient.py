@@ -10,7 +10,7 @@ from .base import GradientMethod, register
 from ..detection import EffdetDetector, Target
 
 
-@register("gradient")
+@register("gradient", "the input gradient of the class logit, maximum over channels")
 class InputGradient(GradientMethod):
     """|d logit / d x|, its maximum over the input channels (over every spectrum of a stacked
     input). Summing the boxes' logits into one backward pass would mix their gradients, so each box

@@ -83,8 +83,11 @@ class _MaskCount(Setting):
             raise SettingsError(f"{owner}: {name} {value!r} must be a number of masks >= 1 or 'auto'")
         return value
 
+    def allowed(self) -> str:
+        return "int >= 1, or auto"
 
-@register("rise")
+
+@register("rise", "RISE: random masks weighted by the box's score in each masked image; D-RISE with scoring rule drise")
 class RISE(MultiTargetMethod):
     """saliency = sum_i score_i * M_i / (N * p), where score_i is the target's score in the image
     masked by M_i (onto zeros) under the run's scoring rule (the paper's matched score). With the
@@ -115,6 +118,11 @@ class RISE(MultiTargetMethod):
             return super().describe()
         return ", ".join(part for part in super().describe().split(", ")
                          if not part.startswith(("reliability ", "max_masks ")))
+
+    def cost(self) -> str:
+        if self.n_masks == "auto":
+            return f"{2 * AUTO_BLOCK} to {self.max_masks} fwd, until split-half reliability {self.reliability}"
+        return f"{self.n_masks} fwd"
 
     def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
         return [saliency for saliency, _ in self.saliency_reported(scorer, image, targets)]

@@ -9,12 +9,12 @@ import torch.nn.functional as F
 from .base import MultiTargetMethod, register
 from ..settings import Setting
 from ..detection import DetectionScorer, Target, perturbed_matches
-from .features import features_by_level
+from .features import features_by_level, per_channel_cost
 
 EPS = 1e-8
 
 
-@register("scorecam")
+@register("scorecam", "Score-CAM: each feature channel masks the image; the masked scores weight the channels")
 class ScoreCAM(MultiTargetMethod):
     """Each channel k of the features entering ``layer`` at the detection's level, upsampled
     bilinearly to the input and min-max normalised, masks the image (onto zeros, the deletion
@@ -34,6 +34,9 @@ class ScoreCAM(MultiTargetMethod):
 
     def __init__(self, layer: str = "class_net.predict"):
         self.layer = layer
+
+    def cost(self) -> str:
+        return per_channel_cost(self.layer)
 
     def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
         maps: list[torch.Tensor | None] = [None] * len(targets)

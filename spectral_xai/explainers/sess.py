@@ -33,7 +33,7 @@ def offsets(length: int, window: int, stride: int) -> list[int]:
     return starts if starts[-1] == length - window else [*starts, length - window]
 
 
-@register("sess")
+@register("sess", "SESS around a base method: scaled, windowed copies of the image explained and fused")
 class SESS(MultiTargetMethod):
     """The image is scaled by (224 + 64 (i - 1)) / 224 for i = 1..``scales`` (the paper's sizes,
     relative to its 224-pixel window; here the window is the model's input, so scale 1 is the image
@@ -73,6 +73,11 @@ class SESS(MultiTargetMethod):
 
     def check_net(self, net: nn.Module) -> None:
         self.base.check_net(net)
+
+    def cost(self) -> str:
+        windows = len(self.windows(512, 512))  # the count depends on the scales and stride, not the size
+        kept = math.ceil((1 - self.drop) * windows)
+        return f"{windows} fwd + {self.base.name} ({self.base.cost()}) on up to {kept} windows"
 
     def windows(self, height: int, width: int) -> list[Window]:
         sizes = [(round(height * f), round(width * f)) for f in ((224 + 64 * i) / 224 for i in range(self.scales))]

@@ -9,10 +9,10 @@ from .base import MultiTargetMethod, register
 from .masks import upsample_mirrored
 from ..settings import Setting
 from ..detection import DetectionScorer, Target, perturbed_matches
-from .features import features_by_level
+from .features import features_by_level, per_channel_cost
 
 
-@register("sidu")
+@register("sidu", "SIDU: one mask per feature channel, weighted by similarity and uniqueness of the masked predictions")
 class SIDU(MultiTargetMethod):
     """One mask per channel of the feature maps entering ``layer`` at the detection's level,
     binarised at ``threshold`` and upsampled linearly to the input, mirrored at the border (as the
@@ -42,6 +42,9 @@ class SIDU(MultiTargetMethod):
 
     def __init__(self, layer: str = "class_net.predict", threshold: float = 0.1, sigma: float = 0.25):
         self.layer, self.threshold, self.sigma = layer, threshold, sigma
+
+    def cost(self) -> str:
+        return per_channel_cost(self.layer)
 
     def saliency_all(self, scorer: DetectionScorer, image: torch.Tensor, targets: Sequence[Target]) -> list[torch.Tensor]:
         """The masks depend only on the target's pyramid level: one forward pass gives every level's

@@ -198,7 +198,7 @@ def test_tensorboard_gets_the_figures_as_images_and_the_table_as_csv_and_a_faili
 def csv_fit_with_a_broken_method(synthetic_root, tmp_path_factory):
     """One fit with a CSV logger and a method that always raises beside working ones; the log
     records of the explanation are kept for the tests that read them."""
-    @register("broken_test")
+    @register("broken_test", "raises")
     class Broken(SaliencyMethod):
         def saliency(self, detector, image, target):
             raise RuntimeError("this method is broken on purpose")

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from spectral_xai.detection import DetectionScorer, MatchedScore, Target
-from spectral_xai.explainers import REGISTRY, create, register
+from spectral_xai.explainers import REGISTRY, create, list_methods, register
 from spectral_xai.explainers import base as base_module
 from spectral_xai.explainers.base import SaliencyMethod
 from spectral_xai.explainers.rise import RISE, rise_masks
@@ -126,8 +126,11 @@ def test_rise_counts_its_forward_passes(case):
 
 
 def test_a_new_method_is_one_small_class(case):
-    @register("centre_test")
+    @register("centre_test", "a map that peaks at the image centre")
     class Centre(SaliencyMethod):
+        def cost(self):
+            return "none"
+
         def saliency(self, scorer, image, target):
             y, x = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
             return -((y - 32) ** 2 + (x - 32) ** 2)
@@ -135,6 +138,7 @@ def test_a_new_method_is_one_small_class(case):
     try:
         saliency = create("centre_test")(*case)
         assert saliency[32, 32] == 1 and saliency[0, 0] == 0
+        assert ("centre_test", "a map that peaks at the image centre", "none") in [(m.name, m.explains, m.cost) for m in list_methods()]
     finally:
         REGISTRY.pop("centre_test")
 
@@ -151,3 +155,14 @@ def test_several_images_in_one_batch_are_each_explained_as_alone(case, name, mon
     for x, x_targets, maps in zip(images, targets, together):
         (alone,) = method.explain_all(scorer, x, x_targets)
         assert torch.allclose(maps[0], alone, atol=1e-5)
+
+
+def test_every_method_states_what_it_shows_and_what_a_box_costs():
+    """The registry's one-line description and each method's cost, which follows its settings."""
+    listed = {m.name: m for m in list_methods()}
+    assert set(listed) == set(REGISTRY) and all(m.explains and m.cost for m in listed.values())
+    assert listed["gradcam"].cost == "1 fwd+bwd" and listed["box"].cost == "none"
+    assert create("rise", n_masks=200).cost() == "200 fwd"
+    assert create("rise", n_masks="auto", max_masks=1000).cost().startswith("256 to 1000 fwd")
+    assert create("odam_box", coordinates=["x1"]).cost() == "1 fwd + 1 head-only bwd"
+    assert create("sess", scales=1).cost() == "1 fwd + gradcam (1 fwd+bwd) on up to 1 windows"

@@ -1,0 +1,69 @@
+"""The reference tables of docs/, rendered from the code they describe, so that they cannot drift
+from it: every method with what it shows and what a box costs (the registry), every explanation
+setting with its default and meaning (:class:`~spectral_xai.evaluation.ExplainSettings`), every
+method's own settings with their types, ranges and defaults (each method's ``SETTINGS``).
+``benchmarks/readme_tables.py`` writes them into docs/, and a test checks that docs/ holds them."""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import re
+import textwrap
+from typing import Any
+
+from .evaluation import ExplainSettings
+from .explainers import REGISTRY, create, list_methods
+
+
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows])
+
+
+def value_text(value: Any) -> str:
+    """A default as a user types it in YAML: ``[gradcam, rise]``, ``true``, ``none``."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(map(value_text, value)) + "]"
+    return str(value)
+
+
+def methods_table() -> str:
+    rows = [[f"`{m.name}`", m.explains, m.cost, create(m.name).describe() or "none"] for m in list_methods()]
+    return markdown_table(["method", "explains", "cost per box", "settings at their defaults"], rows)
+
+
+def setting_docs(cls: type) -> dict[str, str]:
+    """Each argument's text from the ``Args:`` section of ``cls``'s docstring, on one line."""
+    args = textwrap.dedent(inspect.getdoc(cls).split("Args:\n", 1)[1])
+    entries = re.split(r"\n(?=\S)", args)  # an entry starts unindented; its continuation lines are indented
+    return {name: markdown(" ".join(text.split())) for name, _, text in (entry.partition(":") for entry in entries)}
+
+
+def markdown(text: str) -> str:
+    """reStructuredText's inline code and cross-references as markdown code."""
+    return re.sub(r":\w+:`~?([\w.]+)`", r"`\1`", text).replace("``", "`")
+
+
+def settings_table() -> str:
+    docs = setting_docs(ExplainSettings)
+    rows = [[f"`{f.name}`", f"`{value_text(f.default)}`", docs[f.name]] for f in dataclasses.fields(ExplainSettings)]
+    return markdown_table(["setting", "default", "what it sets"], rows)
+
+
+def method_settings_table() -> str:
+    rows = []
+    for name in sorted(REGISTRY):
+        cls, fixed, _ = REGISTRY[name]
+        defaults = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()}
+        for key, setting in cls.SETTINGS.items():
+            if key not in fixed:
+                rows.append([f"`{name}`", f"`{key}`", setting.allowed(), f"`{value_text(defaults.get(key))}`"])
+    return markdown_table(["method", "setting", "type and range", "default"], rows)
+
+
+#: block name in docs/ -> its renderer.
+TABLES = {"methods": methods_table, "settings": settings_table, "method_settings": method_settings_table}
