@@ -2,7 +2,8 @@
 
 What a notebook needs, from one place::
 
-    from spectral_xai import ExplainSettings, Explainer, load_checkpoint
+    from spectral_xai import explain, list_methods
+    explained = explain("runs/demo/checkpoints/last.ckpt", methods=["gradcam", "rise"], num_images=2)
 """
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from typing import Any
 
 #: name -> the module that defines it; imported on first use, so that ``import spectral_xai.x``
 #: does not load the whole package (and no module here imports its own package's top level).
-EXPORTS = {"load_checkpoint": "checkpoint", "Explainer": "evaluation", "ExplainSettings": "evaluation",
+EXPORTS = {"explain": "api", "Explanations": "api", "ExplainedImage": "api", "ImageSpec": "api",
+           "load_checkpoint": "checkpoint", "Explainer": "evaluation", "ExplainSettings": "evaluation",
            "create": "explainers", "method_names": "explainers",
            "list_methods": "explainers", "Scoring": "detection"}
 __all__ = sorted(EXPORTS)

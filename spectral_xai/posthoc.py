@@ -35,6 +35,8 @@ from .data_modules import layout
 from .data_modules.dataset import MultispectralDetectionDataset
 from .data_modules.datamodule import MultispectralDataModule
 from .data_modules.reader import DatasetError
+from .data_modules.user_images import UserImage, UserImages, image_files
+from .data_modules.datamodule import input_channels
 from .distributed import gather, shard
 from .evaluation import BoxResult, Explainer, ExplainSettings, SampleExplanation, boxes_label, choose_scenes
 from .lit_modules import EfficientDetModule
@@ -63,6 +65,16 @@ class LoadedCheckpoint:
     data: MultispectralDataModule
     epoch: int | None = None  # the training epoch it was saved at
     val_map: float | None = None  # its val/map, where the run's ModelCheckpoint recorded it
+
+
+@dataclass(frozen=True)
+class Source:
+    """What every checkpoint explains: a part of its split of scenes, or images the user brought
+    (then no annotations), on the given spectra (default: what the net was trained on)."""
+
+    part: str = "test"
+    spectra: tuple[str, ...] | None = None
+    images: tuple[UserImage, ...] | None = None
 
 
 @dataclass
@@ -114,6 +126,7 @@ def explain_checkpoints(
     split: str | None = None,
     part: str = "test",
     spectra: str | list[str] | None = None,
+    images: str | list[str] | None = None,
     num_images: int = 20,
     scene_grids: int = 4,
     seed: int = 0,
@@ -140,7 +153,11 @@ def explain_checkpoints(
         split: random or vis_ok; default: the checkpoint's.
         part: which part of the split to explain: test, val or train.
         spectra: spectra to evaluate a per-spectrum or mixed net on (rgb,mir or [rgb, mir]); default: its
-            training spectra.
+            training spectra (with ``images``: the first of them, or all of a stacked input).
+        images: your own images to explain instead of ``part``: a folder, a file or a list of them,
+            in any size and any format PIL reads (``.npy`` arrays for a stacked input), resized and
+            normalised as the net was trained. They carry no annotations: ``targets`` can only be
+            detections, and the localisation scores are judged against the detection itself.
         num_images: scenes to explain: one seeded choice of sample ids shared by every checkpoint
             and spectrum (each explains the chosen scenes it has in ``part``).
         scene_grids: how many of the chosen scenes (in id order) get a grid figure: rows net x
@@ -175,11 +192,13 @@ def explain_checkpoints(
     if output.exists() and not output.is_dir():
         raise SettingsError(f"{output}: the output path exists and is not a folder")
     explainer = Explainer(settings or ExplainSettings())
-    spectra = requested_spectra(spectra)
+    requested = requested_spectra(spectra)
+    source = Source(part, None if requested is None else tuple(requested),
+                    None if images is None else tuple(image_files(images)))
     loaded = _load_all(checkpoints, trust=trust_checkpoint, root=root, split=split)
     explainer.check_net(loaded[0].module.detector().net)
-    evaluations = list(_evaluations(loaded, part, spectra))
-    _check_annotated(explainer, evaluations, part)
+    evaluations = list(_evaluations(loaded, source))
+    _check_annotated(explainer, evaluations, source)
     scenes = choose_scenes([dataset.sample_ids for _, dataset in evaluations], num_images, seed)
     sanity_scenes = scenes[:sanity_images] if sanity_check else []
     # ddp_spawn rather than ddp: ddp re-runs the command line for every rank, which would also
@@ -188,8 +207,8 @@ def explain_checkpoints(
     if devices == 1:
         explained = fabric.launch(_explain_share, loaded, evaluations, explainer, scenes, sanity_scenes)
     else:
-        explained = _launch_spawned(fabric, checkpoints, {"root": root, "split": split, "trust": trust_checkpoint}, part, spectra, explainer, scenes,
-                                    sanity_scenes)
+        explained = _launch_spawned(fabric, checkpoints, {"root": root, "split": split, "trust": trust_checkpoint}, source,
+                                    explainer, scenes, sanity_scenes)
     output.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
     try:
@@ -197,7 +216,8 @@ def explain_checkpoints(
         _write_report(scratch, loaded, explainer, scenes, explained, scene_grids, sanity_check, wandb_run,
                       scene_conditions(loaded[0].data.hparams.root, scenes, conditions, night_brightness,
                                        loaded[0].data.hparams.image_dir),
-                      {"part": part, "scene seed": seed, "scenes asked for": num_images, "conditions": conditions
+                      {**({"images": ", ".join(map(str, images)) if isinstance(images, list) else images} if images
+                          else {"part": part}), "scene seed": seed, "scenes asked for": num_images, "conditions": conditions
                        or "<root>/conditions.csv where it exists, else estimated", "night brightness": night_brightness})
         output.mkdir(exist_ok=True)
         for item in scratch.iterdir():
@@ -275,9 +295,8 @@ def _settings_rows(loaded: Sequence[LoadedCheckpoint], explainer: Explainer, sce
     return rows
 
 
-def _launch_spawned(fabric: Fabric, checkpoints: Sequence[str | Path], overrides: dict, part: str,
-                    spectra: Sequence[str] | None, explainer: Explainer, scenes: Sequence[str],
-                    sanity_scenes: Sequence[str]) -> list[Explained]:
+def _launch_spawned(fabric: Fabric, checkpoints: Sequence[str | Path], overrides: dict, source: Source,
+                    explainer: Explainer, scenes: Sequence[str], sanity_scenes: Sequence[str]) -> list[Explained]:
     """The scenes explained by spawned processes. They get paths and load the nets themselves, and
     rank zero hands the gathered results back in a file: Fabric returns a worker's result through a
     pipe that it reads only after the workers exit, so a result larger than the pipe's buffer would
@@ -286,25 +305,28 @@ def _launch_spawned(fabric: Fabric, checkpoints: Sequence[str | Path], overrides
     handle, name = tempfile.mkstemp(prefix="spectral-xai-shares-", suffix=".pkl")
     os.close(handle)
     try:
-        fabric.launch(_explain_spawned, [str(c) for c in checkpoints], overrides, part, spectra, explainer, scenes,
+        fabric.launch(_explain_spawned, [str(c) for c in checkpoints], overrides, source, explainer, scenes,
                       sanity_scenes, Path(name))
         return pickle.loads(Path(name).read_bytes())
     finally:
         os.unlink(name)
 
 
-def _explain_spawned(fabric: Fabric, checkpoints: Sequence[str], overrides: dict, part: str,
-                     spectra: Sequence[str] | None, explainer: Explainer, scenes: Sequence[str],
-                     sanity_scenes: Sequence[str], result: Path) -> None:
+def _explain_spawned(fabric: Fabric, checkpoints: Sequence[str], overrides: dict, source: Source,
+                     explainer: Explainer, scenes: Sequence[str], sanity_scenes: Sequence[str], result: Path) -> None:
     loaded = _load_all(checkpoints, **overrides)
-    explained = _explain_share(fabric, loaded, list(_evaluations(loaded, part, spectra)), explainer, scenes, sanity_scenes)
+    explained = _explain_share(fabric, loaded, list(_evaluations(loaded, source)), explainer, scenes, sanity_scenes)
     if fabric.global_rank == 0:
         result.write_bytes(pickle.dumps(explained))
 
 
-def _check_annotated(explainer: Explainer, evaluations: Sequence[tuple[int, MultispectralDetectionDataset]], part: str) -> None:
+def _check_annotated(explainer: Explainer, evaluations: Sequence[tuple[int, MultispectralDetectionDataset]],
+                     source: Source) -> None:
     """Missed objects and false positives are defined by annotations: a part without any is refused."""
     wanted = [kind for kind in explainer.settings.targets if kind != "detection"]
+    if wanted and source.images:
+        raise SettingsError(f"targets {', '.join(wanted)} need annotated objects, and images of your own carry none")
+    part = source.part
     for _, dataset in evaluations:
         if wanted and not any(len(record.boxes) for record in dataset.records):
             root = Path(dataset.records[0].paths[dataset.spectra[0]]).parents[2] if dataset.records else "the dataset"
@@ -490,19 +512,38 @@ def _complementarity_grids(folder: Path, records: Sequence[ObjectRecord],
     return pngs
 
 
-def _evaluations(loaded: Sequence[LoadedCheckpoint], part: str, spectra: Sequence[str] | None
-                 ) -> Iterator[tuple[int, MultispectralDetectionDataset]]:
+def _evaluations(loaded: Sequence[LoadedCheckpoint], source: Source
+                 ) -> Iterator[tuple[int, MultispectralDetectionDataset | UserImages]]:
     """Every checkpoint (by its index) on every spectrum set it is evaluated on, with the part's
-    dataset under the checkpoint's split of scenes."""
+    dataset under the checkpoint's split of scenes, or the user's images as that net takes them."""
     for which, checkpoint in enumerate(loaded):
-        for spectrum_set in evaluation_spectra(checkpoint.data.spectra, checkpoint.data.fusion, spectra):
+        data = checkpoint.data
+        if source.images:
+            for spectrum_set in image_spectra(data, source.spectra):
+                yield which, user_images(data, source.images, spectrum_set)
+            continue
+        for spectrum_set in evaluation_spectra(checkpoint.data.spectra, checkpoint.data.fusion, source.spectra):
             data = MultispectralDataModule(**{**checkpoint.data.hparams, "spectra": spectrum_set})
             data.load_state_dict(checkpoint.data.state_dict())
             data.setup("test")
-            dataset = data.datasets[part]
+            dataset = data.datasets[source.part]
             if len(dataset) == 0:
-                raise DatasetError(f"{data.hparams.root}: the {part!r} part of split {data.hparams.split!r} is empty")
+                raise DatasetError(f"{data.hparams.root}: the {source.part!r} part of split {data.hparams.split!r} is empty")
             yield which, dataset
+
+
+def user_images(data: MultispectralDataModule, images: Sequence[UserImage], spectra: Sequence[str]) -> UserImages:
+    """``images`` as the net of ``data`` takes them, each being ``spectra``."""
+    return UserImages(images, "+".join(spectra), input_channels(spectra, data.fusion), data.hparams.image_size,
+                      data.hparams.mean, data.hparams.std)
+
+
+def image_spectra(data: MultispectralDataModule, requested: Sequence[str] | None) -> list[list[str]]:
+    """Which spectra a user's images are taken as: those asked for, else a stacked net's all at once
+    or another net's first (a mixed RGB+MIR net: RGB)."""
+    if requested is not None:
+        return evaluation_spectra(data.spectra, data.fusion, requested)
+    return [list(data.spectra)] if data.fusion == "early" else [[data.spectra[0]]]
 
 
 def _model_name(checkpoint: Path, taken: Sequence[str]) -> str:

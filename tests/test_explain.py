@@ -339,3 +339,39 @@ def test_list_methods_prints_every_method_with_its_cost_and_exits(capsys):
     printed = capsys.readouterr().out
     assert all(name in printed for name in REGISTRY)
     assert "cost per box: 500 fwd" in printed and "cost per box: none" in printed
+
+
+@pytest.mark.slow
+def test_a_folder_of_your_own_images_is_explained_by_every_net(checkpoints, synthetic_root, tmp_path, capsys):
+    """``--images``: files of any size and format PIL reads, no annotations; a mixed net takes them as
+    its first spectrum, a stacked net takes a .npy holding every spectrum; a file a net cannot take
+    is one line naming it, exit 2, nothing written."""
+    import numpy as np
+    from spectral_xai.data_modules.user_images import read_user_image
+    rgb = read_user_image(sorted((synthetic_root / "ConvertedImages" / "rgb").glob("*.png"))[0])
+    mir = read_user_image(sorted((synthetic_root / "ConvertedImages" / "mir").glob("*.png"))[0])
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    Image.fromarray((rgb * 255).astype(np.uint8)).resize((200, 150)).save(folder / "street.jpg")
+    Image.fromarray((mir * 255).astype(np.uint8)).save(folder / "street_ir.bmp")
+    output = tmp_path / "mine"
+    args = ["--images", str(folder), "--output", str(output), *FAST_ARGS]
+    assert main([str(checkpoints["fir"]), str(checkpoints["rgb_mir"]), *args]) == 0
+    rows = read_rows(output / "boxes.csv")
+    assert {(row["spectrum"], row["sample_id"]) for row in rows} <= {
+        (spectrum, stem) for spectrum in ("fir", "rgb") for stem in ("street", "street_ir")}
+    assert {row["spectrum"] for row in rows} == {"fir", "rgb"} and {row["judged_against"] for row in rows} == {"detection"}
+    assert "images" in (output / "report.html").read_text()
+
+    stacked = tmp_path / "stacked"
+    stacked.mkdir()
+    np.save(stacked / "both.npy", np.concatenate([rgb, mir], axis=2))
+    assert main([str(checkpoints["rgb_mir_early"]), "--images", str(stacked), "--output", str(tmp_path / "early"),
+                 *FAST_ARGS]) == 0
+    assert {row["spectrum"] for row in read_rows(tmp_path / "early" / "boxes.csv")} == {"rgb+mir"}
+    capsys.readouterr()
+    assert main([str(checkpoints["rgb_mir_early"]), *args[:2], "--output", str(tmp_path / "refused"), *FAST_ARGS]) == 2
+    assert "street.jpg: 3 channels, but the net takes 6" in capsys.readouterr().err
+    assert not (tmp_path / "refused").exists()
+    assert main([str(checkpoints["fir"]), *args[:2], "--targets", "missed", "--output", str(tmp_path / "no"), *FAST_ARGS]) == 2
+    assert "images of your own carry none" in capsys.readouterr().err

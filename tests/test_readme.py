@@ -5,6 +5,7 @@ import io
 import re
 
 import pytest
+from PIL import Image
 
 import spectral_xai
 
@@ -18,12 +19,14 @@ def readme_example() -> str:
 
 
 @pytest.mark.slow
-def test_the_readme_python_example_runs_on_a_trained_net(trained_checkpoint):
+def test_the_readme_python_example_runs_on_a_trained_net(trained_checkpoint, tmp_path, monkeypatch):
     code = readme_example()
     assert '"runs/demo/checkpoints/last.ckpt"' in code
+    monkeypatch.chdir(tmp_path)
     printed = io.StringIO()
     with contextlib.redirect_stdout(printed):
         exec(code.replace('"runs/demo/checkpoints/last.ckpt"', repr(str(trained_checkpoint))), {})
+    assert Image.open(tmp_path / "explained.png").size[0] > 500
     lines = printed.getvalue().splitlines()
     # gradcam and rise, then the two baselines, on the image's top detection
     assert [line.split()[0] for line in lines] == ["gradcam", "rise", "random", "box"], lines
@@ -31,11 +34,13 @@ def test_the_readme_python_example_runs_on_a_trained_net(trained_checkpoint):
 
 
 def test_the_top_level_exports_what_a_notebook_needs():
+    from spectral_xai.api import explain
     from spectral_xai.checkpoint import load_checkpoint
     from spectral_xai.evaluation import ExplainSettings, Explainer
+    from spectral_xai.explainers import list_methods
 
-    assert (spectral_xai.load_checkpoint, spectral_xai.Explainer, spectral_xai.ExplainSettings) == (
-        load_checkpoint, Explainer, ExplainSettings)
+    assert (spectral_xai.explain, spectral_xai.list_methods, spectral_xai.load_checkpoint, spectral_xai.Explainer,
+            spectral_xai.ExplainSettings) == (explain, list_methods, load_checkpoint, Explainer, ExplainSettings)
     assert set(dir(spectral_xai)) == set(spectral_xai.EXPORTS)
     with pytest.raises(AttributeError, match="no attribute 'explainer'"):
         spectral_xai.explainer
