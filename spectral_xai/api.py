@@ -20,6 +20,7 @@ from PIL import Image
 
 from .checkpoint import load_checkpoint, resolve_checkpoint
 from .data_modules.datamodule import MultispectralDataModule
+from .effdet_weights import is_description, load_effdet
 from .data_modules.user_images import UserImage, image_files
 from .evaluation import BoxResult, Explainer, ExplainSettings, SampleExplanation, choose_scenes
 from .lit_modules import EfficientDetModule
@@ -102,8 +103,10 @@ def explain(
     device: str | torch.device = "cpu",
     **setting_values: Any,
 ) -> Explanations:
-    """Explain the detections of ``model`` (a checkpoint written by train.py, a folder or W&B
-    artifact holding one, or the pair :func:`~spectral_xai.checkpoint.load_checkpoint` returns).
+    """Explain the detections of ``model``: a checkpoint written by train.py, a folder or W&B
+    artifact holding one, a YAML description of an EfficientDet trained elsewhere
+    (:mod:`~spectral_xai.effdet_weights`), or the pair :func:`~spectral_xai.checkpoint.load_checkpoint`
+    returns.
 
     Args:
         images: images of your own instead of the dataset's: a folder, a file or a list (any size,
@@ -121,7 +124,7 @@ def explain(
     if settings is not None and setting_values:
         raise SettingsError(f"give settings or its fields as keywords ({', '.join(setting_values)}), not both")
     settings = settings or ExplainSettings(**setting_values)
-    module, data = load_checkpoint(resolve_checkpoint(model)) if isinstance(model, (str, Path)) else model
+    module, data = _load(model) if isinstance(model, (str, Path)) else model
     dataset = _dataset(data, images, part, spectrum)
     indices = (dataset.indices_of(scenes) if scenes is not None
                else dataset.indices_of(choose_scenes([dataset.sample_ids], num_images, seed)))
@@ -134,6 +137,11 @@ def explain(
         module.use_channels_last()
     detector, spec = explainer.prepared(module.detector()), ImageSpec.of(data)
     return Explanations(ExplainedImage(explainer.explain(detector, dataset[i], device).cpu(), spec) for i in indices)
+
+
+def _load(model: str | Path) -> tuple[EfficientDetModule, MultispectralDataModule]:
+    path = resolve_checkpoint(model)
+    return load_effdet(path) if is_description(path) else load_checkpoint(path)
 
 
 def _dataset(data: MultispectralDataModule, images: Any, part: str, spectrum: str | None):

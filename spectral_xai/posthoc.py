@@ -38,6 +38,7 @@ from .data_modules.reader import DatasetError
 from .data_modules.user_images import UserImage, UserImages, image_files
 from .data_modules.datamodule import input_channels
 from .distributed import gather, shard
+from .effdet_weights import is_description, load_effdet
 from .evaluation import BoxResult, Explainer, ExplainSettings, SampleExplanation, boxes_label, choose_scenes
 from .lit_modules import EfficientDetModule
 from .loggers import AutoWandbLogger
@@ -143,7 +144,8 @@ def explain_checkpoints(
     """Explain detections of dataset images with trained checkpoints; returns the output folder.
 
     Args:
-        checkpoints: checkpoint files written by train.py.
+        checkpoints: checkpoint files written by train.py, or YAML descriptions of EfficientDets
+            trained elsewhere (:mod:`~spectral_xai.effdet_weights`).
         output: folder for boxes/, curves/, scenes/, boxes.csv, summary.csv, summary.json, attribution.csv,
             report.html (and sanity/, sanity.csv, sanity.json with ``sanity_check``).
         settings: how detections are explained and scored (methods and their settings, the
@@ -252,10 +254,13 @@ def _load_all(checkpoints: Sequence[str | Path], trust: bool = False, **override
         raise CheckpointError("no checkpoint given")
     loaded, names = [], []
     for path in map(Path, checkpoints):
-        module, data = load_checkpoint(path, map_location="cpu", trust=trust, num_workers=0,
-                                       **{k: v for k, v in overrides.items() if v is not None})
         name = _model_name(path, names)
         names.append(name)
+        if is_description(path):  # a net trained elsewhere: no training state to report
+            loaded.append(LoadedCheckpoint(name, path, *load_effdet(path, trust)))
+            continue
+        module, data = load_checkpoint(path, map_location="cpu", trust=trust, num_workers=0,
+                                       **{k: v for k, v in overrides.items() if v is not None})
         loaded.append(LoadedCheckpoint(name, path, module, data, *_training_state(read_checkpoint(path, trust, mmap=True))))
     return loaded
 

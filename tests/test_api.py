@@ -58,7 +58,7 @@ def test_a_folder_of_images_in_other_sizes_and_formats_is_explained_and_drawn(lo
     size = data.hparams.image_size
     assert all(tuple(e.explanation.image.shape) == (3, size, size) for e in explained)
     figure = explained[0].figure()
-    assert isinstance(figure, Image.Image) and figure.width > 2 * figure.height > 100
+    assert isinstance(figure, Image.Image) and figure.width > figure.height > 100  # the image and one map per box
     rows = explained.rows()
     assert len(rows) == sum(len(e.explanation.targets) for e in explained) >= 3
     assert {row["method"] for row in rows} == {"gradcam"} and all(0 <= row["deletion_auc"] <= 1 for row in rows)
