@@ -23,7 +23,7 @@ import torch
 from torch import nn
 from torchvision.ops import box_iou
 
-from .detection import TARGET_KINDS, DetectionScorer, Detections, EffdetDetector, Scoring, Target
+from .detection import TARGET_KINDS, DetectionScorer, Detections, Detector, Scoring, Target
 from .detection.scoring import PRECISIONS
 from .explainers import SaliencyMethod, create, method_names
 from .explainers.base import MapInfo, check_known
@@ -334,7 +334,7 @@ class Explainer:
         keys = (zlib.crc32(sample_id.encode()), zlib.crc32(spectrum.encode()))
         return {name: method.reseeded(*keys) for name, method in self.methods.items()}
 
-    def prepared(self, detector: EffdetDetector) -> EffdetDetector:
+    def prepared(self, detector: Detector) -> Detector:
         """``detector`` as the settings run it: its perturbation passes compiled where ``compile`` asks."""
         return detector.compile_passes() if self.settings.compile else detector
 
@@ -343,12 +343,12 @@ class Explainer:
         for method in self.methods.values():
             method.check_net(net)
 
-    def scorer(self, detector: EffdetDetector, kinds: Iterable[str] = ("detection",)) -> DetectionScorer:
+    def scorer(self, detector: Detector, kinds: Iterable[str] = ("detection",)) -> DetectionScorer:
         """The run's scorer for targets of ``kinds``, each by its kind's rule, all on one forward
         pass per perturbed image (see :meth:`Scoring.build_for`)."""
         return DetectionScorer(detector, self.scoring.build_for(kinds), self.batch_size, self.precision)
 
-    def targets(self, detector: EffdetDetector, image: torch.Tensor, boxes: torch.Tensor | None = None,
+    def targets(self, detector: Detector, image: torch.Tensor, boxes: torch.Tensor | None = None,
                 labels: torch.Tensor | None = None) -> tuple[list[Target], list[ObjectOutcome]]:
         """What to explain in ``image``, each kind cut to the ``boxes`` setting: its detections
         (those with an area scoring >= ``target_min_score``, best first), the annotated objects
@@ -393,7 +393,7 @@ class Explainer:
         same = labels == label
         return bool(same.any()) and bool((box_iou(box[None].cpu(), boxes[same].cpu()) >= MATCH_IOU).any())
 
-    def explain(self, detector: EffdetDetector, sample: Mapping, device: torch.device | str = "cpu") -> SampleExplanation:
+    def explain(self, detector: Detector, sample: Mapping, device: torch.device | str = "cpu") -> SampleExplanation:
         """Explain ``sample`` (the dataset's dict); its ``targets`` are empty when there was nothing to explain."""
         image = sample["image"].to(device)
         targets, objects = self.targets(detector, image, sample.get("boxes"), sample.get("labels"))

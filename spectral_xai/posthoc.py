@@ -68,7 +68,7 @@ class LoadedCheckpoint:
     val_map: float | None = None  # its val/map, where the run's ModelCheckpoint recorded it
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: Lightning's spawn launcher rebuilds dataclasses field by field
 class Source:
     """What every checkpoint explains: a part of its split of scenes, or images the user brought
     (then no annotations), on the given spectra (default: what the net was trained on)."""

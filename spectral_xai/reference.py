@@ -1,6 +1,7 @@
 """The reference tables of docs/, rendered from the code they describe, so that they cannot drift
 from it: every method with what it shows and what a box costs (the registry), every explanation
-setting with its default and meaning (:class:`~spectral_xai.evaluation.ExplainSettings`), every
+setting with its default and meaning (:class:`~spectral_xai.evaluation.ExplainSettings`), explain.py's
+other options (:func:`~spectral_xai.posthoc.explain_checkpoints`), every
 method's own settings with their types, ranges and defaults (each method's ``SETTINGS``).
 ``benchmarks/readme_tables.py`` writes them into docs/, and a test checks that docs/ holds them."""
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from .evaluation import ExplainSettings
 from .explainers import REGISTRY, create, list_methods
+from .posthoc import explain_checkpoints
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
@@ -36,9 +38,9 @@ def methods_table() -> str:
     return markdown_table(["method", "explains", "cost per box", "settings at their defaults"], rows)
 
 
-def setting_docs(cls: type) -> dict[str, str]:
-    """Each argument's text from the ``Args:`` section of ``cls``'s docstring, on one line."""
-    args = textwrap.dedent(inspect.getdoc(cls).split("Args:\n", 1)[1])
+def setting_docs(documented: Any) -> dict[str, str]:
+    """Each argument's text from the ``Args:`` section of a class's or function's docstring, on one line."""
+    args = textwrap.dedent(inspect.getdoc(documented).split("Args:\n", 1)[1])
     entries = re.split(r"\n(?=\S)", args)  # an entry starts unindented; its continuation lines are indented
     return {name: markdown(" ".join(text.split())) for name, _, text in (entry.partition(":") for entry in entries)}
 
@@ -54,6 +56,15 @@ def settings_table() -> str:
     return markdown_table(["setting", "default", "what it sets"], rows)
 
 
+def run_options_table() -> str:
+    """explain.py's options beside the settings (those of :func:`explain_checkpoints`)."""
+    docs = setting_docs(explain_checkpoints)
+    rows = [[f"`{name}`", f"`{value_text(parameter.default)}`", docs[name]]
+            for name, parameter in inspect.signature(explain_checkpoints).parameters.items()
+            if name not in ("checkpoints", "settings")]
+    return markdown_table(["option", "default", "what it sets"], rows)
+
+
 def method_settings_table() -> str:
     rows = []
     for name in sorted(REGISTRY):
@@ -66,4 +77,5 @@ def method_settings_table() -> str:
 
 
 #: block name in docs/ -> its renderer.
-TABLES = {"methods": methods_table, "settings": settings_table, "method_settings": method_settings_table}
+TABLES = {"methods": methods_table, "settings": settings_table, "run_options": run_options_table,
+          "method_settings": method_settings_table}

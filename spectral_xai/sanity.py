@@ -31,7 +31,7 @@ from typing import Sequence
 
 import torch
 
-from .detection import AnchorScore, DetectionScorer, EffdetDetector, ScoringRule
+from .detection import AnchorScore, DetectionScorer, Detector, ScoringRule
 from .evaluation import Explainer, SampleExplanation
 from .metrics import spearman
 
@@ -64,7 +64,7 @@ class SanityResult:
         return replace(self, saliency=None if self.saliency is None else self.saliency.cpu())
 
 
-def randomised_cascade(detector: EffdetDetector, seed: int = 0) -> list[tuple[str, EffdetDetector]]:
+def randomised_cascade(detector: Detector, seed: int = 0) -> list[tuple[str, Detector]]:
     """A copy of ``detector`` per stage of :data:`CASCADE`, each with its stage's modules and all
     stages above re-initialised (PyTorch's default initialisation, running statistics reset), seeded."""
     generator_state = torch.random.get_rng_state()
@@ -82,7 +82,7 @@ def randomised_cascade(detector: EffdetDetector, seed: int = 0) -> list[tuple[st
         torch.random.set_rng_state(generator_state)
 
 
-def sanity_check(explainer: Explainer, trained: EffdetDetector, cascade: Sequence[tuple[str, EffdetDetector]],
+def sanity_check(explainer: Explainer, trained: Detector, cascade: Sequence[tuple[str, Detector]],
                  explained: SampleExplanation) -> list[SanityResult]:
     """Every method's maps of ``explained``'s boxes again under each randomised net of ``cascade``,
     compared with the ``trained`` net's maps. Perturbation methods are scored by the ``anchor`` rule
@@ -129,5 +129,5 @@ def sanity_check(explainer: Explainer, trained: EffdetDetector, cascade: Sequenc
     return results
 
 
-def _scorer(explainer: Explainer, detector: EffdetDetector, rule: ScoringRule) -> DetectionScorer:
+def _scorer(explainer: Explainer, detector: Detector, rule: ScoringRule) -> DetectionScorer:
     return DetectionScorer(detector, rule, explainer.batch_size, explainer.precision)

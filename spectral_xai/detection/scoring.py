@@ -13,7 +13,8 @@ from typing import Any, Iterable, Iterator, Mapping, Sequence
 import torch
 from torchvision.ops import box_iou
 
-from .detector import TARGET_KINDS, Detections, EffdetDetector, Raw, Target
+from .detector import TARGET_KINDS, Detections, Raw, Target
+from .protocol import Detector
 from ..settings import Setting, check_settings
 
 
@@ -34,7 +35,7 @@ def _gather(detections: Detections, scores: torch.Tensor, index: torch.Tensor) -
 
 class ScoringRule(ABC):
     #: Detections scoring below this cannot change the rule's answer, so the detector may drop them
-    #: before NMS (see :meth:`EffdetDetector.decode`).
+    #: before NMS (see :meth:`Detector.decode`).
     min_score: float = 0.0
     #: RISE divides each pixel's weighted sum by how often the masks kept it (xaitk-saliency's D-RISE)
     #: instead of by the expected N * p (the RISE paper's).
@@ -43,7 +44,7 @@ class ScoringRule(ABC):
     #: its windows).
     reidentifies: bool = True
 
-    def read(self, detector: EffdetDetector, raw: Raw) -> Any:
+    def read(self, detector: Detector, raw: Raw) -> Any:
         """What the rule scores of a batch's head outputs: the decoded detections at its floor."""
         return detector.decode(raw, self.min_score)
 
@@ -116,10 +117,10 @@ class AnchorScore(ScoringRule):
 
     reidentifies = False
 
-    def read(self, detector: EffdetDetector, raw: Raw) -> tuple[EffdetDetector, Raw]:
+    def read(self, detector: Detector, raw: Raw) -> tuple[Detector, Raw]:
         return detector, raw
 
-    def __call__(self, outputs: tuple[EffdetDetector, Raw], target: Target) -> Match:
+    def __call__(self, outputs: tuple[Detector, Raw], target: Target) -> Match:
         detector, raw = outputs
         level, a, y, x = detector.locate(raw, target.anchor)
         c = detector.num_classes
@@ -132,7 +133,7 @@ class TargetRules(ScoringRule):
     """Targets of several kinds in one image (detections, missed objects, false positives), each
     scored by its own kind's rule from one reading of each perturbed batch: the detections decoded
     once, at the lowest floor among the rules. Decoding at a lower floor keeps every detection at or
-    above a higher one, in the same order (see :meth:`EffdetDetector.decode`), and each rule applies
+    above a higher one, in the same order (see :meth:`Detector.decode`), and each rule applies
     its own floor, so every target scores exactly as under its own rule alone, for one forward pass."""
 
     def __init__(self, rules: Mapping[str, ScoringRule]):
@@ -143,7 +144,7 @@ class TargetRules(ScoringRule):
         self.reader = min(self.rules.values(), key=lambda rule: rule.min_score)
         self.min_score, self.reidentifies = self.reader.min_score, self.reader.reidentifies
 
-    def read(self, detector: EffdetDetector, raw: Raw) -> Any:
+    def read(self, detector: Detector, raw: Raw) -> Any:
         return self.reader.read(detector, raw)
 
     def normalised_by_coverage(self, target: Target) -> bool:
@@ -218,7 +219,7 @@ class DetectionScorer:
     digit changes a map by noise; gradient methods always run in full precision. On a CPU it is
     slower than ``32``, hence not the default."""
 
-    def __init__(self, detector: EffdetDetector, rule: ScoringRule | None = None, batch_size: int = 32,
+    def __init__(self, detector: Detector, rule: ScoringRule | None = None, batch_size: int = 32,
                  precision: str = "32"):
         check_precision(precision)
         self.detector = detector

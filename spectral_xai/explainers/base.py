@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..detection import DetectionScorer, EffdetDetector, Target
+from ..detection import DetectionScorer, Detector, Target
 from ..settings import Setting, SettingsError, check_layer, check_settings, name_list, unknown_name
 
 
@@ -248,6 +248,6 @@ class GradientMethod(MultiTargetMethod):
         return maps
 
     @abstractmethod
-    def saliency_chunk(self, detector: EffdetDetector, x: torch.Tensor,
+    def saliency_chunk(self, detector: Detector, x: torch.Tensor,
                        targets: Sequence[Sequence[Target]]) -> list[list[torch.Tensor]]:
         """Unnormalised maps per image of ``x`` (a batch that autograd tracks) and per target."""

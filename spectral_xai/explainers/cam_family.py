@@ -10,7 +10,7 @@ import torch
 from .base import normalize, register
 from ..settings import Setting, SettingsError
 from .gradcam import FeatureGradientCAM, GradCAM
-from ..detection import EffdetDetector, Target
+from ..detection import Detector, Target
 from ..detection.detector import Raw
 
 EPS = 1e-7
@@ -61,7 +61,7 @@ class ODAMBox(HiResCAM):
     def cost(self) -> str:
         return f"1 fwd + {len(self.coordinates) + self.with_class} head-only bwd"
 
-    def outputs(self, detector: EffdetDetector, raw: Raw, target: Target, image: int) -> list[torch.Tensor]:
+    def outputs(self, detector: Detector, raw: Raw, target: Target, image: int) -> list[torch.Tensor]:
         box = detector.box(raw, target, image)
         corners = [box[CORNERS.index(c)] for c in self.coordinates]
         return [detector.logit(raw, target, image), *corners] if self.with_class else corners

@@ -12,7 +12,7 @@ from typing import Iterator, Sequence
 import torch
 from torch import nn
 
-from ..detection import EffdetDetector, Target
+from ..detection import Detector, Target
 
 
 @contextmanager
@@ -38,7 +38,7 @@ def features_for_level(calls: list[torch.Tensor], level: int, layer: str) -> tor
     return calls[0][level] if isinstance(calls[0], (list, tuple)) else calls[0]
 
 
-def features_by_level(detector: EffdetDetector, image: torch.Tensor, layer: str,
+def features_by_level(detector: Detector, image: torch.Tensor, layer: str,
                       targets: Sequence[Target]) -> Iterator[tuple[torch.Tensor, list[int]]]:
     """One forward pass without gradients, then for each pyramid level that holds targets: the
     features [1, K, h, w] entering ``layer`` at that level and the indices of its targets. Methods

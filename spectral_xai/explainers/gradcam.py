@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from .base import GradientMethod, register
 from ..settings import Setting
-from ..detection import EffdetDetector, Target
+from ..detection import Detector, Target
 from ..detection.detector import Raw
 from .features import features_for_level, tap_inputs
 
@@ -41,7 +41,7 @@ class FeatureGradientCAM(GradientMethod):
     def combine(self, features: torch.Tensor, gradient: torch.Tensor) -> torch.Tensor:
         """A, g [1, K, h, w] -> map [1, 1, h, w]."""
 
-    def outputs(self, detector: EffdetDetector, raw: Raw, target: Target, image: int) -> list[torch.Tensor]:
+    def outputs(self, detector: Detector, raw: Raw, target: Target, image: int) -> list[torch.Tensor]:
         """The scalars explained, each differentiable to the features: the target's class logit in
         image ``image`` of the batch."""
         return [detector.logit(raw, target, image)]
@@ -51,7 +51,7 @@ class FeatureGradientCAM(GradientMethod):
         (cam,) = cams
         return cam
 
-    def saliency_chunk(self, detector: EffdetDetector, x: torch.Tensor,
+    def saliency_chunk(self, detector: Detector, x: torch.Tensor,
                        targets: Sequence[Sequence[Target]]) -> list[list[torch.Tensor]]:
         with tap_inputs(detector.net, self.layer) as calls:
             raw = detector.raw(x)

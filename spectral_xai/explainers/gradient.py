@@ -7,7 +7,7 @@ from typing import Sequence
 import torch
 
 from .base import GradientMethod, register
-from ..detection import EffdetDetector, Target
+from ..detection import Detector, Target
 
 
 @register("gradient", "the input gradient of the class logit, maximum over channels")
@@ -16,7 +16,7 @@ class InputGradient(GradientMethod):
     input). Summing the boxes' logits into one backward pass would mix their gradients, so each box
     gets its own backward pass from the one shared forward pass."""
 
-    def saliency_chunk(self, detector: EffdetDetector, x: torch.Tensor,
+    def saliency_chunk(self, detector: Detector, x: torch.Tensor,
                        targets: Sequence[Sequence[Target]]) -> list[list[torch.Tensor]]:
         raw = detector.raw(x)
         return [[torch.autograd.grad(detector.logit(raw, target, image), x, retain_graph=True)[0][image].abs().amax(dim=0)
