@@ -17,7 +17,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import pytorch_lightning as pl
 import torch
@@ -165,6 +165,14 @@ class ExplanationCallback(pl.Callback):
         pl_module.log_dict({**scalars, **method_scalars(results, list(self.explainer.methods)),
                             **spectrum_scalars(results), **comparison_scalars(compared), **self._stability(results)},
                            rank_zero_only=True)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The last explained epoch's (shrunk) maps, kept in checkpoints so that the stability of the
+        first epoch after a resume is measured against them."""
+        return {"previous_maps": [[list(box), method, saliency] for (box, method), saliency in self.previous_maps.items()]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.previous_maps = {(tuple(box), method): saliency for box, method, saliency in state_dict.get("previous_maps", [])}
 
     def _stability(self, results: Sequence[BoxResult]) -> dict[str, float]:
         """``explain/<method>/stability``: each explained detection's map against its map at the

@@ -37,13 +37,13 @@ SETTINGS = dict(methods=METHODS, method_settings={"rise": {"n_masks": 8}}, step=
 FAST = dict(settings=ExplainSettings(**SETTINGS), num_images=2)
 
 
-def fit(root, logger, callbacks, epochs=2, checkpoints=None):
+def fit(root, logger, callbacks, epochs=2, checkpoints=None, ckpt_path=None):
     pl.seed_everything(0)
     dm = MultispectralDataModule(str(root), image_size=128, batch_size=2, num_workers=0, val_fraction=0.2)
     trainer = pl.Trainer(accelerator="cpu", devices=1, max_epochs=epochs, limit_train_batches=2, limit_val_batches=1,
                          logger=logger, callbacks=callbacks + ([checkpoints] if checkpoints else []),
                          enable_progress_bar=False, enable_checkpointing=checkpoints is not None, num_sanity_val_steps=1)
-    trainer.fit(EfficientDetModule(CLASS_NAMES, image_size=128), dm)
+    trainer.fit(EfficientDetModule(CLASS_NAMES, image_size=128), dm, ckpt_path=ckpt_path)
     return trainer
 
 
@@ -127,6 +127,24 @@ def test_the_table_holds_each_rows_image_and_overlay_with_its_boxes(wandb_fit):
         images = {row[column("image")]["path"] for row in content["data"]}
         overlays = {row[column("overlay")]["path"] for row in content["data"]}
         assert len(images) == 2 and len(overlays) == 2 * len(METHODS)
+
+
+@pytest.mark.slow
+def test_stability_is_measured_across_a_resume(wandb_fit, synthetic_root, tmp_path):
+    """The callback's last maps travel in the checkpoint: the first epoch a resumed run explains
+    (Lightning repeats the validation the checkpoint was written in) already logs its stability,
+    against the maps before the interruption, as an uninterrupted run would; a fresh callback could not."""
+    trainer, _, _, out = wandb_fit
+    (original,) = [c for c in trainer.callbacks if isinstance(c, ExplanationCallback)]
+    assert original.previous_maps
+    resumed = ExplanationCallback(**FAST, media_pixels=64)
+    fit(synthetic_root, CSVLogger(tmp_path), [resumed], epochs=3, ckpt_path=out / "checkpoints" / "last.ckpt")
+    (metrics,) = tmp_path.glob("**/metrics.csv")
+    rows = read_rows(metrics)
+    explained = [row["epoch"] for row in rows if row.get("explain/gradcam/seconds_per_box")]
+    stable = [row["epoch"] for row in rows if row.get("explain/gradcam/stability")]
+    assert explained and stable == explained
+    assert all(-1 <= float(row["explain/gradcam/stability"]) <= 1 for row in rows if row.get("explain/gradcam/stability"))
 
 
 def test_stability_summary_and_config_answer_which_run_this_is(wandb_fit):
