@@ -56,7 +56,7 @@ import torch
 
 warnings.filterwarnings("ignore")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from result_files import add_results_argument, spread, write_result  # noqa: E402
+from result_files import add_results_argument, alternated, spread, timed, write_result  # noqa: E402
 from trained import add_checkpoint_argument, at_size, checkpoint_path, validation_images  # noqa: E402
 
 from spectral_xai.detection import DetectionScorer, EffdetDetector, Scoring, Target  # noqa: E402
@@ -98,9 +98,7 @@ class Work:
 
 
 def seconds(fn) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
+    return timed(fn)[0]
 
 
 def unavoidable_work(method: SaliencyMethod, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> Work:
@@ -178,19 +176,12 @@ def method_costs(args, scorer: DetectionScorer, image: torch.Tensor, target: Tar
     recorder = RecordingScorer(scorer)
     insertion_deletion(recorder, image, saliency, target, step=args.step)
     work["insertion+deletion"] = Work(recorder.chunks, 0, 0)
-    timed: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name in runs}
-    for round_ in range(args.rounds):
-        for name, run in runs.items():
-            arms = [lambda: baseline_seconds(detector, work[name], image, target, floor), lambda: seconds(run)]
-            # Alternated within the round and their order swapped between rounds, so that neither
-            # arm always runs on a warmer cache.
-            first, second = (0, 1) if round_ % 2 == 0 else (1, 0)
-            measured = {first: arms[first](), second: arms[second]()}
-            timed[name][0].append(measured[0])
-            timed[name][1].append(measured[1])
+    measured = {name: alternated({"baseline": lambda: baseline_seconds(detector, work[name], image, target, floor),
+                                  "method": lambda: seconds(run)}, args.rounds) for name, run in runs.items()}
     print(f"{'method':<20}{'ratio min/med/max':>20}{'goal':>6}{'method s':>10}  model evaluations")
     figures = {}
-    for name, (base, spent) in timed.items():
+    for name, arms in measured.items():
+        base, spent = arms["baseline"], arms["method"]
         ratio = spread([s / b for s, b in zip(spent, base)], 3)
         goal = 1.5 if work[name].gradient_passes else 1.15
         figures[name] = {"ratio": ratio, "goal": goal, "seconds": spread(spent), "baseline_seconds": spread(base),
@@ -211,12 +202,8 @@ def floor_saving(args, scorer: DetectionScorer, image: torch.Tensor, target: Tar
     def decode(min_score: float) -> float:
         with torch.no_grad():
             return seconds(lambda: [scorer.detector(chunk, min_score) for chunk in recorder.chunks]) / images
-    with_floor, without = [], []
-    for round_ in range(args.rounds):
-        order = (floor, 0.0) if round_ % 2 == 0 else (0.0, floor)
-        measured = {score: decode(score) for score in order}
-        with_floor.append(measured[floor])
-        without.append(measured[0.0])
+    measured = alternated({"with": lambda: decode(floor), "without": lambda: decode(0.0)}, args.rounds)
+    with_floor, without = measured["with"], measured["without"]
     ratio = spread([w / f for w, f in zip(without, with_floor)], 3)
     print(f"perturbed images ({images}: RISE's and the metric's) at score >= {floor}: "
           f"{spread(with_floor)['median'] * 1000:.1f} ms/image, without the floor "
@@ -325,15 +312,10 @@ def shared_perturbations(args, detector: EffdetDetector, image: torch.Tensor) ->
     for rule in (Scoring("matched", min_score=min(0.05, threshold)), Scoring("drise")):
         rise = create("rise", n_masks=args.rise_masks)
         scorer = DetectionScorer(detector, rule.build(), args.batch_size)
-        alone_seconds, joint_seconds = [], []
-        for round_ in range(args.rounds):
-            one, many = [], []
-            arms = {"alone": lambda: one.extend(rise.explain_all(scorer, image, targets[:1])),
-                    "joint": lambda: many.extend(rise.explain_all(scorer, image, targets))}
-            order = ("alone", "joint") if round_ % 2 == 0 else ("joint", "alone")
-            measured = {arm: seconds(arms[arm]) for arm in order}
-            alone_seconds.append(measured["alone"])
-            joint_seconds.append(measured["joint"])
+        measured = alternated({"alone": lambda: timed(lambda: rise.explain_all(scorer, image, targets[:1])),
+                               "joint": lambda: timed(lambda: rise.explain_all(scorer, image, targets))}, args.rounds)
+        alone_seconds, joint_seconds = ([s for s, _ in measured[arm]] for arm in ("alone", "joint"))
+        one, many = measured["alone"][-1][1], measured["joint"][-1][1]
         last = rise(scorer, image, targets[-1])
         differences = [float((many[0] - one[0]).abs().max()), float((many[-1] - last).abs().max())]
         ratio = spread([j / a for j, a in zip(joint_seconds, alone_seconds)], 3)
@@ -381,16 +363,12 @@ def layout_speeds(args, detector: EffdetDetector, image: torch.Tensor, target: T
     work["insertion+deletion"] = Work(recorder.chunks, 0, 0)
     print(f"{'method':<20}{'layout':>14}{'s per box':>11}{'/ own evaluations':>19}{'vs eager':>10}{'map r':>10}")
     for name, run in runs.items():
-        spent = {layout: [] for layout in layouts}
-        base = {layout: [] for layout in layouts}
-        outputs = {}
-        for round_ in range(args.rounds):
-            # Rotated between rounds, so that no layout always runs on a warmer cache.
-            for layout in layouts[round_ % len(layouts):] + layouts[:round_ % len(layouts)]:
-                start = time.perf_counter()
-                outputs[layout] = run(scorers[layout])
-                spent[layout].append(time.perf_counter() - start)
-                base[layout].append(baseline_seconds(variants[layout], work[name], image, target, floor))
+        measured = alternated({layout: lambda layout=layout: (
+            timed(lambda: run(scorers[layout])), baseline_seconds(variants[layout], work[name], image, target, floor))
+            for layout in layouts}, args.rounds)
+        spent = {layout: [s for (s, _), _ in rounds_] for layout, rounds_ in measured.items()}
+        base = {layout: [b for _, b in rounds_] for layout, rounds_ in measured.items()}
+        outputs = {layout: rounds_[-1][0][1] for layout, rounds_ in measured.items()}
         figures[name] = {}
         for layout in layouts:
             metric = name == "insertion+deletion"  # two AUCs, compared by their largest difference

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Hashable, Iterable, Iterator, Sequence
@@ -46,7 +45,7 @@ from xaitk_saliency.impls.gen_object_detector_blackbox_sal.drise import DRISESta
 
 warnings.filterwarnings("ignore")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from result_files import add_results_argument, spread, write_result  # noqa: E402
+from result_files import add_results_argument, alternated, spread, timed, write_result  # noqa: E402
 from trained import REPO, add_checkpoint_argument, checkpoint_path, validation_images  # noqa: E402
 
 from spectral_xai.detection import DetectionScorer, EffdetDetector, Scoring, Target  # noqa: E402
@@ -58,12 +57,6 @@ from tests.helpers.xaitk_format import perturbed_detections, reference_detection
 CAMS = {"gradcam": GradCAM, "hirescam": HiResCAM, "scorecam": ScoreCAM}
 LAYER = "class_net.predict"
 GRID, P = 8, 0.1
-
-
-def seconds(fn) -> tuple[float, object]:
-    start = time.perf_counter()
-    out = fn()
-    return time.perf_counter() - start, out
 
 
 def correlation(a, b) -> float | None:
@@ -155,13 +148,9 @@ def cam_peers(detector: EffdetDetector, image: torch.Tensor, targets: Sequence[T
 
 def compare(name: str, ours, theirs, rounds: int, same_inputs: bool) -> dict:
     """Both timed each round, alternately; the maps of the last round compared box by box."""
-    ours_s, theirs_s = [], []
-    for round_ in range(rounds):
-        order = ("ours", "theirs") if round_ % 2 == 0 else ("theirs", "ours")
-        runs = {arm: seconds(ours if arm == "ours" else theirs) for arm in order}
-        ours_s.append(runs["ours"][0])
-        theirs_s.append(runs["theirs"][0])
-    ours_maps, theirs_maps = runs["ours"][1], runs["theirs"][1]
+    measured = alternated({"ours": lambda: timed(ours), "theirs": lambda: timed(theirs)}, rounds)
+    ours_s, theirs_s = ([s for s, _ in measured[arm]] for arm in ("ours", "theirs"))
+    ours_maps, theirs_maps = measured["ours"][-1][1], measured["theirs"][-1][1]
     r = [correlation(a, b) for a, b in zip(ours_maps, theirs_maps)]
     ratio = spread([o / t for o, t in zip(ours_s, theirs_s)], 3)
     return {"ratio": ratio, "ours_seconds": spread(ours_s), "theirs_seconds": spread(theirs_s),

@@ -15,8 +15,9 @@ import shlex
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable, Mapping
 
 import torch
 
@@ -29,6 +30,26 @@ def spread(values: Iterable[float], digits: int = 4) -> dict[str, Any]:
     values = [float(v) for v in values]
     return {"min": round(min(values), digits), "median": round(statistics.median(values), digits),
             "max": round(max(values), digits), "rounds": [round(v, digits) for v in values]}
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """Seconds ``fn`` took, and what it returned."""
+    start = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - start, out
+
+
+def alternated(arms: Mapping[str, Callable[[], Any]], rounds: int) -> dict[str, list[Any]]:
+    """Each arm run once per round, the arms' order rotated from round to round so that none always
+    runs first (on a colder cache) or last; per arm, what it returned in each round (its own
+    measurement: seconds from :func:`timed`, steps per second, ...). The benchmarks' one A/B loop."""
+    names = list(arms)
+    results: dict[str, list[Any]] = {name: [] for name in names}
+    for round_ in range(rounds):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            results[name].append(arms[name]())
+    return results
 
 
 def add_results_argument(parser: argparse.ArgumentParser) -> None:

@@ -29,7 +29,7 @@ from spectral_xai.lit_modules.efficientdet import effdet_targets
 
 warnings.filterwarnings("ignore")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from result_files import add_results_argument, spread, write_result  # noqa: E402
+from result_files import add_results_argument, alternated, spread, write_result  # noqa: E402
 
 
 def make_batches(n: int, batch_size: int, size: int) -> list[dict]:
@@ -92,12 +92,9 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(0)
     template = EfficientDetModule(CLASS_NAMES, image_size=args.image_size)
     batches = make_batches(args.steps + args.warmup, args.batch_size, args.image_size)
-    bare, lightning = [], []
-    for round_ in range(args.rounds):
-        arms = [lambda: bare.append(bare_loop(copy.deepcopy(template), batches, args.warmup)),
-                lambda: lightning.append(lightning_loop(copy.deepcopy(template), batches, args.warmup))]
-        for arm in arms if round_ % 2 == 0 else arms[::-1]:  # neither always first
-            arm()
+    measured = alternated({"bare": lambda: bare_loop(copy.deepcopy(template), batches, args.warmup),
+                           "lightning": lambda: lightning_loop(copy.deepcopy(template), batches, args.warmup)}, args.rounds)
+    bare, lightning = measured["bare"], measured["lightning"]
     figures = {"bare_steps_per_s": spread(bare), "lightning_steps_per_s": spread(lightning),
                "lightning_over_bare": spread([l / b for l, b in zip(lightning, bare)], 3), "goal": 0.95}
     print(f"image {args.image_size}px, batch {args.batch_size}, {args.steps} timed steps x {args.rounds} rounds, "
