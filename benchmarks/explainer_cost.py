@@ -372,13 +372,17 @@ def layout_speeds(args, detector: EffdetDetector, image: torch.Tensor, target: T
         figures[name] = {}
         for layout in layouts:
             metric = name == "insertion+deletion"  # two AUCs, compared by their largest difference
-            agreement = (float((outputs[layout] - outputs["eager"]).abs().max()) if metric else
-                         float(torch.corrcoef(torch.stack([outputs[layout].flatten(), outputs["eager"].flatten()]))[0, 1]))
+            difference = float((outputs[layout] - outputs["eager"]).abs().max())
+            # A blank map (no mask re-identified the box) has no correlation: its largest difference says it all.
+            blank = not metric and bool(outputs["eager"].max() == outputs["eager"].min())
+            agreement = difference if metric or blank else float(
+                torch.corrcoef(torch.stack([outputs[layout].flatten(), outputs["eager"].flatten()]))[0, 1])
             figures[name][layout] = {
                 "seconds_per_box": spread(spent[layout], 3),
                 "over_own_evaluations": spread([s / b for s, b in zip(spent[layout], base[layout])], 3),
                 "over_eager": spread([s / e for s, e in zip(spent[layout], spent["eager"])], 3),
-                "auc_difference_to_eager" if metric else "map_r_to_eager": round(agreement, 6)}
+                "auc_difference_to_eager" if metric else "map_difference_to_eager" if blank else "map_r_to_eager":
+                    round(agreement, 6)}
             f = figures[name][layout]
             print(f"{name:<20}{layout:>14}{f['seconds_per_box']['median']:>11.3f}{f['over_own_evaluations']['median']:>19.3f}"
                   f"{f['over_eager']['median']:>10.3f}{agreement:>10.4f}")

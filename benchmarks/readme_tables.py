@@ -185,6 +185,7 @@ def layouts() -> str:
             continue
         for layout, f in by_layout.items():
             agreement = (f"map r {f['map_r_to_eager']:.5f}" if "map_r_to_eager" in f
+                         else f"blank map, differs by {f['map_difference_to_eager']:.1e}" if "map_difference_to_eager" in f
                          else f"AUCs differ by {f['auc_difference_to_eager']:.1e}")
             rows.append([name, layout, spread(f["seconds_per_box"], 2), spread(f["over_own_evaluations"], 2),
                          spread(f["over_eager"], 2), agreement])
