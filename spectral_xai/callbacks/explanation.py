@@ -166,6 +166,14 @@ class ExplanationCallback(pl.Callback):
                             **spectrum_scalars(results), **comparison_scalars(compared), **self._stability(results)},
                            rank_zero_only=True)
 
+    @property
+    def state_key(self) -> str:
+        """One per differently configured callback, so that a run with several keeps each one's state."""
+        settings = self.explainer.settings
+        return self._generate_state_key(methods=settings.methods, targets=settings.targets, boxes=settings.boxes,
+                                        target_min_score=settings.target_min_score, num_images=self.num_images,
+                                        every_n_epochs=self.every_n_epochs, seed=self.seed, time_budget_s=self.time_budget_s)
+
     def state_dict(self) -> dict[str, Any]:
         """The last explained epoch's (shrunk) maps, kept in checkpoints so that the stability of the
         first epoch after a resume is measured against them."""
