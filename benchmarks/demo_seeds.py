@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from result_files import add_results_argument, spread, write_result  # noqa: E402
 from trained import REPO  # noqa: E402
-from tests.helpers.wandb_records import history  # noqa: E402
+from spectral_xai.wandb_records import history  # noqa: E402
 
 VARIANTS = {"shipped": ("as shipped", []), "raw": ("raw weights (--model.ema_decay null)", ["--model.ema_decay", "null"])}
 QUICK = ["--trainer.max_epochs", "2", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",

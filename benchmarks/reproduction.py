@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from result_files import add_results_argument, write_result  # noqa: E402
 from trained import REPO  # noqa: E402
-from tests.helpers.wandb_records import history  # noqa: E402
+from spectral_xai.wandb_records import history  # noqa: E402
 
 from spectral_xai.statistics import ALPHA, VERDICTS, Comparison, primary_sentences  # noqa: E402
 

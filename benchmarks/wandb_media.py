@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 from result_files import add_results_argument, write_result  # noqa: E402
-from tests.helpers.wandb_records import artifacts, finish_run  # noqa: E402
+from spectral_xai.wandb_records import artifacts, finish_run  # noqa: E402
 
 from spectral_xai.cached_nets import synthetic_dataset  # noqa: E402
 from spectral_xai.callbacks import ExplanationCallback  # noqa: E402

@@ -10,7 +10,7 @@ from spectral_xai.explainers import REGISTRY
 from spectral_xai.sanity import CASCADE
 
 from .helpers.outputs import explain_py, read_rows
-from .helpers.wandb_records import history
+from spectral_xai.wandb_records import history
 
 
 @pytest.mark.slow

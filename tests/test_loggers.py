@@ -9,7 +9,7 @@ from spectral_xai.loggers import AutoWandbLogger, wandb_account_configured
 from spectral_xai.settings import SettingsError
 
 from .helpers.training import REPO
-from .helpers.wandb_records import finish_run, history
+from spectral_xai.wandb_records import finish_run, history
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ MIDWAY = """
 import json, logging, os, signal, sys, time
 from pathlib import Path
 from spectral_xai.loggers import AutoWandbLogger
-from tests.helpers.wandb_records import finish_run
+from spectral_xai.wandb_records import finish_run
 
 out = Path(sys.argv[1])
 warnings = []

@@ -18,7 +18,7 @@ from spectral_xai.settings import user_error_in
 from .helpers.hostile import RunsCode
 from .helpers.signals import hold_at, signal_when_held
 from .helpers.training import REPO, run_cli, tiny_args, train_py
-from .helpers.wandb_records import finish_run, history
+from spectral_xai.wandb_records import finish_run, history
 
 CONFIGS = sorted(str(p.relative_to(REPO)) for p in (REPO / "configs").rglob("*.yaml") if not p.name.startswith(("recipe_", "reproduce_")))
 

@@ -26,7 +26,7 @@ from spectral_xai.settings import SettingsError
 
 from ..helpers.outputs import read_rows
 from ..helpers.training import fit_ddp_subprocess
-from ..helpers.wandb_records import artifacts, config, finish_run, history, summary
+from spectral_xai.wandb_records import artifacts, config, finish_run, history, summary
 
 # One gradient and one perturbation method: what the callback does with a method does not depend on
 # which one it is (SIDU and the others are exercised in tests/test_evaluation.py and tests/explainers).

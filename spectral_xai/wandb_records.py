@@ -1,4 +1,6 @@
-"""Reading an offline W&B run's history back from its ``run-<id>.wandb`` file.
+"""Reading an offline W&B run back from its ``run-<id>.wandb`` file: its history, config, summary
+and logged artifacts, without syncing it (a cluster node with no route to W&B; the tests and
+benchmarks check real runs this way).
 
 wandb 0.31 ships no reader. The file is a 7-byte header (":W&B", magic, version) followed by
 LevelDB-log framing: 32 KiB blocks of records (crc32 uint32, length uint16, type uint8, data),
