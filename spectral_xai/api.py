@@ -27,7 +27,7 @@ from .lit_modules import EfficientDetModule
 from .posthoc import image_spectra, user_images
 from .reporting.figures import explanation_figure
 from .reporting.tables import box_fields, box_row, input_spectra
-from .settings import SettingsError
+from .settings import Setting, SettingsError
 
 Model = str | Path | tuple[EfficientDetModule, MultispectralDataModule]
 
@@ -96,7 +96,7 @@ def explain(
     *,
     part: str = "test",
     scenes: Sequence[str] | None = None,
-    num_images: int = 4,
+    num_images: int | None = None,
     seed: int = 0,
     spectrum: str | None = None,
     settings: ExplainSettings | None = None,
@@ -113,8 +113,9 @@ def explain(
             any format PIL reads, ``.npy`` for a stacked input; see
             :class:`~spectral_xai.data_modules.user_images.UserImages`). They carry no annotations.
         part: without ``images``, the part of the checkpoint's split of scenes to take them from.
-        scenes: those scenes (sample ids) of ``part``; otherwise ``num_images`` of them, chosen with
-            ``seed`` as explain.py chooses.
+        scenes: those scenes (sample ids) of ``part``; otherwise ``num_images`` of them (default: 4
+            of the dataset's scenes, or every image of your own), chosen with ``seed`` as explain.py
+            chooses.
         spectrum: which spectrum ``images`` are, for a net trained on several (a mixed RGB+MIR net);
             default: the net's first. Dataset scenes are explained on every spectrum the net takes.
         settings: an :class:`ExplainSettings`; or give its fields as keywords
@@ -126,10 +127,15 @@ def explain(
     settings = settings or ExplainSettings(**setting_values)
     module, data = _load(model) if isinstance(model, (str, Path)) else model
     dataset = _dataset(data, images, part, spectrum)
-    indices = (dataset.indices_of(scenes) if scenes is not None
-               else dataset.indices_of(choose_scenes([dataset.sample_ids], num_images, seed)))
-    if scenes is not None and not indices:
-        raise SettingsError(f"scenes {list(scenes)}: none is in the {part!r} part")
+    if num_images is not None:
+        Setting(int, low=1).check("explain", "num_images", num_images)
+    if scenes is not None:
+        indices = dataset.indices_of(scenes)
+        if not indices:
+            raise SettingsError(f"scenes {list(scenes)}: none is in the {part!r} part")
+    else:  # every image of your own, or a seeded choice of the dataset's scenes
+        count = num_images or (len(dataset) if images is not None else 4)
+        indices = dataset.indices_of(choose_scenes([dataset.sample_ids], count, seed))
     explainer = Explainer(settings)
     explainer.check_net(module.detector().net)
     module = module.eval().to(device)

@@ -112,6 +112,8 @@ def requested_spectra(spectra: str | Sequence[str] | None) -> list[str] | None:
     return chosen or None
 
 
+#: Dataset scenes explained when ``num_images`` is not given (images of your own: all of them).
+DEFAULT_SCENES = 20
 RUN_SETTINGS = {"part": Setting(str, choices=("train", "val", "test")), "num_images": Setting(int, low=1),
                 "scene_grids": Setting(int, low=0), "seed": Setting(int, low=0), "devices": Setting(int, low=1),
                 "accelerator": Setting(str, choices=("auto", "cpu", "cuda", "gpu", "mps")),
@@ -128,7 +130,7 @@ def explain_checkpoints(
     part: str = "test",
     spectra: str | list[str] | None = None,
     images: str | list[str] | None = None,
-    num_images: int = 20,
+    num_images: int | None = None,
     scene_grids: int = 4,
     seed: int = 0,
     accelerator: str = "auto",
@@ -160,8 +162,9 @@ def explain_checkpoints(
             in any size and any format PIL reads (``.npy`` arrays for a stacked input), resized and
             normalised as the net was trained. They carry no annotations: ``targets`` can only be
             detections, and the localisation scores are judged against the detection itself.
-        num_images: scenes to explain: one seeded choice of sample ids shared by every checkpoint
-            and spectrum (each explains the chosen scenes it has in ``part``).
+        num_images: scenes to explain (default 20; with ``images``, every image): one seeded
+            choice of sample ids shared by every checkpoint and spectrum (each explains the chosen
+            scenes it has in ``part``).
         scene_grids: how many of the chosen scenes (in id order) get a grid figure: rows net x
             spectrum, columns the image with its box and each method's overlay (the paper's
             Figures 3 and 4); 0 for none.
@@ -201,7 +204,9 @@ def explain_checkpoints(
     explainer.check_net(loaded[0].module.detector().net)
     evaluations = list(_evaluations(loaded, source))
     _check_annotated(explainer, evaluations, source)
-    scenes = choose_scenes([dataset.sample_ids for _, dataset in evaluations], num_images, seed)
+    pools = [dataset.sample_ids for _, dataset in evaluations]
+    num_images = num_images or (len(set().union(*pools)) if source.images else DEFAULT_SCENES)
+    scenes = choose_scenes(pools, num_images, seed)
     sanity_scenes = scenes[:sanity_images] if sanity_check else []
     # ddp_spawn rather than ddp: ddp re-runs the command line for every rank, which would also
     # re-run whatever called this function (reproduce.py's training, a notebook, pytest).

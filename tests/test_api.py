@@ -52,15 +52,17 @@ def test_a_folder_of_images_in_other_sizes_and_formats_is_explained_and_drawn(lo
     Image.fromarray((scene * 255).astype(np.uint8)).resize((300, 170)).save(folder / "frame_a.jpg")
     Image.fromarray((scene[:, :, 0] * 60000 + 1000).astype(np.uint16)).save(folder / "frame_b.png")
     np.save(folder / "frame_c.npy", scene.astype(np.float32))
+    for name in ("frame_d", "frame_e"):  # more images than the 4 dataset scenes explained by default: all are
+        Image.fromarray((scene * 255).astype(np.uint8)).save(folder / f"{name}.png")
     (folder / "notes.txt").write_text("not an image")
     explained = explain((module, data), folder, settings=ExplainSettings(**FAST, baselines=False))
-    assert [e.explanation.sample_id for e in explained] == ["frame_a", "frame_b", "frame_c"]
+    assert [e.explanation.sample_id for e in explained] == ["frame_a", "frame_b", "frame_c", "frame_d", "frame_e"]
     size = data.hparams.image_size
     assert all(tuple(e.explanation.image.shape) == (3, size, size) for e in explained)
     figure = explained[0].figure()
     assert isinstance(figure, Image.Image) and figure.width > figure.height > 100  # the image and one map per box
     rows = explained.rows()
-    assert len(rows) == sum(len(e.explanation.targets) for e in explained) >= 3
+    assert len(rows) == sum(len(e.explanation.targets) for e in explained) >= 5
     assert {row["method"] for row in rows} == {"gradcam"} and all(0 <= row["deletion_auc"] <= 1 for row in rows)
     assert rows[0]["class"] in data.class_names and not math.isnan(rows[0]["score"])
     frame = explained.to_frame()
