@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from run_all import JOBS  # noqa: E402
 
-from spectral_xai.reference import TABLES  # noqa: E402
+from spectral_xai.reference import TABLES, markdown_table  # noqa: E402
 README = HERE.parent / "README.md"
 #: README and the pages of docs/: every file a table may be quoted in.
 DOCUMENTS = [README, *sorted((HERE.parent / "docs").glob("*.md"))]
@@ -45,9 +45,7 @@ def spread(figure: dict, digits: int = 2) -> str:
     return f"{figure['min']:.{digits}f} / {figure['median']:.{digits}f} / {figure['max']:.{digits}f}"
 
 
-def table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
+table = markdown_table
 
 
 def demo_seeds() -> str:

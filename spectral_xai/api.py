@@ -18,9 +18,9 @@ from typing import Any, Sequence
 import torch
 from PIL import Image
 
-from .checkpoint import load_checkpoint, resolve_checkpoint
+from .checkpoint import resolve_checkpoint
 from .data_modules.datamodule import MultispectralDataModule
-from .effdet_weights import is_description, load_effdet
+from .effdet_weights import load_net
 from .data_modules.user_images import UserImage, image_files
 from .evaluation import BoxResult, Explainer, ExplainSettings, SampleExplanation, choose_scenes
 from .lit_modules import EfficientDetModule
@@ -125,7 +125,7 @@ def explain(
     if settings is not None and setting_values:
         raise SettingsError(f"give settings or its fields as keywords ({', '.join(setting_values)}), not both")
     settings = settings or ExplainSettings(**setting_values)
-    module, data = _load(model) if isinstance(model, (str, Path)) else model
+    module, data = load_net(resolve_checkpoint(model)) if isinstance(model, (str, Path)) else model
     dataset = _dataset(data, images, part, spectrum)
     if num_images is not None:
         Setting(int, low=1).check("explain", "num_images", num_images)
@@ -143,11 +143,6 @@ def explain(
         module.use_channels_last()
     detector, spec = explainer.prepared(module.detector()), ImageSpec.of(data)
     return Explanations(ExplainedImage(explainer.explain(detector, dataset[i], device).cpu(), spec) for i in indices)
-
-
-def _load(model: str | Path) -> tuple[EfficientDetModule, MultispectralDataModule]:
-    path = resolve_checkpoint(model)
-    return load_effdet(path) if is_description(path) else load_checkpoint(path)
 
 
 def _dataset(data: MultispectralDataModule, images: Any, part: str, spectrum: str | None):

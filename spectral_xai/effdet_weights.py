@@ -24,7 +24,7 @@ from typing import Any
 import torch
 import yaml
 
-from .checkpoint import CheckpointError, read_checkpoint
+from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint
 from .data_modules.datamodule import MultispectralDataModule, input_channels
 from .data_modules.transforms import IMAGENET_MEAN, IMAGENET_STD
 from .lit_modules import EfficientDetModule
@@ -43,6 +43,15 @@ BENCH_BUFFERS = ("anchors.boxes",)
 
 def is_description(path: str | Path) -> bool:
     return Path(path).suffix.lower() in (".yaml", ".yml")
+
+
+def load_net(path: str | Path, trust: bool = False, **data_overrides: Any
+             ) -> tuple[EfficientDetModule, MultispectralDataModule]:
+    """A checkpoint written by train.py (``data_overrides`` replace its data settings), or a net
+    trained elsewhere given by its YAML description: what explain.py and ``explain`` take."""
+    if is_description(path):
+        return load_effdet(path, trust)
+    return load_checkpoint(path, trust=trust, **data_overrides)
 
 
 def load_effdet(path: str | Path, trust: bool = False) -> tuple[EfficientDetModule, MultispectralDataModule]:

@@ -29,7 +29,7 @@ from lightning_fabric import Fabric
 from PIL import Image
 from tqdm import tqdm
 
-from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint
+from .checkpoint import CheckpointError, read_checkpoint
 from .complementarity import Condition, ObjectRecord, explained_box, object_records, scene_conditions, write_complementarity
 from .data_modules import layout
 from .data_modules.dataset import MultispectralDetectionDataset
@@ -38,7 +38,7 @@ from .data_modules.reader import DatasetError
 from .data_modules.user_images import UserImage, UserImages, image_files
 from .data_modules.datamodule import input_channels
 from .distributed import gather, shard
-from .effdet_weights import is_description, load_effdet
+from .effdet_weights import is_description, load_net
 from .evaluation import BoxResult, Explainer, ExplainSettings, SampleExplanation, boxes_label, choose_scenes
 from .lit_modules import EfficientDetModule
 from .loggers import AutoWandbLogger
@@ -261,12 +261,10 @@ def _load_all(checkpoints: Sequence[str | Path], trust: bool = False, **override
     for path in map(Path, checkpoints):
         name = _model_name(path, names)
         names.append(name)
-        if is_description(path):  # a net trained elsewhere: no training state to report
-            loaded.append(LoadedCheckpoint(name, path, *load_effdet(path, trust)))
-            continue
-        module, data = load_checkpoint(path, map_location="cpu", trust=trust, num_workers=0,
-                                       **{k: v for k, v in overrides.items() if v is not None})
-        loaded.append(LoadedCheckpoint(name, path, module, data, *_training_state(read_checkpoint(path, trust, mmap=True))))
+        module, data = load_net(path, trust, num_workers=0, **{k: v for k, v in overrides.items() if v is not None})
+        # a net trained elsewhere has no training state to report
+        state = (None, None) if is_description(path) else _training_state(read_checkpoint(path, trust, mmap=True))
+        loaded.append(LoadedCheckpoint(name, path, module, data, *state))
     return loaded
 
 
