@@ -60,7 +60,9 @@ from result_files import add_results_argument, alternated, spread, timed, write_
 from trained import add_checkpoint_argument, at_size, checkpoint_path, validation_images  # noqa: E402
 
 from spectral_xai.detection import DetectionScorer, EffdetDetector, Scoring, Target  # noqa: E402
-from spectral_xai.evaluation import BASELINES, ExplainSettings, Explainer  # noqa: E402
+from spectral_xai.explain_settings import ExplainSettings  # noqa: E402
+from spectral_xai.explainers.baselines import BASELINES  # noqa: E402
+from spectral_xai.evaluation import Explainer  # noqa: E402
 from spectral_xai.explainers import REGISTRY, SaliencyMethod, create  # noqa: E402
 from spectral_xai.explainers.features import features_for_level, tap_inputs  # noqa: E402
 from spectral_xai.explainers.sess import SESS  # noqa: E402

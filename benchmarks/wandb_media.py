@@ -43,9 +43,10 @@ from spectral_xai.data_modules.layout import CLASS_NAMES  # noqa: E402
 from spectral_xai.lit_modules import EfficientDetModule  # noqa: E402
 from spectral_xai.loggers import AutoWandbLogger  # noqa: E402
 from spectral_xai.detection import Target  # noqa: E402
-from spectral_xai.evaluation import BoxResult, ObjectOutcome, SampleExplanation  # noqa: E402
+from spectral_xai.explained import BoxResult, ObjectOutcome, SampleExplanation  # noqa: E402
 from spectral_xai.metrics import CurveResult  # noqa: E402
 from spectral_xai.reporting.media import scene_media  # noqa: E402
+from spectral_xai.reporting.spec import ImageSpec  # noqa: E402
 from spectral_xai.reporting.wandb_media import log_media  # noqa: E402
 
 REPO = HERE.parent
@@ -107,7 +108,7 @@ def noise_bound(args: argparse.Namespace, methods: list[str], pixels: int, out: 
                              0.1, args.step) for m in methods]
         explained = SampleExplanation(f"{i:06d}", "mir", torch.rand(3, size, size, generator=generator), [target], results,
                                       [ObjectOutcome(0, 1, tuple(target.box.tolist()), 0.5, True)])
-        scenes.append(scene_media(explained, CLASS_NAMES, (0.0,) * 3, (1.0,) * 3, pixels))
+        scenes.append(scene_media(explained, ImageSpec(CLASS_NAMES), pixels))
     logger = AutoWandbLogger(save_dir=str(out), offline=True, project="bench")
     rows = [[s.sample_id, s.spectrum, 0, m, 0.5] for s in scenes for m in methods]
     log_media(logger, scenes, ["sample_id", "spectrum", "box", "method", "score"], rows,

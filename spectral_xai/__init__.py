@@ -12,7 +12,7 @@ from typing import Any
 
 #: name -> the module that defines it; imported on first use, so that ``import spectral_xai.x``
 #: does not load the whole package (and no module here imports its own package's top level).
-EXPORTS = {"explain": "api", "Explanations": "api", "ExplainedImage": "api", "ImageSpec": "api",
+EXPORTS = {"explain": "api", "Explanations": "api", "ExplainedImage": "api", "ImageSpec": "reporting.spec",
            "load_checkpoint": "checkpoint", "Explainer": "evaluation", "ExplainSettings": "evaluation",
            "create": "explainers", "method_names": "explainers",
            "list_methods": "explainers", "Scoring": "detection"}

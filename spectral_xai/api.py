@@ -22,28 +22,18 @@ from .checkpoint import resolve_checkpoint
 from .data_modules.datamodule import MultispectralDataModule
 from .effdet_weights import load_net
 from .data_modules.user_images import UserImage, image_files
-from .evaluation import BoxResult, Explainer, ExplainSettings, SampleExplanation, choose_scenes
+from .explained import BoxResult, SampleExplanation
+from .evaluation import Explainer
+from .explain_settings import ExplainSettings
+from .scenes import choose_scenes, explain_scenes
 from .lit_modules import EfficientDetModule
 from .posthoc import image_spectra, user_images
 from .reporting.figures import explanation_figure
-from .reporting.tables import box_fields, box_row, input_spectra
+from .reporting.spec import ImageSpec
+from .reporting.box_table import box_table
 from .settings import Setting, SettingsError
 
 Model = str | Path | tuple[EfficientDetModule, MultispectralDataModule]
-
-
-@dataclass(frozen=True)
-class ImageSpec:
-    """How the net's inputs are read back into pictures and labels: its class names and the
-    normalisation of one 3-channel spectrum (tiled for a stacked input)."""
-
-    class_names: tuple[str, ...]
-    mean: tuple[float, ...]
-    std: tuple[float, ...]
-
-    @classmethod
-    def of(cls, data: MultispectralDataModule) -> "ImageSpec":
-        return cls(tuple(data.class_names), tuple(data.hparams.mean), tuple(data.hparams.std))
 
 
 @dataclass
@@ -60,8 +50,7 @@ class ExplainedImage:
 
     def figure(self, panel_inches: float = 2.6) -> Image.Image:
         """The image with each explained box, then each method's map over it with its AUCs."""
-        pixels = explanation_figure(self.explanation, self.spec.class_names, self.spec.mean, self.spec.std,
-                                    panel_inches=panel_inches)
+        pixels = explanation_figure(self.explanation, self.spec, panel_inches=panel_inches)
         return Image.fromarray(pixels)
 
     def rows(self) -> list[dict[str, Any]]:
@@ -76,10 +65,8 @@ class Explanations(list):
     method with the columns of explain.py's boxes.csv."""
 
     def rows(self) -> list[dict[str, Any]]:
-        results = [r for image in self for r in image.results]
-        spectra = input_spectra(results)
-        columns = box_fields(spectra)
-        return [dict(zip(columns, box_row(r, image.spec.class_names, spectra))) for image in self for r in image.results]
+        columns, rows = box_table([(None, image.spec.class_names, r) for image in self for r in image.results])
+        return [dict(zip(columns, row)) for row in rows]
 
     def to_frame(self):
         """:meth:`rows` as a pandas DataFrame (pandas is not a dependency: ``pip install pandas``)."""
@@ -129,20 +116,18 @@ def explain(
     dataset = _dataset(data, images, part, spectrum)
     if num_images is not None:
         Setting(int, low=1).check("explain", "num_images", num_images)
-    if scenes is not None:
-        indices = dataset.indices_of(scenes)
-        if not indices:
-            raise SettingsError(f"scenes {list(scenes)}: none is in the {part!r} part")
-    else:  # every image of your own, or a seeded choice of the dataset's scenes
-        count = num_images or (len(dataset) if images is not None else 4)
-        indices = dataset.indices_of(choose_scenes([dataset.sample_ids], count, seed))
+    if scenes is not None and not dataset.indices_of(scenes):
+        raise SettingsError(f"scenes {list(scenes)}: none is in the {part!r} part")
+    if scenes is None:  # every image of your own, or a seeded choice of the dataset's scenes
+        scenes = choose_scenes([dataset.sample_ids], num_images or (len(dataset) if images is not None else 4), seed)
     explainer = Explainer(settings)
     explainer.check_net(module.detector().net)
     module = module.eval().to(device)
     if settings.channels_last:
         module.use_channels_last()
     detector, spec = explainer.prepared(module.detector()), ImageSpec.of(data)
-    return Explanations(ExplainedImage(explainer.explain(detector, dataset[i], device).cpu(), spec) for i in indices)
+    explained = explain_scenes(explainer, detector, dataset, scenes, device, "explain")
+    return Explanations(ExplainedImage(explanation.cpu(), spec) for _, explanation in explained)
 
 
 def _dataset(data: MultispectralDataModule, images: Any, part: str, spectrum: str | None):

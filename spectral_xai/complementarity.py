@@ -21,7 +21,7 @@ from torchvision.ops import box_iou
 from .data_modules import layout
 from .data_modules.images import read_image
 from .data_modules.reader import DatasetError
-from .evaluation import ObjectOutcome, SampleExplanation
+from .explained import ObjectOutcome, SampleExplanation
 
 CONDITIONS_FILE = "conditions.csv"
 CONDITIONS = ("day", "night")

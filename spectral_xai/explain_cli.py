@@ -1,11 +1,10 @@
 """explain.py's command line: checkpoints as positional arguments (files, globs, or a bracketed
-list); every field of :class:`~spectral_xai.evaluation.ExplainSettings` and every other argument of
-:func:`~spectral_xai.posthoc.explain_checkpoints` an option of the same name, on the command line or
+list); every field of :class:`~spectral_xai.explain_settings.ExplainSettings` and of
+:class:`~spectral_xai.posthoc.RunOptions` an option of the same name, on the command line or
 in ``--config``. A user's mistake is one line on stderr and exit code 2; anything else is a bug
 and keeps its traceback."""
 from __future__ import annotations
 
-import dataclasses
 import glob
 import sys
 from pathlib import Path
@@ -15,9 +14,9 @@ import yaml
 from jsonargparse import ActionConfigFile, ActionYesNo, ArgumentParser
 
 from .checkpoint import CheckpointError, resolve_checkpoint
-from .evaluation import ExplainSettings
+from .explain_settings import ExplainSettings
 from .explainers import list_methods
-from .posthoc import explain_checkpoints
+from .posthoc import RunOptions, explain_checkpoints, explain_options
 from .settings import UserError
 
 #: Options that take a list of names, typed as ``a b``, ``a,b`` or ``[a, b]``.
@@ -40,7 +39,7 @@ def build_parser() -> ArgumentParser:
                              "or downloaded W&B model artifacts (their folder, or model-<run id>:v3 under ./artifacts)")
     parser.add_argument("--checkpoints", type=list[str], default=[], help="checkpoints as a list (also from --config)")
     parser.add_class_arguments(ExplainSettings, as_group=False)
-    parser.add_function_arguments(explain_checkpoints, skip={"checkpoints", "settings", "sanity_check", "trust_checkpoint"})
+    parser.add_class_arguments(RunOptions, as_group=False, skip={"sanity_check", "trust_checkpoint"})
     parser.add_argument("--sanity_check", action=ActionYesNo, default=False,
                         help="also run the model-parameter randomisation test (sanity.csv, sanity/)")
     parser.add_argument("--trust_checkpoint", action=ActionYesNo, default=False,
@@ -122,9 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         checkpoints = expand_checkpoints([*args.paths, *args.checkpoints])
         if not checkpoints:
             raise CheckpointError("no checkpoint given: name one or more .ckpt files (or a glob) as arguments")
-        fields = {f.name for f in dataclasses.fields(ExplainSettings)}
-        settings = ExplainSettings(**{k: v for k, v in options.items() if k in fields})
-        folder = explain_checkpoints(checkpoints, settings=settings, **{k: v for k, v in options.items() if k not in fields})
+        folder = explain_checkpoints(checkpoints, *explain_options(options))
     except UserError as err:
         print(f"explain.py: error: {err}", file=sys.stderr)
         return 2

@@ -1,7 +1,7 @@
 """The reference tables of docs/, rendered from the code they describe, so that they cannot drift
 from it: every method with what it shows and what a box costs (the registry), every explanation
-setting with its default and meaning (:class:`~spectral_xai.evaluation.ExplainSettings`), explain.py's
-other options (:func:`~spectral_xai.posthoc.explain_checkpoints`), every
+setting with its default and meaning (:class:`~spectral_xai.explain_settings.ExplainSettings`), explain.py's
+other options (:class:`~spectral_xai.posthoc.RunOptions`), every
 method's own settings with their types, ranges and defaults (each method's ``SETTINGS``).
 ``benchmarks/readme_tables.py`` writes them into docs/, and a test checks that docs/ holds them."""
 from __future__ import annotations
@@ -12,9 +12,9 @@ import re
 import textwrap
 from typing import Any
 
-from .evaluation import ExplainSettings
+from .explain_settings import ExplainSettings
 from .explainers import REGISTRY, create, list_methods
-from .posthoc import explain_checkpoints
+from .posthoc import RunOptions
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
@@ -50,19 +50,20 @@ def markdown(text: str) -> str:
     return re.sub(r":\w+:`~?([\w.]+)`", r"`\1`", text).replace("``", "`")
 
 
+def fields_table(documented: type, first: str) -> str:
+    """A dataclass's fields with their defaults and the text its docstring gives each."""
+    docs = setting_docs(documented)
+    rows = [[f"`{f.name}`", f"`{value_text(f.default)}`", docs[f.name]] for f in dataclasses.fields(documented)]
+    return markdown_table([first, "default", "what it sets"], rows)
+
+
 def settings_table() -> str:
-    docs = setting_docs(ExplainSettings)
-    rows = [[f"`{f.name}`", f"`{value_text(f.default)}`", docs[f.name]] for f in dataclasses.fields(ExplainSettings)]
-    return markdown_table(["setting", "default", "what it sets"], rows)
+    return fields_table(ExplainSettings, "setting")
 
 
 def run_options_table() -> str:
-    """explain.py's options beside the settings (those of :func:`explain_checkpoints`)."""
-    docs = setting_docs(explain_checkpoints)
-    rows = [[f"`{name}`", f"`{value_text(parameter.default)}`", docs[name]]
-            for name, parameter in inspect.signature(explain_checkpoints).parameters.items()
-            if name not in ("checkpoints", "settings")]
-    return markdown_table(["option", "default", "what it sets"], rows)
+    """explain.py's options beside the settings."""
+    return fields_table(RunOptions, "option")
 
 
 def method_settings_table() -> str:

@@ -15,6 +15,7 @@ not is resumed from it (mid-epoch where it was stopped, in the same W&B run), an
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shlex
 import sys
@@ -59,12 +60,12 @@ def reproduce(
             string ``'--trainer.max_epochs 2'``.
         root: the dataset folder for every net (train.py's ``--data.root``).
         explain: explain.py's options, flat as in its ``--config``: the fields of
-            :class:`~spectral_xai.evaluation.ExplainSettings` (methods, method_settings, scoring, ...)
-            and the options of :func:`~spectral_xai.posthoc.explain_checkpoints` (num_images, ...);
+            :class:`~spectral_xai.explain_settings.ExplainSettings` (methods, method_settings, scoring, ...)
+            and of :class:`~spectral_xai.posthoc.RunOptions` (num_images, ...);
             checkpoints and output are set here.
     """
     output = Path(output)
-    settings, explain_run = explain_options(explain or {})
+    settings, explain_run = explain_options(explain or {}, fixed=("output",))
     explainer = Explainer(settings)
     runs = {name: _train_args(output / name, name, _arguments(train_args), net_args, root)
             for name, net_args in chosen_nets(nets).items()}
@@ -87,7 +88,7 @@ def reproduce(
         log.info("%s: %s stopped after %d of %s planned epochs; resuming it", name, last, done, planned or "the")
         _fit([*args, "--ckpt_path", str(last)], train_config)
     checkpoints = [output / name / "checkpoints" / "last.ckpt" for name in runs]
-    return explain_checkpoints(checkpoints, output=output / "explain", settings=settings, **explain_run)
+    return explain_checkpoints(checkpoints, settings, dataclasses.replace(explain_run, output=output / "explain"))
 
 
 def chosen_nets(nets: dict[str, list[str]] | str | Sequence[str] | None) -> dict[str, list[str]]:

@@ -32,7 +32,8 @@ from typing import Sequence
 import torch
 
 from .detection import AnchorScore, DetectionScorer, Detector, ScoringRule
-from .evaluation import Explainer, SampleExplanation
+from .evaluation import Explainer
+from .explained import SampleExplanation
 from .metrics import spearman
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Settings checked when a run is configured, before any work starts.
 
 A setting is declared once, with its type and range, beside the code that uses it (a method's
-``SETTINGS``, :class:`~spectral_xai.evaluation.ExplainSettings`); a wrong value or an unknown name
+``SETTINGS``, :class:`~spectral_xai.explain_settings.ExplainSettings`); a wrong value or an unknown name
 is a :class:`SettingsError` whose one line names the setting, what was given and what is allowed —
 the closest known name where a name was misspelt. explain.py and reproduce.py print that line and
 exit 2; train.py stops before its first training step with it.

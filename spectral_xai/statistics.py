@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
@@ -31,7 +31,7 @@ from .resampling import (VarianceComponents, bca_interval, benjamini_hochberg, e
 from .settings import SettingsError, name_list
 
 if TYPE_CHECKING:
-    from .evaluation import BoxResult
+    from .explained import BoxResult
 
 METRICS = ("deletion_auc", "insertion_auc")
 LOWER_IS_BETTER = {"deletion_auc": True, "insertion_auc": False}
@@ -298,50 +298,3 @@ def comparisons(groups: Mapping[tuple[str, str, str], Sequence[BoxResult]], meth
     decide([c for c in rows if c.family == "primary"], holm, inference)
     decide([c for c in rows if c.family == "exploratory"], benjamini_hochberg, inference)
     return rows
-
-
-def comparison_records(rows: Sequence[Comparison]) -> list[dict]:
-    return [asdict(c) for c in rows]
-
-
-def primary_sentences(rows: Sequence[Comparison]) -> list[str]:
-    """The primary family's verdicts in words: one sentence per decided comparison, then the
-    undecided ones together with the scenes that would decide them; never an exploratory result."""
-    primary = [c for c in rows if c.family == "primary"]
-    if not primary:
-        return ["No primary comparison was made: the declared pairs of methods were not both explained on any "
-                "detection. The exploratory comparisons (comparisons.csv) are not findings."]
-    decided = sorted((c for c in primary if c.decided), key=lambda c: (c.scope, c.metric, c.verdict, c.p_adjusted or 1))
-    sentences = [c.sentence() for c in decided]
-    open_ = [c for c in primary if not c.decided]
-    if open_:
-        parts = []
-        for c in open_:
-            needed = f"; about {c.scenes_needed} scenes would decide it at ±{c.margin:g}" if c.scenes_needed else ""
-            interval = (f"difference {c.mean_difference:+.3f}, 95 % interval {c.low:+.3f} to {c.high:+.3f}"
-                        if c.scenes >= 2 else TOO_FEW)
-            parts.append(f"{c.scope}: {c.a} vs {c.b} on {c.metric.replace('_auc', ' AUC')} ({interval}{needed})")
-        sentences.append(f"Undecided, {len(open_)} of {len(primary)} primary comparisons: " + "; ".join(parts) + ".")
-    unreachable = [c for c in primary if c.scenes >= 2 and not c.reachable]
-    if unreachable:
-        sentences.append(f"With {min(c.scenes for c in unreachable)} scenes no primary comparison can reach "
-                         f"p < {ALPHA} after Holm over {unreachable[0].family_size}: explain more scenes.")
-    few = [c.scenes for c in primary if 2 <= c.scenes < FEW_SCENES]
-    if few:
-        sentences.append(f"With {min(few)} scenes the 95 % intervals are unreliable (a BCa bootstrap needs about "
-                         f"{FEW_SCENES} scenes to cover as it says).")
-    return sentences
-
-
-def comparison_scalars(rows: Sequence[Comparison]) -> dict[str, float]:
-    """``explain/compare/<a>_vs_<b>/<metric>`` (the mean over scenes of a - b) with ``_low`` and
-    ``_high`` (its 95 % interval) for the primary comparisons with two scenes or more, and
-    ``_p_holm`` only where the scenes can reach 0.05 after the correction."""
-    scalars = {}
-    for c in rows:
-        if c.table == "methods" and c.family == "primary" and c.scenes >= 2:
-            key = f"explain/compare/{c.a}_vs_{c.b}/{c.metric}"
-            scalars.update({key: c.mean_difference, f"{key}_low": c.low, f"{key}_high": c.high})
-            if c.reachable:
-                scalars[f"{key}_p_holm"] = c.p_adjusted
-    return scalars

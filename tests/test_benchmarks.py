@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spectral_xai.reporting.tables import write_comparisons
+from spectral_xai.reporting.comparisons import write_comparisons
 from spectral_xai.resampling import holm
 from spectral_xai.statistics import Inference, PairedBox, compare, decide
 

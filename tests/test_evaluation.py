@@ -5,7 +5,9 @@ import pytest
 import torch
 
 from spectral_xai.detection import DetectionScorer, Detections, DRiseSimilarity, MatchedScore, Scoring
-from spectral_xai.evaluation import ExplainSettings, Explainer, choose_indices, choose_scenes
+from spectral_xai.explain_settings import ExplainSettings
+from spectral_xai.evaluation import Explainer
+from spectral_xai.scenes import choose_indices, choose_scenes
 from spectral_xai.settings import SettingsError
 from spectral_xai.explainers import REGISTRY, register
 from spectral_xai.explainers.base import SaliencyMethod

@@ -12,10 +12,10 @@ from PIL import Image
 from spectral_xai.cached_nets import trained_net
 from spectral_xai.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint
 from spectral_xai.data_modules.reader import DatasetError
-from spectral_xai.evaluation import ExplainSettings
+from spectral_xai.explain_settings import ExplainSettings
 from spectral_xai.explain_cli import build_parser, joined_lists, main
 from spectral_xai.explainers import REGISTRY
-from spectral_xai import posthoc
+from spectral_xai.posthoc import report_figures
 from spectral_xai.posthoc import explain_checkpoints, requested_spectra
 from spectral_xai.settings import SettingsError
 
@@ -277,7 +277,7 @@ def test_a_failure_while_writing_leaves_the_output_folder_untouched(checkpoints,
     output = tmp_path / "out"
     output.mkdir()
     (output / "kept.txt").write_text("an earlier run")
-    draw = posthoc.explanation_figure
+    draw = report_figures.explanation_figure
 
     def failing_on_the_second_net(explanation, *args, title_prefix="", **kwargs):
         if title_prefix.startswith("rgb_mir"):
@@ -286,9 +286,9 @@ def test_a_failure_while_writing_leaves_the_output_folder_untouched(checkpoints,
             raise RuntimeError("drawing failed on purpose")
         return draw(explanation, *args, title_prefix=title_prefix, **kwargs)
 
-    monkeypatch.setattr(posthoc, "explanation_figure", failing_on_the_second_net)  # fault injection, no stand-in
+    monkeypatch.setattr(report_figures, "explanation_figure", failing_on_the_second_net)  # fault injection, no stand-in
     with pytest.raises(RuntimeError, match="drawing failed on purpose"):
-        explain_checkpoints([checkpoints["fir"], checkpoints["rgb_mir"]], output, **FAST)
+        explain_checkpoints([checkpoints["fir"], checkpoints["rgb_mir"]], output=output, **FAST)
     assert [p.name for p in output.iterdir()] == ["kept.txt"] and (output / "kept.txt").read_text() == "an earlier run"
     assert not list(tmp_path.glob(".out-*"))
 
@@ -300,15 +300,15 @@ def test_a_failure_midway_leaves_no_output(checkpoints, tmp_path):
     for png in (copy / "vis_ok").glob("*.png"):
         png.unlink()
     with pytest.raises(DatasetError, match="leaves no test samples|is empty"):
-        explain_checkpoints([checkpoints["fir"]], tmp_path / "out", split="vis_ok", root=str(copy), **FAST)
+        explain_checkpoints([checkpoints["fir"]], output=tmp_path / "out", split="vis_ok", root=str(copy), **FAST)
     assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out-*"))
 
 
 def test_api_errors_name_the_problem(checkpoints, tmp_path):
     with pytest.raises(CheckpointError, match="early-fusion net takes exactly"):
-        explain_checkpoints([checkpoints["rgb_mir_early"]], tmp_path, spectra=["rgb"], **FAST)
+        explain_checkpoints([checkpoints["rgb_mir_early"]], output=tmp_path, spectra=["rgb"], **FAST)
     with pytest.raises(SettingsError, match="unknown saliency method 'lime'"):
-        explain_checkpoints([checkpoints["fir"]], tmp_path, settings=ExplainSettings(method_settings={"lime": {}}))
+        explain_checkpoints([checkpoints["fir"]], output=tmp_path, settings=ExplainSettings(method_settings={"lime": {}}))
 
 
 def test_a_downloaded_wandb_model_artifact_is_found_by_folder_or_reference(checkpoints, tmp_path, monkeypatch):

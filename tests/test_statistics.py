@@ -13,14 +13,16 @@ from scipy import stats
 from scipy.stats import binom, wilcoxon
 
 from spectral_xai.detection import Target
-from spectral_xai.evaluation import BoxResult, ExplainSettings, Explainer
+from spectral_xai.explained import BoxResult
+from spectral_xai.explain_settings import ExplainSettings
+from spectral_xai.evaluation import Explainer
 from spectral_xai.metrics import CurveResult
 from spectral_xai.power import scenes_needed, t_power
 from spectral_xai.resampling import (EXACT_SCENES, bca_interval, benjamini_hochberg, holm, sign_flip_p,
                                      smallest_p, variance_components)
 from spectral_xai.settings import SettingsError
-from spectral_xai.statistics import (TOO_FEW, Inference, PairedBox, comparison_scalars, comparisons, compare, decide,
-                                     primary_pairs, primary_sentences)
+from spectral_xai.reporting.comparisons import comparison_scalars, primary_sentences
+from spectral_xai.statistics import TOO_FEW, Inference, PairedBox, comparisons, compare, decide, primary_pairs
 
 from .helpers.region_detector import region_detector
 

@@ -13,7 +13,6 @@ maps in it; to TensorBoard the figures as images with the table as CSV beside th
 from __future__ import annotations
 
 import logging
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,13 +25,19 @@ from PIL import Image
 from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
 
 from ..distributed import gather, shard
-from ..evaluation import BoxResult, Explainer, ExplainSettings, choose_scenes
+from ..explained import BoxResult
+from ..evaluation import Explainer
+from ..explain_settings import ExplainSettings
+from ..scenes import choose_scenes, explain_scenes
 from ..metrics import stability
 from ..reporting.media import DEFAULT_PIXELS, SceneMedia, scene_media
-from ..reporting.tables import box_fields, box_row, input_spectra, method_scalars, spectrum_scalars, write_csv
+from ..reporting.box_table import box_table, write_csv
+from ..reporting.comparisons import comparison_scalars
+from ..reporting.spec import ImageSpec
+from ..reporting.tables import result_scalars
 from ..reporting.wandb_media import MAPS_KEY, log_media
 from ..settings import Setting, check_settings
-from ..statistics import comparison_scalars, comparisons
+from ..statistics import comparisons
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +70,7 @@ class ExplanationCallback(pl.Callback):
     Args:
         settings: how detections are explained and scored (methods and their settings, the scoring
             rule, which boxes, step, batch size, precision): an
-            :class:`~spectral_xai.evaluation.ExplainSettings` (a config gives its fields as a mapping).
+            :class:`~spectral_xai.explain_settings.ExplainSettings` (a config gives its fields as a mapping).
         num_images: validation scenes explained each time, chosen once with ``seed``; a mixed
             net trained on several spectra explains each chosen scene in every spectrum. Under
             DDP each rank explains its share of them.
@@ -123,25 +128,15 @@ class ExplanationCallback(pl.Callback):
             self.scenes = choose_scenes([dataset.sample_ids], self.num_images, self.seed)
         scenes = shard(self.scenes)
         detector = self.explainer.prepared(pl_module.detector())
-        mean, std = self._normalisation(trainer)
-        class_names = list(pl_module.hparams.class_names)
-        epoch, start, share = trainer.current_epoch, time.perf_counter(), Share()
-        for index in dataset.indices_of(scenes):
-            if self.time_budget_s is not None and time.perf_counter() - start > self.time_budget_s:
-                share.counts["skipped_for_time"] += 1
-                continue
-            sample = dataset[index]
-            explained = self.explainer.explain(detector, sample, pl_module.device)
+        spec = ImageSpec(pl_module.hparams.class_names, *self._normalisation(trainer))
+        epoch, share = trainer.current_epoch, Share()
+        for _, explained in explain_scenes(self.explainer, detector, dataset, scenes, pl_module.device,
+                                           f"epoch {epoch}: validation", share.counts, self.time_budget_s):
             share.counts.update({KIND_COUNTS[kind]: n for kind, n in explained.counts().items() if kind != "detection"})
-            if not explained.targets:
-                share.counts["no_detection"] += 1
-                log.warning("epoch %d: nothing to explain in validation image %s (%s): no target of kinds %s "
-                            "(detections scoring >= %.2f); not explained", epoch, sample["sample_id"], sample["spectrum"],
-                            ", ".join(self.explainer.settings.targets), self.explainer.target_min_score)
-                continue
-            share.counts["failures"] += sum(not r.ok for r in explained.results)
-            share.results += [r.cpu() for r in explained.results]
-            share.scenes.append(scene_media(explained.cpu(), class_names, mean, std, self.media_pixels, self.figure_inches))
+            if explained.targets:
+                share.counts["failures"] += sum(not r.ok for r in explained.results)
+                share.results += [r.cpu() for r in explained.results]
+                share.scenes.append(scene_media(explained.cpu(), spec, self.media_pixels, self.figure_inches))
         if share.counts["skipped_for_time"]:
             log.warning("epoch %d: time budget of %.0f s spent; %d image(s) not explained on rank %d",
                         epoch, self.time_budget_s, share.counts["skipped_for_time"], trainer.global_rank)
@@ -162,9 +157,8 @@ class ExplanationCallback(pl.Callback):
         settings = self.explainer.settings
         compared = comparisons({("net", "epoch", "detection"): [r for r in results if r.target.kind == "detection"]},
                                list(self.explainer.methods), settings.primary, settings.inference, spectra=False)
-        pl_module.log_dict({**scalars, **method_scalars(results, list(self.explainer.methods)),
-                            **spectrum_scalars(results), **comparison_scalars(compared), **self._stability(results)},
-                           rank_zero_only=True)
+        pl_module.log_dict({**scalars, **result_scalars(results, list(self.explainer.methods)),
+                            **comparison_scalars(compared), **self._stability(results)}, rank_zero_only=True)
 
     @property
     def state_key(self) -> str:
@@ -200,8 +194,8 @@ class ExplanationCallback(pl.Callback):
                    scenes: Sequence[SceneMedia]) -> int:
         """Each logger its images and table in its own form; returns how many of them failed (each
         logged with its traceback: a dashboard that fails must not cost the others, nor training)."""
-        epoch, class_names, spectra = trainer.current_epoch, list(pl_module.hparams.class_names), input_spectra(results)
-        columns, rows = ["epoch", *box_fields(spectra)], [[epoch, *box_row(r, class_names, spectra)] for r in results]
+        epoch, class_names = trainer.current_epoch, list(pl_module.hparams.class_names)
+        columns, rows = box_table([(epoch, class_names, r) for r in results], first="epoch")
         by_scene = {(m.sample_id, m.spectrum): m for m in scenes}
         cells = [(by_scene[r.sample_id, r.spectrum], r.box, r.method) for r in results]
         wandb = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]

@@ -8,7 +8,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..evaluation import BoxResult
+from ..explained import BoxResult
 
 
 def curve_plot(path: Path, title: str, results: Sequence[BoxResult]) -> None:

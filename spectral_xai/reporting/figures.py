@@ -16,8 +16,9 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ..detection import Target
-from ..evaluation import BoxResult, SampleExplanation
+from ..explained import BoxResult, SampleExplanation
 from ..sanity import SanityResult
+from .spec import ImageSpec
 
 
 def panel_title(result: BoxResult) -> str:
@@ -27,24 +28,24 @@ def panel_title(result: BoxResult) -> str:
     return f"{result.method}\nins {result.insertion.auc:.3f} del {result.deletion.auc:.3f}"
 
 
-def display_spectra(image: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> list[np.ndarray]:
-    """Undo normalisation of each spectrum of the input (3 channels each; ``mean``/``std`` are
-    given for one spectrum) -> one H x W x 3 array in [0, 1] per spectrum."""
+def display_spectra(image: torch.Tensor, spec: ImageSpec) -> list[np.ndarray]:
+    """Undo normalisation of each spectrum of the input (3 channels each; the spec's ``mean`` and
+    ``std`` are given for one spectrum) -> one H x W x 3 array in [0, 1] per spectrum."""
     channels = image.detach().cpu().float()
-    mean, std = torch.tensor(mean[:3])[:, None, None], torch.tensor(std[:3])[:, None, None]
+    mean, std = torch.tensor(spec.mean[:3])[:, None, None], torch.tensor(spec.std[:3])[:, None, None]
     return [(channels[i:i + 3] * std + mean).clamp(0, 1).permute(1, 2, 0).numpy()
             for i in range(0, channels.shape[0], 3)]
 
 
-def explanation_figure(explained: SampleExplanation, class_names: Sequence[str], mean: Sequence[float],
-                       std: Sequence[float], title_prefix: str = "", panel_inches: float = 2.6) -> np.ndarray:
+def explanation_figure(explained: SampleExplanation, spec: ImageSpec, title_prefix: str = "",
+                       panel_inches: float = 2.6) -> np.ndarray:
     """RGB uint8 array of the figure: image + box, then each method's map over the image; one row
     per explained box and spectrum of a stacked (early-fusion) input, so that every spectrum the
     net saw is shown."""
-    return scene_grid([(title_prefix, explained, class_names, mean, std)], panel_inches)
+    return scene_grid([(title_prefix, explained, spec)], panel_inches)
 
 
-GridRow = tuple[str, SampleExplanation, Sequence[str], Sequence[float], Sequence[float]]
+GridRow = tuple[str, SampleExplanation, ImageSpec]
 #: Panels per figure row: a box with more methods wraps onto further rows, so that at 100 % zoom
 #: in a report 1400 px wide a panel stays over 160 px and its title legible.
 MAX_COLUMNS = 6
@@ -53,20 +54,20 @@ MAX_COLUMNS = 6
 def scene_grid(rows: Sequence[GridRow], panel_inches: float = 2.6) -> np.ndarray:
     """One figure of explanations stacked as rows (the paper's Figures 3 and 4 for one scene: rows
     net x spectrum, columns the image with its target box and each method's overlay). ``rows``:
-    (title prefix, explanation, class names, mean, std) each; each explained box takes a row, and
+    (title prefix, explanation, the net's ImageSpec) each; each explained box takes a row, and
     within it a stacked input one row per spectrum, wrapped after :data:`MAX_COLUMNS` panels.
     Methods keep their places by name, so nets with other methods leave gaps."""
     methods = list(dict.fromkeys(r.method for _, explained, *_ in rows for r in explained.results))
     columns = min(1 + len(methods), MAX_COLUMNS)
     lines = []  # one list of panels per figure row: (title, image, target, saliency or None, shown)
-    for prefix, explained, class_names, mean, std in rows:
-        spectra = display_spectra(explained.image, mean, std)
+    for prefix, explained, spec in rows:
+        spectra = display_spectra(explained.image, spec)
         names = explained.spectrum.split("+") if len(spectra) > 1 else [explained.spectrum]
         for box, (target, box_results) in enumerate(explained.per_box()):
             results = {r.method: r for r in box_results}
             which = f" box {box + 1}/{len(explained.targets)}" if len(explained.targets) > 1 else ""
             kind = "" if target.kind == "detection" else f" ({target.kind.replace('_', ' ')})"
-            label = f"{class_names[target.label]} {target.score:.2f}{kind}"
+            label = f"{spec.class_names[target.label]} {target.score:.2f}{kind}"
             for image, name in zip(spectra, names):
                 panels = [(f"{_own_line(prefix)}{explained.sample_id} {name}{which}:\n{label}", image, target, None, True)]
                 for method in methods:
@@ -86,16 +87,15 @@ def scene_grid(rows: Sequence[GridRow], panel_inches: float = 2.6) -> np.ndarray
 
 
 def sanity_figure(explained: SampleExplanation, results: Sequence[SanityResult], stages: Sequence[str],
-                  class_names: Sequence[str], mean: Sequence[float], std: Sequence[float], title_prefix: str = "",
-                  panel_inches: float = 2.2) -> np.ndarray:
+                  spec: ImageSpec, title_prefix: str = "", panel_inches: float = 2.2) -> np.ndarray:
     """The randomisation test for the image's best box: one row per method, its map from the trained
     net and then from each stage of the randomised cascade, with the Spearman correlation to the first."""
-    image, target = display_spectra(explained.image, mean, std)[0], explained.targets[0]
+    image, target = display_spectra(explained.image, spec)[0], explained.targets[0]
     trained = {r.method: r for r in explained.results if r.box == 0}
     randomised = {(r.method, r.stage): r for r in results if r.box == 0 and r.sample_id == explained.sample_id}
     methods = [m for m in trained if any(key[0] == m for key in randomised)]
     fig, canvas, grid = _grid(len(methods), 1 + len(stages), panel_inches)
-    label = f"{class_names[target.label]} {target.score:.2f}"
+    label = f"{spec.class_names[target.label]} {target.score:.2f}"
     for axes, method in zip(grid, methods):
         original = trained[method]
         _show(axes[0], image, target, original.saliency if original.ok else None,

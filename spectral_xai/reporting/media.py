@@ -13,8 +13,9 @@ import torch
 from matplotlib import colormaps
 from PIL import Image
 
-from ..evaluation import SampleExplanation
+from ..explained import SampleExplanation
 from .figures import display_spectra, explanation_figure
+from .spec import ImageSpec
 
 #: The longest side of a table cell; a figure is bounded to this per panel. At 256 px one explained
 #: epoch of the paper's config (16 scenes x 6 methods at 512 px) adds 1.75 MB to a W&B run on the
@@ -74,17 +75,16 @@ class SceneMedia:
     annotated: list[BoxData] = field(default_factory=list)
 
 
-def scene_media(explained: SampleExplanation, class_names: Sequence[str], mean: Sequence[float], std: Sequence[float],
-                pixels: int = DEFAULT_PIXELS, figure_inches: float = 2.6, prefix: str = "",
+def scene_media(explained: SampleExplanation, spec: ImageSpec, pixels: int = DEFAULT_PIXELS, figure_inches: float = 2.6, prefix: str = "",
                 figure: np.ndarray | None = None) -> SceneMedia:
     """``explained`` as :class:`SceneMedia`; ``prefix`` names the net where several are logged;
     ``figure``: its :func:`explanation_figure` where the caller drew it already (drawn otherwise)."""
     if figure is None:
-        figure = explanation_figure(explained, class_names, mean, std, title_prefix=f"{prefix} | " if prefix else "",
+        figure = explanation_figure(explained, spec, title_prefix=f"{prefix} | " if prefix else "",
                                     panel_inches=figure_inches)
     # The figure's panels are figure_inches wide at matplotlib's 100 dpi; each is bounded like a cell.
     figure = fit_within(figure, round(max(figure.shape[:2]) * min(1.0, pixels / (figure_inches * 100))))
-    shown = display_spectra(explained.image, mean, std)[0]
+    shown = display_spectra(explained.image, spec)[0]
     cell = fit_within(_uint8(shown), pixels)
     scale = cell.shape[1] / shown.shape[1]
     overlays = {}

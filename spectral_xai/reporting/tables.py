@@ -5,7 +5,6 @@ seconds per box;
 beside it the spectrum attribution table (each spectrum's share in carrying the detections)."""
 from __future__ import annotations
 
-import csv
 import json
 import math
 from pathlib import Path
@@ -14,56 +13,11 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..data_modules.layout import SPECTRA
-from ..evaluation import BoxResult
+from ..explained import BoxResult
 from ..sanity import SanityResult
 from ..resampling import bca_interval, variance_components
-from ..statistics import ALPHA, METRICS, Comparison, Inference, box_values, comparison_records
-
-LOCALISATION = ("pointing_game", "energy_pointing_game", "odi")
-BOX_FIELDS = ["sample_id", "spectrum", "box", "kind", "method", "x1", "y1", "x2", "y2", "class", "score",
-              "insertion_auc", "deletion_auc", *LOCALISATION, "judged_against", "seconds", "step", "masks",
-              "map_reliability", "error"]
-
-
-def input_spectra(results: Sequence[BoxResult]) -> list[str]:
-    """The spectra the results' inputs held (``rgb+mir`` holds both), in the dataset's order."""
-    held = {name for r in results for name in r.spectrum.split("+")}
-    return [s for s in SPECTRA if s in held]
-
-
-def box_fields(spectra: Sequence[str]) -> list[str]:
-    """:data:`BOX_FIELDS` and, per spectrum of the input, the box's score without it and with it alone."""
-    return [*BOX_FIELDS, *(f"score_{kind}_{spectrum}" for spectrum in spectra for kind in ("without", "alone"))]
-
-
-def box_row(result: BoxResult, class_names: Sequence[str], spectra: Sequence[str]) -> list:
-    """``box_fields(spectra)`` of one (box, method) result; ``box`` is the box's rank among its
-    image's explained boxes (0: the best detection), ``kind`` what it is (detection, missed,
-    false_positive)."""
-    target = result.target
-    box = [round(float(v), 1) for v in target.box]
-    aucs = [round(result.insertion.auc, 4), round(result.deletion.auc, 4)] if result.ok else [None, None]
-    found = result.localisation
-    located = [*(_rounded(getattr(found, name)) for name in LOCALISATION), found.against] if found else [None] * 4
-    attribution = []
-    for spectrum in spectra:
-        score = result.spectrum_scores.get(spectrum)
-        attribution += [round(score.without, 4), round(score.alone, 4)] if score else [None, None]
-    return [result.sample_id, result.spectrum, result.box, target.kind, result.method, *box, class_names[target.label], round(target.score, 4),
-            *aucs, *located, round(result.seconds, 3), result.step, result.info.masks, _rounded(result.info.reliability),
-            result.error or "", *attribution]
-
-
-def _rounded(value: float) -> float | None:
-    """A score for a table: NaN (undefined for this map) becomes an empty cell."""
-    return None if math.isnan(value) else round(value, 4)
-
-
-def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
-    with open(path, "w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(columns)
-        writer.writerows(rows)
+from ..statistics import METRICS, Inference, box_values
+from .box_table import LOCALISATION, write_csv
 
 
 def _mean_std(values: Sequence[float]) -> dict[str, float]:
@@ -175,6 +129,11 @@ def spectrum_scalars(results: Sequence[BoxResult]) -> dict[str, float]:
             for spectrum, stats in attribution_statistics(detections).items() for kind in ("without", "alone")}
 
 
+def result_scalars(results: Sequence[BoxResult], methods: Sequence[str]) -> dict[str, float]:
+    """Every scalar a run logs of its results: :func:`method_scalars` and :func:`spectrum_scalars`."""
+    return {**method_scalars(results, methods), **spectrum_scalars(results)}
+
+
 GroupKey = tuple[str, str, str]  # (model, spectrum, kind of target): every table keeps the kinds apart
 
 
@@ -235,27 +194,6 @@ def _mean_and_interval(stats: Mapping) -> list[str]:
     return [f"{stats['mean']:.3f} ± {stats['std']:.3f} (n={stats['n']})", interval]
 
 
-COMPARISON_FIELDS = ["table", "family", "scope", "metric", "a", "b", "scenes", "boxes", "nonzero", "mean_difference",
-                     "low", "high", "p", "p_adjusted", "p_equivalence", "p_equivalence_adjusted", "family_size", "margin",
-                     "verdict", "repeat_sd", "scene_sd", "within_scene_icc", "boxes_per_scene", "scenes_needed", "note"]
-
-
-def write_comparisons(folder: Path, comparisons: Sequence[Comparison]) -> None:
-    """comparisons.csv and comparisons.json: every paired comparison, its family, interval, p-values
-    (raw and adjusted within the family: Holm for the primary, Benjamini-Hochberg for the exploratory)
-    and verdict."""
-    records = comparison_records(comparisons)
-    (folder / "comparisons.json").write_text(json.dumps({"alpha": ALPHA, "rows": records}, indent=2))
-    write_csv(folder / "comparisons.csv", COMPARISON_FIELDS,
-              [[_cell(record[name]) for name in COMPARISON_FIELDS] for record in records])
-
-
-def _cell(value):
-    if isinstance(value, float):
-        return "" if math.isnan(value) else round(value, 4) if abs(value) >= 1e-4 or value == 0 else f"{value:.2e}"
-    return "" if value is None else value
-
-
 def write_attribution(folder: Path, table: list[dict]) -> list[list[str]]:
     """attribution.csv: per (model, evaluated spectrum, input spectrum) the boxes' mean score, and
     the mean ± std of their score without that spectrum and with it alone; returns the rows."""
@@ -298,35 +236,3 @@ def write_sanity(folder: Path, groups: Mapping[tuple[str, str], Sequence[SanityR
     (folder / "sanity.json").write_text(json.dumps({"stages": list(stages), "rows": entries}, indent=2))
     write_csv(folder / "sanity.csv", header, lines)
     return [header, *lines], entries
-
-
-def primary_rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
-    """The primary family as the report shows it, one row per comparison with its verdict."""
-    def p(value: float | None) -> str:
-        return "" if value is None else f"{value:.2g}"
-
-    rows = [["net / spectrum", "metric", "a", "b", "a - b", "95 % interval", "p (Holm)", "equivalence p (Holm)",
-             "scenes", "boxes", "verdict", "scenes to decide"]]
-    for c in comparisons:
-        if c.family == "primary":
-            interval = "" if math.isnan(c.low) else f"[{c.low:+.3f}, {c.high:+.3f}]"
-            rows.append([c.scope, c.metric.replace("_auc", " AUC"), c.a, c.b,
-                         "" if math.isnan(c.mean_difference) else f"{c.mean_difference:+.3f}", interval, p(c.p_adjusted),
-                         p(c.p_equivalence_adjusted), str(c.scenes), str(c.boxes), c.verdict,
-                         "" if c.decided or c.scenes_needed is None else str(c.scenes_needed)])
-    return rows
-
-
-def families_paragraph(comparisons: Sequence[Comparison], margin: float) -> str:
-    """How the comparisons were made and what the exploratory ones may be used for."""
-    primary = [c for c in comparisons if c.family == "primary"]
-    exploratory = [c for c in comparisons if c.family == "exploratory" and c.p is not None]
-    pairs = ", ".join(dict.fromkeys(f"{c.a} vs {c.b}" for c in primary)) or "none"
-    flagged = sum(1 for c in exploratory if c.p_adjusted is not None and c.p_adjusted < ALPHA)
-    return (f"Declared before the data (the primary family): {pairs}, on deletion and insertion AUC of detections; "
-            f"{len(primary)} comparisons held to {ALPHA} together by Holm's correction. Each ends better, worse, "
-            f"equivalent (its 95 % interval inside ±{margin:g}, by two one-sided tests) or undecided. The unit is the "
-            "scene: a scene's boxes (and a box's repeats) are averaged first; intervals are BCa bootstraps over scenes, "
-            "p-values sign-flip tests of the same per-scene means; a blank map counts at the random baseline's AUC "
-            f"of its box. The {len(exploratory)} other comparisons (comparisons.csv, family \"exploratory\") carry "
-            f"Benjamini-Hochberg q-values and are leads, not findings ({flagged} with q < {ALPHA}).")

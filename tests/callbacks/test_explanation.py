@@ -14,7 +14,7 @@ from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
 from spectral_xai.callbacks import ExplanationCallback, RunRecord
 from spectral_xai.callbacks.run_record import split_hash
-from spectral_xai.evaluation import ExplainSettings
+from spectral_xai.explain_settings import ExplainSettings
 from spectral_xai.explain_cli import main as explain_main
 from spectral_xai.data_modules.datamodule import MultispectralDataModule
 from spectral_xai.data_modules.layout import CLASS_NAMES

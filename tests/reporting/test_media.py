@@ -5,9 +5,10 @@ import pytest
 import torch
 
 from spectral_xai.detection import Target
-from spectral_xai.evaluation import BoxResult, ObjectOutcome, SampleExplanation
+from spectral_xai.explained import BoxResult, ObjectOutcome, SampleExplanation
 from spectral_xai.metrics import CurveResult
 from spectral_xai.reporting.media import fit_within, overlay, scene_media
+from spectral_xai.reporting.spec import ImageSpec
 
 MEAN, STD = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
 
@@ -26,14 +27,14 @@ def _explained(size: int) -> SampleExplanation:
 
 
 def test_a_large_input_is_shrunk_to_the_budget_and_its_boxes_with_it():
-    media = scene_media(_explained(512), ["person", "car"], MEAN, STD, pixels=128)
+    media = scene_media(_explained(512), ImageSpec(["person", "car"], MEAN, STD), pixels=128)
     assert media.image.shape == (128, 128, 3) and media.name == "000001_rgb"
     assert {key: o.shape for key, o in media.overlays.items()} == {(0, "gradcam"): (128, 128, 3), (0, "broken"): (128, 128, 3)}
     assert media.targets[0].box == (32.0, 32.0, 64.0, 64.0) and media.targets[0].score == pytest.approx(0.8)
     assert media.annotated[0].box == (0.0, 0.0, 16.0, 16.0) and media.annotated[0].score is None
     # two panels (the image, gradcam; a failed method keeps its panel) at most 128 px each
     assert media.figure.shape[1] <= 3 * 128 and media.figure.shape[0] <= 2 * 128
-    small = scene_media(_explained(64), ["person", "car"], MEAN, STD, pixels=128)
+    small = scene_media(_explained(64), ImageSpec(["person", "car"], MEAN, STD), pixels=128)
     assert small.image.shape == (64, 64, 3)  # never enlarged
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from spectral_xai.evaluation import ExplainSettings
+from spectral_xai.explain_settings import ExplainSettings
 from spectral_xai.posthoc import explain_checkpoints
 from spectral_xai.reporting.figures import MAX_COLUMNS
 
@@ -23,7 +23,7 @@ MAX_REPORT_BYTES = 5_000_000
 def report(trained_checkpoint, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("report") / "explain"
     settings = ExplainSettings(METHODS, step=0.5, targets="detections,missed", bootstrap_resamples=100)
-    return explain_checkpoints([trained_checkpoint], out, settings, num_images=2, scene_grids=2, sanity_check=True,
+    return explain_checkpoints([trained_checkpoint], settings, output=out, num_images=2, scene_grids=2, sanity_check=True,
                                sanity_images=1, accelerator="cpu")
 
 

@@ -1,0 +1,167 @@
+"""How detections are explained and scored, as one checked object (:class:`ExplainSettings`): the
+training callback, explain.py, reproduce.py and ``explain()`` all take it."""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence, Union
+
+from .detection import Scoring
+from .detection.scoring import PRECISIONS
+from .explainers import SaliencyMethod, create, method_names
+from .explainers.base import check_known
+from .explainers.baselines import BASELINES
+from .settings import Setting, SettingsError, closest, name_list, unknown_name
+from .statistics import Inference, primary_pairs
+
+log = logging.getLogger(__name__)
+
+Boxes = Union[str, int]  # "top", "all" or N (checked by ExplainSettings, with a message of our own)
+Methods = Union[str, Sequence[str]]  # "all", "gradcam,rise" or a list
+#: The ``targets`` setting's names, and the kind of :class:`Target` each gives.
+TARGET_SETTING = {"detections": "detection", "missed": "missed", "false_positives": "false_positive"}
+
+
+def boxes_label(boxes: Boxes) -> str:
+    """How reports name the protocol: ``top``, ``all`` or ``best N``."""
+    return boxes if isinstance(boxes, str) else f"best {boxes}"
+
+
+NUMBERS = {"target_min_score": Setting(float, 0, 1), "step": Setting(float, 0, 1, open="low"),
+           "batch_size": Setting(int, low=1), "precision": Setting(str, choices=PRECISIONS),
+           "baselines": Setting(bool), "channels_last": Setting(bool), "compile": Setting(bool), "repeats": Setting(int, low=1), "bootstrap_resamples": Setting(int, low=100),
+           "bootstrap_seed": Setting(int, low=0),
+           "equivalence_margin": Setting(float, 0, 1, open="low")}
+
+
+@dataclass
+class ExplainSettings:
+    """How detections are explained and scored: one object, checked once when a run is configured
+    (a mistake is a :class:`SettingsError` naming the setting, before any work), and used alike by
+    the training callback, explain.py and reproduce.py.
+
+    Args:
+        methods: registered method names (``list_methods()``; docs/methods.md lists them), or ``all``; a list, or one string
+            ``gradcam,rise``.
+        method_settings: per method, its settings, e.g. ``{"rise": {"n_masks": 500}}``; each is
+            checked against the method's declared settings (names, types and ranges).
+        scoring: the one rule by which every perturbation method and the metric score a detection
+            in altered images (see :class:`Scoring`): ``{rule: matched, min_score: 0.05, min_iou:
+            0.5}`` (the default, the paper's) or ``{rule: drise}``.
+        step: insertion/deletion step, a share of the image area.
+        batch_size: images per forward pass of the perturbation methods and the metric.
+        target_min_score: detections scoring lower are not explained (nor their image, when its
+            top detection scores lower).
+        boxes: which detections of an image to explain: ``top`` (the paper's protocol), ``all``
+            above ``target_min_score``, or an integer N: the N best of those. The same cut applies
+            to each other kind of target (``top``: the missed object the net came nearest to
+            finding, the most confident false positive).
+        targets: what to explain, any of ``detections`` (the default), ``missed`` (annotated
+            objects with no detection of their class at IoU >= 0.5 scoring >= ``target_min_score``;
+            gradient methods explain the class logit of the anchor whose decoded box overlaps the
+            object most, perturbation methods and the metric score the object by the best
+            detection of its class at IoU >= 0.5, with no floor, or by ``anchor`` where that is the
+            rule) and ``false_positives`` (detections scoring >= ``target_min_score`` with no
+            annotated object of their class at IoU >= 0.5). Every table keeps the kinds apart.
+        precision: ``32`` or mixed precision for the detector passes of perturbation methods and
+            the metric (``bf16-mixed``, ``16-mixed``; meant for GPUs, see :class:`DetectionScorer`).
+        channels_last: explain.py and reproduce.py turn a checkpoint's net to ``torch.channels_last``
+            before explaining it (see :meth:`EfficientDetModule.use_channels_last`): the net's
+            forward pass takes 0.5-0.7x the time on a 2-core CPU (whole methods gain less where
+            decoding and masks take their share; ``benchmarks/explainer_cost.py --sections layouts``
+            measures them), and maps agree with the default layout's to 1e-4. The training callback explains the net in the
+            layout it trains in (the model's own ``channels_last``).
+        compile: run the perturbation passes through ``torch.compile`` of the net (gradient
+            methods stay eager). Compiling costs a minute or two per net on a CPU, paid at its first
+            pass (logged) and once more when the batch size first changes; worth it on a GPU and for
+            long runs. A net that cannot be compiled is explained eagerly, with one warning.
+        baselines: also explain every box with ``random`` (a smooth random map) and ``box`` (a
+            Gaussian on the box), so that every method is compared with chance and with knowing
+            only where the box is.
+        repeats: stochastic methods (RISE, D-RISE, SESS around them, ``random``) explain every box
+            this many times. Each image draws from its own seed, derived from the method's ``seed``,
+            the scene id and the spectrum (so that mask noise is independent across scenes while
+            the boxes of one image share their masks), each repeat from one derived from that: the
+            summary gives the seed-to-seed map correlation and the intraclass correlation of the
+            AUCs, and a box's AUC in every comparison is the mean of its repeats.
+        bootstrap_resamples: resamples of the bootstrap behind every 95 % interval (>= 100).
+        bootstrap_seed: its seed (and the sign-flip test's, beyond 16 scenes).
+        primary_comparisons: the comparisons declared before the data, held to 0.05 together
+            (Holm): pairs of methods ``a:b``, e.g. ``gradcam:random,gradcam:rise``; by default
+            every explained method against each baseline and the pairs among Grad-CAM, RISE and
+            SIDU that were explained, on deletion and insertion AUC of detections. Every other
+            comparison is exploratory (Benjamini-Hochberg q-values).
+        equivalence_margin: the smallest AUC difference that matters: a comparison whose interval
+            lies inside +-margin, by two one-sided tests, is "equivalent".
+    """
+
+    methods: Methods = ("gradcam", "rise", "sidu")
+    method_settings: Mapping[str, Any] | None = None
+    scoring: Mapping[str, Any] | None = None  # or a Scoring; typed as a mapping for the command line and configs
+    step: float = 0.05
+    batch_size: int = 32
+    target_min_score: float = 0.05
+    boxes: Boxes = "top"
+    targets: Methods = ("detections",)
+    precision: str = "32"
+    channels_last: bool = True
+    compile: bool = False
+    baselines: bool = True
+    repeats: int = 1
+    bootstrap_resamples: int = 2000
+    bootstrap_seed: int = 0
+    primary_comparisons: Methods | None = None
+    equivalence_margin: float = 0.02
+
+    def __post_init__(self) -> None:
+        self.methods = method_names(self.methods)
+        if self.baselines is True:
+            self.methods += [name for name in BASELINES if name not in self.methods]
+        given = self.method_settings or {}
+        if not isinstance(given, Mapping) or not all(isinstance(v, Mapping) for v in given.values()):
+            raise SettingsError(f"method_settings {given!r}: give each method's settings, e.g. {{rise: {{n_masks: 500}}}}")
+        for name in given:
+            check_known(name)
+            if name not in self.methods:
+                log.warning("method_settings for %r are checked but unused: %r is not among the methods %s",
+                            name, name, self.methods)
+        self.method_settings = {name: dict(settings) for name, settings in given.items()}
+        for name in dict.fromkeys([*self.methods, *given]):
+            create(name, **self.method_settings.get(name, {}))  # every value checked now, not at the first image
+        self.scoring = Scoring.from_settings(self.scoring)
+        for name, setting in NUMBERS.items():
+            setattr(self, name, setting.check("settings", name, getattr(self, name)))
+        self.boxes = _boxes(self.boxes)
+        self.targets = target_kinds(self.targets)
+        self.primary = primary_pairs(self.methods, self.primary_comparisons)
+        for name in {name for pair in self.primary for name in pair} - set(self.methods):
+            raise SettingsError(f"primary_comparisons: {name!r} is not among the methods explained "
+                                f"({', '.join(self.methods)}){closest(name, self.methods)}")
+
+    @property
+    def inference(self) -> Inference:
+        return Inference(self.bootstrap_resamples, self.bootstrap_seed, self.equivalence_margin)
+
+    def build_methods(self) -> dict[str, SaliencyMethod]:
+        return {name: create(name, **self.method_settings.get(name, {})) for name in self.methods}
+
+
+def _boxes(boxes: Any) -> Boxes:
+    """``top``, ``all`` or a number N >= 1 (``"5"`` as typed on a command line is 5)."""
+    if isinstance(boxes, str) and boxes.strip().isdigit():
+        boxes = int(boxes)
+    if boxes in ("top", "all") or (isinstance(boxes, int) and not isinstance(boxes, bool) and boxes >= 1):
+        return boxes
+    raise SettingsError(f"settings: boxes {boxes!r}: choose 'top', 'all' or a number of boxes >= 1")
+
+
+def target_kinds(targets: Methods) -> list[str]:
+    """The ``targets`` setting as :class:`Target` kinds, checked: ``detections,missed`` ->
+    ``["detection", "missed"]``."""
+    names = name_list(targets, "targets")
+    if not names:
+        raise SettingsError(f"targets: name at least one of {', '.join(TARGET_SETTING)}")
+    for name in names:
+        if name not in TARGET_SETTING:
+            raise unknown_name("target kind", name, TARGET_SETTING)
+    return [TARGET_SETTING[name] for name in dict.fromkeys(names)]

@@ -1,0 +1,123 @@
+"""What explaining one sample produces: each method's map of each chosen box with its scores
+(:class:`BoxResult`), the sample's explanation as a whole (:class:`SampleExplanation`) and how the
+net did on each annotated object (:class:`ObjectOutcome`). Typed results, made by
+:class:`~spectral_xai.evaluation.Explainer` and read by ``reporting``."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Sequence
+
+import torch
+from torchvision.ops import box_iou
+
+from .detection import TARGET_KINDS, Detections, Target
+from .explainers.base import MapInfo
+from .metrics import CurveResult, Localisation, SpectrumScore
+
+MATCH_IOU = 0.5  # an annotated object is found by a detection of its class overlapping it this much
+
+
+@dataclass
+class BoxResult:
+    """One method's explanation of one box, with its scores."""
+
+    sample_id: str
+    spectrum: str
+    target: Target
+    box: int  # the box's rank among the image's explained boxes, 0 = its best detection
+    method: str
+    saliency: torch.Tensor | None  # [H, W] in [0, 1]; None where the method failed
+    insertion: CurveResult | None
+    deletion: CurveResult | None
+    seconds: float  # the explanation alone, not its scoring; a method's time for all boxes of the image, shared out
+    step: float  # insertion/deletion step, a share of the image area
+    error: str | None = None  # traceback of a failure
+    localisation: Localisation | None = None  # pointing game, energy pointing game, ODI; None where the method failed
+    # Per spectrum of the input, the box's score without it and with it alone (the same for every method).
+    spectrum_scores: dict[str, SpectrumScore] = field(default_factory=dict)
+    # With ``repeats`` > 1, a stochastic method's (insertion AUC, deletion AUC) under each seed, the
+    # first being this result's, and the mean Pearson correlation of its maps over pairs of seeds.
+    repeat_aucs: list[tuple[float, float]] = field(default_factory=list)
+    seed_correlation: float = math.nan
+    # What the map says of itself (RISE, D-RISE): the masks it stands on and its split-half reliability.
+    info: MapInfo = field(default_factory=MapInfo)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def blank(self) -> bool:
+        """The method ran but its map is constant (nothing re-identified the target, say): its AUCs
+        rank pixels in an arbitrary order and its localisation scores are undefined."""
+        return self.ok and not bool((self.saliency > 0).any())
+
+    @property
+    def scored(self) -> bool:
+        """A map that its scores stand on: explained and not blank."""
+        return self.ok and not self.blank
+
+    def cpu(self) -> "BoxResult":
+        """The same result with its tensors in host memory, to be sent to another process."""
+        return replace(self, target=self.target.cpu(), saliency=None if self.saliency is None else self.saliency.cpu())
+
+
+@dataclass(frozen=True)
+class ObjectOutcome:
+    """One annotated object of a sample, as the net saw it: the best score among its detections of
+    the object's class at IoU >= 0.5 (0 when none), and whether that reaches ``target_min_score``."""
+
+    index: int  # the object's row in the sample's annotations
+    label: int
+    box: tuple[float, float, float, float]
+    score: float
+    found: bool
+
+
+@dataclass
+class SampleExplanation:
+    """Every method's explanation of one sample's chosen targets (none when there was nothing to
+    explain), and how the net did on each annotated object of the sample."""
+
+    sample_id: str
+    spectrum: str
+    image: torch.Tensor  # [C, H, W], as the detector took it
+    targets: list[Target]  # detections best first, then missed objects, then false positives
+    results: list[BoxResult]
+    objects: list[ObjectOutcome] = field(default_factory=list)
+
+    def cpu(self) -> "SampleExplanation":
+        return replace(self, image=self.image.cpu(), targets=[t.cpu() for t in self.targets],
+                       results=[r.cpu() for r in self.results])
+
+    def counts(self) -> dict[str, int]:
+        """Targets explained, per kind."""
+        return {kind: sum(t.kind == kind for t in self.targets) for kind in TARGET_KINDS}
+
+    def per_box(self) -> list[tuple[Target, list[BoxResult]]]:
+        """Each explained box with its methods' results, best box first."""
+        return [(target, [r for r in self.results if r.box == box]) for box, target in enumerate(self.targets)]
+
+
+def object_outcomes(detections: Detections, boxes: torch.Tensor, labels: torch.Tensor, min_score: float
+                    ) -> list[ObjectOutcome]:
+    """Each annotated object (``boxes`` [N, 4], 0-based ``labels`` [N]) against one image's
+    ``detections``: its best score among detections of its class at IoU >= 0.5, found or not."""
+    if not len(boxes):
+        return []
+    iou = box_iou(boxes.to(detections.boxes), detections.boxes[0])  # [N, K]
+    same = labels.to(detections.labels)[:, None] == detections.labels[0][None]
+    scores = torch.where(same & (iou >= MATCH_IOU), detections.scores[0][None], torch.zeros_like(iou)).amax(dim=1)
+    return [ObjectOutcome(i, int(label), tuple(round(float(v), 2) for v in box), float(score), float(score) >= min_score)
+            for i, (box, label, score) in enumerate(zip(boxes.cpu(), labels.cpu(), scores.cpu()))]
+
+
+def mean_correlation(maps: Sequence[torch.Tensor]) -> float:
+    """The mean Pearson correlation of the maps over every pair; NaN where a map is constant."""
+    flat = torch.stack([m.detach().flatten().double().cpu() for m in maps])
+    if (flat.std(dim=1) == 0).any():
+        return math.nan
+    r = torch.corrcoef(flat)
+    pairs = torch.triu_indices(len(maps), len(maps), offset=1)
+    return float(r[pairs[0], pairs[1]].mean())

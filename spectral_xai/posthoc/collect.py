@@ -1,0 +1,94 @@
+"""Everything the report shows, gathered from the explained scenes without touching a disk: the
+box table, the results grouped per net x spectrum x kind of target, Table 2, the comparisons, how
+each net did on each annotated object, and which explanations get a figure."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Protocol, Sequence
+
+from ..complementarity import Condition, ObjectRecord, object_records
+from ..evaluation import Explainer
+from ..explained import BoxResult, SampleExplanation
+from ..reporting.box_table import box_table
+from ..reporting.figures import GridRow
+from ..reporting.spec import ImageSpec
+from ..reporting.tables import GroupKey, group_results, result_scalars, summarize
+from ..sanity import SanityResult
+from ..statistics import Comparison, comparisons
+from .run import Explained
+
+
+class Net(Protocol):
+    """What the report needs of a checkpoint: its name and how to draw its inputs."""
+
+    name: str
+
+    @property
+    def spec(self) -> ImageSpec: ...
+
+
+@dataclass
+class Shown:
+    """One explained image that gets its figure: the net that explained it and the evaluation."""
+
+    net: str
+    spec: ImageSpec
+    item: Explained
+
+    @property
+    def stem(self) -> str:
+        return f"{self.net}_{self.item.spectrum}_{self.item.sample_id}"
+
+
+@dataclass
+class Collected:
+    methods: list[str]
+    columns: list[str]  # boxes.csv
+    rows: list[list]
+    shown: list[Shown]
+    skipped: int  # evaluations with nothing to explain
+    groups: dict[GroupKey, list[BoxResult]]
+    table: list[dict]  # Table 2, one entry per group
+    compared: list[Comparison]
+    records: list[ObjectRecord]  # each annotated object as each net x spectrum saw it
+    evaluated: list[str]  # every net x spectrum (``"<net> on <spectrum>"``), in order
+    sanity: dict[tuple[str, str], list[SanityResult]] = field(default_factory=dict)
+    grids: dict[str, list[GridRow]] = field(default_factory=dict)  # per scene given a grid, its rows
+
+    @property
+    def scalars(self) -> dict[str, float]:
+        """The callback's scalars over every explained box (kinds of target kept apart)."""
+        return result_scalars([r for results in self.groups.values() for r in results], self.methods)
+
+    def explanation_of(self, net_spectrum: str, scene: str) -> tuple[SampleExplanation, ImageSpec] | None:
+        """The explanation a net x spectrum (``"<net> on <spectrum>"``) made of a scene, if it made one."""
+        for shown in self.shown:
+            if f"{shown.net} on {shown.item.spectrum}" == net_spectrum and shown.item.sample_id == scene:
+                return shown.item.explanation, shown.spec
+        return None
+
+
+def collect(nets: Sequence[Net], explainer: Explainer, scenes: Sequence[str], explained: Sequence[Explained],
+            scene_grids: int, conditions: Mapping[str, Condition]) -> Collected:
+    """The report's content from every (net, spectrum, scene) evaluation, in their order."""
+    shown = [Shown(nets[item.checkpoint].name, nets[item.checkpoint].spec, item)
+             for item in explained if item.explanation.targets]
+    outcomes: dict[str, dict[str, list]] = {}  # per net x spectrum, per scene: its objects as it saw them
+    for item in explained:
+        outcomes.setdefault(f"{nets[item.checkpoint].name} on {item.spectrum}", {})[item.sample_id] = item.explanation.objects
+    groups: dict[GroupKey, list[BoxResult]] = {}
+    sanity: dict[tuple[str, str], list[SanityResult]] = {}
+    grids: dict[str, list[GridRow]] = {scene: [] for scene in scenes[:scene_grids]}
+    for one in shown:
+        group_results(one.item.explanation.results, one.net, groups)
+        if one.item.sanity:
+            sanity.setdefault((one.net, one.item.spectrum), []).extend(one.item.sanity)
+        if one.item.sample_id in grids:
+            grids[one.item.sample_id].append((f"{one.net} | ", one.item.explanation, one.spec))
+    columns, rows = box_table([(one.net, one.spec.class_names, r) for one in shown for r in one.item.explanation.results],
+                              first="model")
+    methods, settings = list(explainer.methods), explainer.settings
+    return Collected(methods, columns, rows, shown, len(explained) - len(shown), groups,
+                     summarize(groups, methods, settings.inference),
+                     comparisons(groups, methods, settings.primary, settings.inference),
+                     object_records(outcomes, conditions), list(outcomes), sanity, {k: v for k, v in grids.items() if v})

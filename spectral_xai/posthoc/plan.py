@@ -1,0 +1,122 @@
+"""Before any image is explained: every checkpoint loaded and checked, and what each explains (its
+part of the split, or the user's images, on which spectra)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping, Sequence
+
+from ..checkpoint import CheckpointError, read_checkpoint
+from ..data_modules.datamodule import MultispectralDataModule, input_channels
+from ..data_modules.dataset import MultispectralDetectionDataset
+from ..data_modules.reader import DatasetError
+from ..data_modules.user_images import UserImage, UserImages
+from ..effdet_weights import is_description, load_net
+from ..evaluation import Explainer
+from ..lit_modules import EfficientDetModule
+from ..reporting.spec import ImageSpec
+from ..settings import SettingsError
+from .options import RunOptions, Source, evaluation_spectra
+
+Evaluation = tuple[int, MultispectralDetectionDataset | UserImages]  # a checkpoint's index and what it explains
+
+
+@dataclass
+class LoadedCheckpoint:
+    name: str  # how rows and figures name the model
+    path: Path
+    module: EfficientDetModule
+    data: MultispectralDataModule
+    epoch: int | None = None  # the training epoch it was saved at
+    val_map: float | None = None  # its val/map, where the run's ModelCheckpoint recorded it
+
+    @property
+    def spec(self) -> ImageSpec:
+        return ImageSpec(self.module.hparams.class_names, self.data.hparams.mean, self.data.hparams.std)
+
+
+def load_options(options: RunOptions) -> dict[str, Any]:
+    """How :func:`load_all` is to read the checkpoints, from the run's options."""
+    return {"trust": options.trust_checkpoint, "root": options.root, "split": options.split}
+
+
+def load_all(checkpoints: Sequence[str | Path], trust: bool = False, **overrides) -> list[LoadedCheckpoint]:
+    """Every checkpoint loaded (to host memory) and checked before any work starts."""
+    if not checkpoints:
+        raise CheckpointError("no checkpoint given")
+    loaded, names = [], []
+    for path in map(Path, checkpoints):
+        name = model_name(path, names)
+        names.append(name)
+        module, data = load_net(path, trust, num_workers=0, **{k: v for k, v in overrides.items() if v is not None})
+        # a net trained elsewhere has no training state to report
+        state = (None, None) if is_description(path) else training_state(read_checkpoint(path, trust, mmap=True))
+        loaded.append(LoadedCheckpoint(name, path, module, data, *state))
+    return loaded
+
+
+def training_state(saved: Mapping[str, Any]) -> tuple[int | None, float | None]:
+    """The epoch a checkpoint was saved at and its val/map, as Lightning's ModelCheckpoint kept it."""
+    val_map = None
+    for key, state in saved.get("callbacks", {}).items():
+        if key.startswith("ModelCheckpoint") and "val/map" in key and isinstance(state, Mapping):
+            score = state.get("current_score")
+            val_map = None if score is None else round(float(score), 4)
+    return saved.get("epoch"), val_map
+
+
+def model_name(checkpoint: Path, taken: Sequence[str]) -> str:
+    """runs/<name>/checkpoints/x.ckpt -> <name>; a W&B artifact's model-<id>:v3/model.ckpt ->
+    model-<id>_v3; otherwise the file's stem; numbered if taken."""
+    name = (checkpoint.parent.parent.name if checkpoint.parent.name == "checkpoints" else
+            checkpoint.parent.name.replace(":", "_") if checkpoint.name == "model.ckpt" else checkpoint.stem)
+    return name if name not in taken else f"{name}-{len(taken)}"
+
+
+def evaluations(loaded: Sequence[LoadedCheckpoint], source: Source) -> Iterator[Evaluation]:
+    """Every checkpoint (by its index) on every spectrum set it is evaluated on, with the part's
+    dataset under the checkpoint's split of scenes, or the user's images as that net takes them."""
+    for which, checkpoint in enumerate(loaded):
+        data = checkpoint.data
+        if source.images:
+            for spectrum_set in image_spectra(data, source.spectra):
+                yield which, user_images(data, source.images, spectrum_set)
+            continue
+        for spectrum_set in evaluation_spectra(data.spectra, data.fusion, source.spectra):
+            yield which, _part(data, spectrum_set, source.part)
+
+
+def _part(saved: MultispectralDataModule, spectra: Sequence[str], part: str) -> MultispectralDetectionDataset:
+    data = MultispectralDataModule(**{**saved.hparams, "spectra": list(spectra)})
+    data.load_state_dict(saved.state_dict())
+    data.setup("test")
+    dataset = data.datasets[part]
+    if len(dataset) == 0:
+        raise DatasetError(f"{data.hparams.root}: the {part!r} part of split {data.hparams.split!r} is empty")
+    return dataset
+
+
+def user_images(data: MultispectralDataModule, images: Sequence[UserImage], spectra: Sequence[str]) -> UserImages:
+    """``images`` as the net of ``data`` takes them, each being ``spectra``."""
+    return UserImages(images, "+".join(spectra), input_channels(spectra, data.fusion), data.hparams.image_size,
+                      data.hparams.mean, data.hparams.std)
+
+
+def image_spectra(data: MultispectralDataModule, requested: Sequence[str] | None) -> list[list[str]]:
+    """Which spectra a user's images are taken as: those asked for, else a stacked net's all at once
+    or another net's first (a mixed RGB+MIR net: RGB)."""
+    if requested is not None:
+        return evaluation_spectra(data.spectra, data.fusion, requested)
+    return [list(data.spectra)] if data.fusion == "early" else [[data.spectra[0]]]
+
+
+def check_annotated(explainer: Explainer, planned: Sequence[Evaluation], source: Source) -> None:
+    """Missed objects and false positives are defined by annotations: a part without any is refused."""
+    wanted = [kind for kind in explainer.settings.targets if kind != "detection"]
+    if wanted and source.images:
+        raise SettingsError(f"targets {', '.join(wanted)} need annotated objects, and images of your own carry none")
+    for _, dataset in planned:
+        if wanted and not any(len(record.boxes) for record in dataset.records):
+            root = Path(dataset.records[0].paths[dataset.spectra[0]]).parents[2] if dataset.records else "the dataset"
+            raise DatasetError(f"{root}: targets {', '.join(wanted)} need annotated objects, and the {source.part!r} part "
+                               "has none")

@@ -1,0 +1,120 @@
+"""The report written from what was collected: the tables (boxes.csv, Table 2, comparisons,
+attribution, complementarity, sanity), the figures, and report.html's sections in their order."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..complementarity import write_complementarity
+from ..evaluation import Explainer
+from ..explain_settings import boxes_label
+from ..reporting.box_table import write_csv
+from ..reporting.comparisons import families_paragraph, primary_rows, primary_sentences, write_comparisons
+from ..reporting.html import Section, write_report
+from ..reporting.tables import method_rows, write_attribution, write_sanity, write_summary
+from ..sanity import STAGES
+from ..statistics import group_name
+from .collect import Collected
+from .plan import LoadedCheckpoint
+from .report_figures import Drawn, draw_figures
+
+Rows = list[list[str]]
+
+
+@dataclass
+class Tables:
+    """The tables the report shows, as written to their files."""
+
+    summary: Rows
+    attribution: Rows
+    by_class: Rows  # complementarity per class and condition
+    by_pair: Rows  # complementarity per ordered pair of nets x spectra
+    sanity: Rows | None
+    sanity_entries: list[dict]
+
+
+def write_tables(folder: Path, collected: Collected, explainer: Explainer, sanity_check: bool,
+                 class_names: Sequence[str]) -> Tables:
+    write_csv(folder / "boxes.csv", collected.columns, collected.rows)
+    summary = write_summary(folder, collected.table, collected.methods, explainer.step, boxes_label(explainer.boxes))
+    write_comparisons(folder, collected.compared)
+    attribution = write_attribution(folder, collected.table)
+    by_class, by_pair = write_complementarity(folder, collected.records, collected.evaluated, class_names)
+    sanity, entries = write_sanity(folder, collected.sanity, STAGES) if sanity_check else (None, [])
+    return Tables(summary, attribution, by_class, by_pair, sanity, entries)
+
+
+def write_all(folder: Path, collected: Collected, explainer: Explainer, loaded: Sequence[LoadedCheckpoint],
+              scenes: Sequence[str], run: Mapping[str, Any], sanity_check: bool, scene_grids: int,
+              media: bool) -> tuple[Tables, Drawn]:
+    """Tables, figures and report.html into ``folder``; returns the tables and figures (for W&B)."""
+    tables = write_tables(folder, collected, explainer, sanity_check, loaded[0].spec.class_names)
+    drawn = draw_figures(folder, collected, tables.sanity_entries, scene_grids, media)
+    settings = settings_rows(loaded, explainer, scenes, collected.skipped, run)
+    write_report(folder, "spectral-xai: explanations", [], sections(collected, tables, drawn, settings, explainer))
+    return tables, drawn
+
+
+def sections(collected: Collected, tables: Tables, drawn: Drawn, settings: Rows, explainer: Explainer) -> list[Section]:
+    compared, estimated = collected.compared, any(r.condition.source == "estimate" for r in collected.records)
+    method_tables = [(group_name(key), method_rows(entry, collected.methods))
+                     for entry, key in zip(collected.table, collected.groups)]
+    return [
+        Section("What these numbers support", sentences=primary_sentences(compared), paragraphs=[
+            families_paragraph(compared, explainer.settings.equivalence_margin)],
+            tables=[("Primary comparisons", primary_rows(compared))]),
+        Section("Settings", tables=[("", settings)]),
+        Section("Methods compared", paragraphs=[
+            "Per net x spectrum (and kind of target): methods as rows, mean ± std over the maps that are not blank "
+            "with n, the bootstrap 95 % interval of the mean; lower deletion and higher insertion are better, "
+            "pointing game and energy pointing game higher, ODI lower. summary.csv holds the same in the paper's "
+            "layout, comparisons.csv every paired test."], tables=method_tables, figures=drawn.methods),
+        Section("Curves", paragraphs=["Every method's mean curve on one axis; each method's own figure with every "
+                                      "box: " + ", ".join(p.name for p in drawn.curves) + " (in curves/)."],
+                figures=drawn.overlays),
+        Section("Spectrum attribution", paragraphs=[
+            "The box's score with each input spectrum replaced by the deletion substrate, and with it alone."],
+            tables=[("", tables.attribution)]),
+        Section("What each spectrum sees", paragraphs=[
+            f"An object is found by a detection of its class at IoU >= 0.5 scoring >= {explainer.target_min_score}."
+            + (" Day and night partly estimated from the RGB image's brightness." if estimated else "")
+            + (" Below: found by one, missed by another, the finder's explanation of its detection above the other's "
+               "explanation of its miss." if drawn.complementarity else "")],
+            tables=[("Per class and condition", tables.by_class), ("Found by the first, missed by the second", tables.by_pair)],
+            figures=drawn.complementarity),
+        Section("Sanity check", paragraphs=[
+            "Spearman correlation of each method's map with the trained net's as the net is re-initialised from the "
+            "top (cumulative stages); near 1 means the map does not depend on the weights re-initialised so far."],
+            tables=[("", tables.sanity)] if tables.sanity else [], figures=[*drawn.sanity_maps, *drawn.sanity]),
+        Section("Scenes", paragraphs=["Every net and spectrum on the same scene (rows), every method (panels)."],
+                figures=drawn.scenes),
+        Section("Explained boxes", figures=drawn.boxes),
+    ]
+
+
+def settings_rows(loaded: Sequence[LoadedCheckpoint], explainer: Explainer, scenes: Sequence[str], skipped: int,
+                  run: Mapping[str, Any]) -> Rows:
+    """What made the numbers: the explanation settings, the run's options and every checkpoint."""
+    settings, scoring = explainer.settings, explainer.scoring
+    rows = [["setting", "value"], ["package", f"spectral-xai {version('spectral-xai')}"],
+            *([f"method {name}", method.describe() or "no settings"] for name, method in explainer.methods.items()),
+            ["scoring rule", f"{scoring.rule} (min score {scoring.min_score}, min IoU {scoring.min_iou})"],
+            ["targets", ", ".join(settings.targets)], ["boxes per image (of each kind)", boxes_label(settings.boxes)],
+            ["target min score", str(settings.target_min_score)], ["insertion/deletion step", str(settings.step)],
+            ["repeats", str(settings.repeats)],
+            ["bootstrap", f"{settings.bootstrap_resamples} resamples, seed {settings.bootstrap_seed}"],
+            *([name, str(value)] for name, value in run.items()),
+            ["scenes (the same for every net and spectrum where present)", ", ".join(scenes)],
+            ["images with nothing to explain", str(skipped)]]
+    return rows + [[f"checkpoint {checkpoint.name}", _described(checkpoint)] for checkpoint in loaded]
+
+
+def _described(checkpoint: LoadedCheckpoint) -> str:
+    hparams = checkpoint.data.hparams
+    sizes = ", ".join(f"{part} {len(ids)}" for part, ids in (checkpoint.data.split or {}).items())
+    split = f"{hparams.split}" + (f" ({hparams.split_file})" if hparams.split_file else f", seed {hparams.seed}")
+    return (f"{checkpoint.path}; epoch {checkpoint.epoch}; val/map {checkpoint.val_map}; spectra "
+            f"{'+'.join(checkpoint.data.spectra)} ({checkpoint.data.fusion}); {hparams.image_size} px; root "
+            f"{hparams.root}; split {split}: {sizes}")

@@ -1,0 +1,68 @@
+"""boxes.csv, one builder for every place that writes it (the callback, explain.py, ``explain()``):
+one row per explained (box, method), its place, its scores and the spectrum attribution of its box."""
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..data_modules.layout import SPECTRA
+from ..explained import BoxResult
+
+LOCALISATION = ("pointing_game", "energy_pointing_game", "odi")
+BOX_FIELDS = ["sample_id", "spectrum", "box", "kind", "method", "x1", "y1", "x2", "y2", "class", "score",
+              "insertion_auc", "deletion_auc", *LOCALISATION, "judged_against", "seconds", "step", "masks",
+              "map_reliability", "error"]
+
+
+def input_spectra(results: Sequence[BoxResult]) -> list[str]:
+    """The spectra the results' inputs held (``rgb+mir`` holds both), in the dataset's order."""
+    held = {name for r in results for name in r.spectrum.split("+")}
+    return [s for s in SPECTRA if s in held]
+
+
+def box_fields(spectra: Sequence[str]) -> list[str]:
+    """:data:`BOX_FIELDS` and, per spectrum of the input, the box's score without it and with it alone."""
+    return [*BOX_FIELDS, *(f"score_{kind}_{spectrum}" for spectrum in spectra for kind in ("without", "alone"))]
+
+
+def box_row(result: BoxResult, class_names: Sequence[str], spectra: Sequence[str]) -> list:
+    """``box_fields(spectra)`` of one (box, method) result; ``box`` is the box's rank among its
+    image's explained boxes (0: the best detection), ``kind`` what it is (detection, missed,
+    false_positive)."""
+    target = result.target
+    box = [round(float(v), 1) for v in target.box]
+    aucs = [round(result.insertion.auc, 4), round(result.deletion.auc, 4)] if result.ok else [None, None]
+    found = result.localisation
+    located = [*(_rounded(getattr(found, name)) for name in LOCALISATION), found.against] if found else [None] * 4
+    attribution = []
+    for spectrum in spectra:
+        score = result.spectrum_scores.get(spectrum)
+        attribution += [round(score.without, 4), round(score.alone, 4)] if score else [None, None]
+    return [result.sample_id, result.spectrum, result.box, target.kind, result.method, *box, class_names[target.label], round(target.score, 4),
+            *aucs, *located, round(result.seconds, 3), result.step, result.info.masks, _rounded(result.info.reliability),
+            result.error or "", *attribution]
+
+
+def _rounded(value: float) -> float | None:
+    """A score for a table: NaN (undefined for this map) becomes an empty cell."""
+    return None if math.isnan(value) else round(value, 4)
+
+
+def box_table(labelled: Sequence[tuple[Any, Sequence[str], BoxResult]], first: str | None = None
+              ) -> tuple[list[str], list[list]]:
+    """boxes.csv's columns and rows: per (label, the net's class names, result), the result's
+    :func:`box_row`, after a first column ``first`` (the epoch, the model) holding its label where
+    ``first`` is given."""
+    spectra = input_spectra([result for *_, result in labelled])
+    lead = [first] if first else []
+    rows = [[*([label] if first else []), *box_row(result, names, spectra)] for label, names, result in labelled]
+    return [*lead, *box_fields(spectra)], rows
+
+
+def write_csv(path: Path, columns: Sequence[str], rows: Sequence[Sequence]) -> None:
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows(rows)

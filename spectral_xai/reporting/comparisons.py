@@ -1,0 +1,111 @@
+"""The paired comparisons as files, table rows, sentences and scalars: comparisons.csv/json, the
+report's primary table and paragraph, its verdicts in words, and the callback's scalars."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Sequence
+
+from ..statistics import ALPHA, FEW_SCENES, TOO_FEW, Comparison
+from .box_table import write_csv
+
+COMPARISON_FIELDS = ["table", "family", "scope", "metric", "a", "b", "scenes", "boxes", "nonzero", "mean_difference",
+                     "low", "high", "p", "p_adjusted", "p_equivalence", "p_equivalence_adjusted", "family_size", "margin",
+                     "verdict", "repeat_sd", "scene_sd", "within_scene_icc", "boxes_per_scene", "scenes_needed", "note"]
+
+
+def write_comparisons(folder: Path, comparisons: Sequence[Comparison]) -> None:
+    """comparisons.csv and comparisons.json: every paired comparison, its family, interval, p-values
+    (raw and adjusted within the family: Holm for the primary, Benjamini-Hochberg for the exploratory)
+    and verdict."""
+    records = comparison_records(comparisons)
+    (folder / "comparisons.json").write_text(json.dumps({"alpha": ALPHA, "rows": records}, indent=2))
+    write_csv(folder / "comparisons.csv", COMPARISON_FIELDS,
+              [[_cell(record[name]) for name in COMPARISON_FIELDS] for record in records])
+
+
+def _cell(value):
+    if isinstance(value, float):
+        return "" if math.isnan(value) else round(value, 4) if abs(value) >= 1e-4 or value == 0 else f"{value:.2e}"
+    return "" if value is None else value
+
+
+def primary_rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
+    """The primary family as the report shows it, one row per comparison with its verdict."""
+    def p(value: float | None) -> str:
+        return "" if value is None else f"{value:.2g}"
+
+    rows = [["net / spectrum", "metric", "a", "b", "a - b", "95 % interval", "p (Holm)", "equivalence p (Holm)",
+             "scenes", "boxes", "verdict", "scenes to decide"]]
+    for c in comparisons:
+        if c.family == "primary":
+            interval = "" if math.isnan(c.low) else f"[{c.low:+.3f}, {c.high:+.3f}]"
+            rows.append([c.scope, c.metric.replace("_auc", " AUC"), c.a, c.b,
+                         "" if math.isnan(c.mean_difference) else f"{c.mean_difference:+.3f}", interval, p(c.p_adjusted),
+                         p(c.p_equivalence_adjusted), str(c.scenes), str(c.boxes), c.verdict,
+                         "" if c.decided or c.scenes_needed is None else str(c.scenes_needed)])
+    return rows
+
+
+def families_paragraph(comparisons: Sequence[Comparison], margin: float) -> str:
+    """How the comparisons were made and what the exploratory ones may be used for."""
+    primary = [c for c in comparisons if c.family == "primary"]
+    exploratory = [c for c in comparisons if c.family == "exploratory" and c.p is not None]
+    pairs = ", ".join(dict.fromkeys(f"{c.a} vs {c.b}" for c in primary)) or "none"
+    flagged = sum(1 for c in exploratory if c.p_adjusted is not None and c.p_adjusted < ALPHA)
+    return (f"Declared before the data (the primary family): {pairs}, on deletion and insertion AUC of detections; "
+            f"{len(primary)} comparisons held to {ALPHA} together by Holm's correction. Each ends better, worse, "
+            f"equivalent (its 95 % interval inside ±{margin:g}, by two one-sided tests) or undecided. The unit is the "
+            "scene: a scene's boxes (and a box's repeats) are averaged first; intervals are BCa bootstraps over scenes, "
+            "p-values sign-flip tests of the same per-scene means; a blank map counts at the random baseline's AUC "
+            f"of its box. The {len(exploratory)} other comparisons (comparisons.csv, family \"exploratory\") carry "
+            f"Benjamini-Hochberg q-values and are leads, not findings ({flagged} with q < {ALPHA}).")
+
+
+def comparison_records(rows: Sequence[Comparison]) -> list[dict]:
+    return [asdict(c) for c in rows]
+
+
+def primary_sentences(rows: Sequence[Comparison]) -> list[str]:
+    """The primary family's verdicts in words: one sentence per decided comparison, then the
+    undecided ones together with the scenes that would decide them; never an exploratory result."""
+    primary = [c for c in rows if c.family == "primary"]
+    if not primary:
+        return ["No primary comparison was made: the declared pairs of methods were not both explained on any "
+                "detection. The exploratory comparisons (comparisons.csv) are not findings."]
+    decided = sorted((c for c in primary if c.decided), key=lambda c: (c.scope, c.metric, c.verdict, c.p_adjusted or 1))
+    sentences = [c.sentence() for c in decided]
+    open_ = [c for c in primary if not c.decided]
+    if open_:
+        parts = []
+        for c in open_:
+            needed = f"; about {c.scenes_needed} scenes would decide it at ±{c.margin:g}" if c.scenes_needed else ""
+            interval = (f"difference {c.mean_difference:+.3f}, 95 % interval {c.low:+.3f} to {c.high:+.3f}"
+                        if c.scenes >= 2 else TOO_FEW)
+            parts.append(f"{c.scope}: {c.a} vs {c.b} on {c.metric.replace('_auc', ' AUC')} ({interval}{needed})")
+        sentences.append(f"Undecided, {len(open_)} of {len(primary)} primary comparisons: " + "; ".join(parts) + ".")
+    unreachable = [c for c in primary if c.scenes >= 2 and not c.reachable]
+    if unreachable:
+        sentences.append(f"With {min(c.scenes for c in unreachable)} scenes no primary comparison can reach "
+                         f"p < {ALPHA} after Holm over {unreachable[0].family_size}: explain more scenes.")
+    few = [c.scenes for c in primary if 2 <= c.scenes < FEW_SCENES]
+    if few:
+        sentences.append(f"With {min(few)} scenes the 95 % intervals are unreliable (a BCa bootstrap needs about "
+                         f"{FEW_SCENES} scenes to cover as it says).")
+    return sentences
+
+
+def comparison_scalars(rows: Sequence[Comparison]) -> dict[str, float]:
+    """``explain/compare/<a>_vs_<b>/<metric>`` (the mean over scenes of a - b) with ``_low`` and
+    ``_high`` (its 95 % interval) for the primary comparisons with two scenes or more, and
+    ``_p_holm`` only where the scenes can reach 0.05 after the correction."""
+    scalars = {}
+    for c in rows:
+        if c.table == "methods" and c.family == "primary" and c.scenes >= 2:
+            key = f"explain/compare/{c.a}_vs_{c.b}/{c.metric}"
+            scalars.update({key: c.mean_difference, f"{key}_low": c.low, f"{key}_high": c.high})
+            if c.reachable:
+                scalars[f"{key}_p_holm"] = c.p_adjusted
+    return scalars
