@@ -6,7 +6,7 @@ Writes benchmarks/results/peers.json.
 
 - Grad-CAM, HiResCAM and Score-CAM against pytorch-grad-cam, given a model whose one output is the
   explained detection's class logit (Score-CAM: the logit of its matched score in each masked image)
-  and the features at the detection's level as target layer (tests/helpers/grad_cam_adapters.py), one
+  and the features at the detection's level as target layer (peer_adapters/grad_cam.py), one
   detection at a time on both sides. pytorch-grad-cam's Score-CAM upsamples with align_corners=True,
   which moves its map by up to half a cell; it runs here with half-pixel upsampling as the Score-CAM
   authors' code (and ours) does, and the same 32 masked images per forward pass as ours.
@@ -15,7 +15,7 @@ Writes benchmarks/results/peers.json.
   interfaces (32 images per forward pass), the same number of masks, 8 x 8 grid, p 0.1, every
   detection of the image explained in one call on both sides. xaitk's detector interface carries no
   objectness, so its own D-RISE pipeline weighs every detection by 1 where ours weighs it by its
-  confidence; the same-masks comparison hands its scoring our confidences (tests/helpers/xaitk_format.py).
+  confidence; the same-masks comparison hands its scoring our confidences (peer_adapters/xaitk.py).
 
 Per method: time ours / theirs, each round timing both, alternately (goal <= 1.0), and how far the maps
 agree. Where the same computation can be fed the same inputs, the Pearson correlation of the two maps
@@ -51,8 +51,8 @@ from trained import REPO, add_checkpoint_argument, checkpoint_path, validation_i
 from spectral_xai.detection import DetectionScorer, EffdetDetector, Scoring, Target  # noqa: E402
 from spectral_xai.explainers import create  # noqa: E402
 from spectral_xai.explainers.rise import rise_masks  # noqa: E402
-from tests.helpers.grad_cam_adapters import DetectionLogit, HalfPixelUpsampling, MatchedLogit  # noqa: E402
-from tests.helpers.xaitk_format import perturbed_detections, reference_detections  # noqa: E402
+from peer_adapters.grad_cam import DetectionLogit, HalfPixelUpsampling, MatchedLogit  # noqa: E402
+from peer_adapters.xaitk import perturbed_detections, reference_detections  # noqa: E402
 
 CAMS = {"gradcam": GradCAM, "hirescam": HiResCAM, "scorecam": ScoreCAM}
 LAYER = "class_net.predict"

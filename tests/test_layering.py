@@ -29,3 +29,17 @@ def test_layers_import_only_what_is_below_them(layer, allowed):
 def test_settings_stand_below_every_layer():
     tree = ast.parse((PACKAGE / "settings.py").read_text())
     assert not [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and (n.level or "spectral_xai" in (n.module or ""))]
+
+
+def test_every_module_is_under_300_lines_and_every_function_under_60():
+    """Rooms of one job: a module that outgrows 300 lines, or a function 60, is doing several."""
+    long_files, long_functions = [], []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        text = path.read_text()
+        if len(text.splitlines()) > 300:
+            long_files.append(f"{path.relative_to(PACKAGE)}: {len(text.splitlines())} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.end_lineno - node.lineno >= 60:
+                long_functions.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name}: "
+                                      f"{node.end_lineno - node.lineno + 1} lines")
+    assert not long_files and not long_functions, long_files + long_functions

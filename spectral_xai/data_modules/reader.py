@@ -23,7 +23,7 @@ import numpy as np
 from . import layout
 from ..settings import UserError
 from .images import ImageReadError, read_size_wh
-from .voc import AnnotationError, read_voc
+from .voc import Annotation, AnnotationError, read_voc
 
 log = logging.getLogger(__name__)
 
@@ -101,48 +101,57 @@ def index_dataset(
     records: list[SampleRecord] = []
     annotated: list[str] = []
     for xml_path in xml_files:
-        sample_id = xml_path.stem
         try:
             annotation = read_voc(xml_path, class_names)
         except AnnotationError as err:
             report.skipped["bad_annotation"] += 1
-            log.warning("skipping %s: %s", sample_id, err)
+            log.warning("skipping %s: %s", xml_path.stem, err)
             continue
-        annotated.append(sample_id)
-        paths = {s: layout.image_path(root, image_dir, s, sample_id) for s in spectra}
-        missing = [s for s, p in paths.items() if not p.is_file()]
-        if missing:
-            report.skipped[f"missing_image:{','.join(missing)}"] += 1
-            log.warning("skipping %s: no image for %s (%s)", sample_id, missing, paths[missing[0]])
-            continue
-        try:
-            sizes = {read_size_wh(p) for p in paths.values()}
-        except ImageReadError as err:
-            report.skipped["unreadable_image"] += 1
-            log.warning("skipping %s: %s", sample_id, err)
-            continue
-        if len(sizes) != 1:
-            report.skipped["spectra_differ_in_size"] += 1
-            log.warning("skipping %s: images differ in size across spectra %s", sample_id, sorted(sizes))
-            continue
-        (width, height), = sizes
-        report.repaired.update(annotation.fixes)
-        for reason, count in annotation.fixes.items():
-            log.warning("%s: %d box(es) %s", xml_path, count, reason.replace("_", " "))
-        boxes = annotation.boxes.copy()
-        boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
-        boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
-        keep = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
-        if not keep.all():
-            report.repaired["box_empty_after_clipping"] += int((~keep).sum())
-            log.warning("%s: %d box(es) outside the image or without area dropped", xml_path, int((~keep).sum()))
-        records.append(SampleRecord(sample_id, paths, boxes[keep], annotation.labels[keep], (width, height)))
+        annotated.append(xml_path.stem)
+        record = _sample_record(xml_path, annotation, {s: layout.image_path(root, image_dir, s, xml_path.stem) for s in spectra},
+                                report)
+        if record is not None:
+            records.append(record)
 
     if not records:
         raise DatasetError(f"{root}: no usable samples for spectra {list(spectra)} ({report.summary()})")
     if report.skipped or report.repaired:
         log.warning("%s: %d usable samples; %s", root, len(records), report.summary())
     return DatasetIndex(records, report, annotated)
+
+
+def _sample_record(xml_path: Path, annotation: Annotation, paths: dict[str, Path], report: SkipReport
+                   ) -> SampleRecord | None:
+    """The sample with its boxes clipped to its images, or None (counted in ``report``) where an
+    image is missing, unreadable or of another size than the others."""
+    sample_id = xml_path.stem
+    missing = [s for s, p in paths.items() if not p.is_file()]
+    if missing:
+        report.skipped[f"missing_image:{','.join(missing)}"] += 1
+        log.warning("skipping %s: no image for %s (%s)", sample_id, missing, paths[missing[0]])
+        return None
+    try:
+        sizes = {read_size_wh(p) for p in paths.values()}
+    except ImageReadError as err:
+        report.skipped["unreadable_image"] += 1
+        log.warning("skipping %s: %s", sample_id, err)
+        return None
+    if len(sizes) != 1:
+        report.skipped["spectra_differ_in_size"] += 1
+        log.warning("skipping %s: images differ in size across spectra %s", sample_id, sorted(sizes))
+        return None
+    (width, height), = sizes
+    report.repaired.update(annotation.fixes)
+    for reason, count in annotation.fixes.items():
+        log.warning("%s: %d box(es) %s", xml_path, count, reason.replace("_", " "))
+    boxes = annotation.boxes.copy()
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
+    keep = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
+    if not keep.all():
+        report.repaired["box_empty_after_clipping"] += int((~keep).sum())
+        log.warning("%s: %d box(es) outside the image or without area dropped", xml_path, int((~keep).sum()))
+    return SampleRecord(sample_id, paths, boxes[keep], annotation.labels[keep], (width, height))
 
 
 def split_ids(

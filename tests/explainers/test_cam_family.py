@@ -12,7 +12,7 @@ from spectral_xai.detection import DetectionScorer, Target
 from spectral_xai.explainers import create
 from spectral_xai.explainers.cam_family import EigenCAM as OursEigenCAM
 
-from ..helpers.grad_cam_adapters import DetectionLogit, HalfPixelUpsampling, MatchedLogit
+from benchmarks.peer_adapters.grad_cam import DetectionLogit, HalfPixelUpsampling, MatchedLogit
 from ..helpers.margins import reach
 
 REFERENCE = {"gradcam": GradCAM, "hirescam": HiResCAM, "xgradcam": XGradCAM, "gradcam_plusplus": GradCAMPlusPlus,

@@ -22,7 +22,7 @@ from spectral_xai.explainers.masks import upsample_mirrored
 from spectral_xai.explainers.rise import rise_masks
 
 from ..helpers.margins import reach
-from ..helpers.xaitk_format import perturbed_detections, reference_detections
+from benchmarks.peer_adapters.xaitk import perturbed_detections, reference_detections
 
 MASKS, GRID, P = 120, 8, 0.25
 
@@ -91,7 +91,7 @@ def test_rise_equals_xaitk_saliencys_rise_scoring_on_the_same_masks(boxes):
 
 
 def test_drise_equals_xaitk_saliencys_drise_scoring_on_the_same_masks_and_detections(boxes):
-    """Our detections of the masked images in xaitk's format (tests/helpers/xaitk_format.py)."""
+    """Our detections of the masked images in xaitk's format (benchmarks/peer_adapters/xaitk.py)."""
     detector, found = boxes
     scorer = DetectionScorer(detector, Scoring("drise").build(), batch_size=64)
     for image, target in found:
