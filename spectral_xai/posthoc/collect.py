@@ -22,9 +22,7 @@ class Net(Protocol):
     """What the report needs of a checkpoint: its name and how to draw its inputs."""
 
     name: str
-
-    @property
-    def spec(self) -> ImageSpec: ...
+    spec: ImageSpec
 
 
 @dataclass

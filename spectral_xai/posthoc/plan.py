@@ -27,12 +27,9 @@ class LoadedCheckpoint:
     path: Path
     module: EfficientDetModule
     data: MultispectralDataModule
+    spec: ImageSpec  # how its inputs are drawn, carried with its explanations to every figure
     epoch: int | None = None  # the training epoch it was saved at
     val_map: float | None = None  # its val/map, where the run's ModelCheckpoint recorded it
-
-    @property
-    def spec(self) -> ImageSpec:
-        return ImageSpec(self.module.hparams.class_names, self.data.hparams.mean, self.data.hparams.std)
 
 
 def load_options(options: RunOptions) -> dict[str, Any]:
@@ -51,7 +48,8 @@ def load_all(checkpoints: Sequence[str | Path], trust: bool = False, **overrides
         module, data = load_net(path, trust, num_workers=0, **{k: v for k, v in overrides.items() if v is not None})
         # a net trained elsewhere has no training state to report
         state = (None, None) if is_description(path) else training_state(read_checkpoint(path, trust, mmap=True))
-        loaded.append(LoadedCheckpoint(name, path, module, data, *state))
+        spec = ImageSpec(module.hparams.class_names, data.hparams.mean, data.hparams.std)
+        loaded.append(LoadedCheckpoint(name, path, module, data, spec, *state))
     return loaded
 
 
