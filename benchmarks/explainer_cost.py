@@ -57,7 +57,7 @@ import torch
 warnings.filterwarnings("ignore")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from result_files import add_results_argument, alternated, spread, timed, write_result  # noqa: E402
-from trained import add_checkpoint_argument, at_size, checkpoint_path, validation_images  # noqa: E402
+from trained import add_checkpoint_argument, at_size, best_image, checkpoint_path, validation_images  # noqa: E402
 
 from spectral_xai.detection import DetectionScorer, EffdetDetector, Scoring, Target  # noqa: E402
 from spectral_xai.explain_settings import ExplainSettings  # noqa: E402
@@ -147,13 +147,23 @@ def gradient_pass(detector: EffdetDetector, image: torch.Tensor, target: Target,
     torch.autograd.grad(detector.logit(raw, target), features)
 
 
-def pick_image(checkpoint: Path, size: int | None, candidates: int) -> tuple[EffdetDetector, torch.Tensor, Target]:
+def pick_image(checkpoint: Path, size: int | None, candidates: int) -> tuple[EffdetDetector, torch.Tensor, Target, bool]:
+    """The image with the most confident detection explain.py would explain, preferring one at the
+    scale the net was trained on; the flag says whether it is. A 128-px net run at 512 px has no
+    such detection: its coarsest levels, 1 x 1 and 2 x 2 cells in training, see real context at
+    512 px for the first time and score whole-image boxes at 1.0, which fill the top 100. Seconds
+    per box stand on such a box (they do not depend on the weights); maps and AUCs do not."""
     module, images = validation_images(checkpoint, candidates)
-    detector, images = at_size(module, images, size or module.hparams.image_size)
-    with torch.no_grad():
-        found = [detector(image[None]) for image in images]
-    best = max(range(len(images)), key=lambda i: float(found[i].scores[0, 0]))
-    return detector, images[best], Target.from_detections(found[best])
+    trained = module.hparams.image_size
+    detector, images = at_size(module, images, size or trained)
+    try:
+        best, (target,) = best_image(detector, images, max_side=trained)
+        return detector, images[best], target, True
+    except SystemExit:
+        best, (target,) = best_image(detector, images)
+        print(f"every detection at {size} px is an artefact of levels never trained at that scale (the best: box "
+              f"{[round(float(v)) for v in target.box]}, score {target.score:.2f}): seconds hold, maps and AUCs do not")
+        return detector, images[best], target, False
 
 
 def registered() -> list[str]:
@@ -259,7 +269,7 @@ def child_run(args) -> dict:
     """In a fresh process: ``--child NAME [N]`` explains the image ``rounds`` times (``rise N``: at N
     masks once), ``--child none`` only loads; prints the process's peak resident memory, the most the
     explanations added to what it held before them, and their seconds."""
-    detector, image, target = pick_image(checkpoint_path(args.checkpoint), args.image_size, args.images)
+    detector, image, target, _ = pick_image(checkpoint_path(args.checkpoint), args.image_size, args.images)
     scorer = DetectionScorer(detector, Scoring().build(), args.batch_size)
     name, *count = args.child
     times, added = [], 0.0
@@ -344,7 +354,7 @@ def layout_speeds(args, detector: EffdetDetector, image: torch.Tensor, target: T
     the baseline at that layout's speed and its maps against eager's."""
     floor = Scoring().build().min_score
     layouts = args.layouts.split(",")
-    if unknown := set(layouts) - set(LAYOUTS) or "eager" not in layouts:
+    if set(layouts) - set(LAYOUTS) or "eager" not in layouts:
         raise SystemExit(f"--layouts {args.layouts}: choose eager and any of {', '.join(LAYOUTS[1:])}")
     variants = {layout: laid_out(detector, layout) for layout in layouts}
     figures: dict = {}
@@ -416,14 +426,14 @@ def main(argv: list[str] | None = None) -> None:
     if unknown := set(sections) - set(SECTIONS):
         parser.error(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
     checkpoint = checkpoint_path(args.checkpoint)
-    detector, image, target = pick_image(checkpoint, args.image_size, args.images)
+    detector, image, target, in_scale = pick_image(checkpoint, args.image_size, args.images)
     scorer = DetectionScorer(detector, Scoring().build(), args.batch_size)
     size = image.shape[-1]
     print(f"{checkpoint}: image {size}px, batch {args.batch_size}, {torch.get_num_threads()} threads, "
           f"target score {target.score:.3f}, {args.rounds} rounds")
     if {"cost", "floor", "shared"} & set(sections):  # timed here; the other sections time fresh processes
         scorer(image[None].expand(args.batch_size, -1, -1, -1), target)  # warm-up
-    figures = {"image_size": size, "target_score": round(target.score, 4)}
+    figures = {"image_size": size, "target_score": round(target.score, 4), "target_in_scale": in_scale}
     for section, run in (("cost", lambda: method_costs(args, scorer, image, target)),
                          ("floor", lambda: floor_saving(args, scorer, image, target)),
                          ("memory", lambda: rise_memory(args, checkpoint)),

@@ -46,7 +46,7 @@ from xaitk_saliency.impls.gen_object_detector_blackbox_sal.drise import DRISESta
 warnings.filterwarnings("ignore")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from result_files import add_results_argument, alternated, spread, timed, write_result  # noqa: E402
-from trained import REPO, add_checkpoint_argument, checkpoint_path, validation_images  # noqa: E402
+from trained import REPO, add_checkpoint_argument, best_image, checkpoint_path, validation_images  # noqa: E402
 
 from spectral_xai.detection import DetectionScorer, EffdetDetector, Scoring, Target  # noqa: E402
 from spectral_xai.explainers import create  # noqa: E402
@@ -218,11 +218,8 @@ def main(argv: list[str] | None = None) -> None:
     checkpoint = checkpoint_path(args.checkpoint)
     module, images = validation_images(checkpoint, 16)
     detector = module.detector()
-    with torch.no_grad():
-        found = [detector(image[None]) for image in images]
-    best = max(range(len(images)), key=lambda i: float(found[i].scores[0, args.detections - 1]))
+    best, targets = best_image(detector, images, args.detections)
     image = images[best]
-    targets = [Target.from_detections(found[best], rank=k) for k in range(args.detections)]
     print(f"{checkpoint.relative_to(REPO) if checkpoint.is_relative_to(REPO) else checkpoint}: validation image {best}, "
           f"{image.shape[-1]} px, detections scoring {', '.join(f'{t.score:.2f}' for t in targets)}; "
           f"{torch.get_num_threads()} threads, {args.rounds} rounds")

@@ -13,6 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from spectral_xai.checkpoint import load_checkpoint  # noqa: E402
 from spectral_xai.detection import EffdetDetector, Target  # noqa: E402
+from spectral_xai.evaluation import explainable_ranks  # noqa: E402
 from spectral_xai.lit_modules import EfficientDetModule  # noqa: E402
 from spectral_xai.cached_nets import trained_net  # noqa: E402
 
@@ -52,6 +53,28 @@ def at_size(module: EfficientDetModule, images: list[torch.Tensor], size: int) -
     return resized.detector(), [image.repeat(1, size // trained, size // trained) for image in images]
 
 
+def explainable_targets(detector: EffdetDetector, image: torch.Tensor, max_side: float = float("inf")) -> list[Target]:
+    """The image's detections that explain.py would explain (with an area), best first, each side
+    at most ``max_side``."""
+    with torch.no_grad():
+        detections = detector(image[None])
+    targets = [Target.from_detections(detections, rank=rank) for rank in explainable_ranks(detections)]
+    return [t for t in targets if max(float(t.box[2] - t.box[0]), float(t.box[3] - t.box[1])) <= max_side]
+
+
+def best_image(detector: EffdetDetector, images: list[torch.Tensor], count: int = 1,
+               max_side: float = float("inf")) -> tuple[int, list[Target]]:
+    """The image whose ``count``-th explainable detection scores highest, with its first ``count``
+    detections: a confident box with no area is never taken, as explain.py never explains one, nor
+    one with a side over ``max_side`` (a net trained at 128 px run on a tiled 512-px input scores
+    whole-image boxes of its coarsest levels at 1.0: artefacts of levels never trained at that scale)."""
+    found = [explainable_targets(detector, image, max_side)[:count] for image in images]
+    best = max(range(len(images)), key=lambda i: float(found[i][-1].score) if len(found[i]) == count else -1.0)
+    if len(found[best]) < count:
+        raise SystemExit(f"no image has {count} detection(s) with an area")
+    return best, found[best]
+
+
 def confident_boxes(checkpoint: Path, count: int, min_score: float = 0.3, candidates: int = 64
                     ) -> tuple[EffdetDetector, list[tuple[torch.Tensor, Target]]]:
     """The checkpoint's detector and, for each of the first validation images whose best detection
@@ -59,10 +82,9 @@ def confident_boxes(checkpoint: Path, count: int, min_score: float = 0.3, candid
     module, images = validation_images(checkpoint, candidates)
     detector, found = module.detector(), []
     for image in images:
-        with torch.no_grad():
-            detections = detector(image[None])
-        if detections.scores[0, 0] >= min_score:
-            found.append((image, Target.from_detections(detections)))
+        targets = explainable_targets(detector, image)
+        if targets and targets[0].score >= min_score:
+            found.append((image, targets[0]))
         if len(found) == count:
             break
     if not found:

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torchvision.ops import box_iou
 
-from .detection import DetectionScorer, Detector, Target
+from .detection import DetectionScorer, Detections, Detector, Target
 from .explainers import SaliencyMethod
 from .explain_settings import ExplainSettings
 from .explained import MATCH_IOU, BoxResult, ObjectOutcome, SampleExplanation, mean_correlation, object_outcomes
@@ -30,6 +30,18 @@ log = logging.getLogger(__name__)
 
 #: More detections than this in one image under ``boxes: all`` is warned of: a floor set too low.
 MANY_BOXES = 20
+
+
+def explainable_ranks(detections: Detections, min_score: float = 0.0) -> list[int]:
+    """The ranks (best first) of the first image's detections that can be explained: scoring >=
+    ``min_score`` and with an area. Boxes are clipped to the image as effdet does, which can leave a
+    confident box with no area at an edge: no IoU can match it, so nothing could explain it."""
+    boxes = detections.boxes[0]
+    has_area = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    ranks = (has_area & (detections.labels[0] >= 0)).nonzero()[:, 0]
+    if len(ranks) and int(ranks[0]):
+        log.info("skipped %d detection(s) without area above the best one", int(ranks[0]))
+    return ranks[detections.scores[0, ranks] >= min_score].tolist()
 
 
 class Explainer:
@@ -74,19 +86,14 @@ class Explainer:
         (those with an area scoring >= ``target_min_score``, best first), the annotated objects
         (``boxes`` [N, 4], ``labels`` [N]) it missed (nearest miss first) and its false positives
         (most confident first), as the ``targets`` setting asks; and how it did on every annotated
-        object. Boxes are clipped to the image as effdet does, which can leave a confident box with
-        no area at a corner: no IoU can match it, so nothing could explain it."""
+        object; a detection without area is never explained (:func:`explainable_ranks`)."""
         boxes = torch.zeros(0, 4) if boxes is None else boxes.reshape(-1, 4).float()
         labels = torch.zeros(0, dtype=torch.long) if labels is None else labels.reshape(-1)
         with torch.no_grad():
             raw = detector.raw(image[None])
             detections = detector.decode(raw)
         objects = object_outcomes(detections, boxes, labels, self.target_min_score)
-        has_area = (detections.boxes[0, :, 2] > detections.boxes[0, :, 0]) & (detections.boxes[0, :, 3] > detections.boxes[0, :, 1])
-        ranks = (has_area & (detections.labels[0] >= 0)).nonzero()[:, 0]
-        if len(ranks) and int(ranks[0]):
-            log.info("skipped %d detection(s) without area above the best one", int(ranks[0]))
-        ranks = ranks[detections.scores[0, ranks] >= self.target_min_score].tolist()
+        ranks = explainable_ranks(detections, self.target_min_score)
         if self.boxes == "all" and len(ranks) > MANY_BOXES and not self.warned_many:
             self.warned_many = True  # once a run: the callback asks every epoch
             log.warning("boxes: all explains %d detections scoring >= %g in one image, each costing every method's "

@@ -55,9 +55,12 @@ def test_each_benchmark_runs_quick_and_writes_its_result(name, trained_checkpoin
     figures = record["figures"]
     if name == "explainer_cost_128px":
         assert figures["target_score"] > 0.05  # a trained net's detection, above the scoring rule's floor
+        assert figures["target_in_scale"]  # at the net's own size, a detection at the objects' scale
         assert {"cost", "floor", "memory", "shared", "layouts"} <= figures.keys()
         assert set(figures["layouts"]["rise"]) == {"eager", "channels_last"}
         assert figures["layouts"]["rise"]["channels_last"]["map_r_to_eager"] > 0.999
+    if name == "train_throughput":
+        assert figures["channels_last_time_over_default"]["min"] > 0 and figures["channels_last_goal"] == 0.8
     if name == "rise_convergence":
         assert figures["auto"]["0.9"]["masks"]["max"] <= 256
     if name == "wandb_media":
