@@ -21,7 +21,7 @@ from torchvision.ops import box_iou
 from .data_modules import layout
 from .data_modules.images import read_image
 from .data_modules.reader import DatasetError
-from .explained import ObjectOutcome, SampleExplanation
+from .explained import BoxResult, ObjectOutcome, SampleExplanation
 
 CONDITIONS_FILE = "conditions.csv"
 CONDITIONS = ("day", "night")
@@ -176,3 +176,17 @@ def explained_box(explained: SampleExplanation, kind: str, label: int, box: Sequ
                                      explained.objects)
     return None
 
+
+def same_objects(first: Sequence[BoxResult], second: Sequence[BoxResult]) -> list[tuple[BoxResult, BoxResult]]:
+    """Pairs of results on the same object: the same scene, the same class, boxes overlapping at
+    IoU >= 0.5 (the spectra of a scene are co-registered); each result used once, best overlap first."""
+    pairs, used = [], set()
+    for one in first:
+        candidates = [(float(box_iou(one.target.box[None].cpu(), two.target.box[None].cpu())[0, 0]), j)
+                      for j, two in enumerate(second)
+                      if j not in used and two.sample_id == one.sample_id and two.target.label == one.target.label]
+        best = max(candidates, default=(0.0, -1))
+        if best[0] >= 0.5:
+            used.add(best[1])
+            pairs.append((one, second[best[1]]))
+    return pairs

@@ -58,6 +58,18 @@ class BoxResult:
         """A map that its scores stand on: explained and not blank."""
         return self.ok and not self.blank
 
+    @property
+    def full_score(self) -> float:
+        """The target's score on the unperturbed image (the deletion curve's first point): what a
+        confident net gets for free in both AUCs; NaN where the method failed."""
+        return float(self.deletion.scores[0]) if self.ok else math.nan
+
+    def normalised(self, auc: float) -> float:
+        """``auc`` over the box's :attr:`full_score`: comparable between nets that are unequally sure
+        of their boxes; NaN where that score is 0."""
+        full = self.full_score
+        return auc / full if full > 0 else math.nan
+
     def cpu(self) -> "BoxResult":
         """The same result with its tensors in host memory, to be sent to another process."""
         return replace(self, target=self.target.cpu(), saliency=None if self.saliency is None else self.saliency.cpu())

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
-from torchvision.ops import box_iou
 
+from .complementarity import same_objects
 from .explainers.baselines import BASELINES
 from .power import scenes_needed_at
 from .resampling import (VarianceComponents, bca_interval, benjamini_hochberg, equivalence_p, holm, sign_flip_p,
@@ -34,7 +34,11 @@ if TYPE_CHECKING:
     from .explained import BoxResult
 
 METRICS = ("deletion_auc", "insertion_auc")
-LOWER_IS_BETTER = {"deletion_auc": True, "insertion_auc": False}
+#: The spectrum contrasts' metrics: each AUC over the box's score on the unperturbed image, so that a
+#: net less sure of its boxes does not get a lower deletion AUC for free (raw AUCs stay in the tables).
+NORMALISED = ("deletion_auc_normalised", "insertion_auc_normalised")
+LOWER_IS_BETTER = {"deletion_auc": True, "insertion_auc": False, "deletion_auc_normalised": True,
+                   "insertion_auc_normalised": False}
 ALPHA = 0.05
 #: Fewer scenes than this make a BCa interval's coverage unreliable; the comparison says so.
 FEW_SCENES = 10
@@ -131,16 +135,19 @@ class Comparison:
 
 def box_values(results: Sequence[BoxResult], metric: str) -> dict[tuple, np.ndarray]:
     """Per (sample, spectrum, box, method): the box's AUC under each repeat (one value for a
-    method run once). A blank map takes the ``random`` baseline's values on the same box; a failed
-    map, or a blank one without a random map beside it, has none."""
-    column = 1 if metric == "deletion_auc" else 0
+    method run once), over the box's score on the unperturbed image for a ``_normalised`` metric. A
+    blank map takes the ``random`` baseline's values on the same box; a failed map, or a blank one
+    without a random map beside it, has none."""
+    column = 1 if metric.startswith("deletion_auc") else 0
+    normalised = metric.endswith("_normalised")
 
     def values(r: BoxResult) -> np.ndarray:
-        if r.repeat_aucs:
-            return np.array([aucs[column] for aucs in r.repeat_aucs])
-        return np.array([r.deletion.auc if column else r.insertion.auc])
+        aucs = np.array([aucs[column] for aucs in r.repeat_aucs] if r.repeat_aucs else
+                        [r.deletion.auc if column else r.insertion.auc])
+        return np.array([r.normalised(auc) for auc in aucs]) if normalised else aucs
 
     scored = {(r.sample_id, r.spectrum, r.box, r.method): values(r) for r in results if r.scored}
+    scored = {key: v for key, v in scored.items() if not np.isnan(v).any()}
     for r in results:
         chance = scored.get((r.sample_id, r.spectrum, r.box, "random"))
         if r.blank and chance is not None:
@@ -252,25 +259,10 @@ def method_comparisons(groups: Mapping[tuple[str, str, str], Sequence[BoxResult]
     return rows
 
 
-def same_objects(first: Sequence[BoxResult], second: Sequence[BoxResult]) -> list[tuple[BoxResult, BoxResult]]:
-    """Pairs of results on the same object: the same scene, the same class, boxes overlapping at
-    IoU >= 0.5 (the spectra of a scene are co-registered); each result used once, best overlap first."""
-    pairs, used = [], set()
-    for one in first:
-        candidates = [(float(box_iou(one.target.box[None].cpu(), two.target.box[None].cpu())[0, 0]), j)
-                      for j, two in enumerate(second)
-                      if j not in used and two.sample_id == one.sample_id and two.target.label == one.target.label]
-        best = max(candidates, default=(0.0, -1))
-        if best[0] >= 0.5:
-            used.add(best[1])
-            pairs.append((one, second[best[1]]))
-    return pairs
-
-
 def spectrum_comparisons(groups: Mapping[tuple[str, str, str], Sequence[BoxResult]], methods: Sequence[str],
                          inference: Inference) -> list[Comparison]:
     """For each method, every pair of nets/spectra that explained the same objects of the same
-    scenes as the same kind of target (exploratory)."""
+    scenes as the same kind of target (exploratory), on the :data:`NORMALISED` AUCs."""
     rows = []
     for method in methods:
         for first, second in itertools.combinations(groups, 2):
@@ -278,7 +270,7 @@ def spectrum_comparisons(groups: Mapping[tuple[str, str, str], Sequence[BoxResul
                 continue
             mine = [[r for r in groups[key] if r.method == method and r.ok] for key in (first, second)]
             matched = same_objects(*mine)
-            for metric in METRICS:
+            for metric in NORMALISED:
                 values = [box_values(groups[key], metric) for key in (first, second)]
                 pairs = [paired(values[0][key_a], values[1][key_b], x.sample_id) for x, y in matched
                          for key_a, key_b in [((x.sample_id, x.spectrum, x.box, method), (y.sample_id, y.spectrum, y.box, method))]

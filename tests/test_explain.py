@@ -92,6 +92,12 @@ def test_explain_writes_table_figures_curves_and_report(report):
     assert "What these numbers support" in page and "Undecided, 40 of 40 primary comparisons" in page
     assert "With 2 scenes no primary comparison can reach p &lt; 0.05 after Holm over 40" in page
     assert {line["boxes per image"] for line in csv_lines} == {"best 2"}
+    reliability = read_rows(output / "metric_reliability.csv")
+    assert {(r["measure"], r["metric"]) for r in reliability} == {
+        *(("alpha across scenes", m) for m in ("deletion_auc", "insertion_auc", "pointing_game", "energy_pointing_game", "odi")),
+        ("spearman over maps", "deletion_auc vs insertion_auc"), ("spearman over maps", "pointing_game vs energy_pointing_game")}
+    assert all(int(r["n"]) <= 2 for r in reliability if r["measure"] == "alpha across scenes")  # 2 scenes per net
+    assert "How far the metrics can be trusted" in page
     boxes = read_rows(output / "boxes.csv")
     assert len(boxes) == 4 * 2 * 2 * len(FAST_SETTINGS.methods)
     per_image = {(r["model"], r["spectrum"], r["sample_id"], r["method"]): [] for r in boxes}
@@ -112,6 +118,22 @@ def test_explain_writes_table_figures_curves_and_report(report):
     for row in fir:  # a single spectrum alone is the image itself, scored by the rule (floor 0.05)
         score = float(row["score"])
         assert float(row["score_alone_fir"]) == pytest.approx(score if score >= 0.05 else 0.0, abs=1e-3)
+    # Each AUC over the box's unperturbed score (for the FIR net alone on FIR, its score alone), and
+    # its gain over the random map on the same box.
+    random = {(r["model"], r["spectrum"], r["sample_id"], r["box"]): r for r in boxes if r["method"] == "random"}
+    for row in fir:
+        if row["deletion_auc_normalised"] and float(row["deletion_auc"]) > 1e-3:
+            full = float(row["deletion_auc"]) / float(row["deletion_auc_normalised"])
+            assert full == pytest.approx(float(row["score_alone_fir"]), abs=2e-3)
+            assert float(row["insertion_auc"]) / float(row["insertion_auc_normalised"]) == pytest.approx(full, rel=2e-3)
+        chance = random[row["model"], row["spectrum"], row["sample_id"], row["box"]]
+        if row["method"] == "random":
+            assert row["deletion_gain_over_random"] == row["insertion_gain_over_random"] == ""
+        else:
+            assert float(row["deletion_gain_over_random"]) == pytest.approx(
+                float(chance["deletion_auc"]) - float(row["deletion_auc"]), abs=2e-4)
+            assert float(row["insertion_gain_over_random"]) == pytest.approx(
+                float(row["insertion_auc"]) - float(chance["insertion_auc"]), abs=2e-4)
     attribution = {(r["model"], r["spectrum"], r["input spectrum"]) for r in read_rows(output / "attribution.csv")}
     assert attribution == {("fir", "fir", "fir"), ("rgb_mir", "rgb", "rgb"), ("rgb_mir", "mir", "mir"),
                            ("rgb_mir_early", "rgb+mir", "rgb"), ("rgb_mir_early", "rgb+mir", "mir")}

@@ -12,6 +12,7 @@ from ..explained import BoxResult, SampleExplanation
 from ..reporting.box_table import box_table
 from ..reporting.figures import GridRow
 from ..reporting.spec import ImageSpec
+from ..reliability import metric_reliability
 from ..reporting.tables import GroupKey, group_results, result_scalars, summarize
 from ..sanity import SanityResult
 from ..statistics import Comparison, comparisons
@@ -50,6 +51,7 @@ class Collected:
     compared: list[Comparison]
     records: list[ObjectRecord]  # each annotated object as each net x spectrum saw it
     evaluated: list[str]  # every net x spectrum (``"<net> on <spectrum>"``), in order
+    reliability: list[dict]  # how far each metric can be trusted (:func:`~spectral_xai.reliability.metric_reliability`)
     sanity: dict[tuple[str, str], list[SanityResult]] = field(default_factory=dict)
     grids: dict[str, list[GridRow]] = field(default_factory=dict)  # per scene given a grid, its rows
 
@@ -89,4 +91,5 @@ def collect(nets: Sequence[Net], explainer: Explainer, scenes: Sequence[str], ex
     return Collected(methods, columns, rows, shown, len(explained) - len(shown), groups,
                      summarize(groups, methods, settings.inference),
                      comparisons(groups, methods, settings.primary, settings.inference),
-                     object_records(outcomes, conditions), list(outcomes), sanity, {k: v for k, v in grids.items() if v})
+                     object_records(outcomes, conditions), list(outcomes), metric_reliability(groups, methods), sanity,
+                     {k: v for k, v in grids.items() if v})

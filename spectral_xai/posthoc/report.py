@@ -2,6 +2,7 @@
 attribution, complementarity, sanity), the figures, and report.html's sections in their order."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -21,6 +22,7 @@ from .plan import LoadedCheckpoint
 from .report_figures import Drawn, draw_figures
 
 Rows = list[list[str]]
+RELIABILITY_COLUMNS = ["model", "spectrum", "targets", "measure", "metric", "value", "n"]
 
 
 @dataclass
@@ -31,6 +33,7 @@ class Tables:
     attribution: Rows
     by_class: Rows  # complementarity per class and condition
     by_pair: Rows  # complementarity per ordered pair of nets x spectra
+    reliability: Rows
     sanity: Rows | None
     sanity_entries: list[dict]
 
@@ -42,8 +45,15 @@ def write_tables(folder: Path, collected: Collected, explainer: Explainer, sanit
     write_comparisons(folder, collected.compared)
     attribution = write_attribution(folder, collected.table)
     by_class, by_pair = write_complementarity(folder, collected.records, collected.evaluated, class_names)
+    reliability = [RELIABILITY_COLUMNS, *([row[c] if c != "value" else _number(row[c]) for c in RELIABILITY_COLUMNS]
+                                          for row in collected.reliability)]
+    write_csv(folder / "metric_reliability.csv", reliability[0], reliability[1:])
     sanity, entries = write_sanity(folder, collected.sanity, STAGES) if sanity_check else (None, [])
-    return Tables(summary, attribution, by_class, by_pair, sanity, entries)
+    return Tables(summary, attribution, by_class, by_pair, reliability, sanity, entries)
+
+
+def _number(value: float) -> str:
+    return "" if math.isnan(value) else f"{value:.3f}"
 
 
 def write_all(folder: Path, collected: Collected, explainer: Explainer, loaded: Sequence[LoadedCheckpoint],
@@ -71,6 +81,12 @@ def sections(collected: Collected, tables: Tables, drawn: Drawn, settings: Rows,
             "with n, the bootstrap 95 % interval of the mean; lower deletion and higher insertion are better, "
             "pointing game and energy pointing game higher, ODI lower. summary.csv holds the same in the paper's "
             "layout, comparisons.csv every paired test."], tables=method_tables, figures=drawn.methods),
+        Section("How far the metrics can be trusted", paragraphs=[
+            "Alpha across scenes: Krippendorff's alpha (ordinal) of the scenes' rankings of the methods by each metric, "
+            "each scene a rater (Tomsett et al. 2020): 1 when every scene ranks the methods alike, about 0 when the "
+            "rankings agree as chance would; n scenes ranked. Spearman over maps: whether two metrics meant to measure "
+            "the same property agree map by map (deletion and insertion AUC should run opposite). "
+            "metric_reliability.csv holds the same."], tables=[("", tables.reliability)]),
         Section("Curves", paragraphs=["Every method's mean curve on one axis; each method's own figure with every "
                                       "box: " + ", ".join(p.name for p in drawn.curves) + " (in curves/)."],
                 figures=drawn.overlays),

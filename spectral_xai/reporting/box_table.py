@@ -12,7 +12,8 @@ from ..explained import BoxResult
 
 LOCALISATION = ("pointing_game", "energy_pointing_game", "odi")
 BOX_FIELDS = ["sample_id", "spectrum", "box", "kind", "method", "x1", "y1", "x2", "y2", "class", "score",
-              "insertion_auc", "deletion_auc", *LOCALISATION, "judged_against", "seconds", "step", "masks",
+              "insertion_auc", "deletion_auc", "insertion_auc_normalised", "deletion_auc_normalised",
+              "insertion_gain_over_random", "deletion_gain_over_random", *LOCALISATION, "judged_against", "seconds", "step", "masks",
               "map_reliability", "error"]
 
 
@@ -27,22 +28,30 @@ def box_fields(spectra: Sequence[str]) -> list[str]:
     return [*BOX_FIELDS, *(f"score_{kind}_{spectrum}" for spectrum in spectra for kind in ("without", "alone"))]
 
 
-def box_row(result: BoxResult, class_names: Sequence[str], spectra: Sequence[str]) -> list:
+def box_row(result: BoxResult, class_names: Sequence[str], spectra: Sequence[str],
+            random: tuple[float, float] | None = None) -> list:
     """``box_fields(spectra)`` of one (box, method) result; ``box`` is the box's rank among its
     image's explained boxes (0: the best detection), ``kind`` what it is (detection, missed,
-    false_positive)."""
+    false_positive). Each AUC also over the box's score on the unperturbed image (``_normalised``),
+    and its gain over the random map's on the same box (``random``: its insertion and deletion AUC;
+    insertion higher, deletion lower is a gain)."""
     target = result.target
     box = [round(float(v), 1) for v in target.box]
-    aucs = [round(result.insertion.auc, 4), round(result.deletion.auc, 4)] if result.ok else [None, None]
+    aucs = [None] * 6
+    if result.ok:
+        ins, dele = result.insertion.auc, result.deletion.auc
+        gains = [ins - random[0], random[1] - dele] if random and result.method != "random" else [math.nan, math.nan]
+        aucs = [round(ins, 4), round(dele, 4), *(_rounded(v) for v in (result.normalised(ins), result.normalised(dele),
+                                                                        *gains))]
     found = result.localisation
     located = [*(_rounded(getattr(found, name)) for name in LOCALISATION), found.against] if found else [None] * 4
     attribution = []
     for spectrum in spectra:
         score = result.spectrum_scores.get(spectrum)
         attribution += [round(score.without, 4), round(score.alone, 4)] if score else [None, None]
-    return [result.sample_id, result.spectrum, result.box, target.kind, result.method, *box, class_names[target.label], round(target.score, 4),
-            *aucs, *located, round(result.seconds, 3), result.step, result.info.masks, _rounded(result.info.reliability),
-            result.error or "", *attribution]
+    return [result.sample_id, result.spectrum, result.box, target.kind, result.method, *box, class_names[target.label],
+            round(target.score, 4), *aucs, *located, round(result.seconds, 3), result.step, result.info.masks,
+            _rounded(result.info.reliability), result.error or "", *attribution]
 
 
 def _rounded(value: float) -> float | None:
@@ -56,8 +65,12 @@ def box_table(labelled: Sequence[tuple[Any, Sequence[str], BoxResult]], first: s
     :func:`box_row`, after a first column ``first`` (the epoch, the model) holding its label where
     ``first`` is given."""
     spectra = input_spectra([result for *_, result in labelled])
+    random = {(r.sample_id, r.spectrum, r.box): (r.insertion.auc, r.deletion.auc) for *_, r in labelled
+              if r.method == "random" and r.ok}
     lead = [first] if first else []
-    rows = [[*([label] if first else []), *box_row(result, names, spectra)] for label, names, result in labelled]
+    rows = [[*([label] if first else []), *box_row(result, names, spectra, random.get((result.sample_id, result.spectrum,
+                                                                                      result.box)))]
+            for label, names, result in labelled]
     return [*lead, *box_fields(spectra)], rows
 
 

@@ -67,3 +67,4 @@ def test_collect_gathers_rows_groups_objects_grids_and_skips_without_a_disk():
     assert explanation.sample_id == "002" and spec.mean == (0.5, 0.5, 0.5)
     assert collected.explanation_of("b on rgb", "001") is None
     assert collected.scalars["explain/gradcam/deletion_auc"] == 0.4
+    assert {(r["measure"], r["metric"]) for r in collected.reliability} >= {("alpha across scenes", "deletion_auc")}

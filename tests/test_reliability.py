@@ -1,0 +1,69 @@
+"""Krippendorff's alpha against the krippendorff package, known answers for the scenes' rankings of
+the methods, and the report's reliability rows."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import krippendorff
+from spectral_xai.detection import Target
+from spectral_xai.explained import BoxResult
+from spectral_xai.metrics import CurveResult, Localisation
+from spectral_xai.reliability import krippendorff_alpha, metric_reliability, scene_rankings
+
+
+@pytest.mark.parametrize("level", ["ordinal", "interval"])
+def test_alpha_equals_the_krippendorff_package_with_missing_values(level):
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        data = rng.integers(1, 6, size=(rng.integers(2, 9), rng.integers(3, 15))).astype(float)
+        data[rng.random(data.shape) < 0.25] = np.nan
+        try:
+            expected = krippendorff.alpha(reliability_data=data, level_of_measurement=level)
+        except ValueError:  # no unit with two values: undefined
+            expected = math.nan
+        assert krippendorff_alpha(data, level) == pytest.approx(expected, abs=1e-9, nan_ok=True)
+
+
+def test_identical_rankings_give_one_and_independent_ones_about_zero():
+    ranks = np.tile(np.arange(1.0, 6.0), (30, 1))  # 30 scenes, 5 methods, the same order in each
+    assert krippendorff_alpha(ranks) == pytest.approx(1.0)
+    rng = np.random.default_rng(1)
+    shuffled = np.array([rng.permutation(5) + 1.0 for _ in range(400)])
+    assert abs(krippendorff_alpha(shuffled)) < 0.02
+    assert math.isnan(krippendorff_alpha(np.full((3, 4), 2.0)))  # no variation: undefined
+
+
+def _result(scene: str, method: str, deletion: float, insertion: float, pointing: float = 1.0, energy: float = 0.5,
+            box: int = 0) -> BoxResult:
+    target = Target(box=torch.tensor([2.0, 2.0, 6.0, 6.0]), label=0, score=0.9, class_probs=torch.zeros(1), anchor=0)
+    saliency = torch.zeros(8, 8)
+    saliency[2:6, 2:6] = 1.0
+    curve = lambda auc: CurveResult(torch.tensor([0.0, 1.0]), torch.tensor([0.9, 0.0]), auc, 0.9)  # noqa: E731
+    return BoxResult(scene, "rgb", target, box, method, saliency, curve(insertion), curve(deletion), 0.1, 0.1,
+                     localisation=Localisation(pointing, energy, 0.0, "annotation"))
+
+
+def test_each_scene_ranks_the_methods_best_first_from_its_boxes_means():
+    results = [_result("1", "a", 0.1, 0.9), _result("1", "b", 0.3, 0.5), _result("1", "b", 0.5, 0.5, box=1),
+               _result("2", "a", 0.6, 0.2), _result("2", "b", 0.2, 0.6), _result("3", "a", 0.2, 0.2)]
+    # scene 3 has one method only: nothing to rank
+    assert scene_rankings(results, ["a", "b"], "deletion_auc").tolist() == [[1.0, 2.0], [2.0, 1.0]]
+    assert scene_rankings(results, ["a", "b"], "insertion_auc").tolist() == [[1.0, 2.0], [2.0, 1.0]]
+
+
+def test_reliability_rows_say_a_consistent_metric_agrees_and_faithfulness_pairs_run_opposite():
+    rng = np.random.default_rng(2)
+    results = []
+    for scene in range(12):
+        for rank, method in enumerate(["good", "middling", "bad"]):
+            deletion = 0.1 + 0.2 * rank + rng.uniform(0, 0.05)  # the same order in every scene
+            results.append(_result(str(scene), method, deletion, 1 - deletion, energy=rng.uniform(0, 1)))
+    rows = {(r["measure"], r["metric"]): r for r in metric_reliability({("net", "rgb", "detection"): results},
+                                                                       ["good", "middling", "bad"])}
+    assert rows["alpha across scenes", "deletion_auc"]["value"] == pytest.approx(1.0)
+    assert rows["alpha across scenes", "deletion_auc"]["n"] == 12
+    assert rows["alpha across scenes", "energy_pointing_game"]["value"] < 0.3  # drawn at random per map
+    assert math.isnan(rows["alpha across scenes", "pointing_game"]["value"])  # every map scores 1: no ranking
+    assert rows["spearman over maps", "deletion_auc vs insertion_auc"]["value"] == pytest.approx(-1.0)
