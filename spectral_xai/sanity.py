@@ -1,7 +1,8 @@
 """The model-parameter randomisation test (Adebayo et al. 2018, "Sanity checks for saliency maps").
 
 A map that explains a detection must depend on the weights that made it. The net's weights are
-re-initialised in a cascade from the top down, each stage adding to the last: the class head's
+randomised in a cascade from the top down (by default each tensor's trained values shuffled, so that
+their scale stays; see :func:`randomised_cascade`), each stage adding to the last: the class head's
 last conv, the whole class head, the box head and the BiFPN, the backbone (then the whole net is
 random). At every stage each method explains the same target (the same box, class and anchor) on
 the same image with the randomised net, and the map is compared with the trained net's map by
@@ -65,22 +66,43 @@ class SanityResult:
         return replace(self, saliency=None if self.saliency is None else self.saliency.cpu())
 
 
-def randomised_cascade(detector: Detector, seed: int = 0) -> list[tuple[str, Detector]]:
+#: How a stage's weights are randomised: ``permute`` shuffles the values of each of its trained
+#: tensors (their scale kept, their structure gone); ``init`` re-initialises them as PyTorch does.
+RANDOMISATIONS = ("permute", "init")
+
+
+def randomised_cascade(detector: Detector, seed: int = 0, randomisation: str = "permute") -> list[tuple[str, Detector]]:
     """A copy of ``detector`` per stage of :data:`CASCADE`, each with its stage's modules and all
-    stages above re-initialised (PyTorch's default initialisation, running statistics reset), seeded."""
+    stages above randomised, seeded. ``permute`` (the default) keeps each weight tensor's values and
+    so its scale: re-initialised, the class head's predict conv has weights of a far smaller scale
+    than trained, its outputs hardly depend on the input, and a map of it is little more than its
+    method's own prior (SIDU blank, RISE its masks' coverage); ``init`` is the classic test's
+    re-initialisation (PyTorch's default, running statistics reset)."""
+    if randomisation not in RANDOMISATIONS:
+        raise ValueError(f"randomisation {randomisation!r}: choose {' or '.join(RANDOMISATIONS)}")
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
     try:
         random, stages = copy.deepcopy(detector), []
         for stage, modules in CASCADE:
             for name in modules:
-                for module in random.net.get_submodule(name).modules():
-                    if hasattr(module, "reset_parameters"):
-                        module.reset_parameters()
+                _randomise(random.net.get_submodule(name), randomisation)
             stages.append((stage, copy.deepcopy(random).eval()))
         return stages
     finally:
         torch.random.set_rng_state(generator_state)
+
+
+def _randomise(module: torch.nn.Module, randomisation: str) -> None:
+    if randomisation == "init":
+        for part in module.modules():
+            if hasattr(part, "reset_parameters"):
+                part.reset_parameters()
+        return
+    with torch.no_grad():
+        for parameter in module.parameters():
+            flat = parameter.detach().reshape(-1)
+            parameter.copy_(flat[torch.randperm(flat.numel(), device=flat.device)].reshape(parameter.shape))
 
 
 def sanity_check(explainer: Explainer, trained: Detector, cascade: Sequence[tuple[str, Detector]],

@@ -11,7 +11,7 @@ from spectral_xai.explain_settings import ExplainSettings
 from spectral_xai.evaluation import Explainer
 from spectral_xai.explainers import create
 from spectral_xai.metrics import spearman
-from spectral_xai.sanity import CASCADE, randomised_cascade, sanity_check
+from spectral_xai.sanity import CASCADE, RANDOMISATIONS, STAGES, randomised_cascade, sanity_check
 
 from .helpers.margins import reach
 
@@ -37,17 +37,22 @@ def changed(before: torch.nn.Module, after: torch.nn.Module) -> set[str]:
     return parts
 
 
-def test_the_cascade_reinitialises_from_the_top_and_is_seeded(trained):
+@pytest.mark.parametrize("randomisation", RANDOMISATIONS)
+def test_the_cascade_randomises_from_the_top_and_is_seeded(trained, randomisation):
     detector, _ = trained
     original = {k: v.clone() for k, v in detector.state_dict().items()}
-    cascade = randomised_cascade(detector, seed=3)
+    cascade = randomised_cascade(detector, seed=3, randomisation=randomisation)
     assert [stage for stage, _ in cascade] == [stage for stage, _ in CASCADE]
     assert [changed(detector, random) for _, random in cascade] == [
         {"class_net.predict"}, {"class_net.predict", "class_net"}, {"class_net.predict", "class_net", "box_net", "fpn"},
         {"class_net.predict", "class_net", "box_net", "fpn", "backbone"}]
     assert all(torch.equal(v, detector.state_dict()[k]) for k, v in original.items())  # the trained net is untouched
-    again = randomised_cascade(detector, seed=3)[-1][1].state_dict()
+    again = randomised_cascade(detector, seed=3, randomisation=randomisation)[-1][1].state_dict()
     assert all(torch.equal(v, again[k]) for k, v in cascade[-1][1].state_dict().items())
+    if randomisation == "permute":  # every tensor keeps its trained values, and so its scale, shuffled
+        trained_weights = dict(detector.net.named_parameters())
+        for name, value in cascade[-1][1].net.named_parameters():
+            assert torch.equal(value.flatten().sort().values, trained_weights[name].flatten().sort().values), name
 
 
 def test_spearman_over_all_pixels_and_over_the_support():
@@ -65,7 +70,7 @@ def test_a_map_that_ignores_a_stage_survives_it_and_one_that_reads_it_does_not(t
     detector, sample = trained
     explainer = Explainer(ExplainSettings(["gradcam", "odam_box"], step=0.5, baselines=False))
     explained = explainer.explain(detector, sample)
-    results = sanity_check(explainer, detector, randomised_cascade(detector), explained)
+    results = sanity_check(explainer, detector, randomised_cascade(detector, randomisation="init"), explained)
     assert [(r.stage, r.method) for r in results] == [(stage, m) for stage, _ in CASCADE for m in ("gradcam", "odam_box")]
     trained_maps = {r.method: r.saliency for r in explained.results}
     by = {(r.stage, r.method): r for r in results}
@@ -88,7 +93,7 @@ def test_perturbation_maps_are_scored_by_the_anchor_rule_and_never_blank_and_cha
     explainer = Explainer(ExplainSettings(["rise", "random"], method_settings={"rise": {"n_masks": 48}}, step=0.5,
                                           baselines=False))
     explained = explainer.explain(detector, sample)
-    results = sanity_check(explainer, detector, randomised_cascade(detector), explained)
+    results = sanity_check(explainer, detector, randomised_cascade(detector, randomisation="init"), explained)
     rise = [r for r in results if r.method == "rise"]
     assert {r.rule for r in rise} == {"anchor"} and {r.rule for r in results if r.method == "random"} == {"matched"}
     assert all(not math.isnan(r.spearman) and r.saliency.max() > 0 for r in rise)  # never blank
@@ -105,7 +110,7 @@ def test_rise_under_the_randomised_net_differs_from_the_trained_map_by_more_than
     detector, sample = trained
     explainer = Explainer(ExplainSettings(["rise"]))
     target = explainer.targets(detector, sample["image"])[0][0]
-    image, randomised = sample["image"], randomised_cascade(detector)[-1][1]
+    image, randomised = sample["image"], randomised_cascade(detector, randomisation="init")[-1][1]
 
     def rise(net, seed: int) -> torch.Tensor:
         return create("rise", n_masks=96, seed=seed)(DetectionScorer(net, AnchorScore(), 32), image, target)
@@ -114,3 +119,19 @@ def test_rise_under_the_randomised_net_differs_from_the_trained_map_by_more_than
     noise = spearman(trained_map, rise(detector, 1))
     reach(record_property, "sanity: RISE's own seed-to-seed Spearman minus the randomised net's",
           noise - spearman(trained_map, rise(randomised, 1)), ">", 0.0)
+
+
+@pytest.mark.slow
+def test_permuted_weights_keep_sidu_judged_where_reinitialised_ones_blank_it(trained):
+    """SIDU scores feature-mask images by the target's class probability. Re-initialised, the class
+    head's weights are far smaller than trained and its prior bias rules: every masked image scores
+    alike and the map is blank from that stage on, so the test cannot judge SIDU. Permuted, the
+    weights keep their scale and SIDU is compared at every stage (on the shared net, 2 scenes with
+    every method: 12 blank rows under init, none for SIDU under permute; docs/methods.md)."""
+    detector, sample = trained
+    explainer = Explainer(ExplainSettings(["sidu"], step=0.5, baselines=False))
+    explained = explainer.explain(detector, sample)
+    kept = sanity_check(explainer, detector, randomised_cascade(detector), explained)
+    reset = sanity_check(explainer, detector, randomised_cascade(detector, randomisation="init"), explained)
+    assert [r.stage for r in kept] == list(STAGES) and all(not math.isnan(r.spearman) for r in kept)
+    assert all(math.isnan(r.spearman) for r in reset if r.stage != STAGES[0])

@@ -12,6 +12,7 @@ from ..checkpoint import CheckpointError
 from ..data_modules import layout
 from ..data_modules.user_images import UserImage
 from ..explain_settings import ExplainSettings
+from ..sanity import RANDOMISATIONS
 from ..settings import Setting, SettingsError, check_settings, name_list, unknown_name
 
 #: Dataset scenes explained when ``num_images`` is not given (images of your own: all of them).
@@ -19,7 +20,8 @@ DEFAULT_SCENES = 20
 CHECKED = {"part": Setting(str, choices=("train", "val", "test")), "num_images": Setting(int, low=1),
            "scene_grids": Setting(int, low=0), "seed": Setting(int, low=0), "devices": Setting(int, low=1),
            "accelerator": Setting(str, choices=("auto", "cpu", "cuda", "gpu", "mps")),
-           "sanity_images": Setting(int, low=1), "root": Setting(str), "split": Setting(str, choices=("random", "vis_ok", "file")),
+           "sanity_images": Setting(int, low=1), "randomisation": Setting(str, choices=RANDOMISATIONS),
+           "root": Setting(str), "split": Setting(str, choices=("random", "vis_ok", "file")),
            "conditions": Setting(str), "night_brightness": Setting(float, 0, 1, open="both")}
 
 
@@ -55,6 +57,10 @@ class RunOptions:
             give the Spearman correlation of each stage's maps with the trained net's, and
             sanity/ a figure per scene.
         sanity_images: how many of the chosen scenes (in id order) the randomisation test runs on.
+        randomisation: how the test randomises a stage: ``permute`` shuffles each of its trained
+            weight tensors (their scale kept: a re-initialised class head has weights far smaller
+            than trained, its outputs hardly depend on the input and its maps show the method's
+            prior, not a net), ``init`` re-initialises them (the classic test).
         wandb_project: also log to this W&B project (offline when no account is configured):
             scalars, a figure per scene (``explain/maps/<net>_<scene>_<spectrum>``), the table
             ``explain/boxes`` with the maps in it, Table 2, the sanity table and the whole report
@@ -83,6 +89,7 @@ class RunOptions:
     devices: int = 1
     sanity_check: bool = False
     sanity_images: int = 2
+    randomisation: str = "permute"
     wandb_project: str | None = None
     wandb_run_id: str | None = None
     trust_checkpoint: bool = False
@@ -107,6 +114,7 @@ class RunOptions:
         """The options the report's settings table names."""
         images = ", ".join(map(str, self.images)) if isinstance(self.images, list) else self.images
         return {**({"images": images} if self.images else {"part": self.part}), "scene seed": self.seed,
+                **({"randomisation": self.randomisation} if self.sanity_check else {}),
                 "conditions": self.conditions or "<root>/conditions.csv where it exists, else estimated",
                 "night brightness": self.night_brightness}
 

@@ -42,16 +42,17 @@ def explain_all(loaded: Sequence[LoadedCheckpoint], planned: Sequence[Evaluation
     devices = options.devices
     fabric = Fabric(accelerator=options.accelerator, devices=devices, strategy="ddp_spawn" if devices > 1 else "auto")
     if devices == 1:
-        return fabric.launch(explain_share, loaded, planned, explainer, scenes, sanity_scenes)
+        return fabric.launch(explain_share, loaded, planned, explainer, scenes, sanity_scenes, options.randomisation)
     return _launch_spawned(fabric, [str(c.path) for c in loaded], load_options(options), source, explainer, scenes,
-                           sanity_scenes)
+                           sanity_scenes, options.randomisation)
 
 
 def explain_share(fabric: Fabric, loaded: Sequence[LoadedCheckpoint], planned: Sequence[Evaluation],
-                  explainer: Explainer, scenes: Sequence[str], sanity_scenes: Sequence[str] = ()) -> list[Explained]:
+                  explainer: Explainer, scenes: Sequence[str], sanity_scenes: Sequence[str] = (),
+                  randomisation: str = "permute") -> list[Explained]:
     """In each process: explain this process's share of the scenes with every net on every
-    spectrum (and run the randomisation test on those among ``sanity_scenes``), and gather all
-    shares; returns every evaluation in (net, spectra, scene) order."""
+    spectrum (and run the randomisation test, randomising as ``randomisation`` says, on those among
+    ``sanity_scenes``), and gather all shares; returns every evaluation in (net, spectra, scene) order."""
     mine, done = shard(scenes), []
     for number, (which, dataset) in enumerate(planned):
         checkpoint = loaded[which]
@@ -64,7 +65,7 @@ def explain_share(fabric: Fabric, loaded: Sequence[LoadedCheckpoint], planned: S
                                                   f"{checkpoint.name} on {spectrum}", progress=fabric.global_rank == 0):
             sanity = []
             if explanation.targets and sample["sample_id"] in sanity_scenes:
-                cascade = cascade or randomised_cascade(detector)
+                cascade = cascade or randomised_cascade(detector, randomisation=randomisation)
                 sanity = [r.cpu() for r in sanity_check(explainer, detector, cascade, explanation)]
             done.append(Explained(which, number, sample["sample_id"], sample["spectrum"], explanation.cpu(), sanity))
     everything = [item for share in gather(done) for item in share]
@@ -72,7 +73,8 @@ def explain_share(fabric: Fabric, loaded: Sequence[LoadedCheckpoint], planned: S
 
 
 def _launch_spawned(fabric: Fabric, checkpoints: Sequence[str], load_options: dict, source: Source,
-                    explainer: Explainer, scenes: Sequence[str], sanity_scenes: Sequence[str]) -> list[Explained]:
+                    explainer: Explainer, scenes: Sequence[str], sanity_scenes: Sequence[str],
+                    randomisation: str) -> list[Explained]:
     """The scenes explained by spawned processes. They get paths and load the nets themselves, and
     rank zero hands the gathered results back in a file: Fabric returns a worker's result through a
     pipe that it reads only after the workers exit, so a result larger than the pipe's buffer would
@@ -81,15 +83,18 @@ def _launch_spawned(fabric: Fabric, checkpoints: Sequence[str], load_options: di
     handle, name = tempfile.mkstemp(prefix="spectral-xai-shares-", suffix=".pkl")
     os.close(handle)
     try:
-        fabric.launch(_explain_spawned, checkpoints, load_options, source, explainer, scenes, sanity_scenes, Path(name))
+        fabric.launch(_explain_spawned, checkpoints, load_options, source, explainer, scenes, sanity_scenes,
+                      randomisation, Path(name))
         return pickle.loads(Path(name).read_bytes())
     finally:
         os.unlink(name)
 
 
 def _explain_spawned(fabric: Fabric, checkpoints: Sequence[str], load_options: dict, source: Source,
-                     explainer: Explainer, scenes: Sequence[str], sanity_scenes: Sequence[str], result: Path) -> None:
+                     explainer: Explainer, scenes: Sequence[str], sanity_scenes: Sequence[str], randomisation: str,
+                     result: Path) -> None:
     loaded = load_all(checkpoints, **load_options)
-    explained = explain_share(fabric, loaded, list(evaluations(loaded, source)), explainer, scenes, sanity_scenes)
+    explained = explain_share(fabric, loaded, list(evaluations(loaded, source)), explainer, scenes, sanity_scenes,
+                              randomisation)
     if fabric.global_rank == 0:
         result.write_bytes(pickle.dumps(explained))
