@@ -16,6 +16,8 @@ from spectral_xai.explain_settings import ExplainSettings
 from spectral_xai.explained import ObjectOutcome
 from spectral_xai.posthoc import explain_checkpoints
 
+from .helpers.margins import reach
+
 
 def test_conditions_come_from_the_file_and_else_from_the_rgb_brightness(tmp_path):
     (tmp_path / "conditions.csv").write_text("id,condition\n000000,night\n")
@@ -56,7 +58,7 @@ def test_objects_are_counted_per_class_and_condition():
 
 @pytest.mark.slow
 def test_every_annotated_object_of_the_explained_scenes_is_judged_by_both_spectra_by_day_and_night(trained_checkpoint,
-                                                                                                 tmp_path):
+                                                                                                 tmp_path, record_property):
     """The shared MIR net explained on its MIR and on the FIR images of the same scenes: two net x
     spectrum columns, as two nets give. complementarity.csv has one row per annotated object of the
     explained scenes (counted from the net's own test data), each found or missed in both, under the
@@ -86,10 +88,12 @@ def test_every_annotated_object_of_the_explained_scenes_is_judged_by_both_spectr
     assert "What each spectrum sees" in report and f"found by {net} on fir" not in report  # titles live in the PNGs
     # With every detection and every miss explained (boxes: all; the floor of 0.2 keeps that to
     # about 2 detections an image), each object found on one spectrum and missed on the other has
-    # both explanations: a figure each, up to scene_grids of them.
+    # both explanations: a figure each, up to scene_grids of them. Such objects over the shared net's
+    # training seeds 0-4 (benchmarks/net_margins.py): 2, 1, 2, 5, 1.
     discordant = sum(r[f"{net} on {a} found"] == "1" and r[f"{net} on {b} found"] == "0"
                      for r in rows for a, b in (("mir", "fir"), ("fir", "mir")))
-    assert discordant >= 1  # 2 on the shared net
+    reach(record_property, "complementarity: objects found on one spectrum and missed on the other, of 10 scenes",
+          discordant, ">=", 1)
     assert len(sorted((out / "complementarity").glob("*.png"))) == min(3, discordant)
     with open(out / "boxes.csv") as handle:
         kinds = {r["kind"] for r in csv.DictReader(handle)}
