@@ -98,7 +98,7 @@ class RunOptions:
 
     def __post_init__(self) -> None:
         check_settings("settings", {name: getattr(self, name) for name in CHECKED if getattr(self, name) is not None}, CHECKED)
-        requested_spectra(self.spectra)
+        self.spectra = requested_spectra(self.spectra)  # checked once, kept as a list of names
         self.output = Path(self.output)
         if self.output.exists() and not self.output.is_dir():
             raise SettingsError(f"{self.output}: the output path exists and is not a folder")

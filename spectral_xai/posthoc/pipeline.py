@@ -16,7 +16,7 @@ from ..evaluation import Explainer
 from ..explain_settings import ExplainSettings
 from ..scenes import choose_scenes
 from .collect import Collected, collect
-from .options import DEFAULT_SCENES, RunOptions, Source, requested_spectra
+from .options import DEFAULT_SCENES, RunOptions, Source
 from .plan import LoadedCheckpoint, check_annotated, evaluations, load_all, load_options
 from .report import write_all
 from .run import explain_all
@@ -40,8 +40,7 @@ def explain_checkpoints(checkpoints: Sequence[str | Path], settings: ExplainSett
         raise TypeError("give the run's options as a RunOptions or as keywords, not both")
     options = options or RunOptions(**option_values)
     explainer = Explainer(settings or ExplainSettings())
-    requested = requested_spectra(options.spectra)
-    source = Source(options.part, None if requested is None else tuple(requested),
+    source = Source(options.part, None if options.spectra is None else tuple(options.spectra),
                     None if options.images is None else tuple(image_files(options.images)))
     loaded = load_all(checkpoints, **load_options(options))
     explainer.check_net(loaded[0].module.detector().net)
