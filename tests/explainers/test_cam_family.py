@@ -18,32 +18,43 @@ from ..helpers.margins import reach
 REFERENCE = {"gradcam": GradCAM, "hirescam": HiResCAM, "xgradcam": XGradCAM, "gradcam_plusplus": GradCAMPlusPlus,
              "layercam": LayerCAM, "scorecam": ScoreCAM}
 LAYERS = ["class_net.predict", "class_net"]
-DETECTIONS = 4
+DETECTIONS, IMAGES = 4, 3
 
 
 @pytest.fixture(scope="module")
 def detections(trained_checkpoint):
+    """The top ``DETECTIONS`` detections of each of the first ``IMAGES`` test images, as
+    (image, target, pyramid level): more boxes than a test compares, so that one whose maps are
+    blank on both sides (Score-CAM at a box whose features are all negative) can be passed over."""
     module, datamodule = load_checkpoint(trained_checkpoint, num_workers=0)
     datamodule.setup("test")
     detector = module.detector()
-    image = datamodule.datasets["test"][1]["image"]
-    with torch.no_grad():
-        found = detector(image[None])
-        raw = detector.raw(image[None])
-    targets = [Target.from_detections(found, rank=k) for k in range(DETECTIONS)]
-    return detector, image, targets, [detector.locate(raw, t.anchor)[0] for t in targets]
+    boxes = []
+    for index in range(1, 1 + IMAGES):
+        image = datamodule.datasets["test"][index]["image"]
+        with torch.no_grad():
+            found = detector(image[None])
+            raw = detector.raw(image[None])
+        for rank in range(DETECTIONS):
+            target = Target.from_detections(found, rank=rank)
+            boxes.append((image, target, detector.locate(raw, target.anchor)[0]))
+    return detector, boxes
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("layer", LAYERS)
 @pytest.mark.parametrize("name", sorted(REFERENCE))
 def test_cam_methods_agree_with_pytorch_grad_cam(detections, name, layer, monkeypatch, record_property):
+    """Compared on the first ``DETECTIONS`` boxes whose maps are not blank; a box blank on one side
+    only fails, and too few boxes with anything to show fail too (Score-CAM on seed 4's shared net is
+    blank on every box of the first image)."""
     if name == "scorecam":
         monkeypatch.setattr(torch.nn, "UpsamplingBilinear2d", HalfPixelUpsampling)
-    detector, image, targets, levels = detections
-    ours = create(name, layer=layer).explain_all(DetectionScorer(detector), image, targets)
+    detector, boxes = detections
+    scorer, method = DetectionScorer(detector), create(name, layer=layer)
     correlations = []
-    for target, level, saliency in zip(targets, levels, ours):
+    for image, target, level in boxes:
+        saliency = method(scorer, image, target)
         model = (MatchedLogit if name == "scorecam" else DetectionLogit)(detector, target, layer, level)
         with REFERENCE[name](model=model, target_layers=[model.tap]) as cam:
             reference = cam(input_tensor=image[None], targets=[lambda output: output.sum()])[0]
@@ -52,9 +63,11 @@ def test_cam_methods_agree_with_pytorch_grad_cam(detections, name, layer, monkey
             assert a.std() == b.std() == 0, (name, layer, target.anchor)
             continue
         correlations.append(float(np.corrcoef(a, b)[0, 1]))
-    if correlations:  # every map blank on both sides leaves nothing to correlate
-        reach(record_property, f"{name} at {layer} vs pytorch-grad-cam: lowest Pearson r of {DETECTIONS} boxes",
-              min(correlations), ">=", 0.99)
+        if len(correlations) == DETECTIONS:
+            break
+    assert len(correlations) == DETECTIONS, f"{name} at {layer}: only {len(correlations)} of {len(boxes)} boxes have a map"
+    reach(record_property, f"{name} at {layer} vs pytorch-grad-cam: lowest Pearson r of {DETECTIONS} boxes",
+          min(correlations), ">=", 0.99)
 
 
 @pytest.mark.slow
@@ -63,7 +76,8 @@ def test_eigencam_is_pytorch_grad_cams_projection_up_to_its_arbitrary_sign(detec
     """pytorch-grad-cam keeps whichever sign its SVD returns; ours orients the component by the
     detection's evidence. So its map must be ours or the ReLU of our projection's negative (ReLU
     before upsampling in both, as pytorch-grad-cam does)."""
-    detector, image, targets, levels = detections
+    detector, boxes = detections
+    image, targets, levels = boxes[0][0], [box[1] for box in boxes[:DETECTIONS]], [box[2] for box in boxes[:DETECTIONS]]
     scorer = DetectionScorer(detector)
     ours = create("eigencam", layer=layer).explain_all(scorer, image, targets)
     flipped = OppositeEigenCAM(layer=layer).explain_all(scorer, image, targets)
