@@ -3,9 +3,12 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from scipy.stats import binom
 
+from spectral_xai.complementarity import same_objects
 from spectral_xai.contrasts import FEW_NETS, ONE_NET, comparisons
+from spectral_xai.explained import annotated_object
 from spectral_xai.resampling import hierarchical_bootstrap, sign_flip_p
 from spectral_xai.statistics import ALPHA, Inference
 
@@ -114,3 +117,27 @@ def test_spectra_are_paired_by_scene_and_object_on_auc_over_the_unperturbed_scor
     assert min(raw.values()) == pytest.approx(0.1)  # what the raw AUCs would have said
 
 
+
+
+def test_an_annotated_object_is_followed_across_nets_whatever_their_boxes():
+    """Two nets' detections of annotated object 1 overlap each other at IoU 0.33 and are paired; one
+    net's best-ranked explanation of an object is taken; object 0 seen by one net only is not
+    paired; boxes without an object fall back to the same class at IoU >= 0.5."""
+    first = [result("001", "a", 0.2, box=(0.0, 0.0, 20.0, 10.0), object=1, rank=1),
+             result("001", "a", 0.2, box=(0.0, 0.0, 20.0, 10.0), object=1, rank=0),
+             result("001", "a", 0.2, box=(50.0, 50.0, 60.0, 60.0), object=0, rank=2),
+             result("002", "a", 0.2, box=(0.0, 0.0, 10.0, 10.0), rank=0)]
+    second = [result("001", "a", 0.3, box=(10.0, 0.0, 30.0, 10.0), object=1),
+              result("001", "a", 0.3, box=(50.0, 50.0, 60.0, 60.0)),  # where object 0 is, but not it
+              result("002", "a", 0.3, box=(1.0, 0.0, 11.0, 10.0))]
+    pairs = same_objects(first, second)
+    assert [(one.sample_id, one.box, second.index(two)) for one, two in pairs] == [("001", 0, 0), ("002", 0, 2)]
+
+
+def test_the_annotated_object_is_the_one_of_its_class_overlapped_most_at_half_or_more():
+    boxes = torch.tensor([[0.0, 0.0, 10.0, 10.0], [0.0, 0.0, 12.0, 10.0], [40.0, 40.0, 50.0, 50.0]])
+    labels = torch.tensor([1, 0, 0])
+    of = [result("s", "a", 0.1, box=box).target for box in ((0.0, 0.0, 11.0, 10.0), (40.0, 40.0, 44.0, 50.0))]
+    assert annotated_object(of[0], boxes, labels) == 1  # class 0 (the helper's): row 1, not the class-1 row 0
+    assert annotated_object(of[1], boxes, labels) is None  # IoU 0.4 with row 2
+    assert annotated_object(of[0], torch.zeros(0, 4), torch.zeros(0, dtype=torch.long)) is None
