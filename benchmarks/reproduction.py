@@ -9,13 +9,15 @@ each as a user runs it; then gathers, per net and spectrum, the final val/map_50
 offline W&B run), every method's mean deletion and insertion AUC and seconds per box (summary.json);
 every registered method's means on the MIR net (AUCs, pointing game, energy pointing game, ODI,
 seconds, blank maps); per method and randomised stage, the Spearman correlations of the sanity check
-and the rule it scored by; and what the paired comparisons of the five nets support (the report's
-sentences).
+and the rule it scored by; what the paired comparisons of the five nets support (the report's
+sentences); the spectrum contrasts (the training seed a replicate where the config names several
+seeds; the sanity check then runs on the first seed's MIR net) and the metric reliability table.
 A finished reproduction in ``--output`` is reused (reproduce.py skips finished nets).
 """
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import subprocess
@@ -34,6 +36,7 @@ from spectral_xai.statistics import ALPHA, VERDICTS, Comparison  # noqa: E402
 
 SANITY = ["--methods", "all", "--num_images", "8", "--sanity_check", "--sanity_images", "2"]
 METRICS = ("deletion_auc", "insertion_auc", "pointing_game", "energy_pointing_game", "odi", "seconds")
+SPECTRUM_FIELDS = ("scope", "metric", "a", "b", "scenes", "boxes", "mean_difference", "low", "high", "p_adjusted", "verdict", "note")
 QUICK_REPRODUCE = ["--nets", "mir", "--train_args",
                    "--trainer.max_epochs 1 --trainer.limit_train_batches 2 --trainer.limit_val_batches 1 "
                    "--trainer.callbacks [] --trainer.enable_progress_bar false --data.synthetic '{num_scenes: 16, seed: 0}'",
@@ -48,6 +51,11 @@ def run(script: str, *args: str) -> float:
     subprocess.run([sys.executable, str(REPO / script), *args], cwd=REPO, check=True,
                    env={**os.environ, "WANDB_MODE": "offline"})
     return time.perf_counter() - start
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
 
 
 def number(value: float, digits: int) -> float | None:
@@ -77,7 +85,8 @@ def main() -> None:
     output = output or REPO / "runs" / "reproduce_demo"
     summary = json.loads((output / "explain" / "summary.json").read_text())
     sanity_out = output / "sanity"
-    seconds["sanity_check"] = run("explain.py", str(output / "mir" / "checkpoints" / "last.ckpt"), "--output", str(sanity_out),
+    mir_run = min(output.glob("mir-seed*"), default=output / "mir")  # with training seeds, the first seed's MIR net
+    seconds["sanity_check"] = run("explain.py", str(mir_run / "checkpoints" / "last.ckpt"), "--output", str(sanity_out),
                                   *(QUICK_SANITY if args.quick else SANITY))
     methods = [key for key, value in summary["rows"][0].items() if isinstance(value, dict) and "deletion_auc" in value]
     table = []
@@ -108,6 +117,9 @@ def main() -> None:
                "exploratory": {"tested": sum(c.p is not None for c in compared if c.family == "exploratory"),
                                "q_below_alpha": sum(c.p_adjusted is not None and c.p_adjusted < ALPHA
                                                     for c in compared if c.family == "exploratory")},
+               "spectrum_contrasts": [{key: getattr(c, key) for key in SPECTRUM_FIELDS} for c in compared
+                                      if c.table == "spectra" and c.boxes],
+               "metric_reliability": read_csv(output / "explain" / "metric_reliability.csv"),
                "wall_seconds": {k: round(v) for k, v in seconds.items()}, "output": str(output)}
     for entry in table:
         print(f"{entry['model']} on {entry['spectrum']}: val/map_50 {entry['val_map_50']}; " +

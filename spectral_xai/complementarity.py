@@ -178,13 +178,25 @@ def explained_box(explained: SampleExplanation, kind: str, label: int, box: Sequ
 
 
 def same_objects(first: Sequence[BoxResult], second: Sequence[BoxResult]) -> list[tuple[BoxResult, BoxResult]]:
-    """Pairs of results on the same object: the same scene, the same class, boxes overlapping at
-    IoU >= 0.5 (the spectra of a scene are co-registered); each result used once, best overlap first."""
+    """Pairs of results on the same object, each result used once: where both carry the annotated
+    object they are, that object (each net's best-ranked explanation of it); between results that
+    carry none (an image without annotations, a false positive), the same scene and class with boxes
+    overlapping at IoU >= 0.5 (the spectra of a scene are co-registered), best overlap first."""
     pairs, used = [], set()
-    for one in first:
+    by_object: dict[tuple[str, int], int] = {}
+    for j, two in sorted(enumerate(second), key=lambda item: item[1].box):
+        if two.object is not None:
+            by_object.setdefault((two.sample_id, two.object), j)
+    for one in sorted(first, key=lambda result: result.box):
+        if one.object is not None:
+            j = by_object.get((one.sample_id, one.object))
+            if j is not None and j not in used:
+                used.add(j)
+                pairs.append((one, second[j]))
+            continue
         candidates = [(float(box_iou(one.target.box[None].cpu(), two.target.box[None].cpu())[0, 0]), j)
-                      for j, two in enumerate(second)
-                      if j not in used and two.sample_id == one.sample_id and two.target.label == one.target.label]
+                      for j, two in enumerate(second) if j not in used and two.object is None
+                      and two.sample_id == one.sample_id and two.target.label == one.target.label]
         best = max(candidates, default=(0.0, -1))
         if best[0] >= 0.5:
             used.add(best[1])

@@ -23,7 +23,8 @@ from torchvision.ops import box_iou
 from .detection import DetectionScorer, Detections, Detector, Target
 from .explainers import SaliencyMethod
 from .explain_settings import ExplainSettings
-from .explained import MATCH_IOU, BoxResult, ObjectOutcome, SampleExplanation, mean_correlation, object_outcomes
+from .explained import (MATCH_IOU, BoxResult, ObjectOutcome, SampleExplanation, annotated_object, mean_correlation,
+                        object_outcomes)
 from .metrics import insertion_deletion, localisation, spectrum_attribution
 
 log = logging.getLogger(__name__)
@@ -128,9 +129,11 @@ class Explainer:
         if targets:  # every kind of target on the same perturbed images: one pass serves them all
             scorer = self.scorer(detector, {target.kind for target in targets})
             attributions = spectrum_attribution(scorer, image, targets, sample["spectrum"].split("+"))
+            annotated = [annotated_object(t, sample.get("boxes", torch.zeros(0, 4)), sample.get("labels", torch.zeros(0)))
+                         for t in targets]
             for name, method in self.methods_for(sample["sample_id"], sample["spectrum"]).items():
                 for result in self._explain_with(name, method, scorer, image, targets, sample):
-                    result.spectrum_scores = attributions[result.box]
+                    result.spectrum_scores, result.object = attributions[result.box], annotated[result.box]
                     results.append(result)
         return SampleExplanation(sample["sample_id"], sample["spectrum"], image, targets, results, objects)
 

@@ -42,6 +42,9 @@ class BoxResult:
     seed_correlation: float = math.nan
     # What the map says of itself (RISE, D-RISE): the masks it stands on and its split-half reliability.
     info: MapInfo = field(default_factory=MapInfo)
+    # The annotated object the target is (its row in the sample's annotations; :func:`annotated_object`),
+    # which follows one object across nets; None for a false positive or an image without annotations.
+    object: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -123,6 +126,18 @@ def object_outcomes(detections: Detections, boxes: torch.Tensor, labels: torch.T
     scores = torch.where(same & (iou >= MATCH_IOU), detections.scores[0][None], torch.zeros_like(iou)).amax(dim=1)
     return [ObjectOutcome(i, int(label), tuple(round(float(v), 2) for v in box), float(score), float(score) >= min_score)
             for i, (box, label, score) in enumerate(zip(boxes.cpu(), labels.cpu(), scores.cpu()))]
+
+
+def annotated_object(target: Target, boxes: torch.Tensor, labels: torch.Tensor) -> int | None:
+    """Which annotated object (``boxes`` [N, 4], 0-based ``labels`` [N]) ``target`` is: the one of its
+    class its box overlaps most, at IoU >= 0.5 (a missed object's target is its own annotation);
+    None where there is none."""
+    rows = (labels.reshape(-1).cpu() == target.label).nonzero().flatten()
+    if not len(rows):
+        return None
+    iou = box_iou(target.box[None].cpu().float(), boxes.reshape(-1, 4)[rows].cpu().float())[0]
+    best = int(iou.argmax())
+    return int(rows[best]) if float(iou[best]) >= MATCH_IOU else None
 
 
 def mean_correlation(maps: Sequence[torch.Tensor]) -> float:

@@ -5,12 +5,14 @@ report.html).
     python reproduce.py --config configs/reproduce_demo.yaml
     python reproduce.py --config configs/reproduce_demo.yaml --root /data/ir_det_dataset
     python reproduce.py --config configs/reproduce_demo.yaml --nets rgb fir --train_args '--trainer.max_epochs 2'
+    python reproduce.py --config configs/reproduce_demo.yaml --seeds [0,1,2]
 
 Every net is trained with ``train_config`` and the same data root, seed and split settings, so their
 splits of scenes are one split (made of the annotated ids, restricted per net to the ids it can
-read); each run writes its ``split.json``. Every setting (each net's training arguments, the
+read); each run writes its ``split.json``. With ``seeds``, every net is trained once per training
+seed on that split, and the spectra are compared with the seed as a replicate. Every setting (each net's training arguments, the
 explanation options) is checked before the first net trains. An interrupted reproduction finishes
-what it started: a net whose ``last.ckpt`` has reached the planned epochs is skipped, one that has
+what it started: a net (of each seed) whose ``last.ckpt`` has reached the planned epochs is skipped, one that has
 not is resumed from it (mid-epoch where it was stopped, in the same W&B run), and the log says which.
 """
 from __future__ import annotations
@@ -46,6 +48,7 @@ def reproduce(
     nets: dict[str, list[str]] | str | list[str] | None = None,
     train_args: str | list[str] = (),
     root: str | None = None,
+    seeds: list[int] | str | None = None,
     explain: dict[str, Any] | None = None,
 ) -> Path:
     """Train every net (or finish it), then explain them all into ``<output>/explain``; returns that folder.
@@ -59,6 +62,10 @@ def reproduce(
         train_args: train.py arguments added for every net (e.g. fewer epochs), as a list or one
             string ``'--trainer.max_epochs 2'``.
         root: the dataset folder for every net (train.py's ``--data.root``).
+        seeds: training seeds: each net is trained once per seed (``--seed_everything``) into
+            ``<output>/<name>-seed<k>``, on the same split of scenes (the split's own seed is
+            ``data.seed``), and the nets of one name are explained as one family, the seed a
+            replicate; default: once, with the config's seed, into ``<output>/<name>``.
         explain: explain.py's options, flat as in its ``--config``: the fields of
             :class:`~spectral_xai.explain_settings.ExplainSettings` (methods, method_settings, scoring, ...)
             and of :class:`~spectral_xai.posthoc.RunOptions` (num_images, ...);
@@ -67,8 +74,8 @@ def reproduce(
     output = Path(output)
     settings, explain_run = explain_options(explain or {}, fixed=("output",))
     explainer = Explainer(settings)
-    runs = {name: _train_args(output / name, name, _arguments(train_args), net_args, root)
-            for name, net_args in chosen_nets(nets).items()}
+    runs = {run: _train_args(output / run, run, _arguments(train_args), net_args + seed_args, root)
+            for name, net_args in chosen_nets(nets).items() for run, seed_args in seeded_runs(name, training_seeds(seeds))}
     plans = {}
     for name, args in runs.items():  # every net's settings checked before the first trains
         cli = _configured(args, train_config)
@@ -104,6 +111,27 @@ def chosen_nets(nets: dict[str, list[str]] | str | Sequence[str] | None) -> dict
     if not chosen:
         raise SettingsError("nets: name at least one net")
     return {name: PAPER_NETS[name] for name in chosen}
+
+
+def training_seeds(seeds: Sequence[int] | str | None) -> list[int] | None:
+    """The training seeds as given (a list, or ``0,1,2`` as typed), each a whole number named once."""
+    if seeds is None:
+        return None
+    words = name_list(seeds, "seeds") if isinstance(seeds, str) else list(seeds)
+    try:
+        chosen = [int(word) for word in words]
+    except ValueError:
+        chosen = []
+    if not chosen or len(set(chosen)) < len(chosen) or any(str(c) != str(w).strip() for c, w in zip(chosen, words)):
+        raise SettingsError(f"seeds: name each training seed once as a whole number, e.g. [0, 1, 2]; got {seeds}")
+    return chosen
+
+
+def seeded_runs(name: str, seeds: Sequence[int] | None) -> list[tuple[str, list[str]]]:
+    """A net's runs: (run name, the arguments that seed it), once per training seed."""
+    if seeds is None:
+        return [(name, [])]
+    return [(f"{name}-seed{seed}", ["--seed_everything", str(seed)]) for seed in seeds]
 
 
 def _arguments(args: str | Sequence[str]) -> list[str]:
@@ -149,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> Path:
     """reproduce.py: a mistake in any setting is one line and exit 2, before anything is trained;
     a stop by SIGTERM leaves the net's checkpoint at the step reached and exits 128 + 15."""
     parser = build_parser()
-    args = parser.parse_args(joined_lists(sys.argv[1:] if argv is None else argv, ("--nets",)))
+    args = parser.parse_args(joined_lists(sys.argv[1:] if argv is None else argv, ("--nets", "--seeds")))
     options = {k: v for k, v in vars(args).items() if k not in ("config", "__path__")}
     try:
         folder = reproduce(**options)

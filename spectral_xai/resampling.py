@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 from scipy.stats import norm
+from scipy.stats import t as student_t
 
 #: Up to this many scenes, every one of the 2^n sign patterns is enumerated (2^16 = 65,536).
 EXACT_SCENES = 16
@@ -154,3 +156,62 @@ def variance_components(values: Sequence[float], groups: Sequence) -> VarianceCo
     n0 = (n - (sizes ** 2).sum() / n) / (k - 1)
     between = max(0.0, (between_ss / (k - 1) - within) / n0) if n0 > 0 else 0.0
     return VarianceComponents(between, within, n / k)
+
+
+@dataclass(frozen=True)
+class HierarchicalEstimate:
+    """A mean difference over training seeds and scenes: its standard error from the hierarchical
+    bootstrap, the t interval and p-values (two-sided, and two one-sided tests against +-margin)
+    on ``df`` degrees of freedom."""
+
+    mean: float
+    se: float
+    df: int
+    low: float
+    high: float
+    p: float
+    p_equivalence: float
+    seed_sd: float  # sd over the pairs of nets of their own mean over scenes
+
+
+def hierarchical_bootstrap(cells: np.ndarray, paired: bool, margin: float, resamples: int, seed: int
+                           ) -> HierarchicalEstimate:
+    """The mean difference of ``cells`` [seeds of a, seeds of b, scenes] (each a scene's mean a - b
+    for one net of each side; NaN where that pair of nets shared no object in the scene): the mean
+    over pairs of nets of their mean over scenes.
+
+    Its standard error comes from resampling as the design was drawn: the training seeds of each
+    side first (``paired``: one seed index for both sides, the same net on two spectra), then the
+    scenes, ``resamples`` times, seeded. Three seeds resample to few distinct sets and a bootstrap
+    spread is (n - 1) / n of the variance, so the percentile interval claims too much (15 % of
+    null runs at 3 seeds a side in tests/test_contrasts.py): the spread is scaled back by
+    n / (n - 1) and the interval and tests use Student's t on the seeds' degrees of freedom
+    (n_a + n_b - 2; n - 1 paired)."""
+    seeds_a, seeds_b, scenes = cells.shape
+    rng = np.random.default_rng(seed)
+
+    def estimate(a: np.ndarray, b: np.ndarray, s: np.ndarray) -> np.ndarray:
+        # a, b: [R, seeds] net indices; s: [R, scenes] scene indices -> [R] estimates
+        picked = cells[a[:, :, None, None], b[:, None, :, None], s[:, None, None, :]]  # [R, seeds a, seeds b, scenes]
+        if paired:
+            picked = picked[:, np.arange(seeds_a), np.arange(seeds_a)][:, :, None]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a resample whose pairs share no scene
+            return np.nanmean(np.nanmean(picked, axis=-1).reshape(len(picked), -1), axis=1)
+
+    mean = float(estimate(np.arange(seeds_a)[None], np.arange(seeds_b)[None], np.arange(scenes)[None])[0])
+    a = rng.integers(0, seeds_a, (resamples, seeds_a))
+    b = a if paired else rng.integers(0, seeds_b, (resamples, seeds_b))
+    means = estimate(a, b, rng.integers(0, scenes, (resamples, scenes)))
+    n = min(seeds_a, seeds_b)
+    se = float(np.std(means[np.isfinite(means)], ddof=1)) * math.sqrt(n / (n - 1))
+    df = n - 1 if paired else seeds_a + seeds_b - 2
+    half = float(student_t.ppf(0.975, df)) * se
+    per_pair = np.nanmean(cells, axis=-1)
+    per_pair = np.diagonal(per_pair) if paired else per_pair.ravel()
+    per_pair = per_pair[np.isfinite(per_pair)]
+    p = float(2 * student_t.sf(abs(mean) / se, df)) if se > 0 else float(mean == 0)
+    p_equivalence = (float(max(student_t.sf((mean + margin) / se, df), student_t.sf((margin - mean) / se, df))) if se > 0
+                     else float(abs(mean) >= margin))
+    return HierarchicalEstimate(mean, se, df, mean - half, mean + half, p, p_equivalence,
+                                float(np.std(per_pair, ddof=1)) if len(per_pair) > 1 else math.nan)

@@ -1,5 +1,6 @@
-"""Which differences the explanations support: paired comparisons of methods on the same boxes and
-of spectra on the same objects, with the scene as the unit.
+"""How one comparison is made and decided: paired differences (of methods on the same boxes, of
+spectra on the same objects; :mod:`spectral_xai.contrasts` says which are made), with the scene as
+the unit.
 
 Every paired difference (a - b on one box, each side the mean of its ``repeats``) is averaged within
 its scene first; the estimand is the mean over scenes. Its 95 % interval is a BCa bootstrap of the
@@ -19,15 +20,13 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from .complementarity import same_objects
 from .explainers.baselines import BASELINES
 from .power import scenes_needed_at
-from .resampling import (VarianceComponents, bca_interval, benjamini_hochberg, equivalence_p, holm, sign_flip_p,
-                         smallest_p, variance_components)
+from .resampling import VarianceComponents, bca_interval, equivalence_p, sign_flip_p, smallest_p, variance_components
 from .settings import SettingsError, name_list
 
 if TYPE_CHECKING:
@@ -237,56 +236,3 @@ def group_name(key: tuple[str, str, str]) -> str:
     model, spectrum, kind = key
     return f"{model} on {spectrum}" + {"detection": "", "missed": ", missed objects",
                                        "false_positive": ", false positives"}[kind]
-
-
-def method_comparisons(groups: Mapping[tuple[str, str, str], Sequence[BoxResult]], methods: Sequence[str],
-                       primary: Sequence[tuple[str, str]], inference: Inference) -> list[Comparison]:
-    """Every pair of methods on each net, spectrum and kind of target, paired by box; primary where
-    the pair is declared and the targets are detections."""
-    declared = {frozenset(pair): pair for pair in primary}
-    rows = []
-    for key, results in groups.items():
-        scope = group_name(key)
-        boxes = sorted({(r.sample_id, r.spectrum, r.box) for r in results})
-        for metric in METRICS:
-            values = box_values(results, metric)
-            for pair in itertools.combinations(methods, 2):
-                a, b = declared.get(frozenset(pair), pair)
-                family = "primary" if frozenset(pair) in declared and key[2] == "detection" else "exploratory"
-                pairs = [paired(values[(*box, a)], values[(*box, b)], box[0]) for box in boxes
-                         if (*box, a) in values and (*box, b) in values]
-                rows.append(compare("methods", family, scope, metric, a, b, pairs, inference))
-    return rows
-
-
-def spectrum_comparisons(groups: Mapping[tuple[str, str, str], Sequence[BoxResult]], methods: Sequence[str],
-                         inference: Inference) -> list[Comparison]:
-    """For each method, every pair of nets/spectra that explained the same objects of the same
-    scenes as the same kind of target (exploratory), on the :data:`NORMALISED` AUCs."""
-    rows = []
-    for method in methods:
-        for first, second in itertools.combinations(groups, 2):
-            if first[2] != second[2]:
-                continue
-            mine = [[r for r in groups[key] if r.method == method and r.ok] for key in (first, second)]
-            matched = same_objects(*mine)
-            for metric in NORMALISED:
-                values = [box_values(groups[key], metric) for key in (first, second)]
-                pairs = [paired(values[0][key_a], values[1][key_b], x.sample_id) for x, y in matched
-                         for key_a, key_b in [((x.sample_id, x.spectrum, x.box, method), (y.sample_id, y.spectrum, y.box, method))]
-                         if key_a in values[0] and key_b in values[1]]
-                rows.append(compare("spectra", "exploratory", method, metric, group_name(first), group_name(second),
-                                    pairs, inference))
-    return rows
-
-
-def comparisons(groups: Mapping[tuple[str, str, str], Sequence[BoxResult]], methods: Sequence[str],
-                primary: Sequence[tuple[str, str]], inference: Inference, spectra: bool = True) -> list[Comparison]:
-    """Every comparison of a run, each family adjusted together and decided: the primary family
-    (Holm), the rest (Benjamini-Hochberg)."""
-    rows = method_comparisons(groups, methods, primary, inference)
-    if spectra:
-        rows += spectrum_comparisons(groups, methods, inference)
-    decide([c for c in rows if c.family == "primary"], holm, inference)
-    decide([c for c in rows if c.family == "exploratory"], benjamini_hochberg, inference)
-    return rows

@@ -200,6 +200,7 @@ def test_an_object_the_detector_misses_is_explained_at_its_best_anchor():
     # ... down to the black image's 0.018, below the paper's floor of 0.05, where a matched rule would give 0.
     assert by[0, "rise"].deletion.scores[-1] == pytest.approx(torch.sigmoid(torch.tensor(-4.0)).item(), abs=1e-5)
     assert by[0, "rise"].localisation.against == "annotation"
+    assert {(r.box, r.object) for r in explained.results} == {(0, 1), (1, 0)}  # each miss is its own annotated object
 
 
 def test_a_detection_with_no_object_of_its_class_is_a_false_positive():
@@ -212,6 +213,7 @@ def test_a_detection_with_no_object_of_its_class_is_a_false_positive():
     assert other_class.results[1].localisation.against == "other_class"
     right = Explainer(settings).explain(region_detector(), _annotated(bright, [[48, 48, 56, 56]], [1]))
     assert [t.kind for t in right.targets] == ["detection"] and right.objects[0].found
+    assert [r.object for r in right.results] == [0] and [r.object for r in on_nothing.results] == [None, None]
 
 
 def test_missed_objects_are_scored_without_the_floor_or_by_anchor():

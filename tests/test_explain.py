@@ -88,7 +88,10 @@ def test_explain_writes_table_figures_curves_and_report(report):
     assert all(r["verdict"] == "undecided" and r["scenes"] == "2" and float(r["p"]) >= 0.5 for r in primary)
     assert all(int(r["scenes_needed"]) > 2 for r in primary if r["scene_sd"])
     assert {r["family"] for r in comparisons if r["table"] == "spectra" or r["a"] == "random"} == {"exploratory"}
+    # one net per spectrum, each its own family: every spectrum contrast says it speaks for these nets
+    assert all("one net on a side" in r["note"] for r in comparisons if r["table"] == "spectra")
     page = (output / "report.html").read_text()
+    assert "Which spectrum is explained better" in page
     assert "What these numbers support" in page and "Undecided, 40 of 40 primary comparisons" in page
     assert "With 2 scenes no primary comparison can reach p &lt; 0.05 after Holm over 40" in page
     assert {line["boxes per image"] for line in csv_lines} == {"best 2"}

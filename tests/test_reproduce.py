@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from spectral_xai.explain_cli import joined_lists
-from spectral_xai.reproduce import build_parser, chosen_nets, epochs_done, main
+from spectral_xai.reproduce import build_parser, chosen_nets, epochs_done, main, training_seeds
 
 from .helpers.outputs import read_rows
 from .helpers.signals import hold_at, signal_when_held
@@ -58,6 +58,28 @@ def test_reproduce_interrupted_during_its_second_net_resumes_it_and_explains_fin
     assert len(list((folder / "scenes").glob("*.png"))) == 2
 
 
+@pytest.mark.slow
+def test_reproduce_over_seeds_trains_each_net_per_seed_on_one_split_and_compares_spectra_over_them(synthetic_root, tmp_path):
+    out = tmp_path / "out"
+    folder = main(["--train_config", str(REPO / "configs/demo.yaml"), "--output", str(out), "--root", str(synthetic_root),
+                   "--nets", "fir", "mir", "--seeds", "0", "3", "--train_args", " ".join(FAST_TRAIN),
+                   "--explain", "{methods: [gradcam], num_images: 3, step: 0.5, target_min_score: 0.0, scene_grids: 0}"])
+    runs = ["fir-seed0", "fir-seed3", "mir-seed0", "mir-seed3"]
+    saved = {run: torch.load(out / run / "checkpoints" / "last.ckpt", weights_only=True) for run in runs}
+    assert {run: state["callbacks"]["RunRecord"]["seed"] for run, state in saved.items()} == {
+        "fir-seed0": 0, "fir-seed3": 3, "mir-seed0": 0, "mir-seed3": 3}
+    splits = [json.loads((out / run / "checkpoints" / "split.json").read_text())["test"] for run in runs]
+    assert all(split == splits[0] for split in splits)
+    first = next(iter(saved["fir-seed0"]["state_dict"]))
+    assert not torch.equal(saved["fir-seed0"]["state_dict"][first], saved["fir-seed3"]["state_dict"][first])
+    rows = json.loads((folder / "comparisons.json").read_text())["rows"]
+    assert {row["scope"] for row in rows if row["table"] == "methods"} == {"fir on fir", "mir on mir"}
+    spectra = [row for row in rows if row["table"] == "spectra"]
+    assert spectra and {(row["a"], row["b"]) for row in spectra} == {("fir on fir", "mir on mir")}
+    assert all("2 x 2 nets" in row["note"] and "fewer than 3 training seeds" in row["note"] for row in spectra if row["boxes"])
+    assert {row["model"] for row in read_rows(folder / "boxes.csv")} == set(runs)
+
+
 def run_ids(run: Path) -> set[str]:
     return {folder.name.rsplit("-", 1)[1] for folder in (run / "wandb").glob("offline-run-*")}
 
@@ -69,6 +91,7 @@ def run_ids(run: Path) -> set[str]:
     (["--explain", "{method_settings: {rise: {n_masks: 0}}}"], "rise: n_masks 0 must be a number of masks >= 1 or 'auto'"),
     (["--explain", "{method_settings: {gradcam: {layer: class_nett}}}"], "layer 'class_nett' is not a module of the net"),
     (["--train_args", "--trainer.max_epochs 1", "--explain", "{num_images: 0}"], "num_images 0 must be >= 1"),
+    (["--seeds", "0", "0"], "seeds: name each training seed once"), (["--seeds", "0,x"], "as a whole number"),
 ])
 def test_reproduce_refuses_bad_settings_before_training_anything(tmp_path, capsys, argv, message):
     with pytest.raises(SystemExit) as stopped:
@@ -92,3 +115,4 @@ def test_the_shipped_reproduction_configs_parse_and_name_existing_recipes():
         args = build_parser().parse_args(["--config", str(REPO / "configs" / name)])
         assert (REPO / args.train_config).is_file(), name
         assert args.explain["methods"] == ["gradcam", "gradcam_norelu", "rise", "sidu"]
+        assert len(training_seeds(args.seeds)) == {"reproduce_demo.yaml": 2, "reproduce_paper.yaml": 3}[name]

@@ -12,31 +12,21 @@ import torch
 from scipy import stats
 from scipy.stats import binom, wilcoxon
 
-from spectral_xai.detection import Target
 from spectral_xai.explained import BoxResult
 from spectral_xai.explain_settings import ExplainSettings
 from spectral_xai.evaluation import Explainer
-from spectral_xai.metrics import CurveResult
 from spectral_xai.power import scenes_needed, t_power
 from spectral_xai.resampling import (EXACT_SCENES, bca_interval, benjamini_hochberg, holm, sign_flip_p,
                                      smallest_p, variance_components)
 from spectral_xai.settings import SettingsError
 from spectral_xai.reporting.comparisons import comparison_scalars, primary_sentences
-from spectral_xai.statistics import TOO_FEW, Inference, PairedBox, comparisons, compare, decide, primary_pairs
+from spectral_xai.contrasts import comparisons
+from spectral_xai.statistics import TOO_FEW, Inference, PairedBox, compare, decide, primary_pairs
 
+from .helpers.box_results import result
 from .helpers.region_detector import region_detector
 
 FAST = Inference(resamples=500, seed=0, margin=0.02)
-
-
-def result(sample_id: str, method: str, deletion: float, insertion: float = 0.5, box=(0.0, 0.0, 10.0, 10.0),
-           spectrum: str = "mir", rank: int = 0, blank: bool = False, full: float = 0.9) -> BoxResult:
-    def curve(auc):  # ``full``: the box's score on the unperturbed image, where deletion starts
-        return CurveResult(torch.zeros(2), torch.tensor([full, 0.0]), auc, 0.5)
-
-    target = Target(torch.tensor(box), 0, 0.9, torch.tensor([0.9, 0.1]), 0)
-    saliency = torch.zeros(8, 8) if blank else torch.rand(8, 8) + 0.1
-    return BoxResult(sample_id, spectrum, target, rank, method, saliency, curve(insertion), curve(deletion), 0.1, 0.5)
 
 
 def null_scenes(rng: np.random.Generator, scenes: int, boxes: int, icc: float, shift: float = 0.0) -> list[PairedBox]:
@@ -251,23 +241,6 @@ def test_a_blank_map_counts_at_the_random_maps_auc_of_its_box():
     rows = comparisons({("net", "mir", "detection"): results}, ["a", "b", "random"], [("a", "random")], FAST)
     a_random = next(c for c in rows if (c.a, c.b, c.metric) == ("a", "random", "deletion_auc"))
     assert a_random.boxes == 12 and a_random.mean_difference == pytest.approx((6 * -0.3 + 6 * 0.0) / 12)
-
-
-def test_spectra_are_paired_by_scene_and_object_on_auc_over_the_unperturbed_score():
-    """Two nets on the same scenes: an object is paired where class and box agree (IoU >= 0.5), and a
-    box elsewhere in the scene is not the same object. Spectrum comparisons are exploratory here, on
-    each AUC over the box's unperturbed score: the RGB net, surer of its boxes (0.6 against 0.4),
-    has the higher raw deletion AUC (0.3 against 0.2) and the same normalised one (0.5)."""
-    rgb = [result(f"{i:03d}", "a", 0.3 + 0.01 * (i % 2), spectrum="rgb", full=0.6) for i in range(9)]
-    mir = [result(f"{i:03d}", "a", 0.2, box=(1.0, 1.0, 11.0, 11.0), full=0.4) for i in range(8)]
-    mir.append(result("008", "a", 0.2, box=(50.0, 50.0, 60.0, 60.0), full=0.4))
-    rows = comparisons({("rgb", "rgb", "detection"): rgb, ("mir", "mir", "detection"): mir}, ["a"], [], FAST)
-    assert {c.metric for c in rows if c.table == "spectra"} == {"deletion_auc_normalised", "insertion_auc_normalised"}
-    deletion = next(c for c in rows if c.table == "spectra" and c.metric == "deletion_auc_normalised")
-    assert deletion.family == "exploratory" and deletion.scenes == 8
-    assert deletion.mean_difference == pytest.approx(0.01 / 0.6 * 4 / 8, abs=1e-6)  # odd scenes 0.31 / 0.6, even 0.3 / 0.6
-    raw = {(r.sample_id, r.method): r.deletion.auc - m.deletion.auc for r, m in zip(rgb, mir)}
-    assert min(raw.values()) == pytest.approx(0.1)  # what the raw AUCs would have said
 
 
 # -- the noise of stochastic methods --------------------------------------------------------------

@@ -37,7 +37,7 @@ from ..reporting.spec import ImageSpec
 from ..reporting.tables import result_scalars
 from ..reporting.wandb_media import MAPS_KEY, log_media
 from ..settings import Setting, check_settings
-from ..statistics import comparisons
+from ..contrasts import comparisons
 
 log = logging.getLogger(__name__)
 

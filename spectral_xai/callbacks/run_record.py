@@ -1,11 +1,13 @@
 """What answers "which run is this": ``split.json`` beside the checkpoints (the scenes of each part,
 as papers publish them), and in every logger's config the split's hash and part sizes, what the
 dataset index read and skipped, the package version and the git commit; in a W&B run's summary the
-best ``val/map`` beside the last epoch's scalars (W&B's summary keeps each key's last value)."""
+best ``val/map`` beside the last epoch's scalars (W&B's summary keeps each key's last value); in the
+checkpoint the training seed."""
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -65,8 +67,10 @@ class RunRecord(Callback):
 
     def __init__(self) -> None:
         self.best: float | None = None
+        self.seed: int | None = None
 
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self.seed = training_seed()
         parts = getattr(trainer.datamodule, "parts", None)
         if not trainer.is_global_zero:
             return
@@ -87,10 +91,18 @@ class RunRecord(Callback):
                 logger.experiment.summary[f"{MONITOR}_best"] = self.best
 
     def state_dict(self) -> dict[str, Any]:
-        return {"best": self.best}  # a resumed run keeps the best of the epochs before
+        # A resumed run keeps the best of the epochs before; explain.py reads the seed to tell nets
+        # that differ only by it (a checkpoint carries no other record of it).
+        return {"best": self.best, "seed": self.seed}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         self.best = state_dict.get("best")
+
+
+def training_seed() -> int | None:
+    """The run's ``seed_everything``, which Lightning keeps in ``PL_GLOBAL_SEED``; None when unseeded."""
+    seed = os.environ.get("PL_GLOBAL_SEED")
+    return int(seed) if seed is not None else None
 
 
 def split_folder(trainer: pl.Trainer) -> Path:

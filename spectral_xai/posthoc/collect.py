@@ -15,14 +15,17 @@ from ..reporting.spec import ImageSpec
 from ..reliability import metric_reliability
 from ..reporting.tables import GroupKey, group_results, result_scalars, summarize
 from ..sanity import SanityResult
-from ..statistics import Comparison, comparisons
+from ..contrasts import comparisons
+from ..statistics import Comparison
 from .run import Explained
 
 
 class Net(Protocol):
-    """What the report needs of a checkpoint: its name and how to draw its inputs."""
+    """What the report needs of a checkpoint: its name, its family (the nets that differ from it only
+    by their training seed) and how to draw its inputs."""
 
     name: str
+    family: str
     spec: ImageSpec
 
 
@@ -90,6 +93,7 @@ def collect(nets: Sequence[Net], explainer: Explainer, scenes: Sequence[str], ex
     methods, settings = list(explainer.methods), explainer.settings
     return Collected(methods, columns, rows, shown, len(explained) - len(shown), groups,
                      summarize(groups, methods, settings.inference),
-                     comparisons(groups, methods, settings.primary, settings.inference),
+                     comparisons(groups, methods, settings.primary, settings.inference,
+                                 family_of={net.name: net.family for net in nets}),
                      object_records(outcomes, conditions), list(outcomes), metric_reliability(groups, methods), sanity,
                      {k: v for k, v in grids.items() if v})

@@ -2,6 +2,8 @@
 part of the split, or the user's images, on which spectra)."""
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -30,6 +32,8 @@ class LoadedCheckpoint:
     spec: ImageSpec  # how its inputs are drawn, carried with its explanations to every figure
     epoch: int | None = None  # the training epoch it was saved at
     val_map: float | None = None  # its val/map, where the run's ModelCheckpoint recorded it
+    seed: int | None = None  # its training seed, where the run recorded it
+    family: str = ""  # the name shared by the nets that differ from it only by their seed (its own name if none)
 
 
 def load_options(options: RunOptions) -> dict[str, Any]:
@@ -47,20 +51,41 @@ def load_all(checkpoints: Sequence[str | Path], trust: bool = False, **overrides
         names.append(name)
         module, data = load_net(path, trust, num_workers=0, **{k: v for k, v in overrides.items() if v is not None})
         # a net trained elsewhere has no training state to report
-        state = (None, None) if is_description(path) else training_state(read_checkpoint(path, trust, mmap=True))
+        state = (None, None, None) if is_description(path) else training_state(read_checkpoint(path, trust, mmap=True))
         spec = ImageSpec(module.hparams.class_names, data.hparams.mean, data.hparams.std)
-        loaded.append(LoadedCheckpoint(name, path, module, data, spec, *state))
+        loaded.append(LoadedCheckpoint(name, path, module, data, spec, *state, family=name))
+    name_families(loaded)
     return loaded
 
 
-def training_state(saved: Mapping[str, Any]) -> tuple[int | None, float | None]:
-    """The epoch a checkpoint was saved at and its val/map, as Lightning's ModelCheckpoint kept it."""
+def training_state(saved: Mapping[str, Any]) -> tuple[int | None, float | None, int | None]:
+    """The epoch a checkpoint was saved at, its val/map as Lightning's ModelCheckpoint kept it, and
+    its training seed as the run's RunRecord kept it."""
     val_map = None
     for key, state in saved.get("callbacks", {}).items():
         if key.startswith("ModelCheckpoint") and "val/map" in key and isinstance(state, Mapping):
             score = state.get("current_score")
             val_map = None if score is None else round(float(score), 4)
-    return saved.get("epoch"), val_map
+    return saved.get("epoch"), val_map, saved.get("callbacks", {}).get("RunRecord", {}).get("seed")
+
+
+def name_families(loaded: Sequence[LoadedCheckpoint]) -> None:
+    """Nets whose model and data settings are the same and whose training seeds all differ are one
+    family, named by what their names share without a ``-seed<k>`` ending (``mir-seed0`` and
+    ``mir-seed1``: ``mir``), else the first one's name with ``-seeds``."""
+    alike: dict[str, list[LoadedCheckpoint]] = {}
+    for checkpoint in loaded:
+        setup = json.dumps([dict(checkpoint.module.hparams), dict(checkpoint.data.hparams)], sort_keys=True, default=str)
+        alike.setdefault(setup, []).append(checkpoint)
+    for members in alike.values():
+        seeds = [member.seed for member in members]
+        if len(members) < 2 or None in seeds or len(set(seeds)) < len(seeds):
+            continue
+        stems = {re.sub(r"-seed\d+$", "", member.name) for member in members}
+        others = {checkpoint.name for checkpoint in loaded if checkpoint not in members}
+        family = stems.pop() if len(stems) == 1 and not stems & others else f"{members[0].name}-seeds"
+        for member in members:
+            member.family = family
 
 
 def model_name(checkpoint: Path, taken: Sequence[str]) -> str:

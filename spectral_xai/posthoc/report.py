@@ -12,7 +12,8 @@ from ..complementarity import write_complementarity
 from ..evaluation import Explainer
 from ..explain_settings import boxes_label
 from ..reporting.box_table import write_csv
-from ..reporting.comparisons import families_paragraph, primary_rows, primary_sentences, write_comparisons
+from ..reporting.comparisons import (families_paragraph, primary_rows, primary_sentences, spectrum_rows,
+                                     write_comparisons)
 from ..reporting.html import Section, write_report
 from ..reporting.tables import method_rows, write_attribution, write_sanity, write_summary
 from ..sanity import STAGES
@@ -81,6 +82,12 @@ def sections(collected: Collected, tables: Tables, drawn: Drawn, settings: Rows,
             "with n, the bootstrap 95 % interval of the mean; lower deletion and higher insertion are better, "
             "pointing game and energy pointing game higher, ODI lower. summary.csv holds the same in the paper's "
             "layout, comparisons.csv every paired test."], tables=method_tables, figures=drawn.methods),
+        Section("Which spectrum is explained better", paragraphs=[
+            "Each method's AUCs over the box's score on the unperturbed image, compared between nets x spectra on the "
+            "same objects of the same scenes (exploratory: Benjamini-Hochberg q). Nets that differ only by their "
+            "training seed are one arm, the seed a replicate (a bootstrap over seeds, then scenes, gives the standard "
+            "error of a t interval); with one net on a side, or fewer than 3 seeds, a contrast speaks for these nets, "
+            "not for their spectra in general, and says so."], tables=[("", spectrum_rows(compared))]),
         Section("How far the metrics can be trusted", paragraphs=[
             "Alpha across scenes: Krippendorff's alpha (ordinal) of the scenes' rankings of the methods by each metric, "
             "each scene a rater (Tomsett et al. 2020): 1 when every scene ranks the methods alike, about 0 when the "

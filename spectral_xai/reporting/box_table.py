@@ -11,7 +11,7 @@ from ..data_modules.layout import SPECTRA
 from ..explained import BoxResult
 
 LOCALISATION = ("pointing_game", "energy_pointing_game", "odi")
-BOX_FIELDS = ["sample_id", "spectrum", "box", "kind", "method", "x1", "y1", "x2", "y2", "class", "score",
+BOX_FIELDS = ["sample_id", "spectrum", "box", "kind", "method", "object", "x1", "y1", "x2", "y2", "class", "score",
               "insertion_auc", "deletion_auc", "insertion_auc_normalised", "deletion_auc_normalised",
               "insertion_gain_over_random", "deletion_gain_over_random", *LOCALISATION, "judged_against", "seconds", "step", "masks",
               "map_reliability", "error"]
@@ -32,7 +32,8 @@ def box_row(result: BoxResult, class_names: Sequence[str], spectra: Sequence[str
             random: tuple[float, float] | None = None) -> list:
     """``box_fields(spectra)`` of one (box, method) result; ``box`` is the box's rank among its
     image's explained boxes (0: the best detection), ``kind`` what it is (detection, missed,
-    false_positive). Each AUC also over the box's score on the unperturbed image (``_normalised``),
+    false_positive), ``object`` the annotated object it is (its row in the scene's annotations: the
+    same object in every net's rows; empty for a false positive or an image without annotations). Each AUC also over the box's score on the unperturbed image (``_normalised``),
     and its gain over the random map's on the same box (``random``: its insertion and deletion AUC;
     insertion higher, deletion lower is a gain)."""
     target = result.target
@@ -49,7 +50,7 @@ def box_row(result: BoxResult, class_names: Sequence[str], spectra: Sequence[str
     for spectrum in spectra:
         score = result.spectrum_scores.get(spectrum)
         attribution += [round(score.without, 4), round(score.alone, 4)] if score else [None, None]
-    return [result.sample_id, result.spectrum, result.box, target.kind, result.method, *box, class_names[target.label],
+    return [result.sample_id, result.spectrum, result.box, target.kind, result.method, result.object, *box, class_names[target.label],
             round(target.score, 4), *aucs, *located, round(result.seconds, 3), result.step, result.info.masks,
             _rounded(result.info.reliability), result.error or "", *attribution]
 

@@ -32,20 +32,35 @@ def _cell(value):
     return "" if value is None else value
 
 
+def _p(value: float | None) -> str:
+    return "" if value is None else f"{value:.2g}"
+
+
+def _interval(c: Comparison) -> str:
+    return "" if math.isnan(c.low) else f"[{c.low:+.3f}, {c.high:+.3f}]"
+
+
 def primary_rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
     """The primary family as the report shows it, one row per comparison with its verdict."""
-    def p(value: float | None) -> str:
-        return "" if value is None else f"{value:.2g}"
-
     rows = [["net / spectrum", "metric", "a", "b", "a - b", "95 % interval", "p (Holm)", "equivalence p (Holm)",
              "scenes", "boxes", "verdict", "scenes to decide"]]
     for c in comparisons:
         if c.family == "primary":
-            interval = "" if math.isnan(c.low) else f"[{c.low:+.3f}, {c.high:+.3f}]"
             rows.append([c.scope, c.metric.replace("_auc", " AUC"), c.a, c.b,
-                         "" if math.isnan(c.mean_difference) else f"{c.mean_difference:+.3f}", interval, p(c.p_adjusted),
-                         p(c.p_equivalence_adjusted), str(c.scenes), str(c.boxes), c.verdict,
+                         "" if math.isnan(c.mean_difference) else f"{c.mean_difference:+.3f}", _interval(c),
+                         _p(c.p_adjusted), _p(c.p_equivalence_adjusted), str(c.scenes), str(c.boxes), c.verdict,
                          "" if c.decided or c.scenes_needed is None else str(c.scenes_needed)])
+    return rows
+
+
+def spectrum_rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
+    """The spectrum contrasts that found objects in common, one row each, with what they rest on."""
+    rows = [["method", "metric", "a", "b", "a - b", "95 % interval", "q (BH)", "scenes", "objects", "verdict", "rests on"]]
+    for c in comparisons:
+        if c.table == "spectra" and c.boxes:
+            rows.append([c.scope, c.metric.replace("_auc_normalised", " AUC / full score"), c.a, c.b,
+                         "" if math.isnan(c.mean_difference) else f"{c.mean_difference:+.3f}", _interval(c),
+                         _p(c.p_adjusted), str(c.scenes), str(c.boxes), c.verdict, c.note])
     return rows
 
 

@@ -20,6 +20,10 @@ from spectral_xai.sanity import SanityResult
 class Net:
     name: str
     spec: ImageSpec
+    family: str = ""
+
+    def __post_init__(self) -> None:
+        self.family = self.family or self.name
 
 
 OBJECT = (10.0, 10.0, 30.0, 30.0)
@@ -68,3 +72,17 @@ def test_collect_gathers_rows_groups_objects_grids_and_skips_without_a_disk():
     assert collected.explanation_of("b on rgb", "001") is None
     assert collected.scalars["explain/gradcam/deletion_auc"] == 0.4
     assert {(r["measure"], r["metric"]) for r in collected.reliability} >= {("alpha across scenes", "deletion_auc")}
+
+
+def test_nets_of_one_family_are_compared_together_and_tabled_apart():
+    """Two nets that differ only by seed: one arm of every comparison (no spectrum contrast of the
+    family with itself), while Table 2 keeps a row per net."""
+    spec = ImageSpec(["person", "car"])
+    explained = [Explained(net, net, scene, "rgb", _explanation(scene, True)) for net in (0, 1) for scene in ("001", "002")]
+    explainer = Explainer(ExplainSettings(["gradcam"], bootstrap_resamples=100))
+    apart = collect([Net("a", spec), Net("b", spec)], explainer, ["001", "002"], explained, 0, {})
+    together = collect([Net("a", spec, "ab"), Net("b", spec, "ab")], explainer, ["001", "002"], explained, 0, {})
+    assert {c.scope for c in apart.compared if c.table == "methods"} == {"a on rgb", "b on rgb"}
+    assert {c.scope for c in together.compared if c.table == "methods"} == {"ab on rgb"}
+    assert [c for c in apart.compared if c.table == "spectra"] and not [c for c in together.compared if c.table == "spectra"]
+    assert [e["model"] for e in together.table] == ["a", "b"]

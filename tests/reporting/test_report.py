@@ -34,7 +34,8 @@ def test_the_report_links_its_figures_and_is_small(report, trained_checkpoint):
     for png in report.glob("**/*.png"):
         if png.parent.name != "curves":  # each method's own curve figure stays a file, named in the page
             assert f'href="{png.relative_to(report).as_posix()}"' in html, png
-    for section in ("Contents", "What these numbers support", "Settings", "Methods compared", "Curves",
+    for section in ("Contents", "What these numbers support", "Settings", "Methods compared",
+                    "Which spectrum is explained better", "Curves",
                     "What each spectrum sees", "Sanity check", "Scenes", "Explained boxes"):
         assert f">{section}</" in html, section
     for setting in ("scoring rule", "targets", "scene seed", f"checkpoint {net}", "spectral-xai 0.1.0",
