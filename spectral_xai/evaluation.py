@@ -25,7 +25,7 @@ from .explainers import SaliencyMethod
 from .explain_settings import ExplainSettings
 from .explained import (MATCH_IOU, BoxResult, ObjectOutcome, SampleExplanation, annotated_object, mean_correlation,
                         object_outcomes)
-from .metrics import insertion_deletion, localisation, spectrum_attribution
+from .metrics import insertion_deletion, localisation, metric_checks, spectrum_attribution
 
 log = logging.getLogger(__name__)
 
@@ -151,13 +151,16 @@ class Explainer:
                         for r in range(1, self.settings.repeats if method.stochastic else 1)]
             results = []
             annotated = sample.get("boxes", torch.zeros(0, 4)), sample.get("labels", torch.zeros(0, dtype=torch.long))
+            fill = self.settings.fill
             for box, (target, saliency) in enumerate(zip(targets, maps)):
-                insertion, deletion = insertion_deletion(scorer, image, saliency, target, self.step)
+                insertion, deletion = insertion_deletion(scorer, image, saliency, target, self.step, fill)
                 results.append(result(box, saliency=saliency, insertion=insertion, deletion=deletion, seconds=seconds,
                                       localisation=localisation(saliency, target, *annotated), info=reported[box][1]))
+                if self.settings.metric_checks:
+                    results[-1].checks = metric_checks(scorer, image, saliency, target, self.step, fill)
                 if repeated:
                     others = [maps_[box] for maps_ in repeated]
-                    curves = [insertion_deletion(scorer, image, other, target, self.step) for other in others]
+                    curves = [insertion_deletion(scorer, image, other, target, self.step, fill) for other in others]
                     results[-1].repeat_aucs = [(insertion.auc, deletion.auc), *((i.auc, d.auc) for i, d in curves)]
                     results[-1].seed_correlation = mean_correlation([saliency, *others])
             return results

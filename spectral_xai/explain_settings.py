@@ -11,6 +11,7 @@ from .detection.scoring import PRECISIONS
 from .explainers import SaliencyMethod, create, method_names
 from .explainers.base import check_known
 from .explainers.baselines import BASELINES
+from .metrics import FILLS, PAPER_FILL
 from .settings import Setting, SettingsError, closest, name_list, unknown_name
 from .statistics import Inference, primary_pairs
 
@@ -30,7 +31,7 @@ def boxes_label(boxes: Boxes) -> str:
 NUMBERS = {"target_min_score": Setting(float, 0, 1), "step": Setting(float, 0, 1, open="low"),
            "batch_size": Setting(int, low=1), "precision": Setting(str, choices=PRECISIONS),
            "baselines": Setting(bool), "channels_last": Setting(bool), "compile": Setting(bool), "repeats": Setting(int, low=1), "bootstrap_resamples": Setting(int, low=100),
-           "bootstrap_seed": Setting(int, low=0),
+           "bootstrap_seed": Setting(int, low=0), "metric_checks": Setting(bool),
            "equivalence_margin": Setting(float, 0, 1, open="low")}
 
 
@@ -49,6 +50,12 @@ class ExplainSettings:
             in altered images (see :class:`Scoring`): ``{rule: matched, min_score: 0.05, min_iou:
             0.5}`` (the default, the paper's) or ``{rule: drise}``.
         step: insertion/deletion step, a share of the image area.
+        fill: what deleted pixels become and what inserted pixels are put back into, each ``zeros``
+            (the dataset's mean colour) or ``blur`` (the image blurred): ``{deletion: zeros,
+            insertion: blur}``, the paper's, by default; either key may be given alone.
+        metric_checks: also score every map's deletion and insertion under the other fill and with
+            its least relevant pixels first (4 more curves a map), so that metric_reliability.csv
+            says whether the AUCs rank maps alike whatever the fill, and turn around with the order.
         batch_size: images per forward pass of the perturbation methods and the metric.
         target_min_score: detections scoring lower are not explained (nor their image, when its
             top detection scores lower).
@@ -99,6 +106,8 @@ class ExplainSettings:
     method_settings: Mapping[str, Any] | None = None
     scoring: Mapping[str, Any] | None = None  # or a Scoring; typed as a mapping for the command line and configs
     step: float = 0.05
+    fill: Mapping[str, str] | None = None
+    metric_checks: bool = False
     batch_size: int = 32
     target_min_score: float = 0.05
     boxes: Boxes = "top"
@@ -132,6 +141,7 @@ class ExplainSettings:
         for name, setting in NUMBERS.items():
             setattr(self, name, setting.check("settings", name, getattr(self, name)))
         self.boxes = _boxes(self.boxes)
+        self.fill = _fill(self.fill)
         self.targets = target_kinds(self.targets)
         self.primary = primary_pairs(self.methods, self.primary_comparisons)
         for name in {name for pair in self.primary for name in pair} - set(self.methods):
@@ -153,6 +163,19 @@ def _boxes(boxes: Any) -> Boxes:
     if boxes in ("top", "all") or (isinstance(boxes, int) and not isinstance(boxes, bool) and boxes >= 1):
         return boxes
     raise SettingsError(f"settings: boxes {boxes!r}: choose 'top', 'all' or a number of boxes >= 1")
+
+
+def _fill(fill: Any) -> dict[str, str]:
+    """The paper's fills with those given put in: ``{deletion: blur}`` changes deletion's alone."""
+    given = {} if fill is None else fill
+    if not isinstance(given, Mapping):
+        raise SettingsError(f"settings: fill {fill!r}: give a mapping, e.g. {{deletion: zeros, insertion: blur}}")
+    for kind, chosen in given.items():
+        if kind not in PAPER_FILL:
+            raise unknown_name("fill", kind, PAPER_FILL)
+        if chosen not in FILLS:
+            raise SettingsError(f"settings: fill {kind}: {chosen!r}: choose one of {', '.join(FILLS)}")
+    return {**PAPER_FILL, **given}
 
 
 def target_kinds(targets: Methods) -> list[str]:

@@ -45,6 +45,8 @@ class BoxResult:
     # The annotated object the target is (its row in the sample's annotations; :func:`annotated_object`),
     # which follows one object across nets; None for a false positive or an image without annotations.
     object: int | None = None
+    # With ``metric_checks``, the map's AUCs under the other fill and least relevant first (metrics.CHECKS).
+    checks: dict[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:

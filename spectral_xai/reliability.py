@@ -12,6 +12,7 @@ import numpy as np
 from scipy.stats import rankdata, spearmanr
 
 from .explained import BoxResult
+from .metrics import CHECKS
 
 #: metric -> (its value on a scored map, or NaN where undefined; whether lower is better)
 METRICS: dict[str, tuple[Callable[[BoxResult], float], bool]] = {
@@ -22,8 +23,11 @@ METRICS: dict[str, tuple[Callable[[BoxResult], float], bool]] = {
     "odi": (lambda r: r.localisation.odi if r.localisation else math.nan, True),
 }
 #: Pairs of metrics meant to measure the same property: faithfulness (a good map has a low deletion
-#: and a high insertion AUC, so their correlation should be negative) and localisation.
+#: and a high insertion AUC, so their correlation should be negative) and localisation; with
+#: ``metric_checks``, each AUC against itself under the other fill (should be near 1) and least
+#: relevant first (a good map's deletion AUC rises when its least relevant pixels go first: negative).
 SAME_PROPERTY = (("deletion_auc", "insertion_auc"), ("pointing_game", "energy_pointing_game"))
+CHECKED = tuple((name.split("_auc")[0] + "_auc", name) for name in CHECKS)
 
 
 def krippendorff_alpha(data: np.ndarray, level: str = "ordinal") -> float:
@@ -63,6 +67,11 @@ def _distances(domain: np.ndarray, totals: np.ndarray, level: str) -> np.ndarray
     return (span - (totals[:, None] + totals[None, :]) / 2) ** 2 * ~np.eye(len(domain), dtype=bool)
 
 
+def value_of(metric: str, result: BoxResult) -> float:
+    """A :data:`METRICS` value of a scored map, or one of its :data:`~spectral_xai.metrics.CHECKS` (NaN where not measured)."""
+    return METRICS[metric][0](result) if metric in METRICS else result.checks.get(metric, math.nan)
+
+
 def scene_rankings(results: Sequence[BoxResult], methods: Sequence[str], metric: str) -> np.ndarray:
     """scenes x methods: each scene's ranks of the methods by ``metric`` (1 the best; ties share
     their mean rank), from the mean over the scene's boxes of the maps that are not blank; NaN for a
@@ -87,7 +96,8 @@ def scene_rankings(results: Sequence[BoxResult], methods: Sequence[str], metric:
 def metric_reliability(groups: Mapping[tuple[str, str, str], Sequence[BoxResult]], methods: Sequence[str]) -> list[dict]:
     """Per net x spectrum x kind of target and metric: Krippendorff's alpha of the scenes' rankings of
     the methods (the baselines included), with how many scenes ranked; then per pair of
-    :data:`SAME_PROPERTY` the Spearman correlation of the two metrics over every scored (box, method)."""
+    :data:`SAME_PROPERTY` (and of :data:`CHECKED`, where the maps were checked) the Spearman
+    correlation of the two metrics over every scored (box, method)."""
     rows = []
     for (model, spectrum, kind), results in groups.items():
         for metric in METRICS:
@@ -95,8 +105,9 @@ def metric_reliability(groups: Mapping[tuple[str, str, str], Sequence[BoxResult]
             rows.append({"model": model, "spectrum": spectrum, "targets": kind, "measure": "alpha across scenes",
                          "metric": metric, "value": krippendorff_alpha(ranked) if len(ranked) >= 2 else math.nan,
                          "n": len(ranked)})
-        for first, second in SAME_PROPERTY:
-            pairs = np.array([(METRICS[first][0](r), METRICS[second][0](r)) for r in results if r.scored]).reshape(-1, 2)
+        checked = [pair for pair in CHECKED if any(pair[1] in r.checks for r in results)]
+        for first, second in [*SAME_PROPERTY, *checked]:
+            pairs = np.array([(value_of(first, r), value_of(second, r)) for r in results if r.scored]).reshape(-1, 2)
             pairs = pairs[~np.isnan(pairs).any(axis=1)]
             varied = len(pairs) >= 3 and pairs[:, 0].std() > 0 and pairs[:, 1].std() > 0
             rows.append({"model": model, "spectrum": spectrum, "targets": kind, "measure": "spearman over maps",

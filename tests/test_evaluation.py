@@ -3,16 +3,19 @@ import copy
 
 import pytest
 import torch
+from torchvision.transforms.functional import gaussian_blur
 
 from spectral_xai.detection import DetectionScorer, Detections, DRiseSimilarity, MatchedScore, Scoring
 from spectral_xai.explain_settings import ExplainSettings
 from spectral_xai.evaluation import Explainer
+from spectral_xai.metrics import CHECKS
+from spectral_xai.reporting.box_table import box_table
 from spectral_xai.scenes import choose_indices, choose_scenes
 from spectral_xai.settings import SettingsError
 from spectral_xai.explainers import REGISTRY, register
 from spectral_xai.explainers.base import SaliencyMethod
 
-from .helpers.region_detector import region_detector
+from .helpers.region_detector import expected_score, region_detector
 
 RISE = {"rise": {"n_masks": 64, "grid": 4, "p": 0.5}}
 
@@ -135,6 +138,9 @@ def test_boxes_setting_explains_the_top_every_or_the_n_best_detections(sample, b
     ({"batch_size": 0}, "batch_size 0 must be >= 1"),
     ({"target_min_score": 1.5}, "target_min_score 1.5 must be in [0, 1]"),
     ({"methods": []}, "name at least one saliency method"),
+    ({"fill": {"delition": "blur"}}, "unknown fill 'delition'; did you mean 'deletion'?"),
+    ({"fill": {"deletion": "noise"}}, "fill deletion: 'noise': choose one of zeros, blur"),
+    ({"fill": "blur"}, "fill 'blur': give a mapping"),
 ])
 def test_misspelt_settings_and_rules_fail_at_configuration(settings, message):
     with pytest.raises(SettingsError) as raised:
@@ -268,3 +274,18 @@ def test_every_kind_of_target_shares_one_pass_and_scores_as_alone(rule):
             assert torch.allclose(mine.saliency, result.saliency, atol=1e-5), (rule, box, result.method)
             assert (mine.insertion.auc, mine.deletion.auc) == pytest.approx((result.insertion.auc, result.deletion.auc), abs=1e-6)
             assert mine.spectrum_scores == result.spectrum_scores
+
+
+def test_the_fill_setting_reaches_the_metric_and_checked_maps_carry_their_other_aucs(sample):
+    """Deletion onto the blurred image ends at the blurred image's score (by hand), and
+    ``metric_checks`` gives every map the AUCs of metrics.CHECKS, written to boxes.csv."""
+    settings = ExplainSettings(["gradcam"], baselines=False, step=0.25, fill={"deletion": "blur"}, metric_checks=True)
+    assert settings.fill == {"deletion": "blur", "insertion": "blur"}
+    explained = Explainer(settings).explain(region_detector(), sample)
+    (result,) = explained.results
+    blurred = gaussian_blur(sample["image"][None], kernel_size=[11, 11], sigma=[5.0, 5.0])[0]
+    assert result.deletion.scores[-1] == pytest.approx(expected_score(blurred), abs=1e-5)
+    assert list(result.checks) == list(CHECKS) and all(0 <= v <= 1 for v in result.checks.values())
+    columns, rows = box_table([("net", ["person", "car"], result)])
+    row = dict(zip(columns, rows[0]))
+    assert row["deletion_auc_least_relevant_first"] == round(result.checks["deletion_auc_least_relevant_first"], 4)

@@ -67,3 +67,24 @@ def test_reliability_rows_say_a_consistent_metric_agrees_and_faithfulness_pairs_
     assert rows["alpha across scenes", "energy_pointing_game"]["value"] < 0.3  # drawn at random per map
     assert math.isnan(rows["alpha across scenes", "pointing_game"]["value"])  # every map scores 1: no ranking
     assert rows["spearman over maps", "deletion_auc vs insertion_auc"]["value"] == pytest.approx(-1.0)
+
+
+def test_checked_maps_say_whether_an_auc_survives_the_other_fill_and_turns_around_with_the_order():
+    """A deletion AUC that keeps its order of maps under the other fill (Spearman 1), an insertion AUC
+    that the fill reorders at random, and a least-relevant-first deletion that mirrors the first (-1)."""
+    rng = np.random.default_rng(0)
+    results = []
+    for scene in range(10):
+        for method in ("a", "b"):
+            deletion = float(rng.uniform(0.1, 0.5))
+            result = _result(str(scene), method, deletion, 1 - deletion)
+            result.checks = {"deletion_auc_other_fill": deletion + 0.1, "insertion_auc_other_fill": float(rng.uniform()),
+                             "deletion_auc_least_relevant_first": 1 - deletion, "insertion_auc_least_relevant_first": deletion}
+            results.append(result)
+    rows = {r["metric"]: r["value"] for r in metric_reliability({("net", "rgb", "detection"): results}, ["a", "b"])
+            if r["measure"] == "spearman over maps"}
+    assert rows["deletion_auc vs deletion_auc_other_fill"] == pytest.approx(1.0)
+    assert abs(rows["insertion_auc vs insertion_auc_other_fill"]) < 0.5
+    assert rows["deletion_auc vs deletion_auc_least_relevant_first"] == pytest.approx(-1.0)
+    unchecked = metric_reliability({("net", "rgb", "detection"): [_result("1", "a", 0.2, 0.8)]}, ["a"])
+    assert not any("other_fill" in r["metric"] for r in unchecked)  # maps not checked: no such rows

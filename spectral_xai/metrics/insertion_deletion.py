@@ -1,22 +1,31 @@
 """Insertion and deletion (Petsiuk et al. 2018) for one detection.
 
-Pixels are taken in order of decreasing saliency, ``step`` of the image area at a time. Deletion
-replaces them with zeros (in the detector's input space, i.e. after normalisation: the dataset's
-mean colour); insertion puts them back into a Gaussian-blurred copy (kernel 11, sigma 5, every
-channel). After each step the target is scored with the shared re-identification rule; the AUC is
-the trapezoid rule over the fraction of pixels in [0, 1]. Lower deletion and higher insertion are
-better.
+Pixels are taken in order of decreasing saliency (or increasing: least relevant first), ``step`` of
+the image area at a time. Deletion replaces them with the fill; insertion puts them back into it.
+The paper's fills: deletion onto zeros (in the detector's input space, i.e. after normalisation: the
+dataset's mean colour), insertion from a Gaussian-blurred copy (kernel 11, sigma 5, every channel);
+either may take the other. After each step the target is scored with the shared re-identification
+rule; the AUC is the trapezoid rule over the fraction of pixels in [0, 1]. Lower deletion and
+higher insertion are better.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, Mapping
 
 import torch
 from torchvision.transforms.functional import gaussian_blur
 
 from ..detection import DetectionScorer, Target, perturbed_matches
+
+
+FILLS = ("zeros", "blur")
+#: The paper's fills: what deleted pixels become, what inserted pixels are put back into.
+PAPER_FILL = {"deletion": "zeros", "insertion": "blur"}
+#: What :func:`metric_checks` measures beside each map's AUCs (names of boxes.csv's columns).
+CHECKS = ("deletion_auc_other_fill", "insertion_auc_other_fill", "deletion_auc_least_relevant_first",
+          "insertion_auc_least_relevant_first")
 
 
 @dataclass
@@ -47,10 +56,10 @@ def _step_masks(order: torch.Tensor, size: tuple[int, int], step: float, chunk: 
 
 
 def _curve(scorer: DetectionScorer, image: torch.Tensor, saliency: torch.Tensor, target: Target, step: float,
-           substrate: torch.Tensor, insert: bool) -> CurveResult:
+           substrate: torch.Tensor, insert: bool, most_relevant_first: bool = True) -> CurveResult:
     if not 0 < step <= 1:
         raise ValueError(f"step {step} must be a share of the image area in (0, 1]")
-    order = torch.argsort(saliency.flatten().cpu(), descending=True, stable=True)
+    order = torch.argsort(saliency.flatten().cpu(), descending=most_relevant_first, stable=True)
     masks = _step_masks(order, tuple(image.shape[-2:]), step, scorer.batch_size, keep_first=insert)
     scores = torch.cat([m.scores for _, (m,) in perturbed_matches(scorer, image, [target], masks, substrate)]).cpu()
     steps = len(scores) - 1
@@ -59,20 +68,43 @@ def _curve(scorer: DetectionScorer, image: torch.Tensor, saliency: torch.Tensor,
 
 
 def deletion_substrate(image: torch.Tensor) -> torch.Tensor:
-    """What deleted pixels become: zeros of the detector's input, i.e. the dataset's mean colour."""
+    """What deleted pixels become by default: zeros of the detector's input, i.e. the dataset's mean colour."""
     return torch.zeros_like(image)
 
 
-def deletion(scorer: DetectionScorer, image: torch.Tensor, saliency: torch.Tensor, target: Target, step: float = 0.02) -> CurveResult:
-    return _curve(scorer, image, saliency, target, step, deletion_substrate(image), insert=False)
+def filled(image: torch.Tensor, fill: str) -> torch.Tensor:
+    """The image every pixel of which is ``fill``: ``zeros`` or ``blur`` (the image blurred)."""
+    if fill not in FILLS:
+        raise ValueError(f"fill {fill!r}: choose one of {', '.join(FILLS)}")
+    return deletion_substrate(image) if fill == "zeros" else gaussian_blur(image[None], kernel_size=[11, 11], sigma=[5.0, 5.0])[0]
 
 
-def insertion(scorer: DetectionScorer, image: torch.Tensor, saliency: torch.Tensor, target: Target, step: float = 0.02) -> CurveResult:
-    blurred = gaussian_blur(image[None], kernel_size=[11, 11], sigma=[5.0, 5.0])[0]
-    return _curve(scorer, image, saliency, target, step, blurred, insert=True)
+def deletion(scorer: DetectionScorer, image: torch.Tensor, saliency: torch.Tensor, target: Target, step: float = 0.02,
+             fill: str = "zeros", most_relevant_first: bool = True) -> CurveResult:
+    return _curve(scorer, image, saliency, target, step, filled(image, fill), False, most_relevant_first)
+
+
+def insertion(scorer: DetectionScorer, image: torch.Tensor, saliency: torch.Tensor, target: Target, step: float = 0.02,
+              fill: str = "blur", most_relevant_first: bool = True) -> CurveResult:
+    return _curve(scorer, image, saliency, target, step, filled(image, fill), True, most_relevant_first)
 
 
 def insertion_deletion(scorer: DetectionScorer, image: torch.Tensor, saliency: torch.Tensor, target: Target,
-                       step: float = 0.02) -> tuple[CurveResult, CurveResult]:
-    """(insertion, deletion) for one saliency map."""
-    return insertion(scorer, image, saliency, target, step), deletion(scorer, image, saliency, target, step)
+                       step: float = 0.02, fill: Mapping[str, str] = PAPER_FILL) -> tuple[CurveResult, CurveResult]:
+    """(insertion, deletion) for one saliency map, each with its ``fill``."""
+    return (insertion(scorer, image, saliency, target, step, fill["insertion"]),
+            deletion(scorer, image, saliency, target, step, fill["deletion"]))
+
+
+def metric_checks(scorer: DetectionScorer, image: torch.Tensor, saliency: torch.Tensor, target: Target, step: float,
+                  fill: Mapping[str, str] = PAPER_FILL) -> dict[str, float]:
+    """The map's deletion and insertion AUC under the other fill, and with its least relevant pixels
+    first (:data:`CHECKS`): a metric whose ranking of maps changes with the fill, or does not turn
+    around with the order, measures the fill or the shape of the removed pixels as much as the map
+    (Tomsett et al. 2020; Rong et al. 2022)."""
+    other = {kind: FILLS[1 - FILLS.index(chosen)] for kind, chosen in fill.items()}
+    return dict(zip(CHECKS, [
+        deletion(scorer, image, saliency, target, step, other["deletion"]).auc,
+        insertion(scorer, image, saliency, target, step, other["insertion"]).auc,
+        deletion(scorer, image, saliency, target, step, fill["deletion"], most_relevant_first=False).auc,
+        insertion(scorer, image, saliency, target, step, fill["insertion"], most_relevant_first=False).auc]))

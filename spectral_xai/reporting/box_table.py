@@ -9,12 +9,13 @@ from typing import Any, Sequence
 
 from ..data_modules.layout import SPECTRA
 from ..explained import BoxResult
+from ..metrics import CHECKS
 
 LOCALISATION = ("pointing_game", "energy_pointing_game", "odi")
 BOX_FIELDS = ["sample_id", "spectrum", "box", "kind", "method", "object", "x1", "y1", "x2", "y2", "class", "score",
               "insertion_auc", "deletion_auc", "insertion_auc_normalised", "deletion_auc_normalised",
-              "insertion_gain_over_random", "deletion_gain_over_random", *LOCALISATION, "judged_against", "seconds", "step", "masks",
-              "map_reliability", "error"]
+              "insertion_gain_over_random", "deletion_gain_over_random", *CHECKS, *LOCALISATION, "judged_against", "seconds",
+              "step", "masks", "map_reliability", "error"]
 
 
 def input_spectra(results: Sequence[BoxResult]) -> list[str]:
@@ -35,7 +36,8 @@ def box_row(result: BoxResult, class_names: Sequence[str], spectra: Sequence[str
     false_positive), ``object`` the annotated object it is (its row in the scene's annotations: the
     same object in every net's rows; empty for a false positive or an image without annotations). Each AUC also over the box's score on the unperturbed image (``_normalised``),
     and its gain over the random map's on the same box (``random``: its insertion and deletion AUC;
-    insertion higher, deletion lower is a gain)."""
+    insertion higher, deletion lower is a gain); with ``metric_checks``, its AUCs under the other fill
+    and least relevant first."""
     target = result.target
     box = [round(float(v), 1) for v in target.box]
     aucs = [None] * 6
@@ -51,7 +53,8 @@ def box_row(result: BoxResult, class_names: Sequence[str], spectra: Sequence[str
         score = result.spectrum_scores.get(spectrum)
         attribution += [round(score.without, 4), round(score.alone, 4)] if score else [None, None]
     return [result.sample_id, result.spectrum, result.box, target.kind, result.method, result.object, *box, class_names[target.label],
-            round(target.score, 4), *aucs, *located, round(result.seconds, 3), result.step, result.info.masks,
+            round(target.score, 4), *aucs, *(_rounded(result.checks[name]) if name in result.checks else None for name in CHECKS),
+            *located, round(result.seconds, 3), result.step, result.info.masks,
             _rounded(result.info.reliability), result.error or "", *attribution]
 
 

@@ -6,13 +6,13 @@ import torch
 from torchvision.transforms.functional import gaussian_blur
 
 from spectral_xai.detection import Target
-from spectral_xai.metrics import deletion, insertion
+from spectral_xai.metrics import CHECKS, deletion, insertion, metric_checks
 
 from ..helpers.region_detector import expected_score, region_scorer
 
 
-def hand_curve(image, substrate, saliency, step, insert):
-    order = torch.argsort(saliency.flatten(), descending=True, stable=True)
+def hand_curve(image, substrate, saliency, step, insert, descending=True):
+    order = torch.argsort(saliency.flatten(), descending=descending, stable=True)
     n = order.numel()
     scores = []
     for i in range(math.ceil(1 / step) + 1):
@@ -67,3 +67,25 @@ def test_step_outside_unit_interval_is_refused(case):
     scorer, image, target, saliency = case
     with pytest.raises(ValueError, match="step 0"):
         deletion(scorer, image, saliency, target, step=0)
+
+
+def test_either_fill_and_either_order_match_hand_computation(case):
+    """Deletion onto the blurred copy, insertion into zeros, and both with the least relevant pixels first."""
+    scorer, image, target, saliency = case
+    blurred = gaussian_blur(image[None], kernel_size=[11, 11], sigma=[5.0, 5.0])[0]
+    expected = {
+        "deletion_auc_other_fill": hand_curve(image, blurred, saliency, 0.05, insert=False)[1],
+        "insertion_auc_other_fill": hand_curve(image, torch.zeros_like(image), saliency, 0.05, insert=True)[1],
+        "deletion_auc_least_relevant_first": hand_curve(image, torch.zeros_like(image), saliency, 0.05, insert=False,
+                                                        descending=False)[1],
+        "insertion_auc_least_relevant_first": hand_curve(image, blurred, saliency, 0.05, insert=True, descending=False)[1]}
+    checks = metric_checks(scorer, image, saliency, target, 0.05)
+    assert list(checks) == list(CHECKS) and checks == pytest.approx(expected, abs=1e-5)
+    assert deletion(scorer, image, saliency, target, 0.05, fill="blur").auc == pytest.approx(expected["deletion_auc_other_fill"], abs=1e-5)
+    # the other fills of a run that chose blur for deletion: zeros
+    swapped = metric_checks(scorer, image, saliency, target, 0.05, {"deletion": "blur", "insertion": "blur"})
+    assert swapped["deletion_auc_other_fill"] == pytest.approx(deletion(scorer, image, saliency, target, 0.05).auc, abs=1e-6)
+    # a map that finds the region: deleting it first falls at once, keeping it for last holds the score
+    assert checks["deletion_auc_least_relevant_first"] > deletion(scorer, image, saliency, target, 0.05).auc
+    with pytest.raises(ValueError, match="fill 'noise'"):
+        deletion(scorer, image, saliency, target, 0.05, fill="noise")
