@@ -6,11 +6,13 @@ report.html).
     python reproduce.py --config configs/reproduce_demo.yaml --root /data/ir_det_dataset
     python reproduce.py --config configs/reproduce_demo.yaml --nets rgb fir --train_args '--trainer.max_epochs 2'
     python reproduce.py --config configs/reproduce_demo.yaml --seeds [0,1,2]
+    python reproduce.py --config configs/reproduce_paper.yaml --train_args '--trainer.strategy ddp'
 
 Every net is trained with ``train_config`` and the same data root, seed and split settings, so their
 splits of scenes are one split (made of the annotated ids, restricted per net to the ids it can
 read); each run writes its ``split.json``. With ``seeds``, every net is trained once per training
-seed on that split, and the spectra are compared with the seed as a replicate. Every setting (each net's training arguments, the
+seed on that split, and the spectra are compared with the seed as a replicate. Under DDP the
+launcher re-runs this script for every other rank: each trains beside rank 0, which alone explains. Every setting (each net's training arguments, the
 explanation options) is checked before the first net trains. An interrupted reproduction finishes
 what it started: a net (of each seed) whose ``last.ckpt`` has reached the planned epochs is skipped, one that has
 not is resumed from it (mid-epoch where it was stopped, in the same W&B run), and the log says which.
@@ -24,6 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+import torch.distributed as dist
 from jsonargparse import ActionConfigFile
 
 from .checkpoint import read_checkpoint
@@ -50,8 +53,9 @@ def reproduce(
     root: str | None = None,
     seeds: list[int] | str | None = None,
     explain: dict[str, Any] | None = None,
-) -> Path:
-    """Train every net (or finish it), then explain them all into ``<output>/explain``; returns that folder.
+) -> Path | None:
+    """Train every net (or finish it), then explain them all into ``<output>/explain``; returns that
+    folder (None in a process of another DDP rank than 0, which trains and leaves the explaining).
 
     Args:
         train_config: the training recipe every net uses (a train.py config).
@@ -82,18 +86,26 @@ def reproduce(
         explainer.check_net(cli.model.detector().net)
         epochs = cli.trainer.max_epochs
         plans[name] = epochs if epochs is not None and epochs >= 0 else None
+    rank = 0
     for name, args in runs.items():
         last = output / name / "checkpoints" / "last.ckpt"
         planned = plans[name]
         if not last.is_file():
-            _fit(args, train_config)
+            rank = _fit(args, train_config)
             continue
         done = epochs_done(last)
         if planned is not None and done >= planned:
             log.info("%s: %s has reached its planned epochs (%d); not trained again", name, last, planned)
             continue
         log.info("%s: %s stopped after %d of %s planned epochs; resuming it", name, last, done, planned or "the")
-        _fit([*args, "--ckpt_path", str(last)], train_config)
+        rank = _fit([*args, "--ckpt_path", str(last)], train_config)
+    if rank != 0:
+        # Under DDP the launcher re-runs this script for every other rank: each trains its share of
+        # every net beside rank 0, and rank 0 alone explains them.
+        log.info("rank %d: every net trained; rank 0 explains them", rank)
+        return None
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()  # training's group is gone with its other ranks; explaining has its own devices
     checkpoints = [output / name / "checkpoints" / "last.ckpt" for name in runs]
     return explain_checkpoints(checkpoints, settings, dataclasses.replace(explain_run, output=output / "explain"))
 
@@ -158,12 +170,14 @@ def _configured(args: list[str], config: str) -> SpectralCLI:
     return SpectralCLI(EfficientDetModule, MultispectralDataModule, run=False, args=["--config", config, *args])
 
 
-def _fit(args: list[str], config: str) -> None:
+def _fit(args: list[str], config: str) -> int:
+    """Train one net; the rank of this process in its training (0 without DDP)."""
     cli = SpectralCLI(EfficientDetModule, MultispectralDataModule, save_config_kwargs={"overwrite": True},
                       args=["fit", "--config", config, *args])
     experiment = getattr(cli.trainer.logger, "experiment", None)
     if hasattr(experiment, "finish"):
         experiment.finish()  # else the next net's W&B logger would attach to this run
+    return cli.trainer.global_rank
 
 
 def build_parser() -> OneLineParser:
@@ -173,7 +187,7 @@ def build_parser() -> OneLineParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> Path:
+def main(argv: Sequence[str] | None = None) -> Path | None:
     """reproduce.py: a mistake in any setting is one line and exit 2, before anything is trained;
     a stop by SIGTERM leaves the net's checkpoint at the step reached and exits 128 + 15."""
     parser = build_parser()
@@ -187,5 +201,6 @@ def main(argv: Sequence[str] | None = None) -> Path:
             raise
         print(f"reproduce.py: error: {mistake}", file=sys.stderr)
         sys.exit(2)
-    print(f"wrote {folder / 'report.html'}")
+    if folder is not None:
+        print(f"wrote {folder / 'report.html'}")
     return folder
