@@ -86,19 +86,7 @@ def reproduce(
         explainer.check_net(cli.model.detector().net)
         epochs = cli.trainer.max_epochs
         plans[name] = epochs if epochs is not None and epochs >= 0 else None
-    rank = 0
-    for name, args in runs.items():
-        last = output / name / "checkpoints" / "last.ckpt"
-        planned = plans[name]
-        if not last.is_file():
-            rank = _fit(args, train_config)
-            continue
-        done = epochs_done(last)
-        if planned is not None and done >= planned:
-            log.info("%s: %s has reached its planned epochs (%d); not trained again", name, last, planned)
-            continue
-        log.info("%s: %s stopped after %d of %s planned epochs; resuming it", name, last, done, planned or "the")
-        rank = _fit([*args, "--ckpt_path", str(last)], train_config)
+    rank = train_all(runs, plans, output, train_config)
     if rank != 0:
         # Under DDP the launcher re-runs this script for every other rank: each trains its share of
         # every net beside rank 0, and rank 0 alone explains them.
@@ -108,6 +96,25 @@ def reproduce(
         dist.destroy_process_group()  # training's group is gone with its other ranks; explaining has its own devices
     checkpoints = [output / name / "checkpoints" / "last.ckpt" for name in runs]
     return explain_checkpoints(checkpoints, settings, dataclasses.replace(explain_run, output=output / "explain"))
+
+
+def train_all(runs: dict[str, list[str]], plans: dict[str, int | None], output: Path, config: str) -> int:
+    """Train every run that has not reached its planned epochs (resumed from its ``last.ckpt``
+    where it has one); the rank of this process in the last training (0 without DDP or training)."""
+    rank = 0
+    for name, args in runs.items():
+        last = output / name / "checkpoints" / "last.ckpt"
+        planned = plans[name]
+        if not last.is_file():
+            rank = _fit(args, config)
+            continue
+        done = epochs_done(last)
+        if planned is not None and done >= planned:
+            log.info("%s: %s has reached its planned epochs (%d); not trained again", name, last, planned)
+            continue
+        log.info("%s: %s stopped after %d of %s planned epochs; resuming it", name, last, done, planned or "the")
+        rank = _fit([*args, "--ckpt_path", str(last)], config)
+    return rank
 
 
 def chosen_nets(nets: dict[str, list[str]] | str | Sequence[str] | None) -> dict[str, list[str]]:
