@@ -39,13 +39,13 @@ JOBS: dict[str, tuple[str, list[str], list[str]]] = {
     "callback_overhead": ("callback_overhead.py", [], ["--rounds", "1", "--limit-batches", "2", "--num-images", "1"]),
     "demo_seeds": ("demo_seeds.py", ["--train"], ["--train", "--seeds", "0", "--variants", "shipped", "--quick"]),
     "reproduction": ("reproduction.py", [], ["--quick"]),
-    "rise_convergence": ("rise_convergence.py", ["--checkpoint", "runs/reproduce_demo/mir/checkpoints/last.ckpt", "--boxes", "2"],
+    "rise_convergence": ("rise_convergence.py", ["--boxes", "4", "--auto", "0.9,0.95"],
                          ["--masks", "8,16", "--boxes", "1", "--step", "0.25", "--max-masks", "256"]),
     "sidu_coverage": ("sidu_coverage.py", ["--checkpoint", "runs/reproduce_demo/mir/checkpoints/last.ckpt"], ["--boxes", "2"]),
     "wandb_media": ("wandb_media.py", [], ["--image-size", "128", "--num-images", "1", "--rise-masks", "4", "--step", "1"]),
 }
-# Full runs of rise_convergence and sidu_coverage read the reproduction's MIR net (README's Table 2), so
-# they come after the reproduction job; --checkpoint, given, replaces it.
+# A full run of sidu_coverage reads the reproduction's MIR net (README's Table 2), so it comes after the
+# reproduction job; --checkpoint, given, replaces it.
 ON_TRAINED_NET = {"explainer_cost_128px", "explainer_cost_512px", "layouts_512px", "peers", "callback_overhead", "rise_convergence",
                   "sidu_coverage"}
 
