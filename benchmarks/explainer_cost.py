@@ -269,7 +269,7 @@ def child_run(args) -> dict:
     """In a fresh process: ``--child NAME [N]`` explains the image ``rounds`` times (``rise N``: at N
     masks once), ``--child none`` only loads; prints the process's peak resident memory, the most the
     explanations added to what it held before them, and their seconds."""
-    detector, image, target, _ = pick_image(checkpoint_path(args.checkpoint), args.image_size, args.images)
+    detector, image, target, _ = pick_image(checkpoint_path(args.checkpoint, args.trained_at), args.image_size, args.images)
     scorer = DetectionScorer(detector, Scoring().build(), args.batch_size)
     name, *count = args.child
     times, added = [], 0.0
@@ -404,6 +404,8 @@ def layout_speeds(args, detector: EffdetDetector, image: torch.Tensor, target: T
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_checkpoint_argument(parser)
+    parser.add_argument("--trained-at", type=int, default=None,
+                        help="without --checkpoint: the shared net's recipe trained at this input size (cached)")
     add_results_argument(parser)
     parser.add_argument("--image-size", type=int, default=0, help="default: the net's own")
     parser.add_argument("--sections", default="cost,floor,memory,shared,layouts", help=f"any of {','.join(SECTIONS)}")
@@ -425,7 +427,7 @@ def main(argv: list[str] | None = None) -> None:
     sections = args.sections.split(",")
     if unknown := set(sections) - set(SECTIONS):
         parser.error(f"unknown sections {sorted(unknown)}; choose from {', '.join(SECTIONS)}")
-    checkpoint = checkpoint_path(args.checkpoint)
+    checkpoint = checkpoint_path(args.checkpoint, args.trained_at)
     detector, image, target, in_scale = pick_image(checkpoint, args.image_size, args.images)
     scorer = DetectionScorer(detector, Scoring().build(), args.batch_size)
     size = image.shape[-1]

@@ -21,8 +21,8 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-TESTS = ["tests/explainers/test_trained_detector.py", "tests/test_sanity.py", "tests/explainers/test_cam_family.py",
-         "tests/explainers/test_references.py", "tests/test_complementarity.py"]
+TESTS = ["tests/explainers/test_against_random.py", "tests/explainers/test_trained_detector.py", "tests/test_sanity.py",
+         "tests/explainers/test_cam_family.py", "tests/explainers/test_references.py", "tests/test_complementarity.py"]
 PREFIX = "margin: "
 
 

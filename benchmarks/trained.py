@@ -15,7 +15,7 @@ from spectral_xai.checkpoint import load_checkpoint  # noqa: E402
 from spectral_xai.detection import EffdetDetector, Target  # noqa: E402
 from spectral_xai.evaluation import explainable_ranks  # noqa: E402
 from spectral_xai.lit_modules import EfficientDetModule  # noqa: E402
-from spectral_xai.cached_nets import trained_net  # noqa: E402
+from spectral_xai.cached_nets import SHARED_RECIPE, trained_net  # noqa: E402
 
 
 def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
@@ -23,8 +23,13 @@ def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
                         help="a trained checkpoint (default: the tests' shared net, from the cache of trained nets)")
 
 
-def checkpoint_path(checkpoint: Path | None) -> Path:
-    return checkpoint or trained_net()
+def checkpoint_path(checkpoint: Path | None, trained_at: int | None = None) -> Path:
+    """``checkpoint``, else the shared net: trained at its recipe's 128 px, or at ``trained_at`` px
+    (the same recipe and data at another input size, cached likewise; a net trained at 512 px has
+    detections at the objects' scale there, which the 128-px net run at 512 px has not)."""
+    if checkpoint:
+        return checkpoint
+    return trained_net(args=[*SHARED_RECIPE, "--data.image_size", str(trained_at)]) if trained_at else trained_net()
 
 
 def validation_images(checkpoint: Path, count: int) -> tuple[EfficientDetModule, list[torch.Tensor]]:

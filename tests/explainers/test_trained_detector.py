@@ -1,87 +1,26 @@
-"""Every method against a random saliency map (SIDU against its own reversed map), and what batching
-must not change, on a detector trained on the synthetic data."""
+"""SIDU against its own reversed map, and what batching must not change, on a detector trained on
+the synthetic data."""
 import pytest
 import torch
-from scipy.stats import wilcoxon
 
 from spectral_xai.checkpoint import load_checkpoint
 from spectral_xai.detection import DetectionScorer, Scoring, Target
 from spectral_xai.explainers import create
 from spectral_xai.metrics import insertion_deletion
 
-from ..helpers.margins import reach, reached
-
-METHODS = {"gradcam": {}, "gradcam_norelu": {}, "rise": {"n_masks": 120}}
-BOXES, STEP, RANDOM_MAPS = 24, 0.1, 4
-# Boxes clear of the scoring rule's floor (0.05): a box just above it drops below under almost any
-# perturbation, so that every map, a random one too, scores 0 on it and it tells nothing.
-TARGET_MIN_SCORE = 0.15
-
-
-@pytest.fixture(scope="module")
-def scored_boxes(trained_checkpoint):
-    """The scorer and the best detection of each of the first 24 test, then validation, images
-    that have one scoring >= 0.15 (the test split alone has fewer on some training seeds)."""
-    module, datamodule = load_checkpoint(trained_checkpoint, num_workers=0)
-    datamodule.setup("fit")
-    datamodule.setup("test")
-    detector = module.use_channels_last().detector()
-    boxes = []
-    images = (dataset[i]["image"] for split in ("test", "val") for dataset in [datamodule.datasets[split]]
-              for i in range(len(dataset)))
-    for image in images:
-        with torch.no_grad():
-            detections = detector(image[None])
-        if detections.scores[0, 0] >= TARGET_MIN_SCORE:
-            boxes.append((image, Target.from_detections(detections)))
-        if len(boxes) == BOXES:
-            break
-    assert len(boxes) == BOXES, f"only {len(boxes)} test and validation images have a box scoring >= {TARGET_MIN_SCORE}"
-    return DetectionScorer(detector, Scoring().build(), batch_size=32), boxes
-
-
-def gain(scorer: DetectionScorer, image: torch.Tensor, saliency: torch.Tensor, target: Target) -> float:
-    """Insertion minus deletion AUC: high when the map puts the detection's evidence first."""
-    ins, dele = insertion_deletion(scorer, image, saliency, target, step=STEP)
-    return ins.auc - dele.auc
-
-
-def one_sided_p(better: list[float], than: list[float]) -> float:
-    return float(wilcoxon(better, than, alternative="greater").pvalue)
+from ..helpers.margins import reach
+from ..helpers.scored_boxes import BOXES, gain, one_sided_p, scored_boxes
 
 
 @pytest.mark.slow
-def test_every_method_beats_random_saliency_by_a_paired_test(scored_boxes, record_property):
-    """Insertion minus deletion AUC of each method's map against the mean of that of 4 random maps on
-    the same box (one random map's gain is noisy enough to hide a method's), over 24 boxes: a
-    one-sided Wilcoxon signed-rank test must reject "no better than random" at p < 0.05 for every
-    method; a method no better than random passes it on one net in twenty. Over the shared net's
-    training seeds 0-4 (benchmarks/net_margins.py) every method reached p <= 0.05 (see
-    docs/testing.md); with 12 boxes, Grad-CAM did not on seed 4 (p 0.10). SIDU has its own test below."""
-    scorer, boxes = scored_boxes
-    generator = torch.Generator().manual_seed(0)
-    gains = {name: [] for name in [*METHODS, "random"]}
-    for image, target in boxes:
-        for name, settings in METHODS.items():
-            gains[name].append(gain(scorer, image, create(name, **settings)(scorer, image, target), target))
-        random_maps = torch.rand(RANDOM_MAPS, *image.shape[-2:], generator=generator)
-        gains["random"].append(sum(gain(scorer, image, saliency, target) for saliency in random_maps) / RANDOM_MAPS)
-    means = {name: round(sum(v) / len(v), 3) for name, v in gains.items()}
-    p_values = {name: one_sided_p(gains[name], gains["random"]) for name in METHODS}
-    failed = [name for name, p in p_values.items()
-              if not reached(record_property, f"{name} beats random maps: one-sided Wilcoxon p over {BOXES} boxes", p, "<", 0.05)]
-    assert not failed, f"not shown better than random maps: {failed}; p {p_values}, mean gains {means}"
-
-
-@pytest.mark.slow
-def test_sidu_orders_the_pixels_of_the_detections_evidence_first(scored_boxes, record_property):
+def test_sidu_orders_the_pixels_of_the_detections_evidence_first(trained_checkpoint, record_property):
     """SIDU's map against its own reversal (max - map: the same map, its order of pixels turned
-    around) on the same 24 boxes: one-sided Wilcoxon p < 0.05 that the map's insertion minus deletion
-    AUC is higher. A map that does not depend on the detection (SIDU's masks weighted by
+    around) on the 24 boxes of test_against_random.py: one-sided Wilcoxon p < 0.05 that the map's
+    insertion minus deletion AUC is higher. A map that does not depend on the detection (SIDU's masks weighted by
     anything else) has no preferred order, and passes one net in twenty. SIDU is not held to beat
     random maps: on training seed 4's net it does not (p 0.70 over these boxes), because random maps
     themselves gain 0.13 there (0.05 on seed 0), so that test would be one of the net, not of SIDU."""
-    scorer, boxes = scored_boxes
+    scorer, boxes = scored_boxes(trained_checkpoint)
     forward, reversed_ = [], []
     for image, target in boxes:
         saliency = create("sidu")(scorer, image, target)

@@ -50,3 +50,14 @@ def fit_ddp_subprocess(root: Path, out: Path, *extra: str) -> subprocess.Complet
     result = train_py(["fit", *args], cwd=out)
     assert result.returncode == 0, result.stderr[-3000:]
     return result
+
+
+# reproduce.py's nets trained for two steps, no callbacks.
+FAST_TRAIN = ["--data.image_size", "128", "--data.batch_size", "2", "--data.num_workers", "0",
+              "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2", "--trainer.limit_val_batches", "1",
+              "--trainer.callbacks", "[]", "--trainer.enable_progress_bar", "false"]
+
+
+def run_ids(run: Path) -> set[str]:
+    """The W&B offline runs a training run folder holds, by id."""
+    return {folder.name.rsplit("-", 1)[1] for folder in (run / "wandb").glob("offline-run-*")}
