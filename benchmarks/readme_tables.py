@@ -11,7 +11,6 @@ each reading one result file and ending with the line that says which file, comm
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import sys
 from pathlib import Path
@@ -19,33 +18,15 @@ from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from run_all import JOBS  # noqa: E402
+from reproduction_tables import (every_method, metric_reliability, sanity, sanity_every_net, spectrum_contrasts,  # noqa: E402
+                                 spectrum_verdicts, supported, table2)
+from result_tables import RESULTS, load, source, spread, table  # noqa: E402,F401  (RESULTS: the tests find the files here)
 
-from spectral_xai.reference import TABLES, markdown_table  # noqa: E402
+from spectral_xai.reference import TABLES  # noqa: E402
 README = HERE.parent / "README.md"
 #: README and the pages of docs/: every file a table may be quoted in.
 DOCUMENTS = [README, *sorted((HERE.parent / "docs").glob("*.md"))]
-RESULTS = HERE / "results"
 BLOCK = re.compile(r"(<!-- (results|generated): (\w+) -->\n)(.*?)(<!-- /\2 -->)", re.S)
-
-
-def load(name: str) -> dict:
-    return json.loads((RESULTS / f"{name}.json").read_text())
-
-
-def source(record: dict) -> str:
-    machine = record["machine"]
-    commit = record["commit"][:10] + ("+changes" if record["commit"].endswith("+changes") else "")
-    return (f"<sub>`benchmarks/results/{record['benchmark']}.json`: `{record['command']}` at {commit}, "
-            f"{record['date'][:10]}, {machine['device']}, {machine['cpu_cores']} cores, {machine['torch_threads']} torch threads"
-            + (" (all of them: `python benchmarks/run_all.py`)" if record["benchmark"] in JOBS else "") + "</sub>")
-
-
-def spread(figure: dict, digits: int = 2) -> str:
-    return f"{figure['min']:.{digits}f} / {figure['median']:.{digits}f} / {figure['max']:.{digits}f}"
-
-
-table = markdown_table
 
 
 def demo_seeds() -> str:
@@ -58,45 +39,6 @@ def demo_seeds() -> str:
         seeds = ", ".join(Path(r["run"]).name.rsplit("-s", 1)[-1] for r in runs)
         rows.append([variant, seeds, spread(group["final_map_50"], 3), collapses])
     return table(["demo", "seeds", "final val/map_50 min / median / max", "collapses"], rows) + "\n\n" + source(record)
-
-
-def _mean(cell: dict | None, key: str) -> str:
-    return "-" if not cell or cell.get(key) is None else f"{cell[key]:.3f}"
-
-
-def table2() -> str:
-    record = load("reproduction")
-    table2 = record["figures"]["table2"]
-    methods = [k for k, v in table2[0].items() if isinstance(v, dict)]
-    rows = []
-    for entry in table2:
-        rows.append([f"{entry['model']} on {entry['spectrum']}", "-" if entry["val_map_50"] is None else f"{entry['val_map_50']:.2f}",
-                     *(f"{_mean(entry[m], 'deletion_auc')} / {_mean(entry[m], 'insertion_auc')}"
-                       + (f" ({entry[m]['blank']} blank)" if entry[m].get("blank") else "") for m in methods)])
-    seconds = ", ".join(f"{m} {sum(e[m]['seconds_per_box'] for e in table2) / len(table2):.2f} s" for m in methods)
-    return table(["net on spectrum", "final val/map_50", *(f"{m} deletion / insertion" for m in methods)], rows) + \
-        f"\n\nMean seconds per box: {seconds}; boxes per row: {table2[0][methods[0]]['boxes']}.\n\n" + source(record)
-
-
-def sanity() -> str:
-    record = load("reproduction")
-    figures = record["figures"]["sanity"]
-    stages = figures["stages"]
-    rows = []
-    for method, cells in figures["methods"].items():
-        rows.append([method, cells[stages[0]].get("rule", "matched"), *("blank" if cells[s]["spearman"] is None else
-                               f"{cells[s]['spearman']:.2f} / {'-' if cells[s]['spearman_support'] is None else format(cells[s]['spearman_support'], '.2f')}"
-                               + (f" ({cells[s]['blank']} blank)" if cells[s]["blank"] else "") for s in stages)])
-    return table(["method", "scored by", *stages], rows) + "\n\n" + source(record)
-
-
-def every_method() -> str:
-    record = load("reproduction")
-    figures = record["figures"]["every_method_mir"]
-    keys = ("deletion_auc", "insertion_auc", "pointing_game", "energy_pointing_game", "odi", "seconds")
-    rows = [[method, *(_mean(f, key) for key in keys), str(f["boxes"]), str(f.get("blank", "-"))] for method, f in figures.items()]
-    return table(["method", "deletion", "insertion", "pointing game", "energy pointing game", "ODI", "s per box", "boxes", "blank"],
-                 rows) + "\n\n" + source(record)
 
 
 def rise_convergence() -> str:
@@ -127,19 +69,6 @@ def sidu_coverage() -> str:
             for threshold, f in figures["thresholds"].items()]
     return (table(["threshold", "share of feature cells kept, min / median / max", f"empty masks of {figures['channels']}"], rows)
             + f"\n\n{figures['boxes']} boxes, features entering `{figures['layer']}`.\n\n" + source(record))
-
-
-def supported() -> str:
-    record = load("reproduction")
-    primary = record["figures"].get("primary")
-    if primary is None:
-        return "Not in this result file (it predates the primary family); regenerate it.\n\n" + source(record)
-    sentences = "\n".join(f"- {sentence}" for sentence in record["figures"]["supported"])
-    verdicts = ", ".join(f"{count} {verdict}" for verdict, count in primary.items() if count)
-    exploratory = record["figures"]["exploratory"]
-    return (f"{sentences}\n\nPrimary family: {sum(primary.values())} comparisons ({verdicts}). Exploratory: "
-            f"{exploratory['tested']} comparisons, {exploratory['q_below_alpha']} with a Benjamini-Hochberg q below 0.05 "
-            "(leads, not findings).\n\n" + source(record))
 
 
 def explainer_cost() -> str:
@@ -259,7 +188,9 @@ RENDERERS: dict[str, Callable[[], str]] = {"demo_seeds": demo_seeds, "table2": t
                                            "every_method": every_method, "supported": supported,
                                            "rise_convergence": rise_convergence, "sidu_coverage": sidu_coverage,
                                            "explainer_cost": explainer_cost, "per_box": per_box, "layouts": layouts, "peers": peers,
-                                           "training": training, "wandb_media": wandb_media, "power": power}
+                                           "training": training, "wandb_media": wandb_media, "power": power,
+                                           "sanity_every_net": sanity_every_net, "spectrum_verdicts": spectrum_verdicts,
+                                           "spectrum_contrasts": spectrum_contrasts, "metric_reliability": metric_reliability}
 
 
 def render(text: str) -> str:

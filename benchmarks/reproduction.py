@@ -2,6 +2,7 @@
 
     python benchmarks/reproduction.py            # reproduce.py --config configs/reproduce_demo.yaml, then the sanity check
     python benchmarks/reproduction.py --quick    # the MIR net, one short epoch, tiny explanations, in a scratch folder
+    python benchmarks/reproduction.py --regather # the figures again from the finished run the result file names
 
 Writes benchmarks/results/reproduction.json. Runs ``reproduce.py`` (five nets trained with one recipe
 on one split, explained together) and then ``explain.py --methods all --sanity_check`` on its MIR net,
@@ -11,7 +12,8 @@ every registered method's means on the MIR net (AUCs, pointing game, energy poin
 seconds, blank maps); per method and randomised stage, the Spearman correlations of the sanity check
 and the rule it scored by; what the paired comparisons of the five nets support (the report's
 sentences); the spectrum contrasts (the training seed a replicate where the config names several
-seeds; the sanity check then runs on the first seed's MIR net) and the metric reliability table.
+seeds; the sanity check then runs on the first seed's MIR net), the metric reliability table and,
+where the config runs it, the randomisation test of the configured methods on every net.
 A finished reproduction in ``--output`` is reused (reproduce.py skips finished nets).
 """
 from __future__ import annotations
@@ -70,24 +72,44 @@ def final_map50(net_folder: Path) -> float | None:
     return round(max(values)[1], 4) if values else None
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="configs/reproduce_demo.yaml")
-    parser.add_argument("--output", type=Path, default=None, help="default: the config's output (scratch with --quick)")
-    parser.add_argument("--quick", action="store_true")
-    add_results_argument(parser)
-    args = parser.parse_args()
-    output = args.output or (Path(tempfile.mkdtemp(prefix="reproduction-")) if args.quick else None)
+def measure(config: str, output: Path | None, quick: bool) -> tuple[Path, dict[str, float]]:
+    """Run reproduce.py, then the sanity check of every method on its (first seed's) MIR net; the
+    output folder and each command's wall seconds."""
     extra = ["--output", str(output)] if output else []
-    if args.quick:
+    if quick:
         extra += ["--root", str(output / "data"), *QUICK_REPRODUCE]
-    seconds = {"reproduce": run("reproduce.py", "--config", args.config, *extra)}
+    seconds = {"reproduce": run("reproduce.py", "--config", config, *extra)}
     output = output or REPO / "runs" / "reproduce_demo"
-    summary = json.loads((output / "explain" / "summary.json").read_text())
-    sanity_out = output / "sanity"
     mir_run = min(output.glob("mir-seed*"), default=output / "mir")  # with training seeds, the first seed's MIR net
-    seconds["sanity_check"] = run("explain.py", str(mir_run / "checkpoints" / "last.ckpt"), "--output", str(sanity_out),
-                                  *(QUICK_SANITY if args.quick else SANITY))
+    seconds["sanity_check"] = run("explain.py", str(mir_run / "checkpoints" / "last.ckpt"), "--output", str(output / "sanity"),
+                                  *(QUICK_SANITY if quick else SANITY))
+    return output, {k: round(v) for k, v in seconds.items()}
+
+
+def sanity_cells(sanity: dict) -> dict[str, dict[str, dict]]:
+    """method -> stage -> its sanity cell (the mean Spearman over boxes) of a one-net sanity.json."""
+    table: dict[str, dict[str, dict]] = {}
+    for row in sanity["rows"]:
+        cell = {"spearman": number(row["spearman"]["mean"], 3), "spearman_support": number(row["spearman_support"]["mean"], 3),
+                "compared": row["compared"], "blank": row["blank"], "rule": row["rule"]}
+        table.setdefault(row["method"], {})[row["stage"]] = cell
+    return table
+
+
+def sanity_over_nets(sanity: dict) -> dict[str, dict[str, dict]]:
+    """method -> stage -> the Spearman of every net x spectrum the reproduction ran the randomisation
+    test on (None where all its maps were blank), with the maps compared and blank over all of them."""
+    table: dict[str, dict[str, dict]] = {}
+    for row in sanity["rows"]:
+        cell = table.setdefault(row["method"], {}).setdefault(row["stage"], {"spearman": [], "compared": 0, "blank": 0, "nets": 0})
+        cell["spearman"].append(number(row["spearman"]["mean"], 3))
+        cell["compared"] += row["compared"]
+        cell["blank"] += row["blank"]
+        cell["nets"] += 1
+    return table
+
+
+def table2(output: Path, summary: dict) -> list[dict]:
     methods = [key for key, value in summary["rows"][0].items() if isinstance(value, dict) and "deletion_auc" in value]
     table = []
     for row in summary["rows"]:
@@ -99,32 +121,61 @@ def main() -> None:
                              "seconds_per_box": number(stats["seconds"]["mean"], 3), "boxes": stats["boxes"],
                              "blank": stats["blank"]}
         table.append(entry)
-    sanity = json.loads((sanity_out / "sanity.json").read_text())
-    sanity_table = {}
-    for row in sanity["rows"]:
-        cell = {"spearman": number(row["spearman"]["mean"], 3), "spearman_support": number(row["spearman_support"]["mean"], 3),
-                "compared": row["compared"], "blank": row["blank"], "rule": row["rule"]}
-        sanity_table.setdefault(row["method"], {})[row["stage"]] = cell
-    (mir,) = json.loads((sanity_out / "summary.json").read_text())["rows"]
-    every_method = {method: {key: number(mir[method][key]["mean"], 4) for key in METRICS}
-                    | {"boxes": mir[method]["boxes"], "blank": mir[method]["blank"]} for method in sanity_table}
-    # What the five nets' explanations support, as the report words it.
-    compared = [Comparison(**row) for row in json.loads((output / "explain" / "comparisons.json").read_text())["rows"]]
-    primary = [c for c in compared if c.family == "primary"]
-    figures = {"table2": table, "sanity": {"stages": sanity["stages"], "methods": sanity_table}, "every_method_mir": every_method,
-               "supported": primary_sentences(compared),
-               "primary": {verdict: sum(c.verdict == verdict for c in primary) for verdict in VERDICTS},
-               "exploratory": {"tested": sum(c.p is not None for c in compared if c.family == "exploratory"),
-                               "q_below_alpha": sum(c.p_adjusted is not None and c.p_adjusted < ALPHA
-                                                    for c in compared if c.family == "exploratory")},
-               "spectrum_contrasts": [{key: getattr(c, key) for key in SPECTRUM_FIELDS} for c in compared
-                                      if c.table == "spectra" and c.boxes],
-               "metric_reliability": read_csv(output / "explain" / "metric_reliability.csv"),
-               "wall_seconds": {k: round(v) for k, v in seconds.items()}, "output": str(output)}
-    for entry in table:
         print(f"{entry['model']} on {entry['spectrum']}: val/map_50 {entry['val_map_50']}; " +
               "; ".join(f"{m} {entry[m]['deletion_auc']} / {entry[m]['insertion_auc']}" for m in methods))
-    write_result("reproduction", args.results, vars(args), figures)
+    return table
+
+
+def gathered(output: Path, seconds: dict[str, float]) -> dict:
+    """The figures of a finished reproduction in ``output``."""
+    explained = output / "explain"
+    sanity = json.loads((output / "sanity" / "sanity.json").read_text())
+    cells = sanity_cells(sanity)
+    (mir,) = json.loads((output / "sanity" / "summary.json").read_text())["rows"]
+    every_method = {method: {key: number(mir[method][key]["mean"], 4) for key in METRICS}
+                    | {"boxes": mir[method]["boxes"], "blank": mir[method]["blank"]} for method in cells}
+    # What the nets' explanations support, as the report words it.
+    compared = [Comparison(**row) for row in json.loads((explained / "comparisons.json").read_text())["rows"]]
+    primary = [c for c in compared if c.family == "primary"]
+    every_net_sanity = explained / "sanity.json"
+    return {"table2": table2(output, json.loads((explained / "summary.json").read_text())),
+            "sanity": {"stages": sanity["stages"], "methods": cells}, "every_method_mir": every_method,
+            "sanity_every_net": ({"stages": json.loads(every_net_sanity.read_text())["stages"],
+                                  "methods": sanity_over_nets(json.loads(every_net_sanity.read_text()))}
+                                 if every_net_sanity.is_file() else None),
+            "supported": primary_sentences(compared),
+            "primary": {verdict: sum(c.verdict == verdict for c in primary) for verdict in VERDICTS},
+            "exploratory": {"tested": sum(c.p is not None for c in compared if c.family == "exploratory"),
+                            "q_below_alpha": sum(c.p_adjusted is not None and c.p_adjusted < ALPHA
+                                                 for c in compared if c.family == "exploratory")},
+            "spectrum_contrasts": [{key: getattr(c, key) for key in SPECTRUM_FIELDS} for c in compared
+                                   if c.table == "spectra" and c.boxes],
+            "metric_reliability": read_csv(explained / "metric_reliability.csv"),
+            "wall_seconds": seconds, "output": str(output)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default="configs/reproduce_demo.yaml")
+    parser.add_argument("--output", type=Path, default=None, help="default: the config's output (scratch with --quick)")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--regather", action="store_true",
+                        help="run nothing: gather the figures again from the finished run that the result file records, "
+                             "keeping its wall seconds (after a change to what is gathered)")
+    add_results_argument(parser)
+    args = parser.parse_args()
+    if args.regather:
+        previous = json.loads((args.results / "reproduction.json").read_text())
+        output, seconds = Path(previous["figures"]["output"]), previous["figures"]["wall_seconds"]
+    else:
+        output = args.output or (Path(tempfile.mkdtemp(prefix="reproduction-")) if args.quick else None)
+        output, seconds = measure(args.config, output, args.quick)
+    path = write_result("reproduction", args.results, vars(args), gathered(output, seconds))
+    if args.regather:  # the figures are still the measured run's: its command, commit and date stay
+        record = json.loads(path.read_text())
+        record["regathered"] = {key: record[key] for key in ("command", "commit", "date")}
+        record.update({key: previous[key] for key in ("command", "commit", "date", "settings")})
+        path.write_text(json.dumps(record, indent=1) + "\n")
 
 
 if __name__ == "__main__":

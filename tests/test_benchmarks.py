@@ -112,3 +112,35 @@ def test_power_sizes_a_run_from_its_primary_comparisons(tmp_path, monkeypatch):
     assert figures["scenes_needed_max"] == max(noisy["scenes_needed"], steady["scenes_needed"])
     with pytest.raises(SystemExit, match="comparisons.json: not found"):
         power.main([str(tmp_path / "nothing")])
+
+
+def test_the_reproduction_tables_summarise_over_nets_and_spectrum_pairs(monkeypatch):
+    """README's reproduction tables from a known record: the randomisation test's median and range over
+    nets (a net whose maps were all blank counted as blank, not as a correlation), the spectrum
+    contrasts' verdicts counted per pair and AUC, the metrics' reliability over nets x spectra."""
+    import reproduction
+    import reproduction_tables
+    nan = float("nan")
+    sanity = {"stages": ["class head", "backbone"], "rows": [
+        {"model": net, "spectrum": "mir", "method": "rise", "rule": "anchor", "stage": stage,
+         "spearman": {"mean": value, "std": 0.0}, "spearman_support": {"mean": value, "std": 0.0},
+         "compared": int(value == value), "blank": int(value != value), "failed": 0}
+        for net, values in (("mir-seed0", (0.9, 0.2)), ("mir-seed1", (0.5, nan)), ("fir-seed0", (0.7, 0.4)))
+        for stage, value in zip(["class head", "backbone"], values)]}
+    contrast = {"scope": "rise", "a": "mir on mir", "b": "rgb on rgb", "scenes": 12, "low": nan, "high": nan, "p_adjusted": None,
+                "mean_difference": nan, "note": "2 x 2 nets: bootstrap over training seeds, then scenes; fewer than 3 seeds"}
+    contrasts = [contrast | {"metric": "deletion_auc_normalised", "boxes": 20, "verdict": "better"},
+                 contrast | {"metric": "deletion_auc_normalised", "boxes": 18, "verdict": "undecided", "scope": "sidu"},
+                 contrast | {"metric": "insertion_auc_normalised", "boxes": 20, "verdict": "equivalent"}]
+    reliability = [{"model": net, "spectrum": "mir", "targets": "detection", "measure": "alpha across scenes",
+                    "metric": "deletion_auc", "value": value, "n": "30"} for net, value in (("a", "0.1"), ("b", "0.5"), ("c", ""))]
+    record = {"benchmark": "reproduction", "command": "python benchmarks/reproduction.py", "commit": "0" * 40,
+              "date": "2026-12-02", "machine": {"device": "cpu", "cpu_cores": 2, "torch_threads": 2},
+              "figures": {"sanity_every_net": {"stages": sanity["stages"], "methods": reproduction.sanity_over_nets(sanity)},
+                          "spectrum_contrasts": contrasts, "metric_reliability": reliability}}
+    monkeypatch.setattr(reproduction_tables, "load", lambda name: record)
+    assert "| rise | 0.70 (0.50 to 0.90) | 0.30 (0.20 to 0.40) | 1 | 5 |" in reproduction_tables.sanity_every_net()
+    verdicts = reproduction_tables.spectrum_verdicts()
+    assert "| mir on mir vs rgb on rgb | 12 | 20 | 1 better, 1 undecided | 1 equivalent |" in verdicts
+    assert "verdicts of the 2 methods" in verdicts and "Every row: fewer than 3 seeds." in verdicts
+    assert "| alpha across scenes | deletion auc | 0.10 / 0.30 / 0.50 | 2 of 3 | 30 |" in reproduction_tables.metric_reliability()
