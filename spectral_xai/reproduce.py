@@ -33,9 +33,10 @@ from .checkpoint import read_checkpoint
 from .cli import SpectralCLI
 from .data_modules.datamodule import MultispectralDataModule
 from .evaluation import Explainer
+from .explain_settings import ExplainSettings
 from .explain_cli import OneLineParser, joined_lists
 from .lit_modules import EfficientDetModule
-from .posthoc import explain_checkpoints, explain_options
+from .posthoc import RunOptions, explain_checkpoints, explain_options
 from .settings import SettingsError, name_list, unknown_name, user_error_in
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,9 @@ log = logging.getLogger(__name__)
 PAPER_NETS = {"rgb": ["--data.spectra", "[rgb]"], "nir": ["--data.spectra", "[nir]"],
               "mir": ["--data.spectra", "[mir]"], "fir": ["--data.spectra", "[fir]"],
               "rgb_mir": ["--data.spectra", "[rgb, mir]", "--data.fusion", "mixed"]}
+#: explain.py options a reproduction has unless its ``explain`` says otherwise: every detection, not
+#: only each image's top one, so that spectra can be compared on the same annotated objects.
+EXPLAIN_DEFAULTS = {"boxes": "all"}
 
 
 def reproduce(
@@ -73,10 +77,10 @@ def reproduce(
         explain: explain.py's options, flat as in its ``--config``: the fields of
             :class:`~spectral_xai.explain_settings.ExplainSettings` (methods, method_settings, scoring, ...)
             and of :class:`~spectral_xai.posthoc.RunOptions` (num_images, ...);
-            checkpoints and output are set here.
+            checkpoints and output are set here; ``boxes`` is ``all`` unless given (:data:`EXPLAIN_DEFAULTS`).
     """
     output = Path(output)
-    settings, explain_run = explain_options(explain or {}, fixed=("output",))
+    settings, explain_run = explanation_options(explain)
     explainer = Explainer(settings)
     runs = {run: _train_args(output / run, run, _arguments(train_args), net_args + seed_args, root)
             for name, net_args in chosen_nets(nets).items() for run, seed_args in seeded_runs(name, training_seeds(seeds))}
@@ -96,6 +100,11 @@ def reproduce(
         dist.destroy_process_group()  # training's group is gone with its other ranks; explaining has its own devices
     checkpoints = [output / name / "checkpoints" / "last.ckpt" for name in runs]
     return explain_checkpoints(checkpoints, settings, dataclasses.replace(explain_run, output=output / "explain"))
+
+
+def explanation_options(explain: dict[str, Any] | None) -> tuple[ExplainSettings, RunOptions]:
+    """A reproduction's explanation settings and run options: its ``explain`` over :data:`EXPLAIN_DEFAULTS`."""
+    return explain_options({**EXPLAIN_DEFAULTS, **(explain or {})}, fixed=("output",))
 
 
 def train_all(runs: dict[str, list[str]], plans: dict[str, int | None], output: Path, config: str) -> int:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from spectral_xai.explain_cli import joined_lists
-from spectral_xai.reproduce import build_parser, chosen_nets, epochs_done, main, training_seeds
+from spectral_xai.reproduce import build_parser, chosen_nets, epochs_done, explanation_options, main, training_seeds
 
 from .helpers.outputs import read_rows
 from .helpers.signals import hold_at, signal_when_held
@@ -85,3 +85,9 @@ def test_the_shipped_reproduction_configs_parse_and_name_existing_recipes():
         assert (REPO / args.train_config).is_file(), name
         assert args.explain["methods"] == ["gradcam", "gradcam_norelu", "rise", "sidu"]
         assert len(training_seeds(args.seeds)) == {"reproduce_demo.yaml": 2, "reproduce_paper.yaml": 3}[name]
+        settings, run = explanation_options(args.explain)
+        assert settings.boxes == {"reproduce_demo.yaml": 8, "reproduce_paper.yaml": "all"}[name] and run.sanity_check
+
+
+def test_a_reproduction_explains_every_detection_unless_told_otherwise():
+    assert explanation_options(None)[0].boxes == "all" and explanation_options({"boxes": "top"})[0].boxes == "top"
