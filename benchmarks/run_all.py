@@ -41,7 +41,7 @@ JOBS: dict[str, tuple[str, list[str], list[str]]] = {
     "reproduction": ("reproduction.py", [], ["--quick"]),
     "rise_convergence": ("rise_convergence.py", ["--boxes", "4", "--auto", "0.9,0.95"],
                          ["--masks", "8,16", "--boxes", "1", "--step", "0.25", "--max-masks", "256"]),
-    "sidu_coverage": ("sidu_coverage.py", ["--checkpoint", "runs/reproduce_demo/mir/checkpoints/last.ckpt"], ["--boxes", "2"]),
+    "sidu_coverage": ("sidu_coverage.py", ["--checkpoint", "runs/reproduce_demo/mir-seed0/checkpoints/last.ckpt"], ["--boxes", "2"]),
     "wandb_media": ("wandb_media.py", [], ["--image-size", "128", "--num-images", "1", "--rise-masks", "4", "--step", "1"]),
 }
 # A full run of sidu_coverage reads the reproduction's MIR net (README's Table 2), so it comes after the
