@@ -43,7 +43,7 @@ def sanity_every_net() -> str:
     nets = next(iter(figures["methods"].values()))[stages[0]]["nets"]
     return (table(["method", *(f"{s}: median (min to max)" for s in stages), "blank maps", "maps compared"], rows)
             + f"\n\nSpearman correlation of the trained and the randomised net's map, over {nets} nets x spectra "
-            "(the best box of each one's first scene); near 1: the map did not notice that the weights changed.\n\n"
+            "(the boxes of each one's first scene); near 1: the map did not notice that the weights changed.\n\n"
             + source(record))
 
 

@@ -25,7 +25,9 @@ def source(record: dict) -> str:
     commit = record["commit"][:10] + ("+changes" if record["commit"].endswith("+changes") else "")
     return (f"<sub>`benchmarks/results/{record['benchmark']}.json`: `{record['command']}` at {commit}, "
             f"{record['date'][:10]}, {machine['device']}, {machine['cpu_cores']} cores, {machine['torch_threads']} torch threads"
-            + (" (all of them: `python benchmarks/run_all.py`)" if record["benchmark"] in JOBS else "") + "</sub>")
+            + (" (all of them: `python benchmarks/run_all.py`)" if record["benchmark"] in JOBS else "")
+            + (f"; figures gathered again by `{record['regathered']['command']}` at {record['regathered']['commit'][:10]}"
+               if "regathered" in record else "") + "</sub>")
 
 
 def spread(figure: dict, digits: int = 2) -> str:
