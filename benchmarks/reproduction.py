@@ -42,7 +42,7 @@ SPECTRUM_FIELDS = ("scope", "metric", "a", "b", "scenes", "boxes", "mean_differe
 QUICK_REPRODUCE = ["--nets", "mir", "--train_args",
                    "--trainer.max_epochs 1 --trainer.limit_train_batches 2 --trainer.limit_val_batches 1 "
                    "--trainer.callbacks [] --trainer.enable_progress_bar false --data.synthetic '{num_scenes: 16, seed: 0}'",
-                   "--explain", "{methods: [gradcam, rise], method_settings: {rise: {n_masks: 8}}, num_images: 2, step: 0.25, "
+                   "--explain", "{methods: [gradcam, rise], method_settings: {rise: {n_masks: 8}}, num_images: 2, step: 0.25, boxes: top, "
                    "target_min_score: 0.0, scene_grids: 1}"]
 QUICK_SANITY = ["--methods", "gradcam,rise", "--method_settings", "{rise: {n_masks: 8}}", "--num_images", "1", "--step", "0.5",
                 "--target_min_score", "0.0", "--sanity_check", "--sanity_images", "1"]

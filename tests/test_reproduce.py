@@ -23,7 +23,7 @@ def test_reproduce_interrupted_during_its_second_net_resumes_it_and_explains_fin
         "train_config": str(REPO / "configs/demo.yaml"), "output": str(out), "root": str(synthetic_root),
         "nets": {"fir": ["--data.spectra", "[fir]"], "rgb_mir": ["--data.spectra", "[rgb, mir]", "--trainer.callbacks", hold_at(1, marker)]},
         "train_args": FAST_TRAIN,
-        "explain": {"methods": ["gradcam"], "num_images": 2, "step": 0.5, "target_min_score": 0.0}}))
+        "explain": {"methods": ["gradcam"], "num_images": 2, "step": 0.5, "target_min_score": 0.0, "boxes": "top"}}))
     status, log = signal_when_held([str(REPO / "reproduce.py"), "--config", str(config)], marker, tmp_path)
     assert status == 128 + signal.SIGTERM, log[-3000:]
     last = {name: out / name / "checkpoints" / "last.ckpt" for name in ("fir", "rgb_mir")}

@@ -19,7 +19,7 @@ def test_reproduce_over_seeds_under_ddp_trains_each_net_once_per_seed_and_explai
         "--train_config", str(REPO / "configs/demo.yaml"), "--output", str(out), "--root", str(synthetic_root),
         "--nets", "fir", "mir", "--seeds", "0", "3",
         "--train_args", " ".join([*FAST_TRAIN, "--trainer.devices", "2", "--trainer.strategy", "ddp"]),
-        "--explain", "{methods: [gradcam], num_images: 3, step: 0.5, target_min_score: 0.0, scene_grids: 0}"], tmp_path)
+        "--explain", "{methods: [gradcam], num_images: 3, step: 0.5, target_min_score: 0.0, boxes: top, scene_grids: 0}"], tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("wrote ") == 1 and "rank 1: every net trained; rank 0 explains them" in done.stderr
     runs = ["fir-seed0", "fir-seed3", "mir-seed0", "mir-seed3"]
