@@ -137,12 +137,10 @@ def gathered(output: Path, seconds: dict[str, float]) -> dict:
     # What the nets' explanations support, as the report words it.
     compared = [Comparison(**row) for row in json.loads((explained / "comparisons.json").read_text())["rows"]]
     primary = [c for c in compared if c.family == "primary"]
-    every_net_sanity = explained / "sanity.json"
+    every_net = json.loads((explained / "sanity.json").read_text()) if (explained / "sanity.json").is_file() else None
     return {"table2": table2(output, json.loads((explained / "summary.json").read_text())),
             "sanity": {"stages": sanity["stages"], "methods": cells}, "every_method_mir": every_method,
-            "sanity_every_net": ({"stages": json.loads(every_net_sanity.read_text())["stages"],
-                                  "methods": sanity_over_nets(json.loads(every_net_sanity.read_text()))}
-                                 if every_net_sanity.is_file() else None),
+            "sanity_every_net": {"stages": every_net["stages"], "methods": sanity_over_nets(every_net)} if every_net else None,
             "supported": primary_sentences(compared),
             "primary": {verdict: sum(c.verdict == verdict for c in primary) for verdict in VERDICTS},
             "exploratory": {"tested": sum(c.p is not None for c in compared if c.family == "exploratory"),
