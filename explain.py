@@ -11,7 +11,10 @@ arguments or the inputs is one line naming the file and the problem, exit code 2
 """
 import sys
 
-from spectral_xai.explain_cli import main
-
 if __name__ == "__main__":
+    try:  # Ctrl-C while the libraries load, before main's own handling: the same one line
+        from spectral_xai.explain_cli import main
+    except KeyboardInterrupt:
+        print("explain.py: interrupted; an unfinished run writes nothing to its output", file=sys.stderr)
+        sys.exit(130)
     sys.exit(main())

@@ -8,7 +8,7 @@ import sys
 from spectral_xai.cli import SpectralCLI, log_progress
 from spectral_xai.data_modules.datamodule import MultispectralDataModule
 from spectral_xai.lit_modules import EfficientDetModule, TrainingDiverged
-from spectral_xai.settings import user_error_in
+from spectral_xai.settings import one_line, user_error_in
 
 
 def main() -> None:
@@ -17,11 +17,14 @@ def main() -> None:
         SpectralCLI(EfficientDetModule, MultispectralDataModule, save_config_kwargs={"overwrite": True})
     except TrainingDiverged as err:
         sys.exit(f"train.py: {err}")
+    except KeyboardInterrupt:
+        print("train.py: interrupted", file=sys.stderr)
+        sys.exit(130)
     except Exception as err:
         mistake = user_error_in(err)  # a setting, checkpoint or dataset the user gave: one line, exit 2
         if mistake is None:
             raise
-        print(f"train.py: error: {mistake}", file=sys.stderr)
+        print(f"train.py: error: {one_line(mistake)}", file=sys.stderr)
         sys.exit(2)
 
 

@@ -96,9 +96,13 @@ def explain(
     returns.
 
     Args:
-        images: images of your own instead of the dataset's: a folder, a file or a list (any size,
-            any format PIL reads, ``.npy`` for a stacked input; see
-            :class:`~spectral_xai.data_modules.user_images.UserImages`). They carry no annotations.
+        images: images of your own instead of the dataset's: a folder, a file, an image in memory
+            (a numpy array H x W x C or C x H x W, uint8, uint16 or float in [0, 1]; a torch tensor;
+            a PIL image; a 4-D array or tensor holds several), or a list mixing them (any size, any
+            format PIL reads, ``.npy`` for a stacked input; see
+            :class:`~spectral_xai.data_modules.user_images.UserImages`). An image in memory is named
+            ``image_<position>`` in the results, a file by its name. They carry no annotations; their
+            boxes are reported in their own pixels (``BoxResult.image_box``, ``image_saliency()``).
         part: without ``images``, the part of the checkpoint's split of scenes to take them from.
         scenes: those scenes (sample ids) of ``part``; otherwise ``num_images`` of them (default: 4
             of the dataset's scenes, or every image of your own), chosen with ``seed`` as explain.py

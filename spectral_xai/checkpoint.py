@@ -18,7 +18,7 @@ import torch
 
 from .data_modules.datamodule import MultispectralDataModule
 from .lit_modules import EfficientDetModule
-from .settings import UserError
+from .settings import SettingsError, UserError, check_image_size, one_line
 
 SPLIT_SETTINGS = {"split", "split_file", "seed", "test_fraction", "val_fraction"}
 
@@ -47,6 +47,13 @@ def resolve_checkpoint(given: str | Path) -> Path:
     whose folder is under ``$WANDB_ARTIFACT_DIR`` or ``./artifacts`` (W&B's download folders).
     Nothing is downloaded: without the folder the error says how to get it."""
     path = Path(given)
+    try:
+        return _resolved(path, given)
+    except PermissionError as err:
+        raise CheckpointError(f"{given}: cannot be read ({err.strerror})") from None
+
+
+def _resolved(path: Path, given: str | Path) -> Path:
     reference = ARTIFACT_REFERENCE.match(str(given))
     if not path.exists() and reference:
         folders = [Path(os.environ.get("WANDB_ARTIFACT_DIR", "artifacts")) / f"{reference['name']}:{reference['version']}"]
@@ -67,8 +74,11 @@ def read_checkpoint(path: str | Path, trust: bool = False, mmap: bool = False) -
     """The checkpoint's contents, read as data unless ``trust``; a file that needs more is refused
     with one line naming the types it would have had to run."""
     path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint not found")
+    try:
+        if not path.is_file():
+            raise CheckpointError(f"{path}: checkpoint not found")
+    except PermissionError as err:
+        raise CheckpointError(f"{path}: cannot be read ({err.strerror})") from None
     try:
         saved = torch.load(path, map_location="cpu", weights_only=not trust, mmap=mmap)
     except pickle.UnpicklingError as err:
@@ -76,12 +86,23 @@ def read_checkpoint(path: str | Path, trust: bool = False, mmap: bool = False) -
         if unsafe:
             raise CheckpointError(f"{path}: refused: loading it would call {', '.join(unsafe)}, which a checkpoint "
                                   f"written by train.py never holds; {TRUST_HINT}") from None
-        raise CheckpointError(f"{path}: not a readable checkpoint ({' '.join(str(err).split())[:300]})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({_reason(err)})") from None
     except Exception as err:
-        raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {err})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({type(err).__name__}: {_reason(err)})") from None
     if not isinstance(saved, dict):
         raise CheckpointError(f"{path}: not a checkpoint (it holds a {type(saved).__name__}, not a dict)")
     return saved
+
+
+def _reason(err: BaseException) -> str:
+    """What went wrong, without torch's advice to load the file with ``weights_only=False``: that
+    would run whatever code a stranger's file holds (``--trust_checkpoint`` says so where it fits)."""
+    text = str(err)
+    found = re.search(r"WeightsUnpickler error:\s*(.*?)(?:\n\n|$)", text, re.S)
+    if found and found.group(1).strip():
+        return one_line(found.group(1), 300)
+    kept = [line for line in text.splitlines() if "weights_only" not in line and "arbitrary code" not in line]
+    return one_line(" ".join(kept) or type(err).__name__, 300)
 
 
 def _unsafe_globals(path: Path) -> list[str]:
@@ -114,11 +135,15 @@ def load_checkpoint(
     # Lightning adds private keys (such as the CLI's "_instantiator") beside the init arguments.
     saved_settings = {k: v for k, v in saved["datamodule_hyper_parameters"].items() if not k.startswith("_")}
     data_settings = {**saved_settings, **data_overrides}
-    datamodule = MultispectralDataModule(**data_settings)
+    try:
+        check_image_size("its model", saved["hyper_parameters"]["image_size"])
+        datamodule = MultispectralDataModule(**data_settings)
+    except SettingsError as err:
+        raise CheckpointError(f"{path}: {err}") from None
     stored = saved.get(MultispectralDataModule.__qualname__)
     if stored and not SPLIT_SETTINGS & data_overrides.keys():
         datamodule.load_state_dict(stored)
-    module = EfficientDetModule.load_from_checkpoint(path, map_location=map_location, weights_only=not trust)
+    module = _module(path, map_location, trust)
     if list(datamodule.class_names) != list(module.hparams.class_names):
         raise CheckpointError(f"{path}: the network was trained on classes {list(module.hparams.class_names)}, "
                               f"the data give {list(datamodule.class_names)}")
@@ -128,3 +153,28 @@ def load_checkpoint(
             f"{datamodule.spectra} with fusion {datamodule.fusion!r} give {datamodule.in_chans}"
         )
     return module.eval(), datamodule
+
+
+def _module(path: Path, map_location: str | torch.device, trust: bool) -> EfficientDetModule:
+    """The net, whose weights must fit its saved settings and be finite: weights of another class
+    count or input, or a diverged training's NaNs, are named here rather than found by a traceback
+    or by a run with nothing to explain."""
+    try:
+        module = EfficientDetModule.load_from_checkpoint(path, map_location=map_location, weights_only=not trust)
+    except RuntimeError as err:
+        mismatched = [f"{name} is {held} in the file, {wanted} for these settings" for name, held, wanted in
+                      re.findall(r"size mismatch for ([\w.]+): copying a param with shape torch.Size\((\[[^]]*\])\) "
+                                 r"from checkpoint, the shape in current model is torch.Size\((\[[^]]*\])\)", str(err))]
+        if not mismatched:
+            raise
+        hparams = read_checkpoint(path, trust, mmap=True)["hyper_parameters"]
+        raise CheckpointError(f"{path}: its weights do not fit its settings ({len(hparams['class_names'])} classes "
+                              f"{list(hparams['class_names'])}, {hparams['in_chans']} input channels): "
+                              f"{one_line('; '.join(mismatched[:2]), 400)}") from None
+    weights = module.eval_net.state_dict()
+    broken = [name for name, tensor in weights.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if broken:
+        raise CheckpointError(f"{path}: its weights hold non-finite values (NaN or inf) in {len(broken)} of "
+                              f"{len(weights)} tensors of the net it explains, e.g. {', '.join(broken[:3])}: the training "
+                              f"diverged before it was saved; explain an earlier checkpoint")
+    return module

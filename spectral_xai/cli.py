@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import pydoc
+import tempfile
+from pathlib import Path
+from typing import Any, Union
 
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.cli import LightningArgumentParser, LightningCLI
@@ -13,11 +16,20 @@ from .callbacks.preemption import Preemption
 from .callbacks.run_record import RunRecord
 from .checkpoint import read_checkpoint
 from .data_modules.datamodule import input_channels
+from .settings import SettingsError, guard_yaml_configs
 
 log = logging.getLogger(__name__)
 
 #: ``--ckpt_path`` values that Lightning resolves itself to one of the run's own checkpoints.
 LIGHTNING_CKPT_NAMES = ("last", "best", "hpc", "registry")
+#: Trainer arguments where an int is a count of batches and a float a share of them. Python caches
+#: ``Optional[Union[int, float]]`` as ``Union[float, int, None]`` once any module has spelt it that
+#: way, and jsonargparse, trying float first, read ``--trainer.limit_val_batches 1`` as 1.0: every batch.
+COUNT_OR_SHARE = ("limit_train_batches", "limit_val_batches", "limit_test_batches", "limit_predict_batches",
+                  "overfit_batches", "val_check_interval")
+#: Where a run writes (train.py's config keys), each checked writable before anything is built.
+WRITTEN_FOLDERS = ("trainer.default_root_dir", "checkpoint.dirpath", "last_checkpoint.dirpath",
+                   "trainer.logger.init_args.save_dir")
 
 
 def log_progress() -> None:
@@ -33,7 +45,14 @@ def log_progress() -> None:
 
 
 class SpectralCLI(LightningCLI):
+    def init_parser(self, **kwargs: Any) -> LightningArgumentParser:
+        guard_yaml_configs()
+        return super().init_parser(**kwargs)
+
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        for action in parser._actions:  # jsonargparse keeps each argument's type hint on its action
+            if action.dest.removeprefix("trainer.") in COUNT_OR_SHARE and hasattr(action, "_typehint"):
+                action._typehint = Union[int, float, None]
         # The network's input and classes follow the data: one place to set them.
         parser.link_arguments("data.image_size", "model.image_size")
         parser.link_arguments("data.class_names", "model.class_names")
@@ -82,8 +101,13 @@ class SpectralCLI(LightningCLI):
         super()._parse_ckpt_path()
 
     def before_instantiate_classes(self) -> None:
-        """A fit resumed from a checkpoint logs to the W&B run the checkpoint was written by."""
+        """Every folder the run writes checked before anything is built; a fit resumed from a
+        checkpoint logs to the W&B run the checkpoint was written by."""
         config = self.config.get(self.subcommand) if self.subcommand else self.config
+        for key in WRITTEN_FOLDERS:
+            folder = _get(config, key)
+            if folder:
+                check_writable(key, Path(folder))
         logger = config.get("trainer", {}).get("logger") if config else None
         if self.subcommand != "fit" or not self.resumed_from or not hasattr(logger, "class_path"):
             return
@@ -95,3 +119,20 @@ class SpectralCLI(LightningCLI):
             logger.init_args["id"] = run_id
             log.info("resuming W&B run %s from %s", run_id, ckpt_path)
 
+
+
+def _get(config: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        config = config.get(part) if hasattr(config, "get") else None
+    return config
+
+
+def check_writable(key: str, folder: Path) -> None:
+    """``folder`` made (with its parents) and a file written in it, or a one-line mistake naming the setting."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as err:
+        raise SettingsError(f"{key} {folder}: cannot be written ({err.strerror or err}); choose a folder you can "
+                            f"write") from None

@@ -28,7 +28,7 @@ from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint
 from .data_modules.datamodule import MultispectralDataModule, input_channels
 from .data_modules.transforms import IMAGENET_MEAN, IMAGENET_STD
 from .lit_modules import EfficientDetModule
-from .settings import Setting, SettingsError, check_settings
+from .settings import Setting, SettingsError, bounded_yaml, check_image_size, check_settings
 
 DESCRIPTION = {"weights": Setting(str), "model_name": Setting(str), "class_names": Setting(list),
                "image_size": Setting(int, low=128),
@@ -83,13 +83,14 @@ def load_effdet(path: str | Path, trust: bool = False) -> tuple[EfficientDetModu
 
 def _description(path: Path) -> dict[str, Any]:
     try:
-        description = yaml.safe_load(path.read_text())
+        description = bounded_yaml(yaml.safe_load)(path.read_text())
     except (OSError, yaml.YAMLError) as err:
         raise CheckpointError(f"{path}: not a readable net description ({' '.join(str(err).split())})") from None
     if not isinstance(description, dict) or "weights" not in description or "class_names" not in description:
         raise CheckpointError(f"{path}: a net description names at least its weights and class_names")
     try:
         check_settings(str(path), description, DESCRIPTION)
+        check_image_size(str(path), description.get("image_size", 512))
     except SettingsError as err:
         raise CheckpointError(str(err)) from None
     return description

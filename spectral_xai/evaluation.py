@@ -140,7 +140,8 @@ class Explainer:
     def _explain_with(self, name: str, method: SaliencyMethod, scorer: DetectionScorer, image: torch.Tensor,
                       targets: list[Target], sample: Mapping) -> list[BoxResult]:
         def result(box: int, **outcome) -> BoxResult:
-            return BoxResult(sample["sample_id"], sample["spectrum"], targets[box], box, name, step=self.step, **outcome)
+            return BoxResult(sample["sample_id"], sample["spectrum"], targets[box], box, name, step=self.step,
+                             image_scale=sample.get("image_scale", (1.0, 1.0)), **outcome)
 
         start = time.perf_counter()
         try:

@@ -1,8 +1,8 @@
 """explain.py's command line: checkpoints as positional arguments (files, globs, or a bracketed
 list); every field of :class:`~spectral_xai.explain_settings.ExplainSettings` and of
 :class:`~spectral_xai.posthoc.RunOptions` an option of the same name, on the command line or
-in ``--config``. A user's mistake is one line on stderr and exit code 2; anything else is a bug
-and keeps its traceback."""
+in ``--config``. A user's mistake is one line on stderr and exit code 2, Ctrl-C one line and exit
+code 130; anything else is a bug and keeps its traceback."""
 from __future__ import annotations
 
 import glob
@@ -17,7 +17,7 @@ from .checkpoint import CheckpointError, resolve_checkpoint
 from .explain_settings import ExplainSettings
 from .explainers import list_methods
 from .posthoc import RunOptions, explain_checkpoints, explain_options
-from .settings import UserError
+from .settings import UserError, guard_yaml_configs, one_line
 
 #: Options that take a list of names, typed as ``a b``, ``a,b`` or ``[a, b]``.
 LIST_OPTIONS = ("--methods", "--spectra", "--targets")
@@ -27,11 +27,12 @@ class OneLineParser(ArgumentParser):
     """jsonargparse's parser, whose mistakes are one line (not the usage text) and exit 2."""
 
     def error(self, message: str, ex: Exception | None = None) -> NoReturn:
-        print(f"{self.prog}: error: {' '.join(str(message).split())}", file=sys.stderr)
+        print(f"{self.prog}: error: {one_line(message)}", file=sys.stderr)
         sys.exit(2)
 
 
 def build_parser() -> ArgumentParser:
+    guard_yaml_configs()
     parser = OneLineParser(prog="explain.py", description=__doc__.split("\n\n")[0], exit_on_error=True)
     parser.add_argument("--config", action=ActionConfigFile, help="a YAML file with any of the options below")
     parser.add_argument("paths", nargs="*", type=str, default=[],
@@ -39,11 +40,14 @@ def build_parser() -> ArgumentParser:
                              "or downloaded W&B model artifacts (their folder, or model-<run id>:v3 under ./artifacts)")
     parser.add_argument("--checkpoints", type=list[str], default=[], help="checkpoints as a list (also from --config)")
     parser.add_class_arguments(ExplainSettings, as_group=False)
-    parser.add_class_arguments(RunOptions, as_group=False, skip={"sanity_check", "trust_checkpoint"})
+    parser.add_class_arguments(RunOptions, as_group=False, skip={"sanity_check", "trust_checkpoint", "overwrite"})
     parser.add_argument("--sanity_check", action=ActionYesNo, default=False,
                         help="also run the model-parameter randomisation test (sanity.csv, sanity/)")
     parser.add_argument("--trust_checkpoint", action=ActionYesNo, default=False,
                         help="load checkpoints that reading them as data refuses; this runs any code stored in them")
+    parser.add_argument("--overwrite", action=ActionYesNo, default=False,
+                        help="replace an output folder that holds files no earlier explain.py run wrote (they are "
+                             "deleted); without it such a folder is refused, naming the file")
     parser.add_argument("--list_methods", action=ActionYesNo, default=False,
                         help="print every saliency method (name, what it shows, model evaluations per box) and exit")
     return parser
@@ -104,11 +108,24 @@ def expand_checkpoints(items: Sequence[str]) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        return interrupted("explain.py")
+
+
+def interrupted(script: str) -> int:
+    """Ctrl-C: one line, exit 130 (128 + SIGINT), as a shell reports it."""
+    print(f"{script}: interrupted; an unfinished run writes nothing to its output", file=sys.stderr)
+    return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(joined_lists(sys.argv[1:] if argv is None else argv))
     except yaml.YAMLError as err:
-        print(f"explain.py: error: a list option is not a list ({' '.join(str(err).split())})", file=sys.stderr)
+        print(f"explain.py: error: a list option is not a list ({one_line(err)})", file=sys.stderr)
         return 2
     except SystemExit as done:  # --help, or a mistake the parser reported in one line
         return done.code
@@ -123,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise CheckpointError("no checkpoint given: name one or more .ckpt files (or a glob) as arguments")
         folder = explain_checkpoints(checkpoints, *explain_options(options))
     except UserError as err:
-        print(f"explain.py: error: {err}", file=sys.stderr)
+        print(f"explain.py: error: {one_line(err)}", file=sys.stderr)
         return 2
     print(f"wrote {folder / 'report.html'}")
     return 0

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import torch
+import torch.nn.functional as F
 from torchvision.ops import box_iou
 
 from .detection import TARGET_KINDS, Detections, Target
@@ -47,6 +48,27 @@ class BoxResult:
     object: int | None = None
     # With ``metric_checks``, the map's AUCs under the other fill and least relevant first (metrics.CHECKS).
     checks: dict[str, float] = field(default_factory=dict)
+    # x and y factors from the net's input to the pixels of the image as given (a user's image of
+    # its own size is resized to the net's square input); boxes are reported in those pixels.
+    image_scale: tuple[float, float] = (1.0, 1.0)
+
+    @property
+    def image_box(self) -> tuple[float, float, float, float]:
+        """The target's box (x1, y1, x2, y2) in the pixels of the image as given."""
+        x1, y1, x2, y2 = (float(v) for v in self.target.box)
+        sx, sy = self.image_scale
+        return x1 * sx, y1 * sy, x2 * sx, y2 * sy
+
+    def image_saliency(self) -> torch.Tensor | None:
+        """The map at the size of the image as given ([H, W], resized bilinearly), where
+        :attr:`image_box` lies; None where the method failed."""
+        if self.saliency is None:
+            return None
+        height, width = self.saliency.shape
+        size = (round(height * self.image_scale[1]), round(width * self.image_scale[0]))
+        if size == (height, width):
+            return self.saliency
+        return F.interpolate(self.saliency[None, None].float(), size=size, mode="bilinear", align_corners=False)[0, 0]
 
     @property
     def ok(self) -> bool:

@@ -37,7 +37,7 @@ from .explain_settings import ExplainSettings
 from .explain_cli import OneLineParser, joined_lists
 from .lit_modules import EfficientDetModule
 from .posthoc import RunOptions, explain_checkpoints, explain_options
-from .settings import SettingsError, name_list, unknown_name, user_error_in
+from .settings import SettingsError, guard_yaml_configs, name_list, one_line, unknown_name, user_error_in
 
 log = logging.getLogger(__name__)
 
@@ -197,6 +197,7 @@ def _fit(args: list[str], config: str) -> int:
 
 
 def build_parser() -> OneLineParser:
+    guard_yaml_configs()
     parser = OneLineParser(prog="reproduce.py", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", action=ActionConfigFile, help="a YAML file with the options below")
     parser.add_function_arguments(reproduce)
@@ -215,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> Path | None:
         mistake = user_error_in(err)
         if mistake is None:
             raise
-        print(f"reproduce.py: error: {mistake}", file=sys.stderr)
+        print(f"reproduce.py: error: {one_line(mistake)}", file=sys.stderr)
         sys.exit(2)
     if folder is not None:
         print(f"wrote {folder / 'report.html'}")

@@ -16,6 +16,27 @@ from typing import Any, Iterable, Mapping
 import yaml
 
 
+#: The most characters of a user's value that an error message quotes: a value can be a whole file
+#: (a YAML alias expanded a million times), and the message is one line.
+SHOWN_LIMIT = 200
+
+
+def shown(value: Any, limit: int = SHOWN_LIMIT) -> str:
+    """``repr(value)``, cut to ``limit`` characters with how long it was."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+
+
+#: The most characters of the one line a script prints for a user's mistake.
+LINE_LIMIT = 1000
+
+
+def one_line(message: Any, limit: int = LINE_LIMIT) -> str:
+    """``message`` on one line, cut to ``limit`` characters: what the scripts print for a mistake."""
+    text = " ".join(str(message).split())
+    return text if len(text) <= limit else f"{text[:limit]}... (cut at {limit} of {len(text)} characters)"
+
+
 class UserError(Exception):
     """A mistake in what the user gave (a checkpoint, a dataset, a setting): the scripts report it
     as one line and exit 2. Anything else is a bug of ours and keeps its traceback."""
@@ -27,13 +48,15 @@ class SettingsError(UserError, ValueError):
 
 def closest(name: str, known: Iterable[str]) -> str:
     """``; did you mean 'x'?`` when a known name is close to ``name``, else nothing."""
+    if len(str(name)) > SHOWN_LIMIT:  # no name is that long, and difflib's time grows with its square
+        return ""
     match = difflib.get_close_matches(str(name), list(known), n=1, cutoff=0.6)
     return f"; did you mean {match[0]!r}?" if match else ""
 
 
 def unknown_name(what: str, name: str, known: Iterable[str]) -> SettingsError:
     known = sorted(known)
-    return SettingsError(f"unknown {what} {name!r}{closest(name, known)} (known: {', '.join(known)})")
+    return SettingsError(f"unknown {what} {shown(name)}{closest(name, known)} (known: {', '.join(known)})")
 
 
 @dataclass(frozen=True)
@@ -56,16 +79,16 @@ class Setting:
             value = float(value)
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             names = " or ".join(k.__name__ for k in kinds)
-            raise SettingsError(f"{owner}: {name} {value!r} must be {names}")
+            raise SettingsError(f"{owner}: {name} {shown(value)} must be {names}")
         if self.choices and value not in self.choices:
-            raise SettingsError(f"{owner}: {name} {value!r}{closest(value, map(str, self.choices))} "
+            raise SettingsError(f"{owner}: {name} {shown(value)}{closest(value, map(str, self.choices))} "
                                 f"(choose from {', '.join(map(str, self.choices))})")
         if isinstance(value, float) and not math.isfinite(value):
-            raise SettingsError(f"{owner}: {name} {value!r} must be a finite number")
+            raise SettingsError(f"{owner}: {name} {shown(value)} must be a finite number")
         low_open, high_open = self.open in ("low", "both"), self.open in ("high", "both")
         if self.low is not None and (value < self.low or (low_open and value == self.low)) or \
                 self.high is not None and (value > self.high or (high_open and value == self.high)):
-            raise SettingsError(f"{owner}: {name} {value!r} must be {self.describe()}")
+            raise SettingsError(f"{owner}: {name} {shown(value)} must be {self.describe()}")
         return value
 
     def describe(self) -> str:
@@ -92,11 +115,11 @@ def check_settings(owner: str, given: Mapping[str, Any], declared: Mapping[str, 
     """Every given setting checked against its declaration; an unknown name is refused with the
     known ones and the closest."""
     if not isinstance(given, Mapping):
-        raise SettingsError(f"{owner}: settings must be a mapping of names to values, not {given!r}")
+        raise SettingsError(f"{owner}: settings must be a mapping of names to values, not {shown(given)}")
     checked = {}
     for name, value in given.items():
         if name not in declared:
-            raise SettingsError(f"{owner}: unknown setting {name!r}{closest(name, declared)} "
+            raise SettingsError(f"{owner}: unknown setting {shown(name)}{closest(name, declared)} "
                                 f"(known: {', '.join(sorted(declared)) or 'none'})")
         checked[name] = declared[name].check(owner, name, value)
     return checked
@@ -106,7 +129,7 @@ def check_layer(owner: str, net: Any, layer: str) -> None:
     """Refuse a layer name that is not a module of ``net``, naming the closest module."""
     names = [name for name, _ in net.named_modules() if name]
     if layer not in names:
-        raise SettingsError(f"{owner}: layer {layer!r} is not a module of the net{closest(layer, names)} "
+        raise SettingsError(f"{owner}: layer {shown(layer)} is not a module of the net{closest(layer, names)} "
                             f"(e.g. class_net, class_net.predict, box_net)")
 
 
@@ -120,12 +143,12 @@ def name_list(value: str | Iterable[str] | None, what: str) -> list[str]:
             try:
                 parsed = yaml.safe_load(text)
             except yaml.YAMLError:
-                raise SettingsError(f"{what} {value!r}: not a list (write a,b or [a, b])") from None
+                raise SettingsError(f"{what} {shown(value)}: not a list (write a,b or [a, b])") from None
             return name_list(parsed, what)
         return [part for part in text.replace(",", " ").split() if part]
     items = list(value)
     if not all(isinstance(item, str) for item in items):
-        raise SettingsError(f"{what} {items!r}: give names")
+        raise SettingsError(f"{what} {shown(items)}: give names")
     return [name for item in items for name in name_list(item, what)]
 
 
@@ -139,3 +162,62 @@ def user_error_in(error: BaseException) -> UserError | None:
         seen.add(id(error))
         error = error.__cause__ or error.__context__
     return None
+
+
+def check_image_size(owner: str, size: Any) -> int:
+    """A square input EfficientDet can take: its anchor levels P3..P7 halve the side 7 times."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 128 or size % 128:
+        raise SettingsError(f"{owner}: image_size {shown(size)} must be a positive multiple of 128 (128, 256, 512, ...: "
+                            "EfficientDet's anchor levels P3..P7 halve it 7 times)")
+    return size
+
+
+#: The most values a YAML text may expand to through its aliases: a real config holds hundreds;
+#: nine lines of nested aliases expand to millions (an "alias bomb") and would fill memory.
+YAML_VALUE_LIMIT = 100_000
+
+
+class YamlTooLarge(yaml.YAMLError):
+    pass
+
+
+def expanded_values(text: str) -> int:
+    """How many values ``text`` (one YAML document) holds once every alias is expanded, counted on
+    the composed graph without expanding it (an alias is the node it names, counted once per use)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        if id(node) not in sizes:
+            sizes[id(node)] = 1  # a recursive alias counts once
+            children = node.value if isinstance(node, yaml.SequenceNode) else \
+                [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else []
+            sizes[id(node)] = 1 + sum(size(child) for child in children)
+        return sizes[id(node)]
+
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    return 0 if root is None else size(root)
+
+
+def bounded_yaml(load: Any) -> Any:
+    """``load`` (a function of a YAML text) refusing texts whose aliases expand past
+    :data:`YAML_VALUE_LIMIT` values, before anything is expanded."""
+
+    def loaded(text: str) -> Any:
+        if "*" in text and expanded_values(text) > YAML_VALUE_LIMIT:
+            raise YamlTooLarge(f"its YAML aliases expand to more than {YAML_VALUE_LIMIT} values (an alias bomb?); "
+                               "refused")
+        return load(text)
+
+    return loaded
+
+
+def guard_yaml_configs() -> None:
+    """Every YAML that jsonargparse reads (``--config`` files, values on the command line) through
+    :func:`bounded_yaml`; called by each script's parser, once."""
+    from jsonargparse import get_loader, set_loader
+
+    current = get_loader("yaml")
+    if not getattr(current, "bounded", False):
+        loader = bounded_yaml(current)
+        loader.bounded = True  # type: ignore[attr-defined]
+        set_loader("yaml", loader, exceptions=(yaml.YAMLError,))

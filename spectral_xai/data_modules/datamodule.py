@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader, get_worker_info
 from . import layout
 from .dataset import Fusion, MultispectralDetectionDataset, collate
 from .reader import DatasetError, SkipReport, Split, SplitName, index_dataset, restrict_split, split_ids
+from ..settings import check_image_size
 from .transforms import IMAGENET_MEAN, IMAGENET_STD, build_transform
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,7 @@ class MultispectralDataModule(pl.LightningDataModule):
         synthetic: dict | None = None,
     ):
         super().__init__()
-        if image_size % 128:
-            raise ValueError(f"image_size {image_size} must be a multiple of 128 (EfficientDet anchor levels P3..P7)")
+        check_image_size("data", image_size)
         if fusion not in ("mixed", "early"):
             raise ValueError(f"fusion {fusion!r} must be 'mixed' or 'early'")
         if len(mean) != 3 or len(std) != 3:

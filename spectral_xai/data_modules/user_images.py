@@ -1,6 +1,8 @@
 """Images a user brings rather than the dataset's layout: a folder or a list of files in any size
-and any format PIL reads, or ``.npy`` arrays holding every spectrum of a stacked (early-fusion)
-input; read as the net takes them (resized to its input, normalised as in training). They carry no
+and any format PIL reads, ``.npy`` arrays holding every spectrum of a stacked (early-fusion)
+input, or images already in memory (numpy arrays, torch tensors, PIL images); read as the net takes
+them (resized to its square input, normalised as in training). Each sample carries the factors from
+the net's input back to the image's own pixels, so that boxes are reported there. They carry no
 annotations, so what needs annotated objects (missed objects, false positives, the localisation
 metrics' "annotation" reference) is not available for them.
 """
@@ -19,8 +21,12 @@ from .transforms import build_transform
 
 #: What a folder is searched for (a list or a single path may name any file PIL can read).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".npy")
-#: One image: a file, or per spectrum of a stacked input a file (``{"rgb": a.png, "mir": b.png}``).
-UserImage = Union[str, Path, Mapping[str, Union[str, Path]]]
+#: An image already in memory: H x W (x C) or C x H x W, uint8, uint16 or float in [0, 1].
+InMemory = Union[np.ndarray, torch.Tensor, Image.Image]
+#: One image: a file, one in memory, or per spectrum of a stacked input a file (``{"rgb": a.png, "mir": b.png}``).
+UserImage = Union[str, Path, InMemory, Mapping[str, Union[str, Path]]]
+#: Above this many values an axis is an image side, not channels (what tells H x W x C from C x H x W).
+MAX_CHANNELS = 16
 
 
 class UserImageError(UserError, ValueError):
@@ -28,7 +34,12 @@ class UserImageError(UserError, ValueError):
 
 
 def image_files(given: UserImage | Sequence[UserImage]) -> list[UserImage]:
-    """The images ``given`` names: a folder's image files (sorted), a file, or a list of either."""
+    """The images ``given`` names: a folder's image files (sorted), a file, an image in memory (a
+    4-D array or tensor: a batch of them), or a list of any of these."""
+    if isinstance(given, (np.ndarray, torch.Tensor)):
+        return list(given) if given.ndim == 4 else [given]
+    if isinstance(given, Image.Image):
+        return [given]
     if isinstance(given, (str, Path)):
         path = Path(given)
         if path.is_dir():
@@ -47,18 +58,26 @@ def image_files(given: UserImage | Sequence[UserImage]) -> list[UserImage]:
     return items
 
 
-def read_user_image(path: str | Path) -> np.ndarray:
+def read_user_image(given: str | Path | InMemory, name: str | None = None) -> np.ndarray:
     """H x W x C float32 in [0, 1]: 8-bit values divided by 255, 16-bit and other integer images
     stretched from their minimum to their maximum (as the dataset's thermal PNGs are read), one
     grey channel repeated to three, an alpha channel dropped. A ``.npy`` array (H x W or H x W x C)
-    is read the same way, floats taken as they are (they must lie in [0, 1])."""
-    path = Path(path)
+    is read the same way, floats taken as they are (they must lie in [0, 1]); so is an image in
+    memory (a numpy array H x W x C, a tensor C x H x W, or either the other way round where the
+    channels are plain to see). An image of several frames is refused: which one would be meant?"""
+    path = Path(name or given) if isinstance(given, (str, Path)) else Path(name or "image")
     try:
-        if path.suffix.lower() == ".npy":
+        if isinstance(given, (np.ndarray, torch.Tensor)):
+            array = _channels_last(given)
+        elif isinstance(given, Image.Image):
+            array = _pixels(given, path)
+        elif path.suffix.lower() == ".npy":
             array = np.load(path, allow_pickle=False)
         else:
             with Image.open(path) as image:
-                array = np.asarray(image.convert("RGB") if image.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV") else image)
+                array = _pixels(image, path)
+    except UserImageError:
+        raise
     except (OSError, ValueError, UnidentifiedImageError) as err:
         raise UserImageError(f"{path}: cannot be read as an image ({err})") from None
     if array.ndim == 2:
@@ -70,6 +89,29 @@ def read_user_image(path: str | Path) -> np.ndarray:
     if array.shape[2] == 1:
         array = np.repeat(array, 3, axis=2)
     return _unit_range(path, array)
+
+
+def _pixels(image: Image.Image, path: Path) -> np.ndarray:
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        raise UserImageError(f"{path}: an image of {frames} frames (animated or multi-page); save the frames to "
+                             "explain as images of their own")
+    return np.asarray(image.convert("RGB") if image.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV") else image)
+
+
+def _channels_last(given: np.ndarray | torch.Tensor) -> np.ndarray:
+    """H x W x C from a numpy array (H x W x C unless only its first axis can be channels) or a
+    tensor (C x H x W unless only its last axis can be channels)."""
+    tensor = isinstance(given, torch.Tensor)
+    if tensor:
+        given = given.detach().cpu()
+        given = given.float() if given.dtype in (torch.float16, torch.bfloat16) else given
+    array = given.numpy() if tensor else np.asarray(given)
+    if array.ndim != 3:
+        return array
+    first, last = array.shape[0] <= MAX_CHANNELS, array.shape[2] <= MAX_CHANNELS
+    channels_first = (first and not last) if not tensor else (first or not last)
+    return np.moveaxis(array, 0, -1) if channels_first else array
 
 
 def _unit_range(path: Path, array: np.ndarray) -> np.ndarray:
@@ -98,9 +140,11 @@ class UserImages(Dataset):
         self.in_chans = in_chans
         repeat = in_chans // 3
         self.transform = build_transform(image_size, in_chans, list(mean) * repeat, list(std) * repeat, train=False)
+        self.image_size = image_size
         self.ids: list[str] = []
-        for image in self.images:
-            stem = Path(next(iter(image.values())) if isinstance(image, Mapping) else image).stem
+        for position, image in enumerate(self.images):
+            stem = Path(next(iter(image.values())) if isinstance(image, Mapping) else image).stem \
+                if isinstance(image, (str, Path, Mapping)) else f"image_{position}"
             self.ids.append(stem if stem not in self.ids else f"{stem}_{len(self.ids)}")
         self.records: list = []  # no annotated records: nothing here has annotations
 
@@ -116,13 +160,22 @@ class UserImages(Dataset):
         return [i for i, sample_id in enumerate(self.ids) if sample_id in wanted]
 
     def __getitem__(self, index: int) -> dict:
-        image = self._read(self.images[index])
+        image = self._read(self.images[index], self.name(index))
         out = self.transform(image=image, bboxes=np.zeros((0, 4), dtype=np.float32), labels=[])
+        height, width = image.shape[:2]
         return {"image": torch.from_numpy(out["image"].transpose(2, 0, 1).copy()),
                 "boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.int64),
-                "sample_id": self.ids[index], "spectrum": "+".join(self.spectra)}
+                "sample_id": self.ids[index], "spectrum": "+".join(self.spectra),
+                # the net's input is a plain resize: x and y scale apart
+                "image_scale": (width / self.image_size, height / self.image_size)}
 
-    def _read(self, image: UserImage) -> np.ndarray:
+    def name(self, index: int) -> str:
+        """How errors name the image: its path, or ``image <position>`` for one given in memory."""
+        image = self.images[index]
+        return str(dict(image)) if isinstance(image, Mapping) else str(image) if isinstance(image, (str, Path)) \
+            else f"image {index}"
+
+    def _read(self, image: UserImage, name: str) -> np.ndarray:
         if isinstance(image, Mapping):
             missing = [s for s in self.spectra if s not in image]
             if missing:
@@ -130,9 +183,9 @@ class UserImages(Dataset):
             parts = [read_user_image(image[s]) for s in self.spectra]
             if len({p.shape[:2] for p in parts}) > 1:
                 raise UserImageError(f"{dict(image)}: the spectra's images differ in size")
-            array, name = np.concatenate(parts, axis=2), str(dict(image))
+            array = np.concatenate(parts, axis=2)
         else:
-            array, name = read_user_image(image), str(image)
+            array = read_user_image(image, name)
         if array.shape[2] != self.in_chans:
             raise UserImageError(f"{name}: {array.shape[2]} channels, but the net takes {self.in_chans} "
                                  f"({'+'.join(self.spectra)}: 3 per spectrum)")

@@ -14,6 +14,7 @@ from torchmetrics.detection import MeanAveragePrecision
 
 from ..detection import Detections, EffdetDetector
 from ..detection.detector import Raw
+from ..settings import check_image_size
 from .detector import build_efficientdet
 
 
@@ -86,6 +87,7 @@ class EfficientDetModule(pl.LightningModule):
         scheduler: LRSchedulerCallable | None = None,
     ):
         super().__init__()
+        check_image_size("model", image_size)  # effdet's anchors would divide by zero, or fail in a traceback
         self.save_hyperparameters(ignore=["optimizer", "scheduler"])
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler

@@ -70,6 +70,10 @@ class RunOptions:
             defaults to ``spectral-xai``.
         trust_checkpoint: load checkpoints that reading them as data refuses; this runs any code
             stored in them, so only for files from someone you trust.
+        overwrite: replace an output folder that holds files no earlier run of ours wrote (they
+            are deleted). Without it such a folder is refused before any work, naming the file; a
+            folder holding only an earlier run's files (its ``manifest.json`` lists them) is
+            replaced as a whole.
         conditions: a file of ``id,condition`` lines (day or night) for complementarity.csv's
             split; default ``<root>/conditions.csv`` where it exists (the synthetic data writes
             one), otherwise each scene's condition is estimated from its RGB image.
@@ -93,6 +97,7 @@ class RunOptions:
     wandb_project: str | None = None
     wandb_run_id: str | None = None
     trust_checkpoint: bool = False
+    overwrite: bool = False
     conditions: str | None = None
     night_brightness: float = 0.25
 
@@ -112,7 +117,9 @@ class RunOptions:
 
     def described(self) -> dict[str, Any]:
         """The options the report's settings table names."""
-        images = ", ".join(map(str, self.images)) if isinstance(self.images, list) else self.images
+        given = self.images if isinstance(self.images, (list, tuple)) else [self.images]
+        images = ", ".join(str(image) if isinstance(image, (str, Path)) else f"image {n} (in memory)"
+                           for n, image in enumerate(given))
         return {**({"images": images} if self.images else {"part": self.part}), "scene seed": self.seed,
                 **({"randomisation": self.randomisation} if self.sanity_check else {}),
                 "conditions": self.conditions or "<root>/conditions.csv where it exists, else estimated",

@@ -1,13 +1,12 @@
-"""explain.py's run from end to end: plan (load and check every checkpoint, choose the scenes),
-run (explain them, over several processes where asked), report (collect, then write into a scratch
-folder that becomes the output only when every file is there: a failed run leaves nothing
-half-written)."""
+"""explain.py's run from end to end: claim the output folder (writable, nothing in it but an
+earlier run's files, locked), plan (load and check every checkpoint, choose the scenes), run
+(explain them, over several processes where asked), report (collect, then write into a scratch
+folder that takes the output's place only when every file is there: a failed run leaves nothing
+half-written, :mod:`~spectral_xai.posthoc.output`)."""
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from ..complementarity import scene_conditions
 from ..data_modules.reader import DatasetError
@@ -17,6 +16,7 @@ from ..explain_settings import ExplainSettings
 from ..scenes import choose_scenes
 from .collect import Collected, collect
 from .options import DEFAULT_SCENES, RunOptions, Source
+from .output import claim, publish
 from .plan import LoadedCheckpoint, check_annotated, evaluations, load_all, load_options
 from .report import write_all
 from .run import explain_all
@@ -40,6 +40,19 @@ def explain_checkpoints(checkpoints: Sequence[str | Path], settings: ExplainSett
         raise TypeError("give the run's options as a RunOptions or as keywords, not both")
     options = options or RunOptions(**option_values)
     explainer = Explainer(settings or ExplainSettings())
+    output = claim(options.output, options.overwrite)
+    try:
+        collected, scenes, count, loaded = _explained(checkpoints, explainer, options)
+    except BaseException:
+        output.release()
+        raise
+    described = {**options.described(), "scenes asked for": count}
+    return publish(output, lambda folder: _report(folder, collected, explainer, loaded, scenes, described, options))
+
+
+def _explained(checkpoints: Sequence[str | Path], explainer: Explainer, options: RunOptions
+               ) -> tuple[Collected, list[str], int, list[LoadedCheckpoint]]:
+    """Every checkpoint loaded and checked, the scenes chosen and explained, the results collected."""
     source = Source(options.part, None if options.spectra is None else tuple(options.spectra),
                     None if options.images is None else tuple(image_files(options.images)))
     loaded = load_all(checkpoints, **load_options(options))
@@ -57,8 +70,7 @@ def explain_checkpoints(checkpoints: Sequence[str | Path], settings: ExplainSett
     if not collected.rows:
         raise DatasetError(f"nothing to explain in any image: no target of kinds {', '.join(explainer.settings.targets)} "
                            f"(detections scoring >= {explainer.target_min_score})")
-    return _written(options, lambda folder: _report(folder, collected, explainer, loaded, scenes,
-                                                    {**options.described(), "scenes asked for": count}, options))
+    return collected, scenes, count, loaded
 
 
 def _report(folder: Path, collected: Collected, explainer: Explainer, loaded: Sequence[LoadedCheckpoint],
@@ -68,21 +80,3 @@ def _report(folder: Path, collected: Collected, explainer: Explainer, loaded: Se
                               options.scene_grids, media=wandb_run is not None)
     if wandb_run:
         log_wandb(wandb_run, folder, collected, tables, drawn.media)
-
-
-def _written(options: RunOptions, write: Callable[[Path], None]) -> Path:
-    """``write(folder)`` into a scratch folder beside the output, then moved into it file by file."""
-    output = Path(options.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
-    try:
-        write(scratch)
-        output.mkdir(exist_ok=True)
-        for item in scratch.iterdir():
-            target = output / item.name
-            if target.is_dir():
-                shutil.rmtree(target)
-            item.replace(target)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
-    return output
