@@ -3,8 +3,8 @@ run writes its split of scenes, and a resumed fit continues its W&B run."""
 from __future__ import annotations
 
 import logging
+import os
 import pydoc
-import tempfile
 from pathlib import Path
 from typing import Any, Union
 
@@ -128,11 +128,13 @@ def _get(config: Any, dotted: str) -> Any:
 
 
 def check_writable(key: str, folder: Path) -> None:
-    """``folder`` made (with its parents) and a file written in it, or a one-line mistake naming the setting."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as err:
-        raise SettingsError(f"{key} {folder}: cannot be written ({err.strerror or err}); choose a folder you can "
-                            f"write") from None
+    """``folder``, or the nearest folder above it that exists, writable by this user (nothing is
+    made: a run refused later must leave no folders behind), or a one-line mistake naming the setting."""
+    existing = folder.absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise SettingsError(f"{key} {folder}: not writable ({existing} is a file, not a folder)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SettingsError(f"{key} {folder}: not writable (permission denied in {existing}); choose a folder you "
+                            f"can write")

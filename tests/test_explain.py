@@ -16,6 +16,7 @@ from spectral_xai.explain_settings import ExplainSettings
 from spectral_xai.explain_cli import build_parser, joined_lists, main
 from spectral_xai.explainers import REGISTRY
 from spectral_xai.posthoc import report_figures
+from spectral_xai.posthoc.output import write_manifest
 from spectral_xai.posthoc import explain_checkpoints, requested_spectra
 from spectral_xai.settings import SettingsError
 
@@ -302,11 +303,12 @@ def test_a_failure_while_writing_leaves_the_output_folder_untouched(checkpoints,
     output = tmp_path / "out"
     output.mkdir()
     (output / "kept.txt").write_text("an earlier run")
+    write_manifest(output)  # as an earlier run leaves its folder
     draw = report_figures.explanation_figure
 
     def failing_on_the_second_net(explanation, *args, title_prefix="", **kwargs):
         if title_prefix.startswith("rgb_mir"):
-            (scratch,) = tmp_path.glob(".out-*")
+            (scratch,) = tmp_path.glob(".out.partial-*")
             assert list((scratch / "boxes").glob("fir_*.png")), "the first net's figures were not written yet"
             raise RuntimeError("drawing failed on purpose")
         return draw(explanation, *args, title_prefix=title_prefix, **kwargs)
@@ -314,8 +316,9 @@ def test_a_failure_while_writing_leaves_the_output_folder_untouched(checkpoints,
     monkeypatch.setattr(report_figures, "explanation_figure", failing_on_the_second_net)  # fault injection, no stand-in
     with pytest.raises(RuntimeError, match="drawing failed on purpose"):
         explain_checkpoints([checkpoints["fir"], checkpoints["rgb_mir"]], output=output, **FAST)
-    assert [p.name for p in output.iterdir()] == ["kept.txt"] and (output / "kept.txt").read_text() == "an earlier run"
-    assert not list(tmp_path.glob(".out-*"))
+    assert sorted(p.name for p in output.iterdir()) == ["kept.txt", "manifest.json"]
+    assert (output / "kept.txt").read_text() == "an earlier run"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no scratch folder, no lock left
 
 
 def test_a_failure_midway_leaves_no_output(checkpoints, tmp_path):
@@ -326,7 +329,7 @@ def test_a_failure_midway_leaves_no_output(checkpoints, tmp_path):
         png.unlink()
     with pytest.raises(DatasetError, match="leaves no test samples|is empty"):
         explain_checkpoints([checkpoints["fir"]], output=tmp_path / "out", split="vis_ok", root=str(copy), **FAST)
-    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out-*"))
+    assert not (tmp_path / "out").exists() and not list(tmp_path.glob(".out*"))
 
 
 def test_api_errors_name_the_problem(checkpoints, tmp_path):

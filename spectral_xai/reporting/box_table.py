@@ -32,8 +32,8 @@ def box_fields(spectra: Sequence[str]) -> list[str]:
 def box_row(result: BoxResult, class_names: Sequence[str], spectra: Sequence[str],
             random: tuple[float, float] | None = None) -> list:
     """``box_fields(spectra)`` of one (box, method) result; ``box`` is the box's rank among its
-    image's explained boxes (0: the best detection), its corners in the pixels of the image as given
-    (the net's input for the dataset's scenes, the user's own image otherwise), ``kind`` what it is (detection, missed,
+    image's explained boxes (0: the best detection), its corners in the pixels of the image file (or
+    array) as given, not of the net's resized input, ``kind`` what it is (detection, missed,
     false_positive), ``object`` the annotated object it is (its row in the scene's annotations: the
     same object in every net's rows; empty for a false positive or an image without annotations). Each AUC also over the box's score on the unperturbed image (``_normalised``),
     and its gain over the random map's on the same box (``random``: its insertion and deletion AUC;
