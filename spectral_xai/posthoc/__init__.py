@@ -2,7 +2,8 @@
 ``options`` (what a run is asked for), ``plan`` (the nets loaded and checked, what each explains),
 ``run`` (the scenes explained, over several processes where asked), ``collect`` (the report's
 content, without a disk), ``report`` and ``report_figures`` (tables, figures, report.html),
-``wandb_log``; ``pipeline`` runs them in order.
+``wandb_log``, ``output`` (the output folder: checked before work, locked, published whole);
+``pipeline`` runs them in order.
 
 For every checkpoint and every spectrum it is evaluated on, the chosen detections (the top one by
 default) of one seeded choice of scenes (the same for every net) are explained by every method and

@@ -97,9 +97,11 @@ def test_wandb_run_holds_every_key_image_and_row_for_every_epoch(wandb_fit):
     assert len(maps) == 2 * 2
 
 
-def test_the_table_holds_each_rows_image_and_overlay_with_its_boxes(wandb_fit):
+def test_the_table_holds_each_rows_image_and_overlay_with_its_boxes(wandb_fit, synthetic_root):
     """The table W&B shows: its JSON and media are in the run's table artifact (staged for sync)."""
     _, run_file, _, _ = wandb_fit
+    from PIL import Image
+    width = Image.open(next((synthetic_root / "ConvertedImages" / "rgb").glob("*.png"))).width
     tables = [a for a in artifacts(run_file) if a["type"] == "run_table"]
     assert len(tables) == 2  # one version per explained epoch
     for epoch, table in enumerate(tables):
@@ -119,8 +121,8 @@ def test_the_table_holds_each_rows_image_and_overlay_with_its_boxes(wandb_fit):
                 assert CLASS_NAMES[explained["class_id"]] == row[column("class")]
                 assert explained["box_caption"].startswith(row[column("class")])
                 assert explained["scores"]["score"] == pytest.approx(row[column("score")], abs=1e-4)
-                # the box in the cell's pixels: half the row's coordinates at 64 of 128 px
-                assert explained["position"]["maxX"] == pytest.approx(row[column("x2")] / 2, abs=0.2)
+                # the box in the cell's pixels (64 of the 128-px input); the row's in the image file's
+                assert explained["position"]["maxX"] == pytest.approx(row[column("x2")] * 64 / width, abs=0.2)
                 annotated = cell["boxes"]["annotated"]
                 assert annotated and all(b["box_caption"] == CLASS_NAMES[b["class_id"]] for b in annotated)
         # the input is shared by a box's methods, each method has its own overlay
