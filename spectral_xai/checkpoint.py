@@ -143,7 +143,7 @@ def load_checkpoint(
     stored = saved.get(MultispectralDataModule.__qualname__)
     if stored and not SPLIT_SETTINGS & data_overrides.keys():
         datamodule.load_state_dict(stored)
-    module = _module(path, map_location, trust)
+    module = _module(path, map_location, trust, saved["hyper_parameters"])
     if list(datamodule.class_names) != list(module.hparams.class_names):
         raise CheckpointError(f"{path}: the network was trained on classes {list(module.hparams.class_names)}, "
                               f"the data give {list(datamodule.class_names)}")
@@ -155,7 +155,8 @@ def load_checkpoint(
     return module.eval(), datamodule
 
 
-def _module(path: Path, map_location: str | torch.device, trust: bool) -> EfficientDetModule:
+def _module(path: Path, map_location: str | torch.device, trust: bool, hparams: dict[str, Any]
+            ) -> EfficientDetModule:
     """The net, whose weights must fit its saved settings and be finite: weights of another class
     count or input, or a diverged training's NaNs, are named here rather than found by a traceback
     or by a run with nothing to explain."""
@@ -167,7 +168,6 @@ def _module(path: Path, map_location: str | torch.device, trust: bool) -> Effici
                                  r"from checkpoint, the shape in current model is torch.Size\((\[[^]]*\])\)", str(err))]
         if not mismatched:
             raise
-        hparams = read_checkpoint(path, trust, mmap=True)["hyper_parameters"]
         raise CheckpointError(f"{path}: its weights do not fit its settings ({len(hparams['class_names'])} classes "
                               f"{list(hparams['class_names'])}, {hparams['in_chans']} input channels): "
                               f"{one_line('; '.join(mismatched[:2]), 400)}") from None

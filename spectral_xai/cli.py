@@ -3,7 +3,6 @@ run writes its split of scenes, and a resumed fit continues its W&B run."""
 from __future__ import annotations
 
 import logging
-import os
 import pydoc
 from pathlib import Path
 from typing import Any, Union
@@ -16,7 +15,7 @@ from .callbacks.preemption import Preemption
 from .callbacks.run_record import RunRecord
 from .checkpoint import read_checkpoint
 from .data_modules.datamodule import input_channels
-from .settings import SettingsError, guard_yaml_configs
+from .settings import check_writable, guard_yaml_configs
 
 log = logging.getLogger(__name__)
 
@@ -126,15 +125,3 @@ def _get(config: Any, dotted: str) -> Any:
         config = config.get(part) if hasattr(config, "get") else None
     return config
 
-
-def check_writable(key: str, folder: Path) -> None:
-    """``folder``, or the nearest folder above it that exists, writable by this user (nothing is
-    made: a run refused later must leave no folders behind), or a one-line mistake naming the setting."""
-    existing = folder.absolute()
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir():
-        raise SettingsError(f"{key} {folder}: not writable ({existing} is a file, not a folder)")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise SettingsError(f"{key} {folder}: not writable (permission denied in {existing}); choose a folder you "
-                            f"can write")

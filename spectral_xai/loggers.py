@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 import netrc
 import os
-import tempfile
 from pathlib import Path
 from typing import Any, Literal, Mapping, Union
 
@@ -15,7 +14,7 @@ from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.loggers.logger import rank_zero_experiment
 from pytorch_lightning.loggers.utilities import _scan_checkpoints
 
-from .settings import SettingsError
+from .settings import SettingsError, check_writable
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +57,9 @@ class AutoWandbLogger(WandbLogger):
         if log_model not in (True, False, "all"):
             raise SettingsError(f"log_model {log_model!r}: choose true, false or 'all'")
         if log_model:
-            _check_writable(Path(kwargs.get("save_dir") or "."))
+            # one clear error at the start rather than a failed upload at the end of training
+            check_writable("logger save_dir", Path(kwargs.get("save_dir") or "."),
+                           "log_model keeps the run's checkpoints there as W&B artifacts")
         if offline is None:
             offline = wandb_offline_wanted()
         kwargs.setdefault("settings", wandb.Settings(init_timeout=init_timeout))
@@ -143,14 +144,3 @@ class AutoWandbLogger(WandbLogger):
             aliases = ["latest", "best"] if path == checkpoint_callback.best_model_path else ["latest"]
             self.experiment.log_artifact(artifact, aliases=aliases)
             self._logged_model_time[path] = written
-
-
-def _check_writable(folder: Path) -> None:
-    """One clear error at the start rather than a failed upload at the end of training."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder):
-            pass
-    except OSError as err:
-        raise SettingsError(f"logger save_dir {folder}: not writable ({err.strerror or err}); log_model keeps the "
-                            f"run's checkpoints there as W&B artifacts") from None

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import yaml
@@ -221,3 +223,15 @@ def guard_yaml_configs() -> None:
         loader = bounded_yaml(current)
         loader.bounded = True  # type: ignore[attr-defined]
         set_loader("yaml", loader, exceptions=(yaml.YAMLError,))
+
+
+def check_writable(what: str, folder: Path, why: str = "choose a folder you can write") -> None:
+    """``folder``, or the nearest folder above it that exists, writable by this user; nothing is
+    made, so a run refused later leaves no folders behind. Else a one-line mistake naming ``what``."""
+    existing = Path(folder).absolute()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise SettingsError(f"{what} {folder}: not writable ({existing} is a file, not a folder); {why}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SettingsError(f"{what} {folder}: not writable (permission denied in {existing}); {why}")

@@ -10,6 +10,7 @@ from torch.utils.data import Dataset
 
 from .images import read_image
 from .reader import SampleRecord
+from .transforms import input_to_image
 
 Fusion = Literal["mixed", "early"]
 
@@ -49,15 +50,13 @@ class MultispectralDetectionDataset(Dataset):
         image = np.concatenate([read_image(record.paths[s]) for s in spectra], axis=2)
         out = self.transform(image=image, bboxes=record.boxes, labels=record.labels)
         boxes = np.asarray(out["bboxes"], dtype=np.float32).reshape(-1, 4)
-        (height, width), size = image.shape[:2], out["image"].shape[:2]
         return {
             "image": torch.from_numpy(out["image"].transpose(2, 0, 1).copy()),
             "boxes": torch.from_numpy(boxes),  # x1 y1 x2 y2 in pixels of the network input
             "labels": torch.as_tensor(np.asarray(out["labels"]), dtype=torch.int64).reshape(-1),
             "sample_id": record.sample_id,
             "spectrum": "+".join(spectra),
-            # from the network input back to the image file's pixels (evaluation's transform is a plain resize)
-            "image_scale": (width / size[1], height / size[0]),
+            "image_scale": input_to_image(image, out["image"]),  # boxes are reported in the file's pixels
         }
 
 

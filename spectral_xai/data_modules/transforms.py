@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Sequence
 
 import albumentations as A
+import numpy as np
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -41,3 +42,9 @@ def build_transform(
         bbox_params=A.BboxParams(format="pascal_voc", label_fields=["labels"], clip=True, min_area=4.0),
         seed=seed,
     )
+
+
+def input_to_image(image: np.ndarray, transformed: np.ndarray) -> tuple[float, float]:
+    """x and y factors from the net's input back to ``image``'s pixels: evaluation's transform is a
+    plain resize, width and height scaled apart."""
+    return image.shape[1] / transformed.shape[1], image.shape[0] / transformed.shape[0]

@@ -17,7 +17,7 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 
 from ..settings import UserError
-from .transforms import build_transform
+from .transforms import build_transform, input_to_image
 
 #: What a folder is searched for (a list or a single path may name any file PIL can read).
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".npy")
@@ -140,7 +140,6 @@ class UserImages(Dataset):
         self.in_chans = in_chans
         repeat = in_chans // 3
         self.transform = build_transform(image_size, in_chans, list(mean) * repeat, list(std) * repeat, train=False)
-        self.image_size = image_size
         self.ids: list[str] = []
         for position, image in enumerate(self.images):
             stem = Path(next(iter(image.values())) if isinstance(image, Mapping) else image).stem \
@@ -162,12 +161,10 @@ class UserImages(Dataset):
     def __getitem__(self, index: int) -> dict:
         image = self._read(self.images[index], self.name(index))
         out = self.transform(image=image, bboxes=np.zeros((0, 4), dtype=np.float32), labels=[])
-        height, width = image.shape[:2]
         return {"image": torch.from_numpy(out["image"].transpose(2, 0, 1).copy()),
                 "boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.int64),
                 "sample_id": self.ids[index], "spectrum": "+".join(self.spectra),
-                # the net's input is a plain resize: x and y scale apart
-                "image_scale": (width / self.image_size, height / self.image_size)}
+                "image_scale": input_to_image(image, out["image"])}
 
     def name(self, index: int) -> str:
         """How errors name the image: its path, or ``image <position>`` for one given in memory."""
