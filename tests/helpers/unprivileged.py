@@ -23,7 +23,10 @@ script, uid = sys.argv[1], int(os.environ.pop("RUN_AS_UID", "-1"))
 sys.argv = sys.argv[1:]
 sys.path.insert(0, os.path.dirname(script))
 runpy.run_path(script, run_name="loading")
-import spectral_xai.posthoc.output, spectral_xai.cli, spectral_xai.explain_cli, tempfile, fcntl, uuid, hashlib
+import spectral_xai.posthoc.output, spectral_xai.cli, spectral_xai.explain_cli, spectral_xai.loggers
+import spectral_xai.callbacks, tempfile, fcntl, uuid, hashlib
+with open(script) as source:  # the checkout may be one that only root can read (a 0700 temporary folder)
+    code = compile(source.read(), script, "exec")
 if uid >= 0:
     # what the imports left in the run's own temporary folder (W&B's staging) becomes the user's
     for folder, names, files in os.walk(os.environ["TMPDIR"]):
@@ -32,7 +35,7 @@ if uid >= 0:
     os.setgroups([])
     os.setgid(uid)
     os.setuid(uid)
-runpy.run_path(script, run_name="__main__")
+exec(code, {"__name__": "__main__", "__file__": script})
 """
 
 
