@@ -11,10 +11,9 @@ arguments or the inputs is one line naming the file and the problem, exit code 2
 """
 import sys
 
+from spectral_xai.loading import interruptible_loading
+
 if __name__ == "__main__":
-    try:  # Ctrl-C while the libraries load, before main's own handling: the same one line
+    with interruptible_loading("explain.py: interrupted; an unfinished run writes nothing to its output"):
         from spectral_xai.explain_cli import main
-    except KeyboardInterrupt:
-        print("explain.py: interrupted; an unfinished run writes nothing to its output", file=sys.stderr)
-        sys.exit(130)
     sys.exit(main())
