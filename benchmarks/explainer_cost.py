@@ -3,7 +3,7 @@
     python benchmarks/explainer_cost.py [--checkpoint CKPT] [--rounds 3]            # 128 px: ratios, floor, memory, K boxes
     python benchmarks/explainer_cost.py --image-size 512 --sections per_box --rounds 2  # the paper's input size
     python benchmarks/explainer_cost.py --image-size 512 --sections layouts --rounds 2 --methods rise,sidu,scorecam \
-        --rise-masks 100 --name layouts_512px                                       # eager / channels_last / compiled
+        --rise-masks 100 --name layouts_512px                         # eager / channels_last / compiled / onnxruntime
 
 Writes benchmarks/results/explainer_cost_<size>px.json (min / median / max over the rounds of every figure).
 
@@ -26,10 +26,11 @@ Sections (``--sections``, comma-separated):
   between a jointly made map and the same target's map made alone.
 - ``layouts``: each perturbation method (and the metric) with the net as explain.py can run it: eager
   (the default layout), ``channels_last`` (explain.py's default) and ``channels_last`` compiled
-  (``compile: true``), alternated within each round: seconds per box, the ratio to the method's own
-  model evaluations run at that speed, the speed-up over eager, and the correlation of each map with
-  eager's (goal >= 0.999); the compiled net's warm-up (first pass and the recompile for a second batch
-  size) is reported apart, paid once.
+  (``compile: true``), and on ONNX Runtime (``runtime: onnxruntime``, explain.py's default on a CPU),
+  alternated within each round: seconds per box, the ratio to the method's own model evaluations run
+  at that speed, the speed-up over eager, and the correlation of each map with eager's (goal >=
+  0.999); the compiled net's warm-up (first pass and the recompile for a second batch size) and the
+  runtime's export (into an empty cache) are reported apart, paid once per net.
 - ``per_box``: every registered method's seconds per box at its defaults (RISE 500 masks), each
   method in a fresh process, with the most resident memory its explanations added to what the
   process held before them (sampled every 5 ms; Linux) and the process's peak.
@@ -43,12 +44,15 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
 import resource
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +63,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from result_files import add_results_argument, alternated, spread, timed, write_result  # noqa: E402
 from trained import add_checkpoint_argument, at_size, best_image, checkpoint_path, validation_images  # noqa: E402
 
-from spectral_xai.detection import DetectionScorer, EffdetDetector, Scoring, Target  # noqa: E402
+from spectral_xai.cached_nets import CACHE_VARIABLE  # noqa: E402
+from spectral_xai.detection import DetectionScorer, EffdetDetector, Scoring, Target, runtime  # noqa: E402
 from spectral_xai.explain_settings import ExplainSettings  # noqa: E402
 from spectral_xai.explainers.baselines import BASELINES  # noqa: E402
 from spectral_xai.evaluation import Explainer  # noqa: E402
@@ -69,7 +74,7 @@ from spectral_xai.explainers.sess import SESS  # noqa: E402
 from spectral_xai.metrics import insertion_deletion  # noqa: E402
 
 SECTIONS = ("cost", "floor", "memory", "shared", "layouts", "per_box")
-LAYOUTS = ("eager", "channels_last", "compiled")
+LAYOUTS = ("eager", "channels_last", "compiled", "onnxruntime")
 
 
 class RecordingScorer(DetectionScorer):
@@ -101,6 +106,16 @@ class Work:
 
 def seconds(fn) -> float:
     return timed(fn)[0]
+
+
+@contextmanager
+def env_var(name: str, value: str):
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        os.environ.pop(name) if before is None else os.environ.__setitem__(name, before)
 
 
 def unavoidable_work(method: SaliencyMethod, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> Work:
@@ -344,6 +359,8 @@ def laid_out(detector: EffdetDetector, layout: str) -> EffdetDetector:
     if layout == "eager":
         return detector
     variant = copy.deepcopy(detector)
+    if layout == "onnxruntime":
+        return variant.use_runtime("onnxruntime")
     variant.net.to(memory_format=torch.channels_last)
     variant.memory_format = torch.channels_last
     return variant.compile_passes() if layout == "compiled" else variant
@@ -363,6 +380,12 @@ def layout_speeds(args, detector: EffdetDetector, image: torch.Tensor, target: T
         warm_up = seconds(lambda: (variants["compiled"].passes(batch), variants["compiled"].passes(batch[:3])))
         figures["compile_warm_up_seconds"] = round(warm_up, 1)
         print(f"layouts: compiling the net took {warm_up:.1f} s (first pass and a second batch size), paid once per net")
+    if "onnxruntime" in variants:
+        runtime.forget_sessions()  # the export and the session's start, timed whole
+        with tempfile.TemporaryDirectory() as cache, env_var(CACHE_VARIABLE, cache):
+            export = seconds(lambda: variants["onnxruntime"].passes(image[None]))
+        figures["runtime_export_seconds"] = round(export, 1)
+        print(f"layouts: exporting the net to ONNX and starting its session took {export:.1f} s, paid once per net")
     scorers = {layout: DetectionScorer(variant, Scoring().build(), args.batch_size) for layout, variant in variants.items()}
     saliency = torch.rand(image.shape[-2:], generator=torch.Generator().manual_seed(0))
     methods = {name: method for name, method in methods_under_test(args).items() if method.perturbs}

@@ -117,10 +117,30 @@ def layouts() -> str:
             rows.append([name, layout, spread(f["seconds_per_box"], 2), spread(f["over_own_evaluations"], 2),
                          spread(f["over_eager"], 2), agreement])
     warm_up = figures["layouts"].get("compile_warm_up_seconds")
+    export = figures["layouts"].get("runtime_export_seconds")
     return (table(["method", "layout", f"s per box at {figures['image_size']} px", "/ its own evaluations at that speed",
                    "/ eager, same round", "agreement with eager"], rows)
             + (f"\n\nCompiling the net took {warm_up:.0f} s (paid once per net, not per box)." if warm_up else "")
+            + (f"\n\nExporting the net to ONNX and starting its session took {export:.1f} s (paid once per net and "
+               "input size; a checkpoint explained again reads the cached file)." if export else "")
             + "\n\n" + source(record))
+
+
+def cpu_runtimes() -> str:
+    record = load("cpu_runtimes")
+    figures = record["figures"]
+    rows = []
+    for size, arms in figures.items():
+        if not isinstance(arms, dict):
+            continue
+        for arm, f in arms.items():
+            if isinstance(f, dict):
+                rows.append([size, arm, spread(f["ms_per_image"], 1), spread(f["over_eager"], 2),
+                             spread(f["over_channels_last"], 2), f"{f['gflops']:.0f} ({f['share_of_roofline']:.0%})",
+                             f"{f['largest_difference_to_eager']:.1e}"])
+    return (table(["input", "runtime", "ms per image (batch of 8)", "/ eager", "/ channels_last",
+                   f"GFLOP/s (of the {figures['roofline_gflops']:.0f} a large fp32 matmul reaches)",
+                   "largest output difference to eager"], rows) + "\n\n" + source(record))
 
 
 def peers() -> str:
@@ -188,6 +208,7 @@ RENDERERS: dict[str, Callable[[], str]] = {"demo_seeds": demo_seeds, "table2": t
                                            "every_method": every_method, "supported": supported,
                                            "rise_convergence": rise_convergence, "sidu_coverage": sidu_coverage,
                                            "explainer_cost": explainer_cost, "per_box": per_box, "layouts": layouts, "peers": peers,
+                                           "cpu_runtimes": cpu_runtimes,
                                            "training": training, "wandb_media": wandb_media, "power": power,
                                            "sanity_every_net": sanity_every_net, "spectrum_verdicts": spectrum_verdicts,
                                            "spectrum_contrasts": spectrum_contrasts, "metric_reliability": metric_reliability}

@@ -26,7 +26,7 @@ JOBS: dict[str, tuple[str, list[str], list[str]]] = {
     "explainer_cost_128px": ("explainer_cost.py", [],
                              ["--methods", "gradcam,rise,sess(rise)", "--rise-masks", "16", "--sess-rise-masks", "4",
                               "--step", "0.25", "--rounds", "1", "--targets", "2", "--memory-masks", "16,64", "--images", "2",
-                              "--layouts", "eager,channels_last"]),
+                              "--layouts", "eager,channels_last,onnxruntime"]),
     "explainer_cost_512px": ("explainer_cost.py", ["--image-size", "512", "--sections", "per_box", "--rounds", "2"],
                              ["--image-size", "512", "--sections", "per_box", "--rounds", "1", "--methods", "gradcam",
                               "--images", "1"]),
@@ -35,6 +35,7 @@ JOBS: dict[str, tuple[str, list[str], list[str]]] = {
                                             "rise,sidu,scorecam", "--rise-masks", "100", "--name", "layouts_512px"],
                       ["--image-size", "512", "--sections", "layouts", "--rounds", "1", "--methods", "rise", "--rise-masks",
                        "4", "--images", "1", "--step", "0.5", "--layouts", "eager,channels_last", "--name", "layouts_512px"]),
+    "cpu_runtimes": ("cpu_runtimes.py", [], ["--sizes", "128", "--rounds", "1", "--batch-size", "2"]),
     "peers": ("peers.py", [], ["--rounds", "2", "--detections", "2", "--masks", "16"]),
     "callback_overhead": ("callback_overhead.py", [], ["--rounds", "1", "--limit-batches", "2", "--num-images", "1"]),
     "demo_seeds": ("demo_seeds.py", ["--train"], ["--train", "--seeds", "0", "--variants", "shipped", "--quick"]),
@@ -46,7 +47,7 @@ JOBS: dict[str, tuple[str, list[str], list[str]]] = {
 }
 # A full run of sidu_coverage reads the reproduction's MIR net (README's Table 2), so it comes after the
 # reproduction job; --checkpoint, given, replaces it.
-ON_TRAINED_NET = {"explainer_cost_128px", "explainer_cost_512px", "layouts_512px", "peers", "callback_overhead", "rise_convergence",
+ON_TRAINED_NET = {"cpu_runtimes", "explainer_cost_128px", "explainer_cost_512px", "layouts_512px", "peers", "callback_overhead", "rise_convergence",
                   "sidu_coverage"}
 
 

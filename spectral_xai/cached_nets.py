@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import shutil
 import tempfile
 from importlib.metadata import version
@@ -26,11 +25,12 @@ from typing import Callable, Sequence
 import torch
 from filelock import FileLock
 
+from .settings import CACHE_VARIABLE, cache_dir  # noqa: F401  (where callers find them)
+
 log = logging.getLogger(__name__)
 
 PACKAGE = Path(__file__).resolve().parent
 DEMO_CONFIG = PACKAGE.parent / "configs" / "demo.yaml"
-CACHE_VARIABLE = "SPECTRAL_XAI_CACHE"
 #: torch threads every cached net is trained at.
 TRAIN_THREADS = 2
 #: The source whose change changes a net: what reads the data, builds and trains the model, and the CLI.
@@ -45,21 +45,6 @@ SHARED_RECIPE = ("--trainer.max_epochs", "8", "--model.scheduler.init_args.miles
                  "--trainer.enable_progress_bar", "false", "--trainer.logger", "false", "--data.num_workers", "0")
 SHARED_DATA = {"num_scenes": 140, "seed": 0}
 MANIFEST = "manifest.json"
-
-
-def cache_dir() -> Path:
-    """The cache folder, made if missing; a temporary one (with one warning) where it cannot be written."""
-    wanted = Path(os.environ.get(CACHE_VARIABLE) or Path.home() / ".cache" / "spectral-xai").expanduser()
-    try:
-        wanted.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=wanted):
-            pass
-        return wanted
-    except OSError as err:
-        fallback = Path(tempfile.gettempdir()) / "spectral-xai-cache"
-        log.warning("cache folder %s cannot be written (%s); using %s", wanted, err.strerror or err, fallback)
-        fallback.mkdir(parents=True, exist_ok=True)
-        return fallback
 
 
 def digest(*parts: object) -> str:

@@ -68,8 +68,11 @@ class Explainer:
         return {name: method.reseeded(*keys) for name, method in self.methods.items()}
 
     def prepared(self, detector: Detector) -> Detector:
-        """``detector`` as the settings run it: its perturbation passes compiled where ``compile`` asks."""
-        return detector.compile_passes() if self.settings.compile else detector
+        """``detector`` as the settings run it: its perturbation passes compiled where ``compile``
+        asks, on the ``runtime`` the settings choose."""
+        if self.settings.compile:
+            detector = detector.compile_passes()
+        return detector.use_runtime(self.settings.runtime, self.precision)
 
     def check_net(self, net: nn.Module) -> None:
         """Refuse settings only a net can check (a method's ``layer``), before any image."""

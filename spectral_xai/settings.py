@@ -9,13 +9,37 @@ exit 2; train.py stops before its first training step with it.
 from __future__ import annotations
 
 import difflib
+import logging
 import math
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 import yaml
+
+
+log = logging.getLogger(__name__)
+
+#: The environment variable naming the folder of what is made once per machine: the cached nets of
+#: the tests and benchmarks, the nets exported for ONNX Runtime.
+CACHE_VARIABLE = "SPECTRAL_XAI_CACHE"
+
+
+def cache_dir() -> Path:
+    """The cache folder, made if missing; a temporary one (with one warning) where it cannot be written."""
+    wanted = Path(os.environ.get(CACHE_VARIABLE) or Path.home() / ".cache" / "spectral-xai").expanduser()
+    try:
+        wanted.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=wanted):
+            pass
+        return wanted
+    except OSError as err:
+        fallback = Path(tempfile.gettempdir()) / "spectral-xai-cache"
+        log.warning("cache folder %s cannot be written (%s); using %s", wanted, err.strerror or err, fallback)
+        fallback.mkdir(parents=True, exist_ok=True)
+        return fallback
 
 
 #: The most characters of a user's value that an error message quotes: a value can be a whole file

@@ -57,11 +57,18 @@ def test_each_benchmark_runs_quick_and_writes_its_result(name, trained_checkpoin
         assert figures["target_score"] > 0.05  # a trained net's detection, above the scoring rule's floor
         assert figures["target_in_scale"]  # at the net's own size, a detection at the objects' scale
         assert {"cost", "floor", "memory", "shared", "layouts"} <= figures.keys()
-        assert set(figures["layouts"]["rise"]) == {"eager", "channels_last"}
-        rise = figures["layouts"]["rise"]["channels_last"]
-        # A blank map (the quick run's few masks re-identified nothing: so on the opencv 4.12 net) has no
-        # correlation, and the benchmark gives its largest difference to eager's instead.
-        assert rise["map_r_to_eager"] > 0.999 if "map_r_to_eager" in rise else rise["map_difference_to_eager"] < 1e-6
+        assert set(figures["layouts"]["rise"]) == {"eager", "channels_last", "onnxruntime"}
+        assert figures["layouts"]["runtime_export_seconds"] > 0
+        for layout in ("channels_last", "onnxruntime"):
+            rise = figures["layouts"]["rise"][layout]
+            # A blank map (the quick run's few masks re-identified nothing: so on the opencv 4.12 net) has no
+            # correlation, and the benchmark gives its largest difference to eager's instead.
+            assert rise["map_r_to_eager"] > 0.999 if "map_r_to_eager" in rise else rise["map_difference_to_eager"] < 1e-6
+        assert figures["layouts"]["insertion+deletion"]["onnxruntime"]["auc_difference_to_eager"] < 1e-4
+    if name == "cpu_runtimes":
+        arms = figures["128px"]
+        assert arms["onnxruntime"]["largest_difference_to_eager"] < 1e-4 and arms["eager"]["largest_difference_to_eager"] == 0
+        assert 0 < arms["onnxruntime"]["share_of_roofline"] and figures["roofline_gflops"] > 0
     if name == "train_throughput":
         assert figures["channels_last_time_over_default"]["min"] > 0 and figures["channels_last_goal"] == 0.8
     if name == "rise_convergence":

@@ -27,7 +27,7 @@ def test_a_net_is_trained_once_per_key_and_a_damaged_one_is_rebuilt_the_same(tmp
     assert other_seed != first
     assert any(not torch.equal(value, original[name]) for name, value in weights(other_seed).items())
     first.write_bytes(first.read_bytes()[:1000])  # a copy cut short
-    with caplog.at_level(logging.WARNING, logger="spectral_xai.cached_nets"):
+    with caplog.at_level(logging.WARNING, logger="spectral_xai.settings"):
         again = cached_nets.trained_net("mir", args=TINY, data=DATA)
     assert again == first and "incomplete or damaged; rebuilding" in caplog.text
     rebuilt = weights(again)
@@ -41,7 +41,7 @@ def test_a_dataset_missing_a_file_is_written_again(tmp_path, monkeypatch, caplog
     root = cached_nets.synthetic_dataset(**DATA)
     images = sorted(root.rglob("*.png"))
     images[0].unlink()
-    with caplog.at_level(logging.WARNING, logger="spectral_xai.cached_nets"):
+    with caplog.at_level(logging.WARNING, logger="spectral_xai.settings"):
         assert cached_nets.synthetic_dataset(**DATA) == root
     assert images[0].is_file() and "rebuilding" in caplog.text
 
@@ -59,7 +59,7 @@ def test_an_unwritable_cache_folder_falls_back_with_one_warning(tmp_path, monkey
     blocker = tmp_path / "a file"
     blocker.write_text("")
     monkeypatch.setenv(cached_nets.CACHE_VARIABLE, str(blocker / "cache"))
-    with caplog.at_level(logging.WARNING, logger="spectral_xai.cached_nets"):
+    with caplog.at_level(logging.WARNING, logger="spectral_xai.settings"):
         folder = cached_nets.cache_dir()
     assert folder.is_dir() and not str(folder).startswith(str(blocker))
     assert len(caplog.records) == 1 and "cannot be written" in caplog.text

@@ -22,7 +22,7 @@ from effdet.anchors import decode_box_outputs
 from torch import nn
 from torchvision.ops import batched_nms, box_iou
 
-Raw = tuple[list[torch.Tensor], list[torch.Tensor]]  # per-level class logits, box regressions
+from .runtime import ExportFailed, OnnxPasses, Raw, has_hooks, resolve_runtime
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,8 @@ class EffdetDetector(nn.Module):
         # randomised nets) keeps the id of the original and so compiles its own.
         self._compiled: tuple[int, Callable] | None = None
         self.compile_seconds: float | None = None  # the first compiled pass, compilation and all
+        self.compiled_batch = 0  # the batch size every compiled pass is padded to
+        self.onnx: OnnxPasses | None = None  # see use_runtime
 
     def raw(self, images: torch.Tensor) -> Raw:
         class_out, box_out = self.net(images.contiguous(memory_format=self.memory_format))
@@ -116,23 +118,44 @@ class EffdetDetector(nn.Module):
     def compile_passes(self) -> "EffdetDetector":
         """Run :meth:`passes` through ``torch.compile`` of the net's forward from now on (gradient
         methods keep the eager net: their hooks and backward passes are not what compiling speeds
-        up). Compiling happens at the first pass and again once the batch size first changes (the
-        graph then takes any batch size); a net that cannot be compiled falls back to eager, with
-        one warning."""
+        up). Compiling happens at the first pass, for its batch size; every later chunk is padded to
+        the largest batch size yet (the padding's outputs dropped), so the net compiles again only for
+        a larger chunk than any before (a scorer's chunks are at most its ``batch_size``). A net that
+        cannot be compiled falls back to eager, with one warning."""
         self.compiling = True
+        return self
+
+    def use_runtime(self, runtime: str, precision: str = "32") -> "EffdetDetector":
+        """Run :meth:`passes` on ``runtime`` from now on (see :mod:`~spectral_xai.detection.runtime`;
+        ``auto``: ONNX Runtime for full-precision passes on a CPU, unless they are compiled);
+        returns the detector."""
+        chosen = resolve_runtime(runtime, self.anchor_boxes.device, precision, self.compiling)
+        self.onnx = OnnxPasses() if chosen == "onnxruntime" else None
         return self
 
     @torch.no_grad()
     def passes(self, images: torch.Tensor) -> Raw:
-        """:meth:`raw` for passes that need no gradient (perturbation methods, the metric), through
-        the compiled net where :meth:`compile_passes` asked for it."""
+        """:meth:`raw` for passes that need no gradient (perturbation methods, the metric), on the
+        runtime :meth:`use_runtime` chose or through the compiled net where :meth:`compile_passes`
+        asked for it."""
+        if self.onnx is not None and not self.net.training and not has_hooks(self.net):
+            try:
+                return self.onnx(self.net, images)
+            except ExportFailed as error:  # a net the runtime cannot take is explained in torch
+                log.warning("%s; the perturbation passes run in torch", error)
+                self.onnx = None
         if not self.compiling:
             return self.raw(images)
         if self._compiled is None or self._compiled[0] != id(self.net):
-            self._compiled, self.compile_seconds = (id(self.net), torch.compile(self.net.forward)), None
+            self._compiled, self.compile_seconds = (id(self.net), torch.compile(self.net.forward, dynamic=False)), None
+            self.compiled_batch = len(images)
+        # Every chunk padded to one batch size (the largest yet), the padding's outputs dropped: the
+        # graph compiled for it serves every pass, where each new batch size would compile anew.
+        count, self.compiled_batch = len(images), max(self.compiled_batch, len(images))
+        padded = torch.cat([images, images[-1:].expand(self.compiled_batch - count, *images.shape[1:])])
         start = time.perf_counter()
         try:
-            class_out, box_out = self._compiled[1](images.contiguous(memory_format=self.memory_format))
+            class_out, box_out = self._compiled[1](padded.contiguous(memory_format=self.memory_format))
         except Exception as error:  # a backend missing on this machine must not stop the explanation
             log.warning("torch.compile failed (%s: %s); the perturbation passes run eagerly", type(error).__name__, error)
             self.compiling, self._compiled = False, None
@@ -140,7 +163,7 @@ class EffdetDetector(nn.Module):
         if self.compile_seconds is None:
             self.compile_seconds = time.perf_counter() - start
             log.info("compiled the net for the perturbation passes in %.1f s (paid once per net)", self.compile_seconds)
-        return list(class_out), list(box_out)
+        return [out[:count] for out in class_out], [out[:count] for out in box_out]
 
     def decode(self, raw: Raw, min_score: float = 0.0) -> Detections:
         """effdet's post-processing. ``min_score`` drops candidates scoring below it before NMS:

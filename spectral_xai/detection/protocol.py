@@ -37,6 +37,10 @@ class Detector(Protocol):
     def compile_passes(self) -> "Detector":
         """Ask :meth:`passes` to run compiled from now on; returns the detector."""
 
+    def use_runtime(self, runtime: str, precision: str = "32") -> "Detector":
+        """Ask :meth:`passes` to run on ``runtime`` (``auto``, ``torch``, ``onnxruntime``) from now
+        on; returns the detector."""
+
     def decode(self, raw: Raw, min_score: float = 0.0) -> Detections:
         """The detections of each image (after NMS), best first, each with its anchor."""
 
