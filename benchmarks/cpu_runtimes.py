@@ -5,11 +5,12 @@ what ``runtime`` chooses between.
     python benchmarks/cpu_runtimes.py --sizes 512 --rounds 3
 
 Arms, alternated within each round on the same images: torch eager (the default layout), torch
-``channels_last`` (explain.py's layout), ONNX Runtime (fp32; explain.py's default runtime on a CPU),
-and OpenVINO in fp32 and with bf16 inference where the ``openvino`` package is installed (it is not a
+``channels_last`` (explain.py's layout), ONNX Runtime (fp32; explain.py's default runtime on a CPU,
+whose threads sleep between passes, and the same with its threads spinning, ONNX Runtime's default:
+spinning threads take the cores from the torch work that follows each pass), and OpenVINO in fp32 and with bf16 inference where the ``openvino`` package is installed (it is not a
 dependency: ``pip install openvino`` to measure it). Per arm and size: ms per image (min / median /
 max over rounds), the speed over eager's and over ``channels_last``'s, the largest difference of its
-outputs (logits and box regressions) to eager's, and its GFLOP/s against the roofline of these cores:
+outputs (logits and box regressions) to eager's (beside the largest output, for scale), and its GFLOP/s against the roofline of these cores:
 the net's FLOPs per image (counted by torch's FlopCounterMode) over its time, beside what a large fp32
 matrix product reaches here (the most these cores do in fp32). Writes
 benchmarks/results/cpu_runtimes.json.
@@ -61,12 +62,13 @@ def arms(net: torch.nn.Module, shape: tuple[int, ...], folder: Path) -> dict:
     found = {"eager": lambda x: flat(net(x)),
              "channels_last": lambda x: flat(last(x.contiguous(memory_format=torch.channels_last)))}
     import onnxruntime
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads, options.inter_op_num_threads = torch.get_num_threads(), 1
-    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    half = len(names) // 2
-    found["onnxruntime"] = lambda x: flat(_split(session.run(names, {"images": x.numpy()}), half))
+    half = len(flat(net(torch.zeros(1, *shape)))) // 2
+    for name, spinning in (("onnxruntime", "0"), ("onnxruntime_spinning", "1")):
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads, options.inter_op_num_threads = torch.get_num_threads(), 1
+        options.add_session_config_entry("session.intra_op.allow_spinning", spinning)
+        session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        found[name] = lambda x, session=session: flat(_split(session.run(None, {"images": x.numpy()}), half))
     try:
         import openvino
     except ImportError:
@@ -76,8 +78,13 @@ def arms(net: torch.nn.Module, shape: tuple[int, ...], folder: Path) -> dict:
     for name, precision in (("openvino_fp32", "f32"), ("openvino_bf16", "bf16")):
         compiled = core.compile_model(str(path), "CPU", {"INFERENCE_NUM_THREADS": torch.get_num_threads(),
                                                           "INFERENCE_PRECISION_HINT": precision})
-        found[name] = lambda x, compiled=compiled: flat(_split([compiled(x.numpy())[i] for i in range(2 * half)], half))
+        found[name] = lambda x, compiled=compiled: flat(_split(_outputs(compiled(x.numpy()), 2 * half), half))
     return found
+
+
+def _outputs(result, count: int) -> list:
+    """OpenVINO's result of one inference, as the list of its ``count`` outputs."""
+    return [result[i] for i in range(count)]
 
 
 def _split(outputs: list, half: int) -> tuple[list, list]:
@@ -96,7 +103,9 @@ def measure(args, net: torch.nn.Module, images: list[torch.Tensor], roofline: fl
     ms = {name: [1000 * s / len(batch) for s, _ in rounds] for name, rounds in measured.items()}
     figures = {"gflop_per_image": round(gflop, 3), "batch_size": len(batch)}
     print(f"{batch.shape[-1]} px: {gflop:.2f} GFLOP an image, batch {len(batch)}; roofline {roofline:.0f} GFLOP/s")
-    print(f"{'arm':<16}{'ms/image':>10}{'vs eager':>10}{'vs c_last':>11}{'GFLOP/s':>9}{'of roof':>9}{'max diff':>11}")
+    scale = max(float(o.abs().max()) for o in reference)
+    figures["largest_output_magnitude"] = round(scale, 2)
+    print(f"{'arm':<22}{'ms/image':>10}{'vs eager':>10}{'vs c_last':>11}{'GFLOP/s':>9}{'of roof':>9}{'max diff':>11}")
     for name, values in ms.items():
         difference = max(float((a - b).abs().max()) for a, b in zip(measured[name][-1][1], reference))
         median = spread(values, 2)["median"]
@@ -107,7 +116,7 @@ def measure(args, net: torch.nn.Module, images: list[torch.Tensor], roofline: fl
                          "share_of_roofline": round(gflop / (median / 1000) / roofline, 3),
                          "largest_difference_to_eager": float(f"{difference:.3g}")}
         f = figures[name]
-        print(f"{name:<16}{median:>10.2f}{f['over_eager']['median']:>10.3f}{f['over_channels_last']['median']:>11.3f}"
+        print(f"{name:<22}{median:>10.2f}{f['over_eager']['median']:>10.3f}{f['over_channels_last']['median']:>11.3f}"
               f"{f['gflops']:>9.1f}{f['share_of_roofline']:>9.3f}{difference:>11.2g}")
     return figures
 
