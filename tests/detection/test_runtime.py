@@ -174,3 +174,12 @@ def test_maps_and_aucs_on_the_runtime_equal_torchs_on_the_shared_net(trained_che
                   for name, scorer in scorers.items()}
         for ours, theirs in zip(curves["onnxruntime"], curves["torch"]):
             assert abs(ours.auc - theirs.auc) < TOLERANCE and float((ours.scores - theirs.scores).abs().max()) < TOLERANCE
+
+
+def test_a_chunk_over_the_pixels_of_one_run_is_run_in_pieces_with_the_same_outputs(exports, monkeypatch):
+    monkeypatch.setattr(runtime, "PIXELS_PER_RUN", 2 * 64 * 64)  # two images a run
+    detector = region_detector().use_runtime("onnxruntime")
+    images = torch.rand(5, 3, 64, 64, generator=torch.Generator().manual_seed(2))
+    ours = detector.passes(images)
+    assert [o.shape[0] for o in _flat(ours)] == [5, 5]
+    assert _largest_difference(ours, detector.raw(images)) < TOLERANCE
