@@ -186,13 +186,16 @@ def exported(net: nn.Module, shape: tuple[int, ...], key: str) -> Path:
     (one process at a time; another waits and reads it)."""
     from filelock import FileLock
 
-    folder = runtime_cache()
-    path = folder / f"{key}.onnx"
-    with FileLock(str(folder / ".export.lock")):
-        if not path.is_file():
-            _export(net, shape, path)
-            _forget_old(folder)
-        os.utime(path)  # used now: kept the longest
+    try:
+        folder = runtime_cache()
+        path = folder / f"{key}.onnx"
+        with FileLock(str(folder / ".export.lock")):
+            if not path.is_file():
+                _export(net, shape, path)
+                _forget_old(folder)
+            os.utime(path)  # used now: kept the longest
+    except OSError as error:  # a cache folder of another user's, a full disk
+        raise ExportFailed(f"the exported net cannot be kept in the cache folder ({error})") from error
     return path
 
 

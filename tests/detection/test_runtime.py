@@ -183,3 +183,18 @@ def test_a_chunk_over_the_pixels_of_one_run_is_run_in_pieces_with_the_same_outpu
     ours = detector.passes(images)
     assert [o.shape[0] for o in _flat(ours)] == [5, 5]
     assert _largest_difference(ours, detector.raw(images)) < TOLERANCE
+
+
+def test_a_cache_folder_that_cannot_take_the_export_leaves_the_passes_in_torch(exports, tmp_path, monkeypatch, caplog):
+    """A runtime folder that is a file (as a folder of another user's would refuse the lock): one warning, torch."""
+    cache = tmp_path / "blocked"
+    cache.mkdir()
+    (cache / "runtime").write_text("")
+    monkeypatch.setenv("SPECTRAL_XAI_CACHE", str(cache))
+    runtime.forget_sessions()  # an earlier test's session of the same net would serve it from memory
+    detector = region_detector().use_runtime("onnxruntime")
+    images = torch.rand(2, 3, 64, 64)
+    with caplog.at_level(logging.WARNING):
+        ours = detector.passes(images)
+    assert torch.equal(ours[0][0], detector.raw(images)[0][0]) and detector.onnx is None
+    assert "cannot be kept in the cache folder" in caplog.text
