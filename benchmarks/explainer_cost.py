@@ -61,7 +61,7 @@ import torch
 warnings.filterwarnings("ignore")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from result_files import add_results_argument, alternated, spread, timed, write_result  # noqa: E402
-from trained import add_checkpoint_argument, at_size, best_image, checkpoint_path, validation_images  # noqa: E402
+from trained import add_checkpoint_argument, add_trained_at_argument, at_size, best_image, checkpoint_path, validation_images  # noqa: E402
 
 from spectral_xai.cached_nets import CACHE_VARIABLE  # noqa: E402
 from spectral_xai.detection import DetectionScorer, EffdetDetector, Scoring, Target, runtime  # noqa: E402
@@ -427,8 +427,7 @@ def layout_speeds(args, detector: EffdetDetector, image: torch.Tensor, target: T
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_checkpoint_argument(parser)
-    parser.add_argument("--trained-at", type=int, default=None,
-                        help="without --checkpoint: the shared net's recipe trained at this input size (cached)")
+    add_trained_at_argument(parser)
     add_results_argument(parser)
     parser.add_argument("--image-size", type=int, default=0, help="default: the net's own")
     parser.add_argument("--sections", default="cost,floor,memory,shared,layouts", help=f"any of {','.join(SECTIONS)}")

@@ -126,6 +126,17 @@ def layouts() -> str:
             + "\n\n" + source(record))
 
 
+def rise_time() -> str:
+    record = load("rise_time")
+    figures = record["figures"]
+    rows = [[name, spread(f["seconds_per_box"], 1), spread(f["ms_per_mask"], 0),
+             ", ".join(f"{part} {share:.0%}" for part, share in f["share"].items())]
+            for name, f in figures.items() if isinstance(f, dict)]
+    return (table(["runs the passes", f"s per box, RISE {figures['masks']} masks at {figures['image_size']} px",
+                   "ms per mask", "where the time goes"], rows)
+            + f"\n\nONNX Runtime over torch: {figures['onnxruntime_over_torch']:.2f}x the time per box.\n\n" + source(record))
+
+
 def cpu_runtimes() -> str:
     record = load("cpu_runtimes")
     figures = record["figures"]
@@ -208,7 +219,7 @@ RENDERERS: dict[str, Callable[[], str]] = {"demo_seeds": demo_seeds, "table2": t
                                            "every_method": every_method, "supported": supported,
                                            "rise_convergence": rise_convergence, "sidu_coverage": sidu_coverage,
                                            "explainer_cost": explainer_cost, "per_box": per_box, "layouts": layouts, "peers": peers,
-                                           "cpu_runtimes": cpu_runtimes,
+                                           "cpu_runtimes": cpu_runtimes, "rise_time": rise_time,
                                            "training": training, "wandb_media": wandb_media, "power": power,
                                            "sanity_every_net": sanity_every_net, "spectrum_verdicts": spectrum_verdicts,
                                            "spectrum_contrasts": spectrum_contrasts, "metric_reliability": metric_reliability}

@@ -36,6 +36,7 @@ JOBS: dict[str, tuple[str, list[str], list[str]]] = {
                       ["--image-size", "512", "--sections", "layouts", "--rounds", "1", "--methods", "rise", "--rise-masks",
                        "4", "--images", "1", "--step", "0.5", "--layouts", "eager,channels_last", "--name", "layouts_512px"]),
     "cpu_runtimes": ("cpu_runtimes.py", [], ["--sizes", "128", "--rounds", "1", "--batch-size", "2"]),
+    "rise_time": ("rise_time.py", ["--trained-at", "512", "--masks", "500"], ["--masks", "8", "--images", "2"]),
     "peers": ("peers.py", [], ["--rounds", "2", "--detections", "2", "--masks", "16"]),
     "callback_overhead": ("callback_overhead.py", [], ["--rounds", "1", "--limit-batches", "2", "--num-images", "1"]),
     "demo_seeds": ("demo_seeds.py", ["--train"], ["--train", "--seeds", "0", "--variants", "shipped", "--quick"]),
@@ -47,7 +48,7 @@ JOBS: dict[str, tuple[str, list[str], list[str]]] = {
 }
 # A full run of sidu_coverage reads the reproduction's MIR net (README's Table 2), so it comes after the
 # reproduction job; --checkpoint, given, replaces it.
-ON_TRAINED_NET = {"cpu_runtimes", "explainer_cost_128px", "explainer_cost_512px", "layouts_512px", "peers", "callback_overhead", "rise_convergence",
+ON_TRAINED_NET = {"cpu_runtimes", "rise_time", "explainer_cost_128px", "explainer_cost_512px", "layouts_512px", "peers", "callback_overhead", "rise_convergence",
                   "sidu_coverage"}
 
 

@@ -23,6 +23,11 @@ def add_checkpoint_argument(parser: argparse.ArgumentParser) -> None:
                         help="a trained checkpoint (default: the tests' shared net, from the cache of trained nets)")
 
 
+def add_trained_at_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trained-at", type=int, default=None,
+                        help="without --checkpoint: the shared net's recipe trained at this input size (cached)")
+
+
 def checkpoint_path(checkpoint: Path | None, trained_at: int | None = None) -> Path:
     """``checkpoint``, else the shared net: trained at its recipe's 128 px, or at ``trained_at`` px
     (the same recipe and data at another input size, cached likewise; a net trained at 512 px has

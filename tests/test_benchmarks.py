@@ -69,6 +69,9 @@ def test_each_benchmark_runs_quick_and_writes_its_result(name, trained_checkpoin
         arms = figures["128px"]
         assert arms["onnxruntime"]["largest_difference_to_eager"] < 1e-4 and arms["eager"]["largest_difference_to_eager"] == 0
         assert 0 < arms["onnxruntime"]["share_of_roofline"] and figures["roofline_gflops"] > 0
+    if name == "rise_time":
+        for runtime in ("torch (channels_last)", "onnxruntime"):
+            assert figures[runtime]["seconds_per_box"]["median"] > 0 and abs(sum(figures[runtime]["share"].values()) - 1) < 1e-2
     if name == "train_throughput":
         assert figures["channels_last_time_over_default"]["min"] > 0 and figures["channels_last_goal"] == 0.8
     if name == "rise_convergence":
