@@ -152,7 +152,8 @@ class EffdetDetector(nn.Module):
         # Every chunk padded to one batch size (the largest yet), the padding's outputs dropped: the
         # graph compiled for it serves every pass, where each new batch size would compile anew.
         count, self.compiled_batch = len(images), max(self.compiled_batch, len(images))
-        padded = torch.cat([images, images[-1:].expand(self.compiled_batch - count, *images.shape[1:])])
+        padded = images if count == self.compiled_batch else torch.cat(
+            [images, images[-1:].expand(self.compiled_batch - count, *images.shape[1:])])
         start = time.perf_counter()
         try:
             class_out, box_out = self._compiled[1](padded.contiguous(memory_format=self.memory_format))

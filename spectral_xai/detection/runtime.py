@@ -1,15 +1,15 @@
 """Forward-only passes on ONNX Runtime, a CPU inference runtime.
 
 Nearly all of a perturbation method's time, and all of the metric's, is the raw net's forward pass
-without gradients. On a CPU, ONNX Runtime runs the same graph (backbone, BiFPN and heads; no decode)
-in about half the time of torch's ``channels_last`` eager pass, with logits equal to about 1e-5:
-fused convolutions and batch norms, and kernels laid out for the CPU
-(``benchmarks/explainer_cost.py --sections layouts`` measures it).
+without gradients. On a 2-core CPU, ONNX Runtime runs the same graph (backbone, BiFPN and heads; no
+decode) in 0.66x the time of torch's ``channels_last`` pass at 128 px and 0.29x at 512 px, its outputs
+equal to float32 rounding: fused convolutions and batch norms, kernels laid out for the CPU
+(``benchmarks/cpu_runtimes.py`` and ``benchmarks/explainer_cost.py --sections layouts`` measure it).
 
 The raw net is exported once per weights and input size, with a dynamic batch axis, to a file
 cached by content (a hash of the net's modules and their classes' source, every weight and
-buffer, the input's channels and size, and the versions of the libraries that export and run it) beside the cached test nets: a checkpoint explained again is
-not exported again, and a net whose weights change in place (the sanity check's randomised copies, a
+buffer, the input's channels and size, and the versions of the libraries that export and run it)
+beside the cached test nets: a checkpoint explained again is not exported again, and a net whose weights change in place (the sanity check's randomised copies, a
 net still training) is exported anew. Whatever cannot run there runs in torch, exactly as before: a
 net in training mode (its batch norms read the batch), a net with a forward hook on it (a method
 reading its activations), a net that cannot be exported (one warning naming why), or a machine
@@ -136,9 +136,8 @@ class OnnxPasses:
         if self._served is None or self._served[:2] != (state, shape):
             self._served = (state, shape, export_key(net, shape))
         session = _session(net, shape, self._served[2])
-        names = [o.name for o in session.get_outputs()]
         piece = max(1, PIXELS_PER_RUN // (shape[-1] * shape[-2]))
-        runs = [session.run(names, {"images": part.detach().cpu().contiguous().numpy()}) for part in images.split(piece)]
+        runs = [session.run(None, {"images": part.detach().cpu().contiguous().numpy()}) for part in images.split(piece)]
         raw = [torch.from_numpy(np.concatenate(parts)).to(images.device) for parts in zip(*runs)]
         levels = len(raw) // 2
         return raw[:levels], raw[levels:]
