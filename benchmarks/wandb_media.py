@@ -104,8 +104,9 @@ def noise_bound(args: argparse.Namespace, methods: list[str], pixels: int, out: 
                     class_probs=torch.zeros(len(CLASS_NAMES)), anchor=0)
     scenes = []
     for i in range(args.num_images):
-        results = [BoxResult(f"{i:06d}", "mir", target, 0, m, torch.rand(size, size, generator=generator), curve, curve,
-                             0.1, args.step) for m in methods]
+        results = [BoxResult(f"{i:06d}", "mir", target, 0, m, torch.rand(size, size, generator=generator), 0.1, args.step,
+                             scores={"deletion_auc": curve.auc, "insertion_auc": curve.auc},
+                             curves={"deletion_auc": curve, "insertion_auc": curve}) for m in methods]
         explained = SampleExplanation(f"{i:06d}", "mir", torch.rand(3, size, size, generator=generator), [target], results,
                                       [ObjectOutcome(0, 1, tuple(target.box.tolist()), 0.5, True)])
         scenes.append(scene_media(explained, ImageSpec(CLASS_NAMES), pixels))

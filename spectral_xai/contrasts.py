@@ -24,7 +24,8 @@ import numpy as np
 from .complementarity import same_objects
 from .reporting.tables import GroupKey
 from .resampling import benjamini_hochberg, hierarchical_bootstrap, holm, variance_components
-from .statistics import (METRICS, NORMALISED, Comparison, Inference, PairedBox, box_values, compare, decide,
+from .metrics import registry
+from .statistics import (Comparison, Inference, PairedBox, box_values, compare, decide,
                          group_name, paired, scene_means)
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ def method_comparisons(families: Mapping[GroupKey, Sequence[tuple[str, Sequence[
     declared = {frozenset(pair): pair for pair in primary}
     rows = []
     for key, members in families.items():
-        for metric in METRICS:
+        for metric in (m.name for m in registry.primary()):
             valued = [(box_values(results, metric), sorted({(r.sample_id, r.spectrum, r.box) for r in results}))
                       for _, results in members]
             for pair in itertools.combinations(methods, 2):
@@ -68,7 +69,7 @@ def method_comparisons(families: Mapping[GroupKey, Sequence[tuple[str, Sequence[
 def spectrum_comparisons(families: Mapping[GroupKey, Sequence[tuple[str, Sequence[BoxResult]]]], methods: Sequence[str],
                          inference: Inference) -> list[Comparison]:
     """For each method, every pair of families x spectra that explained the same objects of the same
-    scenes as the same kind of target (exploratory), on the normalised AUCs."""
+    scenes as the same kind of target (exploratory), on :func:`~spectral_xai.metrics.registry.spectrum_metrics`."""
     rows = []
     for method in methods:
         for first, second in itertools.combinations(families, 2):
@@ -76,7 +77,7 @@ def spectrum_comparisons(families: Mapping[GroupKey, Sequence[tuple[str, Sequenc
                 continue
             same_nets = first[0] == second[0]
             nets = [[net for net, _ in families[key]] for key in (first, second)]
-            for metric in NORMALISED:
+            for metric in registry.spectrum_metrics():
                 cells = {(i, j): object_differences(method, metric, families[first][i][1], families[second][j][1])
                          for i, j in net_pairs(*map(len, nets), same_nets)}
                 a, b = group_name(first), group_name(second)

@@ -1,7 +1,7 @@
 """One dataset sample through the whole path: its detections to explain (the top one, the paper's
-protocol, or every one, or the N best), every configured method, each map scored by insertion and
-deletion under the run's one scoring rule and by how it localises the object among the image's
-annotated objects (pointing game, energy pointing game, ODI). A method explains all chosen boxes of an image in one call,
+protocol, or every one, or the N best), every configured method, each map scored by every registered
+metric the settings turn on (``metrics.METRICS``: insertion and deletion under the run's one scoring
+rule, how the map localises the object among the image's annotated objects, ...). A method explains all chosen boxes of an image in one call,
 so that what the boxes share (RISE's masked images, one forward pass) is paid once. The training callback and
 explain.py both call :class:`Explainer`; what they make of the typed results (rows, CSV, W&B
 tables, figures) is ``reporting``'s job.
@@ -25,7 +25,8 @@ from .explainers import SaliencyMethod
 from .explain_settings import ExplainSettings
 from .explained import (MATCH_IOU, BoxResult, ObjectOutcome, SampleExplanation, annotated_object, mean_correlation,
                         object_outcomes)
-from .metrics import insertion_deletion, localisation, metric_checks, spectrum_attribution
+from .metrics import Metric, ScoredMap, judged_box, score_map, spectrum_attribution
+from .metrics.registry import active
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ class Explainer:
                         floor, floor)
         self.step, self.batch_size, self.target_min_score = settings.step, settings.batch_size, settings.target_min_score
         self.boxes, self.precision = settings.boxes, settings.precision
+        self.metrics = active(settings)
         self.warned_many = False
 
     def methods_for(self, sample_id: str, spectrum: str) -> dict[str, SaliencyMethod]:
@@ -140,6 +142,11 @@ class Explainer:
                     results.append(result)
         return SampleExplanation(sample["sample_id"], sample["spectrum"], image, targets, results, objects)
 
+    def _scored(self, scorer: DetectionScorer, image: torch.Tensor, saliency: torch.Tensor, target: Target,
+                annotated: tuple[torch.Tensor, torch.Tensor], metrics: list[Metric]) -> tuple[dict, dict]:
+        """One map's values of ``metrics`` and the curves behind them."""
+        return score_map(ScoredMap(scorer, image, saliency, target, *annotated, self.step, self.settings.fill), metrics)
+
     def _explain_with(self, name: str, method: SaliencyMethod, scorer: DetectionScorer, image: torch.Tensor,
                       targets: list[Target], sample: Mapping) -> list[BoxResult]:
         def result(box: int, **outcome) -> BoxResult:
@@ -153,24 +160,22 @@ class Explainer:
             seconds = (time.perf_counter() - start) / len(targets)
             repeated = [method.reseeded(r).explain_all(scorer, image, targets)
                         for r in range(1, self.settings.repeats if method.stochastic else 1)]
+            boxes = sample.get("boxes", torch.zeros(0, 4)), sample.get("labels", torch.zeros(0, dtype=torch.long))
+            primary = [m for m in self.metrics if m.primary]
             results = []
-            annotated = sample.get("boxes", torch.zeros(0, 4)), sample.get("labels", torch.zeros(0, dtype=torch.long))
-            fill = self.settings.fill
             for box, (target, saliency) in enumerate(zip(targets, maps)):
-                insertion, deletion = insertion_deletion(scorer, image, saliency, target, self.step, fill)
-                results.append(result(box, saliency=saliency, insertion=insertion, deletion=deletion, seconds=seconds,
-                                      localisation=localisation(saliency, target, *annotated), info=reported[box][1]))
-                if self.settings.metric_checks:
-                    results[-1].checks = metric_checks(scorer, image, saliency, target, self.step, fill)
+                scores, curves = self._scored(scorer, image, saliency, target, boxes, self.metrics)
+                results.append(result(box, saliency=saliency, seconds=seconds, scores=scores, curves=curves,
+                                      judged_against=judged_box(target, *boxes)[1], info=reported[box][1]))
                 if repeated:
                     others = [maps_[box] for maps_ in repeated]
-                    curves = [insertion_deletion(scorer, image, other, target, self.step, fill) for other in others]
-                    results[-1].repeat_aucs = [(insertion.auc, deletion.auc), *((i.auc, d.auc) for i, d in curves)]
+                    results[-1].repeat_scores = [{m.name: scores[m.name] for m in primary}, *(
+                        self._scored(scorer, image, other, target, boxes, primary)[0] for other in others)]
                     results[-1].seed_correlation = mean_correlation([saliency, *others])
             return results
         except Exception:  # one broken method must not stop the others, nor training
             error = traceback.format_exc()
             log.error("explanation method %r failed on %s (%s):\n%s", name, sample["sample_id"], sample["spectrum"], error)
             seconds = (time.perf_counter() - start) / len(targets)
-            return [result(box, saliency=None, insertion=None, deletion=None, seconds=seconds, error=error)
+            return [result(box, saliency=None, seconds=seconds, error=error)
                     for box in range(len(targets))]

@@ -14,7 +14,7 @@ from torchvision.ops import box_iou
 
 from .detection import TARGET_KINDS, Detections, Target
 from .explainers.base import MapInfo
-from .metrics import CurveResult, Localisation, SpectrumScore
+from .metrics import CHECKS, CurveResult, Localisation, SpectrumScore
 
 MATCH_IOU = 0.5  # an annotated object is found by a detection of its class overlapping it this much
 
@@ -29,28 +29,59 @@ class BoxResult:
     box: int  # the box's rank among the image's explained boxes, 0 = its best detection
     method: str
     saliency: torch.Tensor | None  # [H, W] in [0, 1]; None where the method failed
-    insertion: CurveResult | None
-    deletion: CurveResult | None
     seconds: float  # the explanation alone, not its scoring; a method's time for all boxes of the image, shared out
     step: float  # insertion/deletion step, a share of the image area
     error: str | None = None  # traceback of a failure
-    localisation: Localisation | None = None  # pointing game, energy pointing game, ODI; None where the method failed
+    # Each registered metric's value of the map (``metrics.METRICS``; NaN where undefined for it) and,
+    # for those that are areas, the curve; empty where the method failed.
+    scores: dict[str, float] = field(default_factory=dict)
+    curves: dict[str, CurveResult] = field(default_factory=dict)
+    # Which box the localisation judged the target against (``Localisation.against``); None where the method failed.
+    judged_against: str | None = None
     # Per spectrum of the input, the box's score without it and with it alone (the same for every method).
     spectrum_scores: dict[str, SpectrumScore] = field(default_factory=dict)
-    # With ``repeats`` > 1, a stochastic method's (insertion AUC, deletion AUC) under each seed, the
-    # first being this result's, and the mean Pearson correlation of its maps over pairs of seeds.
-    repeat_aucs: list[tuple[float, float]] = field(default_factory=list)
+    # With ``repeats`` > 1, a stochastic method's primary scores under each seed, the first being this
+    # result's, and the mean Pearson correlation of its maps over pairs of seeds.
+    repeat_scores: list[dict[str, float]] = field(default_factory=list)
     seed_correlation: float = math.nan
     # What the map says of itself (RISE, D-RISE): the masks it stands on and its split-half reliability.
     info: MapInfo = field(default_factory=MapInfo)
     # The annotated object the target is (its row in the sample's annotations; :func:`annotated_object`),
     # which follows one object across nets; None for a false positive or an image without annotations.
     object: int | None = None
-    # With ``metric_checks``, the map's AUCs under the other fill and least relevant first (metrics.CHECKS).
-    checks: dict[str, float] = field(default_factory=dict)
     # x and y factors from the net's input to the pixels of the image as given (a user's image of
     # its own size is resized to the net's square input); boxes are reported in those pixels.
     image_scale: tuple[float, float] = (1.0, 1.0)
+
+    def value(self, metric: str) -> float:
+        """The map's value of a registered metric; NaN where it was not scored."""
+        return self.scores.get(metric, math.nan)
+
+    # Views by the names users of ``explain()`` read: the paper's curves, the localisation, the checks.
+    @property
+    def deletion(self) -> CurveResult | None:
+        return self.curves.get("deletion_auc")
+
+    @property
+    def insertion(self) -> CurveResult | None:
+        return self.curves.get("insertion_auc")
+
+    @property
+    def localisation(self) -> Localisation | None:
+        if self.judged_against is None:
+            return None
+        return Localisation(*(self.value(name) for name in ("pointing_game", "energy_pointing_game", "odi")),
+                            self.judged_against)
+
+    @property
+    def checks(self) -> dict[str, float]:
+        """The map's AUCs under the other fill and least relevant first, where ``metric_checks`` asked."""
+        return {name: self.scores[name] for name in CHECKS if name in self.scores}
+
+    @property
+    def repeat_aucs(self) -> list[tuple[float, float]]:
+        """(insertion AUC, deletion AUC) under each repeat."""
+        return [(s["insertion_auc"], s["deletion_auc"]) for s in self.repeat_scores]
 
     @property
     def image_box(self) -> tuple[float, float, float, float]:
@@ -87,9 +118,10 @@ class BoxResult:
 
     @property
     def full_score(self) -> float:
-        """The target's score on the unperturbed image (the deletion curve's first point): what a
+        """The target's score on the unperturbed image (a deletion curve's first point): what a
         confident net gets for free in both AUCs; NaN where the method failed."""
-        return float(self.deletion.scores[0]) if self.ok else math.nan
+        first = next((c for c in self.curves.values() if c.removes), None)
+        return float(first.scores[0]) if first is not None else math.nan
 
     def normalised(self, auc: float) -> float:
         """``auc`` over the box's :attr:`full_score`: comparable between nets that are unequally sure

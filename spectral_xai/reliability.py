@@ -6,28 +6,25 @@ methods from a few scenes, whatever its mean says."""
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 from scipy.stats import rankdata, spearmanr
 
 from .explained import BoxResult
-from .metrics import CHECKS
+from .metrics import registry
 
-#: metric -> (its value on a scored map, or NaN where undefined; whether lower is better)
-METRICS: dict[str, tuple[Callable[[BoxResult], float], bool]] = {
-    "deletion_auc": (lambda r: r.deletion.auc, True),
-    "insertion_auc": (lambda r: r.insertion.auc, False),
-    "pointing_game": (lambda r: r.localisation.pointing_game if r.localisation else math.nan, False),
-    "energy_pointing_game": (lambda r: r.localisation.energy_pointing_game if r.localisation else math.nan, False),
-    "odi": (lambda r: r.localisation.odi if r.localisation else math.nan, True),
-}
-#: Pairs of metrics meant to measure the same property: faithfulness (a good map has a low deletion
-#: and a high insertion AUC, so their correlation should be negative) and localisation; with
-#: ``metric_checks``, each AUC against itself under the other fill (should be near 1) and least
-#: relevant first (a good map's deletion AUC rises when its least relevant pixels go first: negative).
-SAME_PROPERTY = (("deletion_auc", "insertion_auc"), ("pointing_game", "energy_pointing_game"))
-CHECKED = tuple((name.split("_auc")[0] + "_auc", name) for name in CHECKS)
+
+def same_property() -> list[tuple[str, str]]:
+    """Pairs of metrics meant to measure the same property (each metric's ``same_property_as``): a
+    good map has a low deletion and a high insertion AUC, so their correlation should be negative."""
+    return [(m.name, m.same_property_as) for m in registry.METRICS.values() if m.same_property_as]
+
+
+def checked() -> list[tuple[str, str]]:
+    """Each metric against its variants (``metric_checks``): under the other fill the correlation
+    should be near 1; least relevant first, a good map's AUC turns around (negative)."""
+    return [(m.variant_of, m.name) for m in registry.METRICS.values() if m.variant_of]
 
 
 def krippendorff_alpha(data: np.ndarray, level: str = "ordinal") -> float:
@@ -67,20 +64,15 @@ def _distances(domain: np.ndarray, totals: np.ndarray, level: str) -> np.ndarray
     return (span - (totals[:, None] + totals[None, :]) / 2) ** 2 * ~np.eye(len(domain), dtype=bool)
 
 
-def value_of(metric: str, result: BoxResult) -> float:
-    """A :data:`METRICS` value of a scored map, or one of its :data:`~spectral_xai.metrics.CHECKS` (NaN where not measured)."""
-    return METRICS[metric][0](result) if metric in METRICS else result.checks.get(metric, math.nan)
-
-
 def scene_rankings(results: Sequence[BoxResult], methods: Sequence[str], metric: str) -> np.ndarray:
     """scenes x methods: each scene's ranks of the methods by ``metric`` (1 the best; ties share
     their mean rank), from the mean over the scene's boxes of the maps that are not blank; NaN for a
     method without a value in the scene. Scenes where fewer than two methods have one are left out."""
-    value, lower_is_better = METRICS[metric]
+    lower_is_better = registry.lower_is_better(metric)
     by_scene: dict[tuple[str, str], dict[str, list[float]]] = {}
     for r in results:
-        if r.scored and r.method in methods and not math.isnan(value(r)):
-            by_scene.setdefault((r.sample_id, r.spectrum), {}).setdefault(r.method, []).append(value(r))
+        if r.scored and r.method in methods and not math.isnan(r.value(metric)):
+            by_scene.setdefault((r.sample_id, r.spectrum), {}).setdefault(r.method, []).append(r.value(metric))
     rows = []
     for scene in sorted(by_scene):
         means = np.array([np.mean(by_scene[scene][m]) if m in by_scene[scene] else np.nan for m in methods])
@@ -96,18 +88,18 @@ def scene_rankings(results: Sequence[BoxResult], methods: Sequence[str], metric:
 def metric_reliability(groups: Mapping[tuple[str, str, str], Sequence[BoxResult]], methods: Sequence[str]) -> list[dict]:
     """Per net x spectrum x kind of target and metric: Krippendorff's alpha of the scenes' rankings of
     the methods (the baselines included), with how many scenes ranked; then per pair of
-    :data:`SAME_PROPERTY` (and of :data:`CHECKED`, where the maps were checked) the Spearman
+    :func:`same_property` (and of :func:`checked`, where the maps were checked) the Spearman
     correlation of the two metrics over every scored (box, method)."""
     rows = []
     for (model, spectrum, kind), results in groups.items():
-        for metric in METRICS:
+        for metric in (m.name for m in registry.reported()):
             ranked = scene_rankings(results, methods, metric)
             rows.append({"model": model, "spectrum": spectrum, "targets": kind, "measure": "alpha across scenes",
                          "metric": metric, "value": krippendorff_alpha(ranked) if len(ranked) >= 2 else math.nan,
                          "n": len(ranked)})
-        checked = [pair for pair in CHECKED if any(pair[1] in r.checks for r in results)]
-        for first, second in [*SAME_PROPERTY, *checked]:
-            pairs = np.array([(value_of(first, r), value_of(second, r)) for r in results if r.scored]).reshape(-1, 2)
+        variants = [pair for pair in checked() if any(pair[1] in r.scores for r in results)]
+        for first, second in [*same_property(), *variants]:
+            pairs = np.array([(r.value(first), r.value(second)) for r in results if r.scored]).reshape(-1, 2)
             pairs = pairs[~np.isnan(pairs).any(axis=1)]
             varied = len(pairs) >= 3 and pairs[:, 0].std() > 0 and pairs[:, 1].std() > 0
             rows.append({"model": model, "spectrum": spectrum, "targets": kind, "measure": "spearman over maps",

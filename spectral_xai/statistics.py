@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from .explainers.baselines import BASELINES
+from .metrics import registry
 from .power import scenes_needed_at
 from .resampling import VarianceComponents, bca_interval, equivalence_p, sign_flip_p, smallest_p, variance_components
 from .settings import SettingsError, name_list
@@ -32,12 +33,6 @@ from .settings import SettingsError, name_list
 if TYPE_CHECKING:
     from .explained import BoxResult
 
-METRICS = ("deletion_auc", "insertion_auc")
-#: The spectrum contrasts' metrics: each AUC over the box's score on the unperturbed image, so that a
-#: net less sure of its boxes does not get a lower deletion AUC for free (raw AUCs stay in the tables).
-NORMALISED = ("deletion_auc_normalised", "insertion_auc_normalised")
-LOWER_IS_BETTER = {"deletion_auc": True, "insertion_auc": False, "deletion_auc_normalised": True,
-                   "insertion_auc_normalised": False}
 ALPHA = 0.05
 #: Fewer scenes than this make a BCa interval's coverage unreliable; the comparison says so.
 FEW_SCENES = 10
@@ -116,7 +111,8 @@ class Comparison:
 
     def sentence(self) -> str:
         """The verdict in words, with the interval, p and the numbers behind it."""
-        words = self.metric.replace("_auc", " AUC")
+        metric = registry.get(self.metric)
+        words = self.metric.replace(metric.name, metric.label)
         counts = f"{self.scenes} scenes, {self.boxes} boxes"
         noise = f"; over repeats the difference moves by sd {self.repeat_sd:.3f}" if self.repeat_sd > 0 else ""
         if self.verdict == "equivalent":
@@ -133,16 +129,15 @@ class Comparison:
 
 
 def box_values(results: Sequence[BoxResult], metric: str) -> dict[tuple, np.ndarray]:
-    """Per (sample, spectrum, box, method): the box's AUC under each repeat (one value for a
-    method run once), over the box's score on the unperturbed image for a ``_normalised`` metric. A
-    blank map takes the ``random`` baseline's values on the same box; a failed map, or a blank one
-    without a random map beside it, has none."""
-    column = 1 if metric.startswith("deletion_auc") else 0
+    """Per (sample, spectrum, box, method): the box's value of ``metric`` under each repeat (one
+    value for a method run once), over the box's score on the unperturbed image for a
+    ``_normalised`` metric. A blank map takes the ``random`` baseline's values on the same box; a
+    failed map, or a blank one without a random map beside it, has none."""
+    name = registry.get(metric).name
     normalised = metric.endswith("_normalised")
 
     def values(r: BoxResult) -> np.ndarray:
-        aucs = np.array([aucs[column] for aucs in r.repeat_aucs] if r.repeat_aucs else
-                        [r.deletion.auc if column else r.insertion.auc])
+        aucs = np.array([scores[name] for scores in r.repeat_scores] if r.repeat_scores else [r.value(name)])
         return np.array([r.normalised(auc) for auc in aucs]) if normalised else aucs
 
     scored = {(r.sample_id, r.spectrum, r.box, r.method): values(r) for r in results if r.scored}
@@ -204,7 +199,7 @@ def decide(comparisons: Sequence[Comparison], correction: Callable[[Sequence[flo
         c.reachable = smallest_p(c.scenes) * (len(tested) if c.family == "primary" else 1) < ALPHA
         lower = c.mean_difference < 0
         if p < ALPHA and (c.high < 0 or c.low > 0):
-            c.verdict = "better" if lower == LOWER_IS_BETTER[c.metric] else "worse"
+            c.verdict = "better" if lower == registry.lower_is_better(c.metric) else "worse"
         elif p_equivalence < ALPHA and -c.margin < c.low and c.high < c.margin:
             c.verdict = "equivalent"
         else:

@@ -9,6 +9,7 @@ import torch
 import krippendorff
 from spectral_xai.detection import Target
 from spectral_xai.explained import BoxResult
+from .helpers.box_results import scored
 from spectral_xai.metrics import CurveResult, Localisation
 from spectral_xai.reliability import krippendorff_alpha, metric_reliability, scene_rankings
 
@@ -41,8 +42,8 @@ def _result(scene: str, method: str, deletion: float, insertion: float, pointing
     saliency = torch.zeros(8, 8)
     saliency[2:6, 2:6] = 1.0
     curve = lambda auc: CurveResult(torch.tensor([0.0, 1.0]), torch.tensor([0.9, 0.0]), auc, 0.9)  # noqa: E731
-    return BoxResult(scene, "rgb", target, box, method, saliency, curve(insertion), curve(deletion), 0.1, 0.1,
-                     localisation=Localisation(pointing, energy, 0.0, "annotation"))
+    return BoxResult(scene, "rgb", target, box, method, saliency, 0.1, 0.1,
+                     **scored(curve(insertion), curve(deletion), Localisation(pointing, energy, 0.0, "annotation")))
 
 
 def test_each_scene_ranks_the_methods_best_first_from_its_boxes_means():
@@ -78,7 +79,7 @@ def test_checked_maps_say_whether_an_auc_survives_the_other_fill_and_turns_aroun
         for method in ("a", "b"):
             deletion = float(rng.uniform(0.1, 0.5))
             result = _result(str(scene), method, deletion, 1 - deletion)
-            result.checks = {"deletion_auc_other_fill": deletion + 0.1, "insertion_auc_other_fill": float(rng.uniform()),
+            result.scores |= {"deletion_auc_other_fill": deletion + 0.1, "insertion_auc_other_fill": float(rng.uniform()),
                              "deletion_auc_least_relevant_first": 1 - deletion, "insertion_auc_least_relevant_first": deletion}
             results.append(result)
     rows = {r["metric"]: r["value"] for r in metric_reliability({("net", "rgb", "detection"): results}, ["a", "b"])

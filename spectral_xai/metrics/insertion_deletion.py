@@ -18,6 +18,7 @@ import torch
 from torchvision.transforms.functional import gaussian_blur
 
 from ..detection import DetectionScorer, Target, perturbed_matches
+from .registry import Metric, ScoredMap, register
 
 
 FILLS = ("zeros", "blur")
@@ -34,6 +35,8 @@ class CurveResult:
     scores: torch.Tensor  # [S + 1] the target's score after each step
     auc: float
     step: float  # share of the image area moved per step
+    # Pixels are removed from the image (deletion): the first point is the unperturbed image's score.
+    removes: bool = True
 
 
 def _auc(fractions: torch.Tensor, scores: torch.Tensor) -> float:
@@ -64,7 +67,7 @@ def _curve(scorer: DetectionScorer, image: torch.Tensor, saliency: torch.Tensor,
     scores = torch.cat([m.scores for _, (m,) in perturbed_matches(scorer, image, [target], masks, substrate)]).cpu()
     steps = len(scores) - 1
     fractions = torch.tensor([min(1.0, i * step) for i in range(steps + 1)])
-    return CurveResult(fractions, scores, _auc(fractions, scores), step)
+    return CurveResult(fractions, scores, _auc(fractions, scores), step, removes=not insert)
 
 
 def deletion_substrate(image: torch.Tensor) -> torch.Tensor:
@@ -96,15 +99,48 @@ def insertion_deletion(scorer: DetectionScorer, image: torch.Tensor, saliency: t
             deletion(scorer, image, saliency, target, step, fill["deletion"]))
 
 
+def other_fill(fill: Mapping[str, str]) -> dict[str, str]:
+    """Per curve, the fill it was not given."""
+    return {kind: FILLS[1 - FILLS.index(chosen)] for kind, chosen in fill.items()}
+
+
 def metric_checks(scorer: DetectionScorer, image: torch.Tensor, saliency: torch.Tensor, target: Target, step: float,
                   fill: Mapping[str, str] = PAPER_FILL) -> dict[str, float]:
     """The map's deletion and insertion AUC under the other fill, and with its least relevant pixels
     first (:data:`CHECKS`): a metric whose ranking of maps changes with the fill, or does not turn
     around with the order, measures the fill or the shape of the removed pixels as much as the map
     (Tomsett et al. 2020; Rong et al. 2022)."""
-    other = {kind: FILLS[1 - FILLS.index(chosen)] for kind, chosen in fill.items()}
+    other = other_fill(fill)
     return dict(zip(CHECKS, [
         deletion(scorer, image, saliency, target, step, other["deletion"]).auc,
         insertion(scorer, image, saliency, target, step, other["insertion"]).auc,
         deletion(scorer, image, saliency, target, step, fill["deletion"], most_relevant_first=False).auc,
         insertion(scorer, image, saliency, target, step, fill["insertion"], most_relevant_first=False).auc]))
+
+
+def _deletion(scored: ScoredMap, fill: str, most_relevant_first: bool = True) -> CurveResult:
+    return deletion(scored.scorer, scored.image, scored.saliency, scored.target, scored.step, fill, most_relevant_first)
+
+
+def _insertion(scored: ScoredMap, fill: str, most_relevant_first: bool = True) -> CurveResult:
+    return insertion(scored.scorer, scored.image, scored.saliency, scored.target, scored.step, fill, most_relevant_first)
+
+
+register(Metric("deletion_auc", "detector", True, lambda s: _deletion(s, s.fill["deletion"]), "deletion AUC", "deletion",
+                primary=True, curve=True, same_property_as="insertion_auc"))
+register(Metric("insertion_auc", "detector", False, lambda s: _insertion(s, s.fill["insertion"]), "insertion AUC",
+                "insertion", primary=True, curve=True))
+# The checks of metric_checks, in CHECKS's order: each AUC under the other fill, then least relevant first.
+register(Metric(CHECKS[0], "detector", True, lambda s: _deletion(s, other_fill(s.fill)["deletion"]),
+                "deletion AUC, other fill", "deletion, other fill", curve=True, switch="metric_checks",
+                variant_of="deletion_auc"))
+register(Metric(CHECKS[1], "detector", False, lambda s: _insertion(s, other_fill(s.fill)["insertion"]),
+                "insertion AUC, other fill", "insertion, other fill", curve=True, switch="metric_checks",
+                variant_of="insertion_auc"))
+# Least relevant first turns the direction around: a good map's deletion then keeps the score up.
+register(Metric(CHECKS[2], "detector", False, lambda s: _deletion(s, s.fill["deletion"], most_relevant_first=False),
+                "deletion AUC, least relevant first", "deletion, least first", curve=True, switch="metric_checks",
+                variant_of="deletion_auc"))
+register(Metric(CHECKS[3], "detector", True, lambda s: _insertion(s, s.fill["insertion"], most_relevant_first=False),
+                "insertion AUC, least relevant first", "insertion, least first", curve=True, switch="metric_checks",
+                variant_of="insertion_auc"))

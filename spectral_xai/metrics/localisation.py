@@ -19,6 +19,7 @@ import torch
 from torchvision.ops import box_iou
 
 from ..detection import Target
+from .registry import Metric, ScoredMap, register
 
 
 @dataclass(frozen=True)
@@ -41,18 +42,15 @@ def box_mask(box: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
     return rows[:, None] & cols[None, :]
 
 
-def localisation(saliency: torch.Tensor, target: Target, annotated_boxes: torch.Tensor, annotated_labels: torch.Tensor,
-                 min_iou: float = 0.5) -> Localisation:
-    """The scores of ``saliency`` [H, W] (non-negative) for ``target`` in an image annotated with
-    ``annotated_boxes`` [N, 4] (input pixels) and their 0-based ``annotated_labels`` [N].
-
-    Pointing game: where several pixels share the maximum (a plateau), most of them must lie in
-    the box. ODI is 0 when there is no other object, NaN when no object's box holds any saliency."""
-    shape = tuple(saliency.shape)
-    boxes = annotated_boxes.reshape(-1, 4).to(saliency.device, torch.float32)
-    labels = annotated_labels.reshape(-1).to(saliency.device)
-    own, against = target.box.to(saliency.device, torch.float32), "detection"
-    others = torch.ones(len(boxes), dtype=torch.bool, device=saliency.device)
+def judged_box(target: Target, annotated_boxes: torch.Tensor, annotated_labels: torch.Tensor, min_iou: float = 0.5
+               ) -> tuple[torch.Tensor, str, torch.Tensor]:
+    """The box ``target`` is judged against, which it is (``Localisation.against``), and which of the
+    annotated boxes [N, 4] (0-based ``annotated_labels`` [N]) are the other objects."""
+    device = annotated_boxes.device
+    boxes = annotated_boxes.reshape(-1, 4).to(torch.float32)
+    labels = annotated_labels.reshape(-1).to(device)
+    own, against = target.box.to(device, torch.float32), "detection"
+    others = torch.ones(len(boxes), dtype=torch.bool, device=device)
     if target.kind == "false_positive":
         against = "background"
         if len(boxes):
@@ -68,6 +66,19 @@ def localisation(saliency: torch.Tensor, target: Target, annotated_boxes: torch.
         if iou[best] >= min_iou:
             own, against = boxes[best], "annotation"
             others[best] = False
+    return own, against, others
+
+
+def localisation(saliency: torch.Tensor, target: Target, annotated_boxes: torch.Tensor, annotated_labels: torch.Tensor,
+                 min_iou: float = 0.5) -> Localisation:
+    """The scores of ``saliency`` [H, W] (non-negative) for ``target`` in an image annotated with
+    ``annotated_boxes`` [N, 4] (input pixels) and their 0-based ``annotated_labels`` [N].
+
+    Pointing game: where several pixels share the maximum (a plateau), most of them must lie in
+    the box. ODI is 0 when there is no other object, NaN when no object's box holds any saliency."""
+    shape = tuple(saliency.shape)
+    boxes = annotated_boxes.reshape(-1, 4).to(saliency.device, torch.float32)
+    own, against, others = judged_box(target, boxes, annotated_labels.to(saliency.device), min_iou)
     inside = box_mask(own, shape)
     elsewhere = torch.zeros(shape, dtype=torch.bool, device=saliency.device)
     for box in boxes[others]:
@@ -81,3 +92,15 @@ def localisation(saliency: torch.Tensor, target: Target, annotated_boxes: torch.
     in_objects = float(saliency[inside | elsewhere].sum())
     odi = float(saliency[elsewhere].sum()) / in_objects if in_objects > 0 else math.nan
     return Localisation(pointing, energy, odi, against)
+
+
+def _localised(scored: ScoredMap) -> Localisation:
+    return scored.once("localisation", lambda: localisation(scored.saliency, scored.target, scored.annotated_boxes,
+                                                            scored.annotated_labels))
+
+
+register(Metric("pointing_game", "annotations", False, lambda s: _localised(s).pointing_game, "pointing game",
+                "pointing", same_property_as="energy_pointing_game"))
+register(Metric("energy_pointing_game", "annotations", False, lambda s: _localised(s).energy_pointing_game,
+                "energy pointing game", "energy PG"))
+register(Metric("odi", "annotations", True, lambda s: _localised(s).odi, "object discrimination index", "ODI"))

@@ -5,17 +5,24 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..data_modules.layout import SPECTRA
 from ..explained import BoxResult
-from ..metrics import CHECKS
+from ..metrics import registry
 
-LOCALISATION = ("pointing_game", "energy_pointing_game", "odi")
-BOX_FIELDS = ["sample_id", "spectrum", "box", "kind", "method", "object", "x1", "y1", "x2", "y2", "class", "score",
-              "insertion_auc", "deletion_auc", "insertion_auc_normalised", "deletion_auc_normalised",
-              "insertion_gain_over_random", "deletion_gain_over_random", *CHECKS, *LOCALISATION, "judged_against", "seconds",
-              "step", "masks", "map_reliability", "error"]
+LEAD = ["sample_id", "spectrum", "box", "kind", "method", "object", "x1", "y1", "x2", "y2", "class", "score"]
+TAIL = ["judged_against", "seconds", "step", "masks", "map_reliability", "error"]
+
+
+def metric_columns() -> list[str]:
+    """Every registered metric's columns: the drawn curves' areas first, each also over the box's score
+    on the unperturbed image (``_normalised``) and as its gain over the random map's on the same box
+    (``_gain_over_random``, positive where the map does better), then every other metric."""
+    areas = registry.curves()
+    return [*(m.name for m in areas), *(f"{m.name}_normalised" for m in areas),
+            *(m.gain_column for m in areas),
+            *(m.name for m in registry.METRICS.values() if m not in areas)]
 
 
 def input_spectra(results: Sequence[BoxResult]) -> list[str]:
@@ -25,38 +32,52 @@ def input_spectra(results: Sequence[BoxResult]) -> list[str]:
 
 
 def box_fields(spectra: Sequence[str]) -> list[str]:
-    """:data:`BOX_FIELDS` and, per spectrum of the input, the box's score without it and with it alone."""
-    return [*BOX_FIELDS, *(f"score_{kind}_{spectrum}" for spectrum in spectra for kind in ("without", "alone"))]
+    """boxes.csv's columns: the box, :func:`metric_columns`, the map's own numbers and, per spectrum
+    of the input, the box's score without it and with it alone."""
+    return [*LEAD, *metric_columns(), *TAIL, *(f"score_{kind}_{spectrum}" for spectrum in spectra
+                                                for kind in ("without", "alone"))]
 
 
 def box_row(result: BoxResult, class_names: Sequence[str], spectra: Sequence[str],
-            random: tuple[float, float] | None = None) -> list:
+            random: Mapping[str, float] | None = None) -> list:
     """``box_fields(spectra)`` of one (box, method) result; ``box`` is the box's rank among its
     image's explained boxes (0: the best detection), its corners in the pixels of the image file (or
     array) as given, not of the net's resized input, ``kind`` what it is (detection, missed,
     false_positive), ``object`` the annotated object it is (its row in the scene's annotations: the
-    same object in every net's rows; empty for a false positive or an image without annotations). Each AUC also over the box's score on the unperturbed image (``_normalised``),
-    and its gain over the random map's on the same box (``random``: its insertion and deletion AUC;
-    insertion higher, deletion lower is a gain); with ``metric_checks``, its AUCs under the other fill
-    and least relevant first."""
+    same object in every net's rows; empty for a false positive or an image without annotations);
+    then its metrics (:func:`metric_columns`; ``random``: the random map's scores on the same box);
+    a metric the run did not score, or one undefined for this map, is an empty cell."""
     target = result.target
     box = [round(v, 1) for v in result.image_box]
-    aucs = [None] * 6
-    if result.ok:
-        ins, dele = result.insertion.auc, result.deletion.auc
-        gains = [ins - random[0], random[1] - dele] if random and result.method != "random" else [math.nan, math.nan]
-        aucs = [round(ins, 4), round(dele, 4), *(_rounded(v) for v in (result.normalised(ins), result.normalised(dele),
-                                                                        *gains))]
-    found = result.localisation
-    located = [*(_rounded(getattr(found, name)) for name in LOCALISATION), found.against] if found else [None] * 4
-    attribution = []
+    return [result.sample_id, result.spectrum, result.box, target.kind, result.method, result.object, *box,
+            class_names[target.label], round(target.score, 4), *_metric_cells(result, random),
+            result.judged_against, round(result.seconds, 3), result.step, result.info.masks,
+            _rounded(result.info.reliability), result.error or "", *_attribution_cells(result, spectra)]
+
+
+def _metric_cells(result: BoxResult, random: Mapping[str, float] | None) -> list:
+    if not result.ok:
+        return [None] * len(metric_columns())
+    areas = registry.curves()
+    against = random if random is not None and result.method != "random" else {}
+
+    def gain(metric: registry.Metric) -> float:
+        if metric.name not in against:
+            return math.nan
+        better = against[metric.name] - result.value(metric.name)
+        return better if metric.lower_is_better else -better
+
+    return [*(_rounded(result.value(m.name)) for m in areas),
+            *(_rounded(result.normalised(result.value(m.name))) for m in areas), *(_rounded(gain(m)) for m in areas),
+            *(_rounded(result.value(m.name)) for m in registry.METRICS.values() if m not in areas)]
+
+
+def _attribution_cells(result: BoxResult, spectra: Sequence[str]) -> list:
+    cells = []
     for spectrum in spectra:
         score = result.spectrum_scores.get(spectrum)
-        attribution += [round(score.without, 4), round(score.alone, 4)] if score else [None, None]
-    return [result.sample_id, result.spectrum, result.box, target.kind, result.method, result.object, *box, class_names[target.label],
-            round(target.score, 4), *aucs, *(_rounded(result.checks[name]) if name in result.checks else None for name in CHECKS),
-            *located, round(result.seconds, 3), result.step, result.info.masks,
-            _rounded(result.info.reliability), result.error or "", *attribution]
+        cells += [round(score.without, 4), round(score.alone, 4)] if score else [None, None]
+    return cells
 
 
 def _rounded(value: float) -> float | None:
@@ -70,8 +91,7 @@ def box_table(labelled: Sequence[tuple[Any, Sequence[str], BoxResult]], first: s
     :func:`box_row`, after a first column ``first`` (the epoch, the model) holding its label where
     ``first`` is given."""
     spectra = input_spectra([result for *_, result in labelled])
-    random = {(r.sample_id, r.spectrum, r.box): (r.insertion.auc, r.deletion.auc) for *_, r in labelled
-              if r.method == "random" and r.ok}
+    random = {(r.sample_id, r.spectrum, r.box): r.scores for *_, r in labelled if r.method == "random" and r.ok}
     lead = [first] if first else []
     rows = [[*([label] if first else []), *box_row(result, names, spectra, random.get((result.sample_id, result.spectrum,
                                                                                       result.box)))]

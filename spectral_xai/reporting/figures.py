@@ -17,6 +17,7 @@ from matplotlib.patches import Rectangle
 
 from ..detection import Target
 from ..explained import BoxResult, SampleExplanation
+from ..metrics import registry
 from ..sanity import SanityResult
 from .spec import ImageSpec
 
@@ -25,7 +26,7 @@ def panel_title(result: BoxResult) -> str:
     """A method's name with its AUCs, or marked as failed."""
     if not result.ok:
         return f"{result.method}: failed"
-    return f"{result.method}\nins {result.insertion.auc:.3f} del {result.deletion.auc:.3f}"
+    return f"{result.method}\n" + " ".join(f"{m.short[:3]} {result.value(m.name):.3f}" for m in registry.primary())
 
 
 def display_spectra(image: torch.Tensor, spec: ImageSpec) -> list[np.ndarray]:

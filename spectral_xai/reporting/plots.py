@@ -13,8 +13,16 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..explained import BoxResult
+from ..metrics import registry
+from .curves import removes
 
-AUCS = (("deletion_auc", "deletion AUC (lower is better)"), ("insertion_auc", "insertion AUC (higher is better)"))
+COLOURS = tuple(f"C{i}" for i in range(4, 10))
+
+
+
+def _compared() -> list[tuple[str, str]]:
+    """The primary metrics with their axis labels: ``deletion AUC (lower is better)``."""
+    return [(m.name, f"{m.label} ({m.direction})") for m in registry.primary()]
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -30,13 +38,15 @@ def _interval(stats: Mapping) -> tuple[float, float, float]:
 
 def method_dots(path: Path, title: str, entry: Mapping, methods: Sequence[str]) -> Path:
     """One summary entry (a net x spectrum x kind of target): per AUC, a dot per method with its
-    bootstrap 95 % interval, methods ordered by mean deletion AUC (best at the top)."""
-    scored = [m for m in methods if entry[m]["deletion_auc"]["n"]]
-    order = sorted(scored, key=lambda m: entry[m]["deletion_auc"]["mean"], reverse=True)
-    fig = Figure(figsize=(9, 1.2 + 0.28 * max(len(order), 1)))
+    bootstrap 95 % interval, methods ordered by the first primary metric (deletion AUC; best at the top)."""
+    compared = _compared()
+    first = registry.get(compared[0][0])
+    scored = [m for m in methods if entry[m][first.name]["n"]]
+    order = sorted(scored, key=lambda m: entry[m][first.name]["mean"], reverse=first.lower_is_better)
+    fig = Figure(figsize=(4.5 * len(compared), 1.2 + 0.28 * max(len(order), 1)))
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, 2, sharey=True)
-    for ax, (metric, label) in zip(axes, AUCS):
+    axes = fig.subplots(1, len(compared), sharey=True, squeeze=False)[0]
+    for ax, (metric, label) in zip(axes, compared):
         for y, method in enumerate(order):
             mean, low, high = _interval(entry[method][metric])
             colour = "tab:grey" if method in ("random", "box") else "tab:blue"
@@ -49,8 +59,8 @@ def method_dots(path: Path, title: str, entry: Mapping, methods: Sequence[str]) 
 
 
 def spectra_panels(path: Path, table: Sequence[Mapping], methods: Sequence[str]) -> Path:
-    """Per method one panel, the nets x spectra side by side: deletion and insertion AUC with their
-    95 % intervals (detections only)."""
+    """Per method one panel, the nets x spectra side by side: each primary metric (deletion and
+    insertion AUC) with its 95 % interval (detections only)."""
     entries = [e for e in table if e["targets"] == "detection"]
     columns = min(len(methods), 4)
     rows = math.ceil(len(methods) / columns)
@@ -59,7 +69,9 @@ def spectra_panels(path: Path, table: Sequence[Mapping], methods: Sequence[str])
     grid = fig.subplots(rows, columns, squeeze=False)
     names = [f"{e['model']} on {e['spectrum']}" for e in entries]
     for ax, method in zip(grid.flat, methods):
-        for offset, (metric, label), colour in zip((-0.12, 0.12), AUCS, ("tab:red", "tab:green")):
+        compared = _compared()
+        offsets = np.linspace(-0.12, 0.12, len(compared)) if len(compared) > 1 else [0.0]
+        for offset, (metric, label), colour in zip(offsets, compared, ("tab:red", "tab:green", *COLOURS)):
             for x, entry in enumerate(entries):
                 mean, low, high = _interval(entry[method][metric])
                 if not math.isnan(mean):
@@ -77,16 +89,18 @@ def spectra_panels(path: Path, table: Sequence[Mapping], methods: Sequence[str])
 
 
 def overlaid_curves(path: Path, title: str, results: Sequence[BoxResult], methods: Sequence[str]) -> Path:
-    """Every method's mean deletion curve on one axis and mean insertion curve on another, with a
+    """Every method's mean curve of each curve metric (deletion, insertion) on its own axis, with a
     band from the 25th to the 75th percentile over boxes."""
-    fig = Figure(figsize=(11, 4))
+    drawn = registry.curves()
+    fig = Figure(figsize=(5.5 * len(drawn), 4))
     FigureCanvasAgg(fig)
-    axes = fig.subplots(1, 2, sharey=True)
+    axes = fig.subplots(1, len(drawn), sharey=True, squeeze=False)[0]
     colours = [f"C{i % 10}" for i in range(len(methods))]
     styles = ["-", "--", ":", "-."]
-    for ax, name in zip(axes, ("deletion", "insertion")):
+    for ax, metric in zip(axes, drawn):
+        name, removed = metric.short, removes([r.curves[metric.name] for r in results if metric.name in r.curves])
         for i, method in enumerate(methods):
-            curves = [getattr(r, name) for r in results if r.method == method and r.scored]
+            curves = [r.curves[metric.name] for r in results if r.method == method and r.scored]
             if not curves:
                 continue
             scores = np.stack([c.scores.numpy() for c in curves])
@@ -96,9 +110,9 @@ def overlaid_curves(path: Path, title: str, results: Sequence[BoxResult], method
             low, high = np.percentile(scores, [25, 75], axis=0)
             ax.fill_between(fractions, low, high, color=colours[i], alpha=0.08)
         ax.set_title(f"{name}: mean over boxes (AUC), band 25-75 %", fontsize=9)
-        ax.set_xlabel(f"share of pixels {'removed' if name == 'deletion' else 'inserted'}")
+        ax.set_xlabel(f"share of pixels {'removed' if removed else 'inserted'}")
         ax.set_xlim(0, 1)
-        ax.legend(fontsize=7, ncol=2, loc="upper right" if name == "deletion" else "lower right")
+        ax.legend(fontsize=7, ncol=2, loc="upper right" if removed else "lower right")
     axes[0].set_ylabel("score of the target")
     fig.suptitle(title, fontsize=10)
     return _save(fig, path)

@@ -16,8 +16,9 @@ from ..data_modules.layout import SPECTRA
 from ..explained import BoxResult
 from ..sanity import SanityResult
 from ..resampling import bca_interval, variance_components
-from ..statistics import METRICS, Inference, box_values
-from .box_table import LOCALISATION, write_csv
+from ..metrics import registry
+from ..statistics import Inference, box_values
+from .box_table import write_csv
 
 
 def _mean_std(values: Sequence[float]) -> dict[str, float]:
@@ -47,7 +48,7 @@ def method_statistics(results: Sequence[BoxResult], method: str, inference: Infe
     scenes (each scene's boxes averaged first, a box's repeats too) with its BCa 95 % interval over
     scenes, over the maps that are not blank, and again with every blank map counted at the
     ``random`` baseline's AUC of the same box (``<metric>_blank_as_random``); the localisation
-    scores and seconds (mean ± std over maps); and with ``repeats``, its reliability: the mean
+    scores and the other reported metrics (:func:`_beside`) and seconds (mean ± std over maps); and with ``repeats``, its reliability: the mean
     seed-to-seed correlation of its maps and the intraclass correlation of each AUC over repeats."""
     mine = [r for r in results if r.method == method]
     done = [r for r in mine if r.scored]
@@ -55,7 +56,7 @@ def method_statistics(results: Sequence[BoxResult], method: str, inference: Infe
     boxes = sum(1 for r in mine if r.ok)
     blank = sum(1 for r in mine if r.blank)
     stats = {"boxes": boxes, "failed": len(mine) - boxes, "blank": blank, "blank_rate": blank / boxes if boxes else math.nan}
-    for metric in METRICS:
+    for metric in (m.name for m in registry.primary()):
         values = {key: v for key, v in box_values(results, metric).items() if key[3] == method}
         scored = [(r.sample_id, r.spectrum, r.box, method) for r in done]
         stats[metric] = _over_scenes([(key[0], float(values[key].mean())) for key in scored], inference)
@@ -63,7 +64,7 @@ def method_statistics(results: Sequence[BoxResult], method: str, inference: Infe
         stats[f"{metric}_icc"] = (variance_components(
             [v for r in repeated for v in values[(r.sample_id, r.spectrum, r.box, method)]],
             [(r.sample_id, r.spectrum, r.box) for r in repeated for _ in r.repeat_aucs]).icc if len(repeated) > 1 else math.nan)
-    return {**stats, **{name: _mean_std([getattr(r.localisation, name) for r in done]) for name in LOCALISATION},
+    return {**stats, **{m.name: _mean_std([r.value(m.name) for r in done]) for m in _beside()},
             "seconds": _mean_std([r.seconds for r in mine if r.ok]),
             "seed_correlation": _mean_std([r.seed_correlation for r in repeated]),
             "masks": _mean_std([float(r.info.masks) for r in mine if r.ok and r.info.masks is not None]),
@@ -96,11 +97,10 @@ def _method_scalars(results: Sequence[BoxResult], methods: Sequence[str]) -> dic
         if stats["boxes"]:
             scalars[f"explain/{method}/blank"] = stats["blank"]
             scalars[f"explain/{method}/seconds_per_box"] = stats["seconds"]["mean"]
-        if stats["deletion_auc"]["n"]:
-            scalars[f"explain/{method}/insertion_auc"] = stats["insertion_auc"]["mean"]
-            scalars[f"explain/{method}/deletion_auc"] = stats["deletion_auc"]["mean"]
-            scalars.update({f"explain/{method}/{name}": stats[name]["mean"] for name in LOCALISATION
-                            if not math.isnan(stats[name]["mean"])})
+        scalars.update({f"explain/{method}/{m.name}": stats[m.name]["mean"] for m in registry.primary()
+                        if stats[m.name]["n"]})
+        scalars.update({f"explain/{method}/{m.name}": stats[m.name]["mean"] for m in _beside()
+                        if not math.isnan(stats[m.name]["mean"])})
         if stats["masks"]["n"]:
             scalars[f"explain/{method}/masks"] = stats["masks"]["mean"]
         if stats["map_reliability"]["n"]:
@@ -154,21 +154,29 @@ def summarize(groups: Mapping[GroupKey, Sequence[BoxResult]], methods: Sequence[
             for (model, spectrum, kind), results in groups.items()]
 
 
-#: Per method, its columns in summary.csv and the report's tables.
-METHOD_COLUMNS = ["deletion", "deletion 95% CI", "insertion", "insertion 95% CI", "deletion, blank = random",
-                  "insertion, blank = random", "pointing", "energy PG", "ODI", "s/box", "boxes", "blank rate", "seed r",
-                  "deletion ICC", "insertion ICC", "masks", "map reliability"]
+def _beside() -> list[registry.Metric]:
+    """The metrics reported beside the compared ones, as a mean over the maps where each is defined."""
+    return [m for m in registry.reported() if not m.primary]
+
+
+def method_columns() -> list[str]:
+    """Per method, its columns in summary.csv and the report's tables."""
+    compared = registry.primary()
+    return [*(column for m in compared for column in (m.short, f"{m.short} 95% CI")),
+            *(f"{m.short}, blank = random" for m in compared), *(m.short for m in _beside()), "s/box", "boxes",
+            "blank rate", "seed r", *(f"{m.short} ICC" for m in compared), "masks", "map reliability"]
 
 
 def _method_cells(s: Mapping) -> list[str]:
     def number(value: float) -> str:
         return "" if math.isnan(value) else f"{value:.3f}"
 
-    return [*_mean_and_interval(s["deletion_auc"]), *_mean_and_interval(s["insertion_auc"]),
-            *(f"{s[f'{metric}_blank_as_random']['mean']:.3f}" for metric in METRICS),
-            *(f"{s[name]['mean']:.3f} (n={s[name]['n']})" for name in LOCALISATION),
+    compared = [m.name for m in registry.primary()]
+    return [*(cell for metric in compared for cell in _mean_and_interval(s[metric])),
+            *(f"{s[f'{metric}_blank_as_random']['mean']:.3f}" for metric in compared),
+            *(f"{s[m.name]['mean']:.3f} (n={s[m.name]['n']})" for m in _beside()),
             f"{s['seconds']['mean']:.2f}", str(s["boxes"]), number(s["blank_rate"]), number(s["seed_correlation"]["mean"]),
-            number(s["deletion_auc_icc"]), number(s["insertion_auc_icc"]), f"{s['masks']['mean']:.0f}" if s["masks"]["n"] else "",
+            *(number(s[f"{metric}_icc"]) for metric in compared), f"{s['masks']['mean']:.0f}" if s["masks"]["n"] else "",
             number(s["map_reliability"]["mean"])]
 
 
@@ -176,7 +184,7 @@ def write_summary(folder: Path, table: list[dict], methods: Sequence[str], step:
     """summary.json (full numbers) and summary.csv (formatted as in the paper); returns the CSV rows.
     ``boxes`` names which boxes of each image were explained (``top`` is the paper's protocol)."""
     (folder / "summary.json").write_text(json.dumps({"step": step, "boxes": boxes, "rows": table}, indent=2))
-    header = ["model", "spectrum", "targets", "boxes per image", *(f"{m} {column}" for m in methods for column in METHOD_COLUMNS)]
+    header = ["model", "spectrum", "targets", "boxes per image", *(f"{m} {column}" for m in methods for column in method_columns())]
     lines = [[entry["model"], entry["spectrum"], entry["targets"], boxes, *(cell for m in methods for cell in _method_cells(entry[m]))]
              for entry in table]
     write_csv(folder / "summary.csv", header, lines)
@@ -185,7 +193,7 @@ def write_summary(folder: Path, table: list[dict], methods: Sequence[str], step:
 
 def method_rows(entry: Mapping, methods: Sequence[str]) -> list[list[str]]:
     """One summary entry as a table with methods as rows and metrics as columns."""
-    return [["method", *METHOD_COLUMNS], *([m, *_method_cells(entry[m])] for m in methods)]
+    return [["method", *method_columns()], *([m, *_method_cells(entry[m])] for m in methods)]
 
 
 def _mean_and_interval(stats: Mapping) -> list[str]:

@@ -9,6 +9,7 @@ from spectral_xai.detection import Target
 from spectral_xai.evaluation import Explainer
 from spectral_xai.explain_settings import ExplainSettings
 from spectral_xai.explained import BoxResult, ObjectOutcome, SampleExplanation
+from ..helpers.box_results import scored
 from spectral_xai.metrics import CurveResult, Localisation
 from spectral_xai.posthoc.collect import collect
 from spectral_xai.posthoc.run import Explained
@@ -38,8 +39,8 @@ def _explanation(scene: str, found: bool) -> SampleExplanation:
     curve = CurveResult(torch.tensor([0.0, 1.0]), torch.tensor([0.8, 0.0]), 0.4, 0.5)
     saliency = torch.zeros(40, 40)
     saliency[10:30, 10:30] = 1.0
-    result = BoxResult(scene, "rgb", target, 0, "gradcam", saliency, curve, curve, 0.1, 0.5,
-                       localisation=Localisation(1.0, 1.0, 0.0, "annotation"))
+    result = BoxResult(scene, "rgb", target, 0, "gradcam", saliency, 0.1, 0.5,
+                       **scored(curve, curve, Localisation(1.0, 1.0, 0.0, "annotation")))
     return SampleExplanation(scene, "rgb", torch.zeros(3, 40, 40), [target], [result], objects)
 
 

@@ -6,6 +6,7 @@ import torch
 
 from spectral_xai.detection import Target
 from spectral_xai.explained import BoxResult, ObjectOutcome, SampleExplanation
+from ..helpers.box_results import scored
 from spectral_xai.metrics import CurveResult
 from spectral_xai.reporting.media import fit_within, overlay, scene_media
 from spectral_xai.reporting.spec import ImageSpec
@@ -20,8 +21,8 @@ def _explained(size: int) -> SampleExplanation:
     saliency = torch.zeros(size, size)
     saliency[: size // 2] = 1.0  # the top half is salient
     curve = CurveResult(torch.tensor([0.0, 1.0]), torch.tensor([0.8, 0.0]), 0.4, 1.0)
-    results = [BoxResult("000001", "rgb", target, 0, "gradcam", saliency, curve, curve, 0.1, 0.1),
-               BoxResult("000001", "rgb", target, 0, "broken", None, None, None, 0.1, 0.1, error="Traceback")]
+    results = [BoxResult("000001", "rgb", target, 0, "gradcam", saliency, 0.1, 0.1, **scored(curve, curve)),
+               BoxResult("000001", "rgb", target, 0, "broken", None, 0.1, 0.1, error="Traceback")]
     objects = [ObjectOutcome(0, 0, (0.0, 0.0, size / 8, size / 8), 0.0, False)]
     return SampleExplanation("000001", "rgb", image, [target], results, objects)
 
