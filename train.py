@@ -8,7 +8,7 @@ import sys
 from spectral_xai.loading import interruptible_loading
 
 with interruptible_loading("train.py: interrupted"):
-    from spectral_xai.cli import SpectralCLI, log_progress
+    from spectral_xai.train_cli import SpectralCLI, log_progress
     from spectral_xai.data_modules.datamodule import MultispectralDataModule
     from spectral_xai.lit_modules import EfficientDetModule, TrainingDiverged
     from spectral_xai.settings import one_line, user_error_in

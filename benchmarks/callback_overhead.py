@@ -31,7 +31,7 @@ from trained import REPO, add_checkpoint_argument, checkpoint_path  # noqa: E402
 
 from spectral_xai.callbacks import ExplanationCallback  # noqa: E402
 from spectral_xai.checkpoint import read_checkpoint  # noqa: E402
-from spectral_xai.cli import SpectralCLI  # noqa: E402
+from spectral_xai.train_cli import SpectralCLI  # noqa: E402
 from spectral_xai.data_modules.datamodule import MultispectralDataModule  # noqa: E402
 from spectral_xai.lit_modules import EfficientDetModule  # noqa: E402
 

@@ -67,7 +67,7 @@ from spectral_xai.cached_nets import CACHE_VARIABLE  # noqa: E402
 from spectral_xai.detection import DetectionScorer, EffdetDetector, Scoring, Target, runtime  # noqa: E402
 from spectral_xai.explain_settings import ExplainSettings  # noqa: E402
 from spectral_xai.explainers.baselines import BASELINES  # noqa: E402
-from spectral_xai.evaluation import Explainer  # noqa: E402
+from spectral_xai.explainer import Explainer  # noqa: E402
 from spectral_xai.explainers import REGISTRY, SaliencyMethod, create  # noqa: E402
 from spectral_xai.explainers.features import features_for_level, tap_inputs  # noqa: E402
 from spectral_xai.explainers.sess import SESS  # noqa: E402

@@ -23,8 +23,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from result_files import add_results_argument, write_result  # noqa: E402
 
-from spectral_xai.power import POWER, scenes_needed_at  # noqa: E402
-from spectral_xai.statistics import Comparison  # noqa: E402
+from spectral_xai.analysis.power import POWER, scenes_needed_at  # noqa: E402
+from spectral_xai.analysis.statistics import Comparison  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:

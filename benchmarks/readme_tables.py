@@ -6,7 +6,7 @@
 A block in README.md or a page of docs/ is ``<!-- results: NAME -->`` ... ``<!-- /results -->``; NAME is a renderer below,
 each reading one result file and ending with the line that says which file, commit and command. A block
 ``<!-- generated: NAME -->`` ... ``<!-- /generated -->`` is a reference table rendered from the code
-(``spectral_xai.reference``: the methods, the settings).
+(``spectral_xai.docs_tables``: the methods, the settings).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from reproduction_tables import (every_method, metric_reliability, sanity, sanit
                                  spectrum_verdicts, supported, table2)
 from result_tables import RESULTS, load, source, spread, table  # noqa: E402,F401  (RESULTS: the tests find the files here)
 
-from spectral_xai.reference import TABLES  # noqa: E402
+from spectral_xai.docs_tables import TABLES  # noqa: E402
 README = HERE.parent / "README.md"
 #: README and the pages of docs/: every file a table may be quoted in.
 DOCUMENTS = [README, *sorted((HERE.parent / "docs").glob("*.md"))]

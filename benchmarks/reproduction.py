@@ -34,7 +34,7 @@ from trained import REPO  # noqa: E402
 from spectral_xai.wandb_records import history  # noqa: E402
 
 from spectral_xai.reporting.comparisons import primary_sentences  # noqa: E402
-from spectral_xai.statistics import ALPHA, VERDICTS, Comparison  # noqa: E402
+from spectral_xai.analysis.statistics import ALPHA, VERDICTS, Comparison  # noqa: E402
 
 SANITY = ["--methods", "all", "--num_images", "8", "--sanity_check", "--sanity_images", "2"]
 METRICS = ("deletion_auc", "insertion_auc", "pointing_game", "energy_pointing_game", "odi", "seconds")

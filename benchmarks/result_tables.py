@@ -10,7 +10,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from run_all import JOBS  # noqa: E402
 
-from spectral_xai.reference import markdown_table  # noqa: E402
+from spectral_xai.docs_tables import markdown_table  # noqa: E402
 RESULTS = HERE / "results"
 
 table = markdown_table

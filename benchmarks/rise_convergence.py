@@ -34,7 +34,7 @@ from result_files import add_results_argument, spread, write_result  # noqa: E40
 from trained import add_checkpoint_argument, checkpoint_path, confident_boxes  # noqa: E402
 
 from spectral_xai.detection import DetectionScorer, Scoring  # noqa: E402
-from spectral_xai.explained import mean_correlation  # noqa: E402
+from spectral_xai.results import mean_correlation  # noqa: E402
 from spectral_xai.explainers import create  # noqa: E402
 from spectral_xai.metrics import insertion_deletion  # noqa: E402
 

@@ -43,7 +43,7 @@ from spectral_xai.data_modules.layout import CLASS_NAMES  # noqa: E402
 from spectral_xai.lit_modules import EfficientDetModule  # noqa: E402
 from spectral_xai.loggers import AutoWandbLogger  # noqa: E402
 from spectral_xai.detection import Target  # noqa: E402
-from spectral_xai.explained import BoxResult, ObjectOutcome, SampleExplanation  # noqa: E402
+from spectral_xai.results import BoxResult, ObjectOutcome, SampleExplanation  # noqa: E402
 from spectral_xai.metrics import CurveResult  # noqa: E402
 from spectral_xai.reporting.media import scene_media  # noqa: E402
 from spectral_xai.reporting.spec import ImageSpec  # noqa: E402

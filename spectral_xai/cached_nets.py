@@ -34,7 +34,7 @@ DEMO_CONFIG = PACKAGE.parent / "configs" / "demo.yaml"
 #: torch threads every cached net is trained at.
 TRAIN_THREADS = 2
 #: The source whose change changes a net: what reads the data, builds and trains the model, and the CLI.
-WEIGHT_SOURCES = ("data_modules", "lit_modules", "detection", "cli.py", "callbacks/preemption.py",
+WEIGHT_SOURCES = ("data_modules", "lit_modules", "detection", "train_cli.py", "callbacks/preemption.py",
                   "callbacks/run_record.py", "settings.py", "checkpoint.py")
 LIBRARIES = ("torch", "effdet", "timm", "albumentations", "numpy", "opencv-python-headless", "pytorch-lightning",
              "torchmetrics")
@@ -125,7 +125,7 @@ def trained_net(spectra: str | Sequence[str] = "mir", seed: int = 0, args: Seque
 
 
 def _train(scratch: Path, config: Path, args: Sequence[str], spectra: list[str], seed: int, root: Path) -> None:
-    from .cli import SpectralCLI
+    from .train_cli import SpectralCLI
     from .data_modules.datamodule import MultispectralDataModule
     from .lit_modules import EfficientDetModule
 

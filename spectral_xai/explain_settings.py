@@ -14,7 +14,7 @@ from .explainers.base import check_known
 from .explainers.baselines import BASELINES
 from .metrics import FILLS, PAPER_FILL
 from .settings import Setting, SettingsError, closest, name_list, unknown_name
-from .statistics import Inference, primary_pairs
+from .analysis.statistics import Inference, primary_pairs
 
 log = logging.getLogger(__name__)
 

@@ -30,9 +30,9 @@ import torch.distributed as dist
 from jsonargparse import ActionConfigFile
 
 from .checkpoint import read_checkpoint
-from .cli import SpectralCLI
+from .train_cli import SpectralCLI
 from .data_modules.datamodule import MultispectralDataModule
-from .evaluation import Explainer
+from .explainer import Explainer
 from .explain_settings import ExplainSettings
 from .explain_cli import OneLineParser, joined_lists
 from .lit_modules import EfficientDetModule

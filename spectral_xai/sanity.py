@@ -27,14 +27,13 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from dataclasses import dataclass, replace
 from typing import Sequence
 
 import torch
 
 from .detection import AnchorScore, DetectionScorer, Detector, ScoringRule
-from .evaluation import Explainer
-from .explained import SampleExplanation
+from .explainer import Explainer
+from .results import SampleExplanation, SanityResult
 from .metrics import spearman
 
 log = logging.getLogger(__name__)
@@ -47,23 +46,6 @@ CASCADE: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("backbone (all random)", ("backbone",)),
 )
 STAGES = tuple(stage for stage, _ in CASCADE)
-
-
-@dataclass
-class SanityResult:
-    sample_id: str
-    spectrum: str
-    box: int  # the box's rank among its image's explained boxes
-    method: str
-    stage: str
-    spearman: float  # over all pixels; NaN where either map is blank or the method failed
-    spearman_support: float  # over the pixels where either map is non-zero
-    saliency: torch.Tensor | None  # the randomised net's map [H, W]; None where the method failed
-    rule: str  # the scoring rule both maps were made under (perturbation methods: anchor)
-    error: str | None = None
-
-    def cpu(self) -> "SanityResult":
-        return replace(self, saliency=None if self.saliency is None else self.saliency.cpu())
 
 
 #: How a stage's weights are randomised: ``permute`` shuffles the values of each of its trained

@@ -12,8 +12,8 @@ import torch
 from tqdm import tqdm
 
 from .detection import Detector
-from .evaluation import Explainer
-from .explained import SampleExplanation
+from .explainer import Explainer
+from .results import SampleExplanation
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from spectral_xai.reporting.comparisons import write_comparisons
-from spectral_xai.resampling import holm
-from spectral_xai.statistics import Inference, PairedBox, compare, decide
+from spectral_xai.analysis.resampling import holm
+from spectral_xai.analysis.statistics import Inference, PairedBox, compare, decide
 
 from .helpers.training import REPO, run_script
 

@@ -15,29 +15,25 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-from PIL import Image
-from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
 
 from ..distributed import gather, shard
-from ..explained import BoxResult
-from ..evaluation import Explainer
+from ..results import BoxResult
+from ..explainer import Explainer
 from ..explain_settings import ExplainSettings
 from ..scenes import choose_scenes, explain_scenes
 from ..metrics import stability
 from ..reporting.media import DEFAULT_PIXELS, SceneMedia, scene_media
-from ..reporting.box_table import box_table, write_csv
+from ..reporting.logger_media import log_explanations
 from ..reporting.comparisons import comparison_scalars
 from ..reporting.spec import ImageSpec
 from ..reporting.tables import result_scalars
-from ..reporting.wandb_media import MAPS_KEY, log_media
 from ..settings import Setting, check_settings
-from ..contrasts import comparisons
+from ..analysis.contrasts import comparisons
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +146,7 @@ class ExplanationCallback(pl.Callback):
         counts = sum((s.counts for s in shares), Counter())
         results = sorted((r for s in shares for r in s.results), key=lambda r: (r.sample_id, r.spectrum, r.box))
         scenes = sorted((m for s in shares for m in s.scenes), key=lambda m: m.name)
-        counts["failures"] += self._log_media(trainer, pl_module, results, scenes)
+        counts["failures"] += log_explanations(trainer, list(pl_module.hparams.class_names), results, scenes)
         self.totals.update(counts)
         kinds = [KIND_COUNTS[kind] for kind in self.explainer.settings.targets if kind in KIND_COUNTS]
         scalars = {f"explain/{key}": float(counts[key]) for key in (*COUNTS, *kinds)}
@@ -189,50 +185,6 @@ class ExplanationCallback(pl.Callback):
     def _normalisation(trainer: pl.Trainer) -> tuple[list[float], list[float]]:
         hparams = getattr(trainer.datamodule, "hparams", {})
         return list(hparams.get("mean", (0.0, 0.0, 0.0))), list(hparams.get("std", (1.0, 1.0, 1.0)))
-
-    def _log_media(self, trainer: pl.Trainer, pl_module: pl.LightningModule, results: Sequence[BoxResult],
-                   scenes: Sequence[SceneMedia]) -> int:
-        """Each logger its images and table in its own form; returns how many of them failed (each
-        logged with its traceback: a dashboard that fails must not cost the others, nor training)."""
-        epoch, class_names = trainer.current_epoch, list(pl_module.hparams.class_names)
-        columns, rows = box_table([(epoch, class_names, r) for r in results], first="epoch")
-        by_scene = {(m.sample_id, m.spectrum): m for m in scenes}
-        cells = [(by_scene[r.sample_id, r.spectrum], r.box, r.method) for r in results]
-        wandb = [lg for lg in trainer.loggers if isinstance(lg, WandbLogger)]
-        boards = [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
-        folder = _run_dir(trainer, boards) / "explanations" / f"epoch{epoch:03d}"
-        writes = [(type(lg).__name__, lambda lg=lg: log_media(lg, scenes, columns, rows, cells, class_names,
-                                                               step=trainer.global_step)) for lg in wandb]
-        writes += [(type(lg).__name__, lambda lg=lg: self._to_board(lg, scenes, trainer.global_step)) for lg in boards]
-        if boards or not wandb:  # the table as CSV beside TensorBoard's images, or with the figures as PNGs
-            writes.append((str(folder), lambda: self._to_folder(folder, columns, rows, [] if boards else scenes)))
-        failures = 0
-        for where, write in writes:
-            try:
-                write()
-            except Exception:
-                failures += 1
-                log.exception("epoch %d: logging the explanations' images and table to %s failed", epoch, where)
-        return failures
-
-    @staticmethod
-    def _to_board(logger: TensorBoardLogger, scenes: Sequence[SceneMedia], step: int) -> None:
-        for scene in scenes:
-            logger.experiment.add_image(f"{MAPS_KEY}/{scene.name}", scene.figure, step, dataformats="HWC")
-
-    @staticmethod
-    def _to_folder(folder: Path, columns: Sequence[str], rows: Sequence[Sequence], scenes: Sequence[SceneMedia]) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        write_csv(folder / "boxes.csv", columns, rows)
-        for scene in scenes:
-            Image.fromarray(scene.figure).save(folder / f"{scene.name}.png")
-
-
-def _run_dir(trainer: pl.Trainer, boards: Sequence[TensorBoardLogger]) -> Path:
-    """TensorBoard's folder, else the first logger's with one, else the trainer's root. Not
-    ``trainer.log_dir``: it broadcasts, and only rank zero is here, so under DDP it would hang."""
-    folders = [lg.log_dir for lg in [*boards, *trainer.loggers] if getattr(lg, "log_dir", None)]
-    return Path(folders[0] if folders else trainer.default_root_dir)
 
 
 def _shrunk(saliency: torch.Tensor) -> torch.Tensor:

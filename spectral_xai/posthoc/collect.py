@@ -6,18 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Protocol, Sequence
 
-from ..complementarity import Condition, ObjectRecord, object_records
-from ..evaluation import Explainer
-from ..explained import BoxResult, SampleExplanation
+from ..analysis.complementarity import Condition, ObjectRecord, object_records
+from ..explainer import Explainer
+from ..results import BoxResult, GroupKey, SampleExplanation, SanityResult, group_results
 from ..reporting.box_table import box_table
 from ..reporting.figures import GridRow
 from ..reporting.spec import ImageSpec
-from ..reliability import metric_reliability
-from ..reporting.tables import GroupKey, group_results, result_scalars, summarize
-from ..sanity import SanityResult
-from ..contrasts import comparisons
-from ..statistics import Comparison
-from .run import Explained
+from ..analysis.reliability import metric_reliability
+from ..reporting.tables import result_scalars, summarize
+from ..analysis.contrasts import comparisons
+from ..analysis.statistics import Comparison
+from .run import ExplainedScene
 
 
 class Net(Protocol):
@@ -35,7 +34,7 @@ class Shown:
 
     net: str
     spec: ImageSpec
-    item: Explained
+    item: ExplainedScene
 
     @property
     def stem(self) -> str:
@@ -54,7 +53,7 @@ class Collected:
     compared: list[Comparison]
     records: list[ObjectRecord]  # each annotated object as each net x spectrum saw it
     evaluated: list[str]  # every net x spectrum (``"<net> on <spectrum>"``), in order
-    reliability: list[dict]  # how far each metric can be trusted (:func:`~spectral_xai.reliability.metric_reliability`)
+    reliability: list[dict]  # how far each metric can be trusted (:func:`~spectral_xai.analysis.reliability.metric_reliability`)
     sanity: dict[tuple[str, str], list[SanityResult]] = field(default_factory=dict)
     grids: dict[str, list[GridRow]] = field(default_factory=dict)  # per scene given a grid, its rows
 
@@ -71,7 +70,7 @@ class Collected:
         return None
 
 
-def collect(nets: Sequence[Net], explainer: Explainer, scenes: Sequence[str], explained: Sequence[Explained],
+def collect(nets: Sequence[Net], explainer: Explainer, scenes: Sequence[str], explained: Sequence[ExplainedScene],
             scene_grids: int, conditions: Mapping[str, Condition]) -> Collected:
     """The report's content from every (net, spectrum, scene) evaluation, in their order."""
     shown = [Shown(nets[item.checkpoint].name, nets[item.checkpoint].spec, item)

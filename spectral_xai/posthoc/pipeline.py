@@ -8,16 +8,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..complementarity import scene_conditions
+from ..analysis.complementarity import scene_conditions
 from ..data_modules.reader import DatasetError
-from ..data_modules.user_images import image_files
-from ..evaluation import Explainer
+from ..explainer import Explainer
 from ..explain_settings import ExplainSettings
-from ..scenes import choose_scenes
 from .collect import Collected, collect
-from .options import DEFAULT_SCENES, RunOptions, Source
+from .options import RunOptions
 from .output import claim, publish
-from .plan import LoadedCheckpoint, check_annotated, evaluations, load_all, load_options
+from .plan import Plan, make_plan
 from .report import write_all
 from .run import explain_all
 from .wandb_log import log_wandb
@@ -42,41 +40,31 @@ def explain_checkpoints(checkpoints: Sequence[str | Path], settings: ExplainSett
     explainer = Explainer(settings or ExplainSettings())
     output = claim(options.output, options.overwrite)
     try:
-        collected, scenes, count, loaded = _explained(checkpoints, explainer, options)
+        plan = make_plan(checkpoints, explainer, options)
+        collected = _explained(plan, options)
     except BaseException:
         output.release()
         raise
-    described = {**options.described(), "scenes asked for": count}
-    return publish(output, lambda folder: _report(folder, collected, explainer, loaded, scenes, described, options))
+    described = {**options.described(), "scenes asked for": plan.asked}
+    return publish(output, lambda folder: _report(folder, collected, plan, described, options))
 
 
-def _explained(checkpoints: Sequence[str | Path], explainer: Explainer, options: RunOptions
-               ) -> tuple[Collected, list[str], int, list[LoadedCheckpoint]]:
-    """Every checkpoint loaded and checked, the scenes chosen and explained, the results collected."""
-    source = Source(options.part, None if options.spectra is None else tuple(options.spectra),
-                    None if options.images is None else tuple(image_files(options.images)))
-    loaded = load_all(checkpoints, **load_options(options))
-    explainer.check_net(loaded[0].module.detector().net)
-    planned = list(evaluations(loaded, source))
-    check_annotated(explainer, planned, source)
-    pools = [dataset.sample_ids for _, dataset in planned]
-    count = options.num_images or (len(set().union(*pools)) if source.images else DEFAULT_SCENES)
-    scenes = choose_scenes(pools, count, options.seed)
-    sanity_scenes = scenes[:options.sanity_images] if options.sanity_check else []
-    explained = explain_all(loaded, planned, source, explainer, scenes, sanity_scenes, options)
-    data = loaded[0].data.hparams
-    conditions = scene_conditions(data.root, scenes, options.conditions, options.night_brightness, data.image_dir)
-    collected = collect(loaded, explainer, scenes, explained, options.scene_grids, conditions)
+def _explained(plan: Plan, options: RunOptions) -> Collected:
+    """The plan's scenes explained and the results collected."""
+    explained = explain_all(plan, options)
+    data = plan.loaded[0].data.hparams
+    conditions = scene_conditions(data.root, plan.scenes, options.conditions, options.night_brightness, data.image_dir)
+    collected = collect(plan.loaded, plan.explainer, plan.scenes, explained, options.scene_grids, conditions)
     if not collected.rows:
-        raise DatasetError(f"nothing to explain in any image: no target of kinds {', '.join(explainer.settings.targets)} "
-                           f"(detections scoring >= {explainer.target_min_score})")
-    return collected, scenes, count, loaded
+        settings = plan.explainer.settings
+        raise DatasetError(f"nothing to explain in any image: no target of kinds {', '.join(settings.targets)} "
+                           f"(detections scoring >= {settings.target_min_score})")
+    return collected
 
 
-def _report(folder: Path, collected: Collected, explainer: Explainer, loaded: Sequence[LoadedCheckpoint],
-            scenes: Sequence[str], described: dict[str, Any], options: RunOptions) -> None:
+def _report(folder: Path, collected: Collected, plan: Plan, described: dict[str, Any], options: RunOptions) -> None:
     wandb_run = options.wandb_run
-    tables, drawn = write_all(folder, collected, explainer, loaded, scenes, described, options.sanity_check,
-                              options.scene_grids, media=wandb_run is not None)
+    tables, drawn = write_all(folder, collected, plan, described, options.sanity_check, options.scene_grids,
+                              media=wandb_run is not None)
     if wandb_run:
         log_wandb(wandb_run, folder, collected, tables, drawn.media)

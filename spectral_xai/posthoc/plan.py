@@ -1,10 +1,11 @@
-"""Before any image is explained: every checkpoint loaded and checked, and what each explains (its
-part of the split, or the user's images, on which spectra)."""
+"""Before any image is explained: every checkpoint loaded and checked, what each explains (its part
+of the split, or the user's images, on which spectra) and which scenes, as one :class:`Plan` that
+the run and the report read."""
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -12,13 +13,14 @@ from ..checkpoint import CheckpointError, read_checkpoint
 from ..data_modules.datamodule import MultispectralDataModule, input_channels
 from ..data_modules.dataset import MultispectralDetectionDataset
 from ..data_modules.reader import DatasetError
-from ..data_modules.user_images import UserImage, UserImages
+from ..data_modules.user_images import UserImage, UserImages, image_files
 from ..effdet_weights import is_description, load_net
-from ..evaluation import Explainer
+from ..explainer import Explainer
 from ..lit_modules import EfficientDetModule
 from ..reporting.spec import ImageSpec
 from ..settings import SettingsError
-from .options import RunOptions, Source, evaluation_spectra
+from ..scenes import choose_scenes
+from .options import DEFAULT_SCENES, RunOptions, Source, evaluation_spectra
 
 Evaluation = tuple[int, MultispectralDetectionDataset | UserImages]  # a checkpoint's index and what it explains
 
@@ -34,6 +36,48 @@ class LoadedCheckpoint:
     val_map: float | None = None  # its val/map, where the run's ModelCheckpoint recorded it
     seed: int | None = None  # its training seed, where the run recorded it
     family: str = ""  # the name shared by the nets that differ from it only by their seed (its own name if none)
+
+
+@dataclass
+class Plan:
+    """Everything a run explains, decided and checked before its first image."""
+
+    checkpoints: list[Path]  # as given
+    load: dict[str, Any]  # how they are read (:func:`load_options`)
+    source: Source  # the part of the split, or the user's images, and the spectra asked for
+    explainer: Explainer
+    scenes: list[str]  # chosen once, the same for every net and spectrum where present
+    sanity_scenes: list[str]  # those the randomisation test runs on
+    asked: int  # how many scenes were asked for
+    loaded: list[LoadedCheckpoint] = field(default_factory=list)  # in this process
+    evaluations: list[Evaluation] = field(default_factory=list)  # every checkpoint on every spectrum set it explains
+
+    def portable(self) -> "Plan":
+        """The plan without its nets and datasets, for processes that load their own."""
+        return replace(self, loaded=[], evaluations=[])
+
+    def loaded_here(self) -> "Plan":
+        """The plan with its nets and datasets, loaded in this process where it came without them."""
+        if self.loaded:
+            return self
+        loaded = load_all(self.checkpoints, **self.load)
+        return replace(self, loaded=loaded, evaluations=list(evaluations(loaded, self.source)))
+
+
+def make_plan(checkpoints: Sequence[str | Path], explainer: Explainer, options: RunOptions) -> Plan:
+    """Every checkpoint loaded and checked against the settings, what each explains, the scenes chosen."""
+    source = Source(options.part, None if options.spectra is None else tuple(options.spectra),
+                    None if options.images is None else tuple(image_files(options.images)))
+    load = load_options(options)
+    loaded = load_all(checkpoints, **load)
+    explainer.check_net(loaded[0].module.detector().net)
+    planned = list(evaluations(loaded, source))
+    check_annotated(explainer, planned, source)
+    pools = [dataset.sample_ids for _, dataset in planned]
+    asked = options.num_images or (len(set().union(*pools)) if source.images else DEFAULT_SCENES)
+    scenes = choose_scenes(pools, asked, options.seed)
+    return Plan([Path(c) for c in checkpoints], load, source, explainer, scenes,
+                scenes[:options.sanity_images] if options.sanity_check else [], asked, loaded, planned)
 
 
 def load_options(options: RunOptions) -> dict[str, Any]:
@@ -110,8 +154,12 @@ def evaluations(loaded: Sequence[LoadedCheckpoint], source: Source) -> Iterator[
 
 
 def _part(saved: MultispectralDataModule, spectra: Sequence[str], part: str) -> MultispectralDetectionDataset:
-    data = MultispectralDataModule(**{**saved.hparams, "spectra": list(spectra)})
-    data.load_state_dict(saved.state_dict())
+    """The part of the checkpoint's split on ``spectra``: from its own DataModule where those are its
+    spectra, else from one made for them with its split."""
+    data = saved
+    if list(spectra) != list(saved.spectra):
+        data = MultispectralDataModule(**{**saved.hparams, "spectra": list(spectra)})
+        data.load_state_dict(saved.state_dict())
     data.setup("test")
     dataset = data.datasets[part]
     if len(dataset) == 0:

@@ -8,18 +8,18 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..complementarity import write_complementarity
-from ..evaluation import Explainer
+from ..explainer import Explainer
 from ..explain_settings import boxes_label
 from ..reporting.box_table import write_csv
+from ..reporting.complementarity import write_complementarity
 from ..reporting.comparisons import (families_paragraph, primary_rows, primary_sentences, spectrum_rows,
                                      write_comparisons)
 from ..reporting.html import Section, write_report
 from ..reporting.tables import method_rows, write_attribution, write_sanity, write_summary
 from ..sanity import STAGES
-from ..statistics import group_name
+from ..analysis.statistics import group_name
 from .collect import Collected
-from .plan import LoadedCheckpoint
+from .plan import LoadedCheckpoint, Plan
 from .report_figures import Drawn, draw_figures
 
 Rows = list[list[str]]
@@ -57,13 +57,13 @@ def _number(value: float) -> str:
     return "" if math.isnan(value) else f"{value:.3f}"
 
 
-def write_all(folder: Path, collected: Collected, explainer: Explainer, loaded: Sequence[LoadedCheckpoint],
-              scenes: Sequence[str], run: Mapping[str, Any], sanity_check: bool, scene_grids: int,
-              media: bool) -> tuple[Tables, Drawn]:
+def write_all(folder: Path, collected: Collected, plan: Plan, run: Mapping[str, Any], sanity_check: bool,
+              scene_grids: int, media: bool) -> tuple[Tables, Drawn]:
     """Tables, figures and report.html into ``folder``; returns the tables and figures (for W&B)."""
-    tables = write_tables(folder, collected, explainer, sanity_check, loaded[0].spec.class_names)
+    explainer = plan.explainer
+    tables = write_tables(folder, collected, explainer, sanity_check, plan.loaded[0].spec.class_names)
     drawn = draw_figures(folder, collected, tables.sanity_entries, scene_grids, media)
-    settings = settings_rows(loaded, explainer, scenes, collected.skipped, run)
+    settings = settings_rows(plan.loaded, explainer, plan.scenes, collected.skipped, run)
     write_report(folder, "spectral-xai: explanations", [], sections(collected, tables, drawn, settings, explainer))
     return tables, drawn
 

@@ -10,13 +10,13 @@ from typing import Sequence
 
 from PIL import Image
 
-from ..complementarity import explained_box
+from ..analysis.complementarity import explained_box
 from ..reporting.curves import curve_plot
 from ..reporting.figures import explanation_figure, sanity_figure, scene_grid
 from ..reporting.media import SceneMedia, scene_media
 from ..reporting.plots import method_dots, overlaid_curves, sanity_heatmap, spectra_panels
 from ..sanity import STAGES
-from ..statistics import group_name
+from ..analysis.statistics import group_name
 from .collect import Collected
 
 

@@ -7,21 +7,20 @@ import pickle
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Sequence
 
 from lightning_fabric import Fabric
 
 from ..distributed import gather, shard
-from ..evaluation import Explainer
-from ..explained import SampleExplanation
-from ..sanity import SanityResult, randomised_cascade, sanity_check
+from ..results import SampleExplanation
+from ..results import SanityResult
+from ..sanity import randomised_cascade, sanity_check
 from ..scenes import explain_scenes
-from .options import RunOptions, Source
-from .plan import Evaluation, LoadedCheckpoint, evaluations, load_all, load_options
+from .options import RunOptions
+from .plan import Plan
 
 
 @dataclass
-class Explained:
+class ExplainedScene:
     """One (checkpoint, spectrum, scene) evaluation (its explanation's targets are empty where there
     was nothing to explain)."""
 
@@ -33,29 +32,24 @@ class Explained:
     sanity: list[SanityResult] = field(default_factory=list)  # the randomisation test, for the scenes it ran on
 
 
-def explain_all(loaded: Sequence[LoadedCheckpoint], planned: Sequence[Evaluation], source: Source,
-                explainer: Explainer, scenes: Sequence[str], sanity_scenes: Sequence[str],
-                options: RunOptions) -> list[Explained]:
+def explain_all(plan: Plan, options: RunOptions) -> list[ExplainedScene]:
     """Every evaluation of every chosen scene, in one process or shared over ``options.devices``.
     ddp_spawn rather than ddp: ddp re-runs the command line for every rank, which would also re-run
     whatever called this (reproduce.py's training, a notebook, pytest)."""
     devices = options.devices
     fabric = Fabric(accelerator=options.accelerator, devices=devices, strategy="ddp_spawn" if devices > 1 else "auto")
     if devices == 1:
-        return fabric.launch(explain_share, loaded, planned, explainer, scenes, sanity_scenes, options.randomisation)
-    return _launch_spawned(fabric, [str(c.path) for c in loaded], load_options(options), source, explainer, scenes,
-                           sanity_scenes, options.randomisation)
+        return fabric.launch(explain_share, plan, options.randomisation)
+    return _launch_spawned(fabric, plan.portable(), options.randomisation)
 
 
-def explain_share(fabric: Fabric, loaded: Sequence[LoadedCheckpoint], planned: Sequence[Evaluation],
-                  explainer: Explainer, scenes: Sequence[str], sanity_scenes: Sequence[str] = (),
-                  randomisation: str = "permute") -> list[Explained]:
-    """In each process: explain this process's share of the scenes with every net on every
+def explain_share(fabric: Fabric, plan: Plan, randomisation: str = "permute") -> list[ExplainedScene]:
+    """In each process: explain this process's share of the plan's scenes with every net on every
     spectrum (and run the randomisation test, randomising as ``randomisation`` says, on those among
-    ``sanity_scenes``), and gather all shares; returns every evaluation in (net, spectra, scene) order."""
-    mine, done = shard(scenes), []
-    for number, (which, dataset) in enumerate(planned):
-        checkpoint = loaded[which]
+    its ``sanity_scenes``), and gather all shares; returns every evaluation in (net, spectra, scene) order."""
+    mine, done, explainer = shard(plan.scenes), [], plan.explainer
+    for number, (which, dataset) in enumerate(plan.evaluations):
+        checkpoint = plan.loaded[which]
         module = checkpoint.module.to(fabric.device)
         if explainer.settings.channels_last:
             module.use_channels_last()
@@ -64,37 +58,30 @@ def explain_share(fabric: Fabric, loaded: Sequence[LoadedCheckpoint], planned: S
         for sample, explanation in explain_scenes(explainer, detector, dataset, mine, fabric.device,
                                                   f"{checkpoint.name} on {spectrum}", progress=fabric.global_rank == 0):
             sanity = []
-            if explanation.targets and sample["sample_id"] in sanity_scenes:
+            if explanation.targets and sample["sample_id"] in plan.sanity_scenes:
                 cascade = cascade or randomised_cascade(detector, randomisation=randomisation)
                 sanity = [r.cpu() for r in sanity_check(explainer, detector, cascade, explanation)]
-            done.append(Explained(which, number, sample["sample_id"], sample["spectrum"], explanation.cpu(), sanity))
+            done.append(ExplainedScene(which, number, sample["sample_id"], sample["spectrum"], explanation.cpu(), sanity))
     everything = [item for share in gather(done) for item in share]
     return sorted(everything, key=lambda item: (item.evaluation, item.sample_id))
 
 
-def _launch_spawned(fabric: Fabric, checkpoints: Sequence[str], load_options: dict, source: Source,
-                    explainer: Explainer, scenes: Sequence[str], sanity_scenes: Sequence[str],
-                    randomisation: str) -> list[Explained]:
-    """The scenes explained by spawned processes. They get paths and load the nets themselves, and
-    rank zero hands the gathered results back in a file: Fabric returns a worker's result through a
-    pipe that it reads only after the workers exit, so a result larger than the pipe's buffer would
-    never arrive, and multiprocessing would pass tensors through shared-memory files, which
-    containers often refuse."""
+def _launch_spawned(fabric: Fabric, plan: Plan, randomisation: str) -> list[ExplainedScene]:
+    """The scenes explained by spawned processes. They get the plan without its nets and load them
+    themselves, and rank zero hands the gathered results back in a file: Fabric returns a worker's
+    result through a pipe that it reads only after the workers exit, so a result larger than the
+    pipe's buffer would never arrive, and multiprocessing would pass tensors through shared-memory
+    files, which containers often refuse."""
     handle, name = tempfile.mkstemp(prefix="spectral-xai-shares-", suffix=".pkl")
     os.close(handle)
     try:
-        fabric.launch(_explain_spawned, checkpoints, load_options, source, explainer, scenes, sanity_scenes,
-                      randomisation, Path(name))
+        fabric.launch(_explain_spawned, plan, randomisation, Path(name))
         return pickle.loads(Path(name).read_bytes())
     finally:
         os.unlink(name)
 
 
-def _explain_spawned(fabric: Fabric, checkpoints: Sequence[str], load_options: dict, source: Source,
-                     explainer: Explainer, scenes: Sequence[str], sanity_scenes: Sequence[str], randomisation: str,
-                     result: Path) -> None:
-    loaded = load_all(checkpoints, **load_options)
-    explained = explain_share(fabric, loaded, list(evaluations(loaded, source)), explainer, scenes, sanity_scenes,
-                              randomisation)
+def _explain_spawned(fabric: Fabric, plan: Plan, randomisation: str, result: Path) -> None:
+    explained = explain_share(fabric, plan.loaded_here(), randomisation)
     if fabric.global_rank == 0:
         result.write_bytes(pickle.dumps(explained))

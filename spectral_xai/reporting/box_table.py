@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..data_modules.layout import SPECTRA
-from ..explained import BoxResult
+from ..results import BoxResult
 from ..metrics import registry
 
 LEAD = ["sample_id", "spectrum", "box", "kind", "method", "object", "x1", "y1", "x2", "y2", "class", "score"]

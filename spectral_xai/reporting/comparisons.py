@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
-from ..statistics import ALPHA, FEW_SCENES, TOO_FEW, Comparison
+from ..analysis.statistics import ALPHA, FEW_SCENES, TOO_FEW, Comparison
 from .box_table import write_csv
 
 COMPARISON_FIELDS = ["table", "family", "scope", "metric", "a", "b", "scenes", "boxes", "nonzero", "mean_difference",

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..explained import BoxResult
+from ..results import BoxResult
 from ..metrics import CurveResult, registry
 
 

@@ -16,9 +16,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from ..detection import Target
-from ..explained import BoxResult, SampleExplanation
+from ..results import BoxResult, SampleExplanation, SanityResult
 from ..metrics import registry
-from ..sanity import SanityResult
 from .spec import ImageSpec
 
 

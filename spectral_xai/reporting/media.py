@@ -13,7 +13,7 @@ import torch
 from matplotlib import colormaps
 from PIL import Image
 
-from ..explained import SampleExplanation
+from ..results import SampleExplanation
 from .figures import display_spectra, explanation_figure
 from .spec import ImageSpec
 

@@ -12,7 +12,7 @@ from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from ..explained import BoxResult
+from ..results import BoxResult
 from ..metrics import registry
 from .curves import removes
 

@@ -13,11 +13,10 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..data_modules.layout import SPECTRA
-from ..explained import BoxResult
-from ..sanity import SanityResult
-from ..resampling import bca_interval, variance_components
+from ..results import BoxResult, GroupKey, SanityResult
+from ..analysis.resampling import bca_interval, variance_components
 from ..metrics import registry
-from ..statistics import Inference, box_values
+from ..analysis.statistics import Inference, box_values
 from .box_table import write_csv
 
 
@@ -132,15 +131,6 @@ def spectrum_scalars(results: Sequence[BoxResult]) -> dict[str, float]:
 def result_scalars(results: Sequence[BoxResult], methods: Sequence[str]) -> dict[str, float]:
     """Every scalar a run logs of its results: :func:`method_scalars` and :func:`spectrum_scalars`."""
     return {**method_scalars(results, methods), **spectrum_scalars(results)}
-
-
-GroupKey = tuple[str, str, str]  # (model, spectrum, kind of target): every table keeps the kinds apart
-
-
-def group_results(results: Sequence[BoxResult], model: str, groups: dict[GroupKey, list[BoxResult]]) -> None:
-    """Add ``results`` of ``model`` to ``groups``, one group per (model, spectrum, kind of target)."""
-    for result in results:
-        groups.setdefault((model, result.spectrum, result.target.kind), []).append(result)
 
 
 def summarize(groups: Mapping[GroupKey, Sequence[BoxResult]], methods: Sequence[str],

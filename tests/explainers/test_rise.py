@@ -5,7 +5,7 @@ import statistics
 import pytest
 import torch
 
-from spectral_xai.explained import mean_correlation
+from spectral_xai.results import mean_correlation
 from spectral_xai.explainers import create
 from spectral_xai.explainers.rise import AUTO_BLOCK, split_half_reliability
 from spectral_xai.settings import SettingsError

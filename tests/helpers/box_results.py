@@ -2,7 +2,7 @@
 import torch
 
 from spectral_xai.detection import Target
-from spectral_xai.explained import BoxResult
+from spectral_xai.results import BoxResult
 from spectral_xai.metrics import CurveResult, Localisation
 
 

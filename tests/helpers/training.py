@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from spectral_xai.cli import SpectralCLI
+from spectral_xai.train_cli import SpectralCLI
 from spectral_xai.data_modules.datamodule import MultispectralDataModule
 from spectral_xai.lit_modules import EfficientDetModule
 

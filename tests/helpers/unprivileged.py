@@ -23,7 +23,7 @@ script, uid = sys.argv[1], int(os.environ.pop("RUN_AS_UID", "-1"))
 sys.argv = sys.argv[1:]
 sys.path.insert(0, os.path.dirname(script))
 runpy.run_path(script, run_name="loading")
-import spectral_xai.posthoc.output, spectral_xai.cli, spectral_xai.explain_cli, spectral_xai.loggers
+import spectral_xai.posthoc.output, spectral_xai.train_cli, spectral_xai.explain_cli, spectral_xai.loggers
 import spectral_xai.callbacks, tempfile, fcntl, uuid, hashlib
 with open(script) as source:  # the checkout may be one that only root can read (a 0700 temporary folder)
     code = compile(source.read(), script, "exec")

@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 import torch
 
-from spectral_xai.contrasts import comparisons
-from spectral_xai.evaluation import Explainer
+from spectral_xai.analysis.contrasts import comparisons
+from spectral_xai.explainer import Explainer
 from spectral_xai.explain_settings import ExplainSettings
 from spectral_xai.metrics import METRICS, Metric, register, unregister
 from spectral_xai.metrics.registry import get
-from spectral_xai.reliability import metric_reliability
+from spectral_xai.analysis.reliability import metric_reliability
 from spectral_xai.reporting.box_table import box_table
 from spectral_xai.reporting.tables import method_rows, method_scalars, summarize, write_summary
 from spectral_xai.settings import SettingsError
-from spectral_xai.statistics import Inference, primary_pairs
+from spectral_xai.analysis.statistics import Inference, primary_pairs
 
 from ..helpers.region_detector import REGION_SLICE, region_detector
 

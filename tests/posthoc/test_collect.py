@@ -4,17 +4,17 @@ from dataclasses import dataclass
 
 import torch
 
-from spectral_xai.complementarity import Condition
+from spectral_xai.analysis.complementarity import Condition
 from spectral_xai.detection import Target
-from spectral_xai.evaluation import Explainer
+from spectral_xai.explainer import Explainer
 from spectral_xai.explain_settings import ExplainSettings
-from spectral_xai.explained import BoxResult, ObjectOutcome, SampleExplanation
-from ..helpers.box_results import scored
+from spectral_xai.results import BoxResult, ObjectOutcome, SampleExplanation, SanityResult
 from spectral_xai.metrics import CurveResult, Localisation
 from spectral_xai.posthoc.collect import collect
-from spectral_xai.posthoc.run import Explained
+from spectral_xai.posthoc.run import ExplainedScene
 from spectral_xai.reporting.spec import ImageSpec
-from spectral_xai.sanity import SanityResult
+
+from ..helpers.box_results import scored
 
 
 @dataclass
@@ -47,10 +47,10 @@ def _explanation(scene: str, found: bool) -> SampleExplanation:
 def test_collect_gathers_rows_groups_objects_grids_and_skips_without_a_disk():
     nets = [Net("a", ImageSpec(["person", "car"])), Net("b", ImageSpec(["person", "car"], (0.5,) * 3, (0.2,) * 3))]
     sanity = [SanityResult("001", "rgb", 0, "gradcam", "class_predict", 0.5, 0.5, torch.zeros(40, 40), "anchor")]
-    explained = [Explained(0, 0, "001", "rgb", _explanation("001", True), sanity),
-                 Explained(0, 0, "002", "rgb", _explanation("002", True)),
-                 Explained(1, 1, "001", "rgb", _explanation("001", False)),  # b missed the car: nothing to explain
-                 Explained(1, 1, "002", "rgb", _explanation("002", True))]
+    explained = [ExplainedScene(0, 0, "001", "rgb", _explanation("001", True), sanity),
+                 ExplainedScene(0, 0, "002", "rgb", _explanation("002", True)),
+                 ExplainedScene(1, 1, "001", "rgb", _explanation("001", False)),  # b missed the car: nothing to explain
+                 ExplainedScene(1, 1, "002", "rgb", _explanation("002", True))]
     explainer = Explainer(ExplainSettings(["gradcam"], baselines=False, bootstrap_resamples=100))
     conditions = {"001": Condition("night", "file"), "002": Condition("day", "file")}
     collected = collect(nets, explainer, ["001", "002"], explained, 1, conditions)
@@ -79,7 +79,7 @@ def test_nets_of_one_family_are_compared_together_and_tabled_apart():
     """Two nets that differ only by seed: one arm of every comparison (no spectrum contrast of the
     family with itself), while Table 2 keeps a row per net."""
     spec = ImageSpec(["person", "car"])
-    explained = [Explained(net, net, scene, "rgb", _explanation(scene, True)) for net in (0, 1) for scene in ("001", "002")]
+    explained = [ExplainedScene(net, net, scene, "rgb", _explanation(scene, True)) for net in (0, 1) for scene in ("001", "002")]
     explainer = Explainer(ExplainSettings(["gradcam"], bootstrap_resamples=100))
     apart = collect([Net("a", spec), Net("b", spec)], explainer, ["001", "002"], explained, 0, {})
     together = collect([Net("a", spec, "ab"), Net("b", spec, "ab")], explainer, ["001", "002"], explained, 0, {})

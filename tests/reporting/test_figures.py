@@ -2,7 +2,7 @@ import numpy as np
 import torch
 
 from spectral_xai.detection import Target
-from spectral_xai.explained import SampleExplanation
+from spectral_xai.results import SampleExplanation
 from spectral_xai.reporting.figures import explanation_figure
 from spectral_xai.reporting.spec import ImageSpec
 

@@ -5,11 +5,12 @@ import pytest
 import torch
 
 from spectral_xai.detection import Target
-from spectral_xai.explained import BoxResult, ObjectOutcome, SampleExplanation
-from ..helpers.box_results import scored
+from spectral_xai.results import BoxResult, ObjectOutcome, SampleExplanation
 from spectral_xai.metrics import CurveResult
 from spectral_xai.reporting.media import fit_within, overlay, scene_media
 from spectral_xai.reporting.spec import ImageSpec
+
+from ..helpers.box_results import scored
 
 MEAN, STD = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
 

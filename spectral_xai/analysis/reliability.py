@@ -11,8 +11,8 @@ from typing import Mapping, Sequence
 import numpy as np
 from scipy.stats import rankdata, spearmanr
 
-from .explained import BoxResult
-from .metrics import registry
+from ..results import BoxResult
+from ..metrics import registry
 
 
 def same_property() -> list[tuple[str, str]]:

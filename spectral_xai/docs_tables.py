@@ -1,5 +1,6 @@
 """The reference tables of docs/, rendered from the code they describe, so that they cannot drift
-from it: every method with what it shows and what a box costs (the registry), every explanation
+from it: every method with what it shows and what a box costs (the registry), every metric
+(its registry), every explanation
 setting with its default and meaning (:class:`~spectral_xai.explain_settings.ExplainSettings`), explain.py's
 other options (:class:`~spectral_xai.posthoc.RunOptions`), every
 method's own settings with their types, ranges and defaults (each method's ``SETTINGS``).
@@ -14,6 +15,7 @@ from typing import Any
 
 from .explain_settings import ExplainSettings
 from .explainers import REGISTRY, create, list_methods
+from .metrics import METRICS
 from .posthoc import RunOptions
 
 
@@ -36,6 +38,20 @@ def value_text(value: Any) -> str:
 def methods_table() -> str:
     rows = [[f"`{m.name}`", m.explains, m.cost, create(m.name).describe() or "none"] for m in list_methods()]
     return markdown_table(["method", "explains", "cost per box", "settings at their defaults"], rows)
+
+
+def metrics_table() -> str:
+    """Every registered metric: what it judges the map against, which way is better, how it is used."""
+    def role(metric) -> str:
+        if metric.variant_of:
+            return f"a check of `{metric.variant_of}`"
+        return "compared (primary family)" if metric.primary else "reported"
+
+    judges = {"detector": "the detector's score on altered images", "annotations": "the annotated boxes",
+              "known_causes": "the known causes (rendered data)"}
+    rows = [[f"`{m.name}`", m.label, judges[m.judges], m.direction, role(m),
+             f"`{m.switch}`" if m.switch else "always"] for m in METRICS.values()]
+    return markdown_table(["metric", "what it is", "judges the map by", "direction", "role", "scored"], rows)
 
 
 def setting_docs(documented: Any) -> dict[str, str]:
@@ -78,5 +94,5 @@ def method_settings_table() -> str:
 
 
 #: block name in docs/ -> its renderer.
-TABLES = {"methods": methods_table, "settings": settings_table, "run_options": run_options_table,
+TABLES = {"methods": methods_table, "metrics": metrics_table, "settings": settings_table, "run_options": run_options_table,
           "method_settings": method_settings_table}

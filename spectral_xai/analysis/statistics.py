@@ -1,11 +1,11 @@
 """How one comparison is made and decided: paired differences (of methods on the same boxes, of
-spectra on the same objects; :mod:`spectral_xai.contrasts` says which are made), with the scene as
+spectra on the same objects; :mod:`spectral_xai.analysis.contrasts` says which are made), with the scene as
 the unit.
 
 Every paired difference (a - b on one box, each side the mean of its ``repeats``) is averaged within
 its scene first; the estimand is the mean over scenes. Its 95 % interval is a BCa bootstrap of the
 scenes, its p-value a sign-flip test of the same per-scene means, and its verdict follows both
-(:mod:`spectral_xai.resampling`). A blank map is an outcome, not a gap: it carries the ``random``
+(:mod:`spectral_xai.analysis.resampling`). A blank map is an outcome, not a gap: it carries the ``random``
 baseline's AUC on the same box (where that was explained), the value of a map that knows nothing.
 
 Comparisons are declared before the data: the *primary* family (by default every explained method
@@ -24,14 +24,14 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from .explainers.baselines import BASELINES
-from .metrics import registry
+from ..explainers.baselines import BASELINES
+from ..metrics import registry
 from .power import scenes_needed_at
 from .resampling import VarianceComponents, bca_interval, equivalence_p, sign_flip_p, smallest_p, variance_components
-from .settings import SettingsError, name_list
+from ..settings import SettingsError, name_list
 
 if TYPE_CHECKING:
-    from .explained import BoxResult
+    from ..results import BoxResult
 
 ALPHA = 0.05
 #: Fewer scenes than this make a BCa interval's coverage unreliable; the comparison says so.

@@ -23,7 +23,7 @@ from torchvision.ops import box_iou
 from .detection import DetectionScorer, Detections, Detector, Target
 from .explainers import SaliencyMethod
 from .explain_settings import ExplainSettings
-from .explained import (MATCH_IOU, BoxResult, ObjectOutcome, SampleExplanation, annotated_object, mean_correlation,
+from .results import (MATCH_IOU, BoxResult, ObjectOutcome, SampleExplanation, annotated_object, mean_correlation,
                         object_outcomes)
 from .metrics import Metric, ScoredMap, judged_box, score_map, spectrum_attribution
 from .metrics.registry import active

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 
 from spectral_xai.checkpoint import load_checkpoint
-from spectral_xai.complementarity import (Condition, class_counts, object_records, pair_counts, read_conditions,
+from spectral_xai.analysis.complementarity import (Condition, class_counts, object_records, pair_counts, read_conditions,
                                           scene_conditions)
 from spectral_xai.data_modules import layout
 from spectral_xai.data_modules.reader import DatasetError
 from spectral_xai.explain_settings import ExplainSettings
-from spectral_xai.explained import ObjectOutcome
+from spectral_xai.results import ObjectOutcome
 from spectral_xai.posthoc import explain_checkpoints
 
-from .helpers.margins import reach
+from ..helpers.margins import reach
 
 
 def test_conditions_come_from_the_file_and_else_from_the_rgb_brightness(tmp_path):

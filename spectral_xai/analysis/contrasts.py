@@ -10,9 +10,9 @@ explain.py finds them, reproduce.py trains them). A family is one arm of a compa
   (one per side; the same net twice when one family is explained on two spectra) gives its per-scene
   mean difference on the objects both explained, and a hierarchical bootstrap resamples the seeds,
   then the scenes, for the standard error of a t interval and test
-  (:func:`~spectral_xai.resampling.hierarchical_bootstrap`). Below 3 seeds a side the comparison
+  (:func:`~spectral_xai.analysis.resampling.hierarchical_bootstrap`). Below 3 seeds a side the comparison
   says that it speaks for these nets, not for the spectrum; with one net on a side it is the
-  scene-level comparison of :func:`~spectral_xai.statistics.compare` of these nets, and says so.
+  scene-level comparison of :func:`~spectral_xai.analysis.statistics.compare` of these nets, and says so.
 """
 from __future__ import annotations
 
@@ -22,14 +22,13 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import numpy as np
 
 from .complementarity import same_objects
-from .reporting.tables import GroupKey
 from .resampling import benjamini_hochberg, hierarchical_bootstrap, holm, variance_components
-from .metrics import registry
+from ..metrics import registry
 from .statistics import (Comparison, Inference, PairedBox, box_values, compare, decide,
                          group_name, paired, scene_means)
 
 if TYPE_CHECKING:
-    from .explained import BoxResult
+    from ..results import BoxResult, GroupKey
 
 #: Fewer training seeds a side than this make a spectrum contrast one of the nets, not of the spectrum.
 FEW_SEEDS = 3

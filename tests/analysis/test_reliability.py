@@ -8,10 +8,11 @@ import torch
 
 import krippendorff
 from spectral_xai.detection import Target
-from spectral_xai.explained import BoxResult
-from .helpers.box_results import scored
+from spectral_xai.results import BoxResult
 from spectral_xai.metrics import CurveResult, Localisation
-from spectral_xai.reliability import krippendorff_alpha, metric_reliability, scene_rankings
+from spectral_xai.analysis.reliability import krippendorff_alpha, metric_reliability, scene_rankings
+
+from ..helpers.box_results import scored
 
 
 @pytest.mark.parametrize("level", ["ordinal", "interval"])

@@ -12,19 +12,19 @@ import torch
 from scipy import stats
 from scipy.stats import binom, wilcoxon
 
-from spectral_xai.explained import BoxResult
+from spectral_xai.results import BoxResult
 from spectral_xai.explain_settings import ExplainSettings
-from spectral_xai.evaluation import Explainer
-from spectral_xai.power import scenes_needed, t_power
-from spectral_xai.resampling import (EXACT_SCENES, bca_interval, benjamini_hochberg, holm, sign_flip_p,
+from spectral_xai.explainer import Explainer
+from spectral_xai.analysis.power import scenes_needed, t_power
+from spectral_xai.analysis.resampling import (EXACT_SCENES, bca_interval, benjamini_hochberg, holm, sign_flip_p,
                                      smallest_p, variance_components)
 from spectral_xai.settings import SettingsError
 from spectral_xai.reporting.comparisons import comparison_scalars, primary_sentences
-from spectral_xai.contrasts import comparisons
-from spectral_xai.statistics import TOO_FEW, Inference, PairedBox, compare, decide, primary_pairs
+from spectral_xai.analysis.contrasts import comparisons
+from spectral_xai.analysis.statistics import TOO_FEW, Inference, PairedBox, compare, decide, primary_pairs
 
-from .helpers.box_results import result
-from .helpers.region_detector import region_detector
+from ..helpers.box_results import result
+from ..helpers.region_detector import region_detector
 
 FAST = Inference(resamples=500, seed=0, margin=0.02)
 

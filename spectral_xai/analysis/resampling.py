@@ -184,7 +184,7 @@ def hierarchical_bootstrap(cells: np.ndarray, paired: bool, margin: float, resam
     side first (``paired``: one seed index for both sides, the same net on two spectra), then the
     scenes, ``resamples`` times, seeded. Three seeds resample to few distinct sets and a bootstrap
     spread is (n - 1) / n of the variance, so the percentile interval claims too much (15 % of
-    null runs at 3 seeds a side in tests/test_contrasts.py): the spread is scaled back by
+    null runs at 3 seeds a side in tests/analysis/test_contrasts.py): the spread is scaled back by
     n / (n - 1) and the interval and tests use Student's t on the seeds' degrees of freedom
     (n_a + n_b - 2; n - 1 paired)."""
     seeds_a, seeds_b, scenes = cells.shape

@@ -6,13 +6,13 @@ import pytest
 import torch
 from scipy.stats import binom
 
-from spectral_xai.complementarity import same_objects
-from spectral_xai.contrasts import FEW_NETS, ONE_NET, comparisons
-from spectral_xai.explained import annotated_object
-from spectral_xai.resampling import hierarchical_bootstrap, sign_flip_p
-from spectral_xai.statistics import ALPHA, Inference
+from spectral_xai.analysis.complementarity import same_objects
+from spectral_xai.analysis.contrasts import FEW_NETS, ONE_NET, comparisons
+from spectral_xai.results import annotated_object
+from spectral_xai.analysis.resampling import hierarchical_bootstrap, sign_flip_p
+from spectral_xai.analysis.statistics import ALPHA, Inference
 
-from .helpers.box_results import result
+from ..helpers.box_results import result
 
 FAST = Inference(resamples=500, seed=0, margin=0.02)
 

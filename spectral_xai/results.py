@@ -1,7 +1,7 @@
 """What explaining one sample produces: each method's map of each chosen box with its scores
 (:class:`BoxResult`), the sample's explanation as a whole (:class:`SampleExplanation`) and how the
 net did on each annotated object (:class:`ObjectOutcome`). Typed results, made by
-:class:`~spectral_xai.evaluation.Explainer` and read by ``reporting``."""
+:class:`~spectral_xai.explainer.Explainer` and read by ``reporting``."""
 from __future__ import annotations
 
 import math
@@ -204,3 +204,31 @@ def mean_correlation(maps: Sequence[torch.Tensor]) -> float:
     r = torch.corrcoef(flat)
     pairs = torch.triu_indices(len(maps), len(maps), offset=1)
     return float(r[pairs[0], pairs[1]].mean())
+
+
+@dataclass
+class SanityResult:
+    """One method's map of one box under one randomised stage of the net, against the trained net's."""
+
+    sample_id: str
+    spectrum: str
+    box: int  # the box's rank among its image's explained boxes
+    method: str
+    stage: str
+    spearman: float  # over all pixels; NaN where either map is blank or the method failed
+    spearman_support: float  # over the pixels where either map is non-zero
+    saliency: torch.Tensor | None  # the randomised net's map [H, W]; None where the method failed
+    rule: str  # the scoring rule both maps were made under (perturbation methods: anchor)
+    error: str | None = None
+
+    def cpu(self) -> "SanityResult":
+        return replace(self, saliency=None if self.saliency is None else self.saliency.cpu())
+
+
+GroupKey = tuple[str, str, str]  # (model, spectrum, kind of target): every table keeps the kinds apart
+
+
+def group_results(results: Sequence[BoxResult], model: str, groups: dict[GroupKey, list[BoxResult]]) -> None:
+    """Add ``results`` of ``model`` to ``groups``, one group per (model, spectrum, kind of target)."""
+    for result in results:
+        groups.setdefault((model, result.spectrum, result.target.kind), []).append(result)
