@@ -13,7 +13,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 from spectral_xai.checkpoint import load_checkpoint  # noqa: E402
 from spectral_xai.detection import EffdetDetector, Target  # noqa: E402
-from spectral_xai.explainer import explainable_ranks  # noqa: E402
+from spectral_xai.explaining import explainable_ranks  # noqa: E402
 from spectral_xai.lit_modules import EfficientDetModule  # noqa: E402
 from spectral_xai.cached_nets import SHARED_RECIPE, trained_net  # noqa: E402
 

@@ -13,7 +13,7 @@ from typing import Any
 #: name -> the module that defines it; imported on first use, so that ``import spectral_xai.x``
 #: does not load the whole package (and no module here imports its own package's top level).
 EXPORTS = {"explain": "api", "Explanations": "api", "ExplainedImage": "api", "ImageSpec": "reporting.spec",
-           "load_checkpoint": "checkpoint", "Explainer": "explainer", "ExplainSettings": "explain_settings",
+           "load_checkpoint": "checkpoint", "Explainer": "explaining", "ExplainSettings": "explain_settings",
            "create": "explainers", "method_names": "explainers",
            "list_methods": "explainers", "Scoring": "detection"}
 __all__ = sorted(EXPORTS)

@@ -6,7 +6,7 @@ the user brings, and get typed results that draw themselves and become a table::
     explained[0].figure()        # a PIL image: the image with its box, each method's map
     explained.to_frame()         # one row per box and method (pandas), the columns of boxes.csv
 
-explain.py runs the same :class:`~spectral_xai.explainer.Explainer` over many checkpoints and writes
+explain.py runs the same :class:`~spectral_xai.explaining.Explainer` over many checkpoints and writes
 the report; this is the short way to look at a few images.
 """
 from __future__ import annotations
@@ -23,7 +23,7 @@ from .data_modules.datamodule import MultispectralDataModule
 from .effdet_weights import load_net
 from .data_modules.user_images import UserImage, image_files
 from .results import BoxResult, SampleExplanation
-from .explainer import Explainer
+from .explaining import Explainer
 from .explain_settings import ExplainSettings
 from .scenes import choose_scenes, explain_scenes
 from .lit_modules import EfficientDetModule

@@ -32,7 +32,7 @@ from jsonargparse import ActionConfigFile
 from .checkpoint import read_checkpoint
 from .train_cli import SpectralCLI
 from .data_modules.datamodule import MultispectralDataModule
-from .explainer import Explainer
+from .explaining import Explainer
 from .explain_settings import ExplainSettings
 from .explain_cli import OneLineParser, joined_lists
 from .lit_modules import EfficientDetModule

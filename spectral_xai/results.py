@@ -1,7 +1,7 @@
 """What explaining one sample produces: each method's map of each chosen box with its scores
 (:class:`BoxResult`), the sample's explanation as a whole (:class:`SampleExplanation`) and how the
 net did on each annotated object (:class:`ObjectOutcome`). Typed results, made by
-:class:`~spectral_xai.explainer.Explainer` and read by ``reporting``."""
+:class:`~spectral_xai.explaining.Explainer` and read by ``reporting``."""
 from __future__ import annotations
 
 import math

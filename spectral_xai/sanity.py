@@ -32,7 +32,7 @@ from typing import Sequence
 import torch
 
 from .detection import AnchorScore, DetectionScorer, Detector, ScoringRule
-from .explainer import Explainer
+from .explaining import Explainer
 from .results import SampleExplanation, SanityResult
 from .metrics import spearman
 

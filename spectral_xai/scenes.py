@@ -12,7 +12,7 @@ import torch
 from tqdm import tqdm
 
 from .detection import Detector
-from .explainer import Explainer
+from .explaining import Explainer
 from .results import SampleExplanation
 
 log = logging.getLogger(__name__)

@@ -69,7 +69,7 @@ def test_the_top_level_exports_what_a_notebook_needs():
     from spectral_xai.api import explain
     from spectral_xai.checkpoint import load_checkpoint
     from spectral_xai.explain_settings import ExplainSettings
-    from spectral_xai.explainer import Explainer
+    from spectral_xai.explaining import Explainer
     from spectral_xai.explainers import list_methods
 
     assert (spectral_xai.explain, spectral_xai.list_methods, spectral_xai.load_checkpoint, spectral_xai.Explainer,

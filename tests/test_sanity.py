@@ -8,7 +8,7 @@ import torch
 from spectral_xai.checkpoint import load_checkpoint
 from spectral_xai.detection import AnchorScore, DetectionScorer
 from spectral_xai.explain_settings import ExplainSettings
-from spectral_xai.explainer import Explainer
+from spectral_xai.explaining import Explainer
 from spectral_xai.explainers import create
 from spectral_xai.metrics import spearman
 from spectral_xai.sanity import CASCADE, RANDOMISATIONS, STAGES, randomised_cascade, sanity_check

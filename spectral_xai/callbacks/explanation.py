@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from ..distributed import gather, shard
 from ..results import BoxResult
-from ..explainer import Explainer
+from ..explaining import Explainer
 from ..explain_settings import ExplainSettings
 from ..scenes import choose_scenes, explain_scenes
 from ..metrics import stability

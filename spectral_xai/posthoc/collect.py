@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Mapping, Protocol, Sequence
 
 from ..analysis.complementarity import Condition, ObjectRecord, object_records
-from ..explainer import Explainer
+from ..explaining import Explainer
 from ..results import BoxResult, GroupKey, SampleExplanation, SanityResult, group_results
 from ..reporting.box_table import box_table
 from ..reporting.figures import GridRow

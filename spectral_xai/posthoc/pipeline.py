@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 from ..analysis.complementarity import scene_conditions
 from ..data_modules.reader import DatasetError
-from ..explainer import Explainer
+from ..explaining import Explainer
 from ..explain_settings import ExplainSettings
 from .collect import Collected, collect
 from .options import RunOptions

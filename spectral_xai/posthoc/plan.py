@@ -15,7 +15,7 @@ from ..data_modules.dataset import MultispectralDetectionDataset
 from ..data_modules.reader import DatasetError
 from ..data_modules.user_images import UserImage, UserImages, image_files
 from ..effdet_weights import is_description, load_net
-from ..explainer import Explainer
+from ..explaining import Explainer
 from ..lit_modules import EfficientDetModule
 from ..reporting.spec import ImageSpec
 from ..settings import SettingsError

@@ -8,8 +8,9 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..explainer import Explainer
+from ..explaining import Explainer
 from ..explain_settings import boxes_label
+from ..metrics import registry
 from ..reporting.box_table import write_csv
 from ..reporting.complementarity import write_complementarity
 from ..reporting.comparisons import (families_paragraph, primary_rows, primary_sentences, spectrum_rows,
@@ -68,6 +69,11 @@ def write_all(folder: Path, collected: Collected, plan: Plan, run: Mapping[str, 
     return tables, drawn
 
 
+def directions() -> str:
+    """Which way each reported metric is better, in words."""
+    return ", ".join(f"{m.label} {m.direction.replace(' is better', '')}" for m in registry.reported()) + " is better"
+
+
 def sections(collected: Collected, tables: Tables, drawn: Drawn, settings: Rows, explainer: Explainer) -> list[Section]:
     compared, estimated = collected.compared, any(r.condition.source == "estimate" for r in collected.records)
     method_tables = [(group_name(key), method_rows(entry, collected.methods))
@@ -79,9 +85,8 @@ def sections(collected: Collected, tables: Tables, drawn: Drawn, settings: Rows,
         Section("Settings", tables=[("", settings)]),
         Section("Methods compared", paragraphs=[
             "Per net x spectrum (and kind of target): methods as rows, mean ± std over the maps that are not blank "
-            "with n, the bootstrap 95 % interval of the mean; lower deletion and higher insertion are better, "
-            "pointing game and energy pointing game higher, ODI lower. summary.csv holds the same in the paper's "
-            "layout, comparisons.csv every paired test."], tables=method_tables, figures=drawn.methods),
+            "with n, the bootstrap 95 % interval of the mean; " + directions() + ". summary.csv holds the same in "
+            "the paper's layout, comparisons.csv every paired test."], tables=method_tables, figures=drawn.methods),
         Section("Which spectrum is explained better", paragraphs=[
             "Each method's AUCs over the box's score on the unperturbed image, compared between nets x spectra on the "
             "same objects of the same scenes (exploratory: Benjamini-Hochberg q). Nets that differ only by their "

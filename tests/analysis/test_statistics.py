@@ -14,7 +14,7 @@ from scipy.stats import binom, wilcoxon
 
 from spectral_xai.results import BoxResult
 from spectral_xai.explain_settings import ExplainSettings
-from spectral_xai.explainer import Explainer
+from spectral_xai.explaining import Explainer
 from spectral_xai.analysis.power import scenes_needed, t_power
 from spectral_xai.analysis.resampling import (EXACT_SCENES, bca_interval, benjamini_hochberg, holm, sign_flip_p,
                                      smallest_p, variance_components)

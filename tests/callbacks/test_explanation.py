@@ -29,7 +29,7 @@ from ..helpers.training import fit_ddp_subprocess
 from spectral_xai.wandb_records import artifacts, config, finish_run, history, summary
 
 # One gradient and one perturbation method: what the callback does with a method does not depend on
-# which one it is (SIDU and the others are exercised in tests/test_explainer.py and tests/explainers).
+# which one it is (SIDU and the others are exercised in tests/test_explaining.py and tests/explainers).
 METHODS = ["gradcam", "rise"]
 # target_min_score 0: an untrained detector's top box scores about 0.01, and it is still a box to explain.
 SETTINGS = dict(methods=METHODS, method_settings={"rise": {"n_masks": 8}}, step=0.5, target_min_score=0.0, batch_size=12,

@@ -14,7 +14,7 @@ from xaitk_saliency.impls.gen_detector_prop_sal.drise_scoring import DRISEScorin
 
 from spectral_xai.checkpoint import load_checkpoint
 from spectral_xai.detection import DetectionScorer, Scoring, Target
-from spectral_xai.explainer import Explainer
+from spectral_xai.explaining import Explainer
 from spectral_xai.explain_settings import ExplainSettings
 from spectral_xai.explainers import create
 from spectral_xai.explainers.features import features_by_level

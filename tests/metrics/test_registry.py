@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from spectral_xai.analysis.contrasts import comparisons
-from spectral_xai.explainer import Explainer
+from spectral_xai.explaining import Explainer
 from spectral_xai.explain_settings import ExplainSettings
 from spectral_xai.metrics import METRICS, Metric, register, unregister
 from spectral_xai.metrics.registry import get

@@ -6,7 +6,7 @@ import torch
 
 from spectral_xai.analysis.complementarity import Condition
 from spectral_xai.detection import Target
-from spectral_xai.explainer import Explainer
+from spectral_xai.explaining import Explainer
 from spectral_xai.explain_settings import ExplainSettings
 from spectral_xai.results import BoxResult, ObjectOutcome, SampleExplanation, SanityResult
 from spectral_xai.metrics import CurveResult, Localisation

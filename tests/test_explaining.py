@@ -7,7 +7,7 @@ from torchvision.transforms.functional import gaussian_blur
 
 from spectral_xai.detection import DetectionScorer, Detections, DRiseSimilarity, MatchedScore, Scoring
 from spectral_xai.explain_settings import ExplainSettings
-from spectral_xai.explainer import Explainer
+from spectral_xai.explaining import Explainer
 from spectral_xai.metrics import CHECKS
 from spectral_xai.reporting.box_table import box_table
 from spectral_xai.scenes import choose_indices, choose_scenes
@@ -239,7 +239,7 @@ def test_boxes_all_over_a_floor_too_low_is_warned_of_once(sample, caplog):
     """The region detector scores every anchor a little: at a floor of 0, ``boxes: all`` means 100
     detections an image, each costing every method's curves; one warning a run says so."""
     explainer = Explainer(ExplainSettings(["gradcam"], boxes="all", target_min_score=0.0, baselines=False))
-    with caplog.at_level("WARNING", logger="spectral_xai.explainer"):
+    with caplog.at_level("WARNING", logger="spectral_xai.explaining"):
         for _ in range(2):
             targets, _ = explainer.targets(region_detector(), sample["image"])
     warned = [r for r in caplog.records if "boxes: all explains" in r.getMessage()]
