@@ -1,223 +1,27 @@
 """A synthetic twin of the Multispectral Object Detection Dataset, written in its on-disk layout.
 
-Scenes are drawn once as materials (colour, near-infrared reflectance, temperature) and then
-imaged by four simulated cameras, so the spectra differ the way the physics does:
-
-- RGB sees colour under daylight or, at night, a dim scene lit by the headlights of running cars;
-- NIR follows RGB luminance but vegetation reflects strongly, and it is dim at night too;
-- FIR sees temperature only, blurred (thermal sensors resolve less), the same by day and night:
-  people and running cars are warm, stopped cars near ambient, colour cones almost invisible;
-- MIR mixes emitted heat with reflected light.
-
-The reader in :mod:`spectral_xai.data_modules.reader` treats these files like the real ones.
+Scenes are drawn once as descriptions (:mod:`~spectral_xai.data_modules.draw`: objects made of
+parts with their materials) and imaged by four simulated cameras
+(:mod:`~spectral_xai.data_modules.render`), so the spectra differ the way the physics does. The
+reader in :mod:`spectral_xai.data_modules.reader` treats these files like the real ones.
 """
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from . import layout
+from .draw import draw_scene
+from .render import Scene, render
+from .scene_files import write_scene
 from .voc import write_voc
 
 
-@dataclass(frozen=True)
-class Material:
-    rgb: tuple[float, float, float]
-    nir: float
-    temperature: float  # 0 (cold sky) .. 1 (body heat and engines)
-
-
-@dataclass
-class SceneObject:
-    name: str
-    box: tuple[float, float, float, float]
-    parts: list[tuple[np.ndarray, Material]]  # boolean masks painted in order
-    lights: list[tuple[int, int, int]]  # headlight centres and radii (x, y, r)
-
-
-def _luminance(rgb: tuple[float, float, float]) -> float:
-    return 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2]
-
-
-def _material(rgb: tuple[float, float, float], temperature: float, nir: float | None = None) -> Material:
-    return Material(rgb=rgb, nir=_luminance(rgb) if nir is None else nir, temperature=temperature)
-
-
-def _canvas(h: int, w: int) -> np.ndarray:
-    return np.zeros((h, w), dtype=np.uint8)
-
-
-def _person(rng: np.random.Generator, x: int, bottom: int, height: int, hw: tuple[int, int]) -> SceneObject:
-    h, w = hw
-    width = int(height * 0.36)
-    skin = _material((0.85, 0.65, 0.5), 0.9)
-    cloth = _material(tuple(rng.uniform(0.05, 0.9, 3)), 0.75)
-    head, body, legs = _canvas(h, w), _canvas(h, w), _canvas(h, w)
-    radius = max(2, height // 9)
-    cv2.circle(head, (x, bottom - height + radius), radius, 1, -1)
-    cv2.ellipse(body, (x, bottom - int(height * 0.55)), (width // 2, int(height * 0.3)), 0, 0, 360, 1, -1)
-    leg = max(2, width // 4)
-    cv2.rectangle(legs, (x - width // 3, bottom - int(height * 0.35)), (x - width // 3 + leg, bottom), 1, -1)
-    cv2.rectangle(legs, (x + width // 3 - leg, bottom - int(height * 0.35)), (x + width // 3, bottom), 1, -1)
-    return SceneObject("person", (0, 0, 0, 0), [(legs > 0, cloth), (body > 0, cloth), (head > 0, skin)], [])
-
-
-def _bike(rng: np.random.Generator, x: int, bottom: int, height: int, hw: tuple[int, int]) -> SceneObject:
-    h, w = hw
-    width = int(height * 1.5)
-    radius = max(3, int(height * 0.38))
-    metal = _material(tuple(rng.uniform(0.1, 0.6, 3)), 0.45)
-    tyre = _material((0.05, 0.05, 0.05), 0.42)
-    wheels, frame = _canvas(h, w), _canvas(h, w)
-    left, right, axle_y = x - width // 2 + radius, x + width // 2 - radius, bottom - radius
-    thickness = max(2, radius // 4)
-    for cx in (left, right):
-        cv2.circle(wheels, (cx, axle_y), radius, 1, thickness)
-    top = bottom - height
-    pts = np.array([[left, axle_y], [x, axle_y], [x + radius // 2, top + radius // 2], [right, axle_y]], np.int32)
-    cv2.polylines(frame, [pts], False, 1, thickness)
-    cv2.line(frame, (x - radius // 3, top), (x + radius // 2, top + radius // 2), 1, thickness)
-    return SceneObject("bike", (0, 0, 0, 0), [(wheels > 0, tyre), (frame > 0, metal)], [])
-
-
-def _car(rng: np.random.Generator, x: int, bottom: int, height: int, hw: tuple[int, int], running: bool, ambient: float) -> SceneObject:
-    h, w = hw
-    width = int(height * 1.9)
-    paint_rgb = tuple(rng.uniform(0.1, 0.95, 3))
-    body_temp = 0.8 if running else ambient + 0.04
-    body = _material(paint_rgb, body_temp)
-    hood = _material(paint_rgb, 0.97 if running else ambient + 0.05)
-    glass = _material((0.12, 0.14, 0.18), body_temp - 0.1)
-    tyre = _material((0.04, 0.04, 0.04), 0.9 if running else ambient)
-    left, right, top = x - width // 2, x + width // 2, bottom - height
-    lower, cabin, windows, hood_mask, wheels = (_canvas(h, w) for _ in range(5))
-    wheel_r = max(3, height // 5)
-    cv2.rectangle(lower, (left, top + height // 2 - 2), (right, bottom - wheel_r // 2), 1, -1)
-    cabin_pts = np.array([[left + width // 5, top + height // 2], [left + width // 3, top],
-                          [right - width // 4, top], [right - width // 10, top + height // 2]], np.int32)
-    cv2.fillPoly(cabin, [cabin_pts], 1)
-    inset = max(2, height // 10)
-    window_pts = cabin_pts + np.array([[inset, 0], [inset, inset], [-inset, inset], [-inset, 0]], np.int32)
-    cv2.fillPoly(windows, [window_pts], 1)
-    front = rng.random() < 0.5  # which side is the front: engine heat and headlights
-    hood_x = (left, left + width // 4) if front else (right - width // 4, right)
-    cv2.rectangle(hood_mask, (hood_x[0], top + height // 2), (hood_x[1], bottom - wheel_r // 2), 1, -1)
-    for cx in (left + width // 5, right - width // 5):
-        cv2.circle(wheels, (cx, bottom - wheel_r), wheel_r, 1, -1)
-    lights = []
-    if running:
-        lx = left + 3 if front else right - 3
-        lights.append((lx, top + int(height * 0.62), max(2, height // 9)))
-    parts = [(lower > 0, body), (cabin > 0, body), (windows > 0, glass), (hood_mask > 0, hood), (wheels > 0, tyre)]
-    return SceneObject("car" if running else "car_stop", (0, 0, 0, 0), parts, lights)
-
-
-def _cone(rng: np.random.Generator, x: int, bottom: int, height: int, hw: tuple[int, int], ambient: float) -> SceneObject:
-    h, w = hw
-    half = max(3, int(height * 0.3))
-    cone, stripe = _canvas(h, w), _canvas(h, w)
-    cv2.fillPoly(cone, [np.array([[x - half, bottom], [x + half, bottom], [x, bottom - height]], np.int32)], 1)
-    band = slice(bottom - int(height * 0.6), bottom - int(height * 0.45))
-    stripe[band] = cone[band]
-    orange = _material((1.0, 0.42 + 0.1 * rng.random(), 0.05), ambient + 0.02, nir=0.55)
-    white = _material((0.95, 0.95, 0.95), ambient + 0.02)
-    return SceneObject("color_cone", (0, 0, 0, 0), [(cone > 0, orange), (stripe > 0, white)], [])
-
-
-# Object heights in pixels of the converted image at the bottom of the frame (nearest the camera).
-_HEIGHT_RANGE = {"person": (70, 110), "bike": (50, 72), "car": (55, 85), "car_stop": (55, 85), "color_cone": (40, 60)}
-
-
-def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _draw_scene(rng: np.random.Generator, hw: tuple[int, int]) -> tuple[bool, list[SceneObject], dict[str, np.ndarray]]:
-    h, w = hw
-    night = bool(rng.random() < 0.4)
-    ambient = 0.28 if night else 0.4
-    horizon = int(h * rng.uniform(0.3, 0.42))
-    grass_top = horizon + int((h - horizon) * rng.uniform(0.05, 0.25))
-    sky = _material((0.55, 0.7, 0.92), 0.05)
-    grass = _material((0.25, 0.5, 0.2), ambient - 0.03, nir=0.85)  # vegetation reflects NIR strongly
-    road = _material((0.42, 0.42, 0.44), ambient + (0.0 if night else 0.1))
-    background = np.zeros((h, w), dtype=np.int64)
-    background[horizon:grass_top] = 1
-    background[grass_top:] = 2
-    materials = [sky, grass, road]
-
-    objects: list[SceneObject] = []
-    for _ in range(int(rng.integers(1, 5)) * 4):  # a few tries per object to avoid heavy overlap
-        if len(objects) >= 4 or (objects and rng.random() < 0.2):
-            break
-        name = layout.CLASS_NAMES[int(rng.integers(len(layout.CLASS_NAMES)))]
-        bottom = int(rng.uniform(grass_top + 40, h - 2))
-        depth = (bottom - horizon) / (h - horizon)  # perspective: nearer objects are larger
-        low, high = _HEIGHT_RANGE[name]
-        height = int(rng.uniform(low, high) * (0.7 + 0.3 * depth))
-        x = int(rng.uniform(0.1 * w, 0.9 * w))
-        if name == "person":
-            obj = _person(rng, x, bottom, height, hw)
-        elif name == "bike":
-            obj = _bike(rng, x, bottom, height, hw)
-        elif name in ("car", "car_stop"):
-            obj = _car(rng, x, bottom, height, hw, running=name == "car", ambient=ambient)
-        else:
-            obj = _cone(rng, x, bottom, height, hw, ambient)
-        union = np.any([mask for mask, _ in obj.parts], axis=0)
-        ys, xs = np.nonzero(union)
-        if len(xs) < 20:
-            continue
-        box = (float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1))
-        if box[0] < 1 or box[2] > w - 1 or any(_iou(box, o.box) > 0.15 for o in objects):
-            continue
-        obj.box = box
-        objects.append(obj)
-    # Paint far objects first so nearer ones occlude them.
-    objects.sort(key=lambda o: o.box[3])
-
-    rgb = np.asarray([m.rgb for m in materials], np.float32)[background]
-    nir = np.asarray([m.nir for m in materials], np.float32)[background]
-    temp = np.asarray([m.temperature for m in materials], np.float32)[background]
-    for obj in objects:
-        for mask, material in obj.parts:
-            rgb[mask], nir[mask], temp[mask] = material.rgb, material.nir, material.temperature
-    return night, objects, {"rgb": rgb, "nir": nir, "temperature": temp}
-
-
-def _image_spectra(rng: np.random.Generator, night: bool, objects: list[SceneObject], scene: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    h, w = scene["nir"].shape
-    light = 0.12 if night else 1.0
-    glow = np.zeros((h, w), np.float32)
-    for obj in objects:
-        for lx, ly, radius in obj.lights:
-            spot = _canvas(h, w).astype(np.float32)
-            cv2.circle(spot, (lx, ly), radius, 1.0, -1)
-            glow += cv2.GaussianBlur(spot, (0, 0), radius * (2.0 if night else 0.6))
-    glow = np.clip(glow * (2.5 if night else 0.8), 0, 1)
-
-    def noise(sigma: float, channels: int = 1) -> np.ndarray:
-        shape = (h, w, channels) if channels > 1 else (h, w)
-        return rng.normal(0.0, sigma, shape).astype(np.float32)
-
-    rgb = scene["rgb"] * light + glow[..., None] * np.array([1.0, 0.95, 0.8], np.float32) + noise(0.02, 3)
-    nir = scene["nir"] * (0.18 if night else 0.95) + 0.8 * glow + noise(0.02)
-    temp = scene["temperature"]
-    fir = cv2.GaussianBlur(temp, (0, 0), 1.6) + noise(0.015)
-    luminance = scene["rgb"] @ np.array([0.299, 0.587, 0.114], np.float32)
-    mir = cv2.GaussianBlur(0.75 * temp + 0.25 * luminance * light, (0, 0), 1.0) + noise(0.02)
-    return {name: np.clip(img, 0.0, 1.0) for name, img in (("rgb", rgb), ("nir", nir), ("mir", mir), ("fir", fir))}
-
-
-def _write_png(path: Path, image: np.ndarray, sixteen_bit: bool = False) -> None:
+def write_png(path: Path, image: np.ndarray, sixteen_bit: bool = False) -> None:
+    """One spectrum's image in [0, 1] as the dataset stores it: 8-bit, or FIR's 16-bit counts."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if image.ndim == 3:
         image = image[:, :, ::-1]  # OpenCV writes BGR
@@ -228,6 +32,13 @@ def _write_png(path: Path, image: np.ndarray, sixteen_bit: bool = False) -> None
         data = (image * 255 + 0.5).astype(np.uint8)
     if not cv2.imwrite(str(path), data):
         raise OSError(f"{path}: could not be written")
+
+
+def written_scene(seed: int, index: int) -> Scene:
+    """The scene :func:`write_synthetic_dataset` drew for scene ``index`` under ``seed``: rendered
+    without a change it gives the written images, byte for byte."""
+    w, h = layout.CONVERTED_SIZE_WH
+    return draw_scene(np.random.default_rng([seed, index]), (h, w))
 
 
 def write_synthetic_dataset(
@@ -242,7 +53,8 @@ def write_synthetic_dataset(
     Every ``sixteen_bit_fir_every``-th FIR image is a 16-bit single-channel PNG, the rest 8-bit;
     NIR and MIR are 8-bit single channel, RGB 8-bit three channels. About ``vis_ok_fraction`` of
     the ids get a ``vis_ok`` check image. ``conditions.csv`` gives each scene's ``id,condition``
-    (day or night), which the real dataset does not ship. The same arguments write the same bytes.
+    (day or night), and ``Scenes/`` each scene's description (:mod:`~spectral_xai.data_modules.scene_files`),
+    which the real dataset does not ship. The same arguments write the same bytes.
     """
     root = Path(root)
     w, h = layout.CONVERTED_SIZE_WH
@@ -250,20 +62,21 @@ def write_synthetic_dataset(
     for index in range(num_scenes):
         sample_id = f"{index:06d}"
         rng = np.random.default_rng([seed, index])
-        night, objects, scene = _draw_scene(rng, (h, w))
-        conditions.append(f"{sample_id},{'night' if night else 'day'}")
-        spectra = _image_spectra(rng, night, objects, scene)
+        scene = draw_scene(rng, (h, w))
+        conditions.append(f"{sample_id},{'night' if scene.night else 'day'}")
+        spectra = render(scene, noise=rng)  # the writer's stream goes on past the noise
+        write_scene(root, sample_id, scene)
         for spectrum, image in spectra.items():
             sixteen = spectrum == "fir" and sixteen_bit_fir_every > 0 and index % sixteen_bit_fir_every == 0
-            _write_png(layout.image_path(root, layout.CONVERTED_IMAGES, spectrum, sample_id), image, sixteen)
-        boxes = np.asarray([o.box for o in objects], np.float32).reshape(-1, 4)
+            write_png(layout.image_path(root, layout.CONVERTED_IMAGES, spectrum, sample_id), image, sixteen)
+        boxes = np.asarray([o.box for o in scene.objects], np.float32).reshape(-1, 4)
         write_voc(layout.annotation_path(root, layout.CONVERTED_ANNOTATIONS, sample_id), f"{sample_id}.png",
-                  (w, h), boxes, [o.name for o in objects])
+                  (w, h), boxes, [o.name for o in scene.objects])
         if rng.random() < vis_ok_fraction:
             check = spectra["rgb"].copy()
             for x1, y1, x2, y2 in boxes.astype(int):
                 cv2.rectangle(check, (x1, y1), (x2, y2), (0.0, 1.0, 0.0), 1)
-            _write_png(root / layout.VIS_OK / f"{sample_id}.png", check)
+            write_png(root / layout.VIS_OK / f"{sample_id}.png", check)
     (root / "conditions.csv").write_text("\n".join(conditions) + "\n")
     return root
 
