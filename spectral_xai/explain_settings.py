@@ -58,6 +58,14 @@ class ExplainSettings:
         metric_checks: also score every map's deletion and insertion under the other fill and with
             its least relevant pixels first (4 more curves a map), so that metric_reliability.csv
             says whether the AUCs rank maps alike whatever the fill, and turn around with the order.
+        known_causes: on rendered data (a dataset written with its ``Scenes/`` descriptions),
+            also judge every map against what truly moved the detector: each part of the box's
+            object, every other object and the context rendered away, the target's score change
+            being that cause's true effect (and the same under another noise seed, its noise); a
+            map scores ``part_ranking`` (Spearman between its mass on each part and other object and
+            their true effects), ``top_part`` and ``target_sensitivity`` (docs/methods.md, the
+            metrics). Boxes whose largest effect is within noise are counted, not scored; data
+            without descriptions (the real dataset) has no known causes.
         batch_size: images per forward pass of the perturbation methods and the metric.
         target_min_score: detections scoring lower are not explained (nor their image, when its
             top detection scores lower).
@@ -117,6 +125,7 @@ class ExplainSettings:
     step: float = 0.05
     fill: Mapping[str, str] | None = None
     metric_checks: bool = False
+    known_causes: bool = False
     batch_size: int = 32
     target_min_score: float = 0.05
     boxes: Boxes = "top"

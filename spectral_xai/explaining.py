@@ -25,11 +25,13 @@ from .explainers import SaliencyMethod
 from .explain_settings import ExplainSettings
 from .results import (MATCH_IOU, BoxResult, ObjectOutcome, SampleExplanation, annotated_object, mean_correlation,
                         object_outcomes)
-from .metrics import Metric, ScoredMap, judged_box, score_map, spectrum_attribution
+from .metrics import KnownCauses, Metric, ScoredMap, judged_box, score_map, spectrum_attribution
 from .metrics.registry import active
 
 log = logging.getLogger(__name__)
 
+#: The noise seed a known cause's effect is rendered again under: how much the effect is noise.
+OTHER_NOISE = 1
 #: More detections than this in one image under ``boxes: all`` is warned of: a floor set too low.
 MANY_BOXES = 20
 
@@ -136,19 +138,55 @@ class Explainer:
             attributions = spectrum_attribution(scorer, image, targets, sample["spectrum"].split("+"))
             annotated = [annotated_object(t, sample.get("boxes", torch.zeros(0, 4)), sample.get("labels", torch.zeros(0)))
                          for t in targets]
+            truths = self._known_causes(scorer, image, targets, annotated, sample)
             for name, method in self.methods_for(sample["sample_id"], sample["spectrum"]).items():
-                for result in self._explain_with(name, method, scorer, image, targets, sample):
+                for result in self._explain_with(name, method, scorer, image, targets, sample, truths):
                     result.spectrum_scores, result.object = attributions[result.box], annotated[result.box]
+                    truth = truths[result.box]
+                    result.cause_effects = truth.effect_of() if truth is not None else {}
+                    result.measurable_cause = None if truth is None else truth.measurable
                     results.append(result)
         return SampleExplanation(sample["sample_id"], sample["spectrum"], image, targets, results, objects)
 
+    def _known_causes(self, scorer: DetectionScorer, image: torch.Tensor, targets: list[Target],
+                      annotated: list[int | None], sample: Mapping) -> list[KnownCauses | None]:
+        """Per target, on rendered data with ``known_causes``, its object's causes with their true
+        effects: every cause rendered away (and again under another noise seed) in one scoring of
+        the target; None for a target that is no annotated object, or without a scene."""
+        causes = sample.get("causes") if self.settings.known_causes else None
+        if causes is None:
+            return [None] * len(targets)
+        truths = []
+        for target, obj in zip(targets, annotated):
+            if obj is None:
+                truths.append(None)
+                continue
+            try:
+                found = causes.causes(obj)
+            except Exception:  # a broken description costs this box its known causes, not the run
+                log.exception("%s (%s): no known causes for object %d", sample["sample_id"], sample["spectrum"], obj)
+                truths.append(None)
+                continue
+            changes = [cause.change for cause in found]
+            images = torch.cat([image[None], causes.inputs(changes).to(image),
+                                causes.inputs([None, *changes], noise_seed=OTHER_NOISE).to(image)])
+            with torch.no_grad():
+                scores = scorer.match_all(images, [target])[0].scores.float().cpu()
+            k = len(found)
+            effects, again = scores[0] - scores[1:k + 1], scores[k + 1] - scores[k + 2:]
+            truths.append(KnownCauses([c.name for c in found], [c.kind for c in found],
+                                      causes.masks(found, tuple(image.shape[-2:])), effects, (effects - again).abs()))
+        return truths
+
     def _scored(self, scorer: DetectionScorer, image: torch.Tensor, saliency: torch.Tensor, target: Target,
-                annotated: tuple[torch.Tensor, torch.Tensor], metrics: list[Metric]) -> tuple[dict, dict]:
+                annotated: tuple[torch.Tensor, torch.Tensor], metrics: list[Metric],
+                truth: KnownCauses | None = None) -> tuple[dict, dict]:
         """One map's values of ``metrics`` and the curves behind them."""
-        return score_map(ScoredMap(scorer, image, saliency, target, *annotated, self.step, self.settings.fill), metrics)
+        return score_map(ScoredMap(scorer, image, saliency, target, *annotated, self.step, self.settings.fill, truth),
+                         metrics)
 
     def _explain_with(self, name: str, method: SaliencyMethod, scorer: DetectionScorer, image: torch.Tensor,
-                      targets: list[Target], sample: Mapping) -> list[BoxResult]:
+                      targets: list[Target], sample: Mapping, truths: list[KnownCauses | None]) -> list[BoxResult]:
         def result(box: int, **outcome) -> BoxResult:
             return BoxResult(sample["sample_id"], sample["spectrum"], targets[box], box, name, step=self.step,
                              image_scale=sample.get("image_scale", (1.0, 1.0)), **outcome)
@@ -164,13 +202,13 @@ class Explainer:
             primary = [m for m in self.metrics if m.primary]
             results = []
             for box, (target, saliency) in enumerate(zip(targets, maps)):
-                scores, curves = self._scored(scorer, image, saliency, target, boxes, self.metrics)
+                scores, curves = self._scored(scorer, image, saliency, target, boxes, self.metrics, truths[box])
                 results.append(result(box, saliency=saliency, seconds=seconds, scores=scores, curves=curves,
                                       judged_against=judged_box(target, *boxes)[1], info=reported[box][1]))
                 if repeated:
                     others = [maps_[box] for maps_ in repeated]
                     results[-1].repeat_scores = [{m.name: scores[m.name] for m in primary}, *(
-                        self._scored(scorer, image, other, target, boxes, primary)[0] for other in others)]
+                        self._scored(scorer, image, other, target, boxes, primary, truths[box])[0] for other in others)]
                     results[-1].seed_correlation = mean_correlation([saliency, *others])
             return results
         except Exception:  # one broken method must not stop the others, nor training

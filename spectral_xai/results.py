@@ -38,6 +38,10 @@ class BoxResult:
     curves: dict[str, CurveResult] = field(default_factory=dict)
     # Which box the localisation judged the target against (``Localisation.against``); None where the method failed.
     judged_against: str | None = None
+    # On rendered data with ``known_causes``: each cause's true effect on the box's score (the same for
+    # every method), and whether the largest stands out of the noise (None: no known causes).
+    cause_effects: dict[str, float] = field(default_factory=dict)
+    measurable_cause: bool | None = None
     # Per spectrum of the input, the box's score without it and with it alone (the same for every method).
     spectrum_scores: dict[str, SpectrumScore] = field(default_factory=dict)
     # With ``repeats`` > 1, a stochastic method's primary scores under each seed, the first being this

@@ -47,13 +47,14 @@ def family_groups(groups: Mapping[GroupKey, Sequence[BoxResult]], family_of: Map
 
 
 def method_comparisons(families: Mapping[GroupKey, Sequence[tuple[str, Sequence[BoxResult]]]], methods: Sequence[str],
-                       primary: Sequence[tuple[str, str]], inference: Inference) -> list[Comparison]:
-    """Every pair of methods on each family, spectrum and kind of target, paired by box; primary where
-    the pair is declared and the targets are detections."""
+                       primary: Sequence[tuple[str, str]], inference: Inference,
+                       metrics: Sequence[registry.Metric]) -> list[Comparison]:
+    """Every pair of methods on each family, spectrum and kind of target, paired by box, on each of
+    ``metrics``; primary where the pair is declared and the targets are detections."""
     declared = {frozenset(pair): pair for pair in primary}
     rows = []
     for key, members in families.items():
-        for metric in (m.name for m in registry.primary()):
+        for metric in (m.name for m in metrics):
             valued = [(box_values(results, metric), sorted({(r.sample_id, r.spectrum, r.box) for r in results}))
                       for _, results in members]
             for pair in itertools.combinations(methods, 2):
@@ -66,7 +67,7 @@ def method_comparisons(families: Mapping[GroupKey, Sequence[tuple[str, Sequence[
 
 
 def spectrum_comparisons(families: Mapping[GroupKey, Sequence[tuple[str, Sequence[BoxResult]]]], methods: Sequence[str],
-                         inference: Inference) -> list[Comparison]:
+                         inference: Inference, metrics: Sequence[registry.Metric]) -> list[Comparison]:
     """For each method, every pair of families x spectra that explained the same objects of the same
     scenes as the same kind of target (exploratory), on :func:`~spectral_xai.metrics.registry.spectrum_metrics`."""
     rows = []
@@ -76,7 +77,7 @@ def spectrum_comparisons(families: Mapping[GroupKey, Sequence[tuple[str, Sequenc
                 continue
             same_nets = first[0] == second[0]
             nets = [[net for net, _ in families[key]] for key in (first, second)]
-            for metric in registry.spectrum_metrics():
+            for metric in registry.spectrum_metrics(metrics):
                 cells = {(i, j): object_differences(method, metric, families[first][i][1], families[second][j][1])
                          for i, j in net_pairs(*map(len, nets), same_nets)}
                 a, b = group_name(first), group_name(second)
@@ -137,11 +138,12 @@ def comparisons(groups: Mapping[GroupKey, Sequence[BoxResult]], methods: Sequenc
                 primary: Sequence[tuple[str, str]], inference: Inference, spectra: bool = True,
                 family_of: Mapping[str, str] | None = None) -> list[Comparison]:
     """Every comparison of a run, each family adjusted together and decided: the primary family
-    (Holm), the rest (Benjamini-Hochberg)."""
+    (Holm), the rest (Benjamini-Hochberg), on the primary metrics the results hold."""
     families = family_groups(groups, family_of)
-    rows = method_comparisons(families, methods, primary, inference)
+    metrics = registry.held((r for results in groups.values() for r in results), registry.primary())
+    rows = method_comparisons(families, methods, primary, inference, metrics)
     if spectra:
-        rows += spectrum_comparisons(families, methods, inference)
+        rows += spectrum_comparisons(families, methods, inference, metrics)
     decide([c for c in rows if c.family == "primary"], holm, inference)
     decide([c for c in rows if c.family == "exploratory"], benjamini_hochberg, inference)
     return rows

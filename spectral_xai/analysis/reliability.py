@@ -92,13 +92,14 @@ def metric_reliability(groups: Mapping[tuple[str, str, str], Sequence[BoxResult]
     correlation of the two metrics over every scored (box, method)."""
     rows = []
     for (model, spectrum, kind), results in groups.items():
-        for metric in (m.name for m in registry.reported()):
+        held = {m.name for m in registry.held(results)}
+        for metric in (m.name for m in registry.reported() if m.name in held):
             ranked = scene_rankings(results, methods, metric)
             rows.append({"model": model, "spectrum": spectrum, "targets": kind, "measure": "alpha across scenes",
                          "metric": metric, "value": krippendorff_alpha(ranked) if len(ranked) >= 2 else math.nan,
                          "n": len(ranked)})
         variants = [pair for pair in checked() if any(pair[1] in r.scores for r in results)]
-        for first, second in [*same_property(), *variants]:
+        for first, second in [pair for pair in same_property() if set(pair) <= held] + variants:
             pairs = np.array([(r.value(first), r.value(second)) for r in results if r.scored]).reshape(-1, 2)
             pairs = pairs[~np.isnan(pairs).any(axis=1)]
             varied = len(pairs) >= 3 and pairs[:, 0].std() > 0 and pairs[:, 1].std() > 0

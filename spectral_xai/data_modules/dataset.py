@@ -9,6 +9,7 @@ import torch
 from torch.utils.data import Dataset
 
 from .images import read_image
+from .known_causes import SceneCauses
 from .reader import SampleRecord
 from .transforms import input_to_image
 
@@ -57,6 +58,8 @@ class MultispectralDetectionDataset(Dataset):
             "sample_id": record.sample_id,
             "spectrum": "+".join(spectra),
             "image_scale": input_to_image(image, out["image"]),  # boxes are reported in the file's pixels
+            # Rendered data only: what can be rendered away, read when first asked for.
+            **({"causes": SceneCauses(record, spectra, self.transform)} if record.scene is not None else {}),
         }
 
 

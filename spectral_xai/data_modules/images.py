@@ -19,7 +19,11 @@ def read_image(path: Path) -> np.ndarray:
     their maximum, which is what the 8-bit exports of such cameras do. A single channel is
     repeated three times (Bayer et al. 2021); a fourth (alpha) channel is dropped.
     """
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    return as_float_rgb(cv2.imread(str(path), cv2.IMREAD_UNCHANGED), path)
+
+
+def as_float_rgb(image: np.ndarray | None, path: Path | str) -> np.ndarray:
+    """A decoded image (OpenCV's array, None where it could not be decoded) as :func:`read_image` returns it."""
     if image is None:
         raise ImageReadError(f"{path}: cannot be decoded as an image (missing, truncated or not a PNG)")
     if image.dtype == np.uint8:

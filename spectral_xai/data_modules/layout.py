@@ -11,12 +11,17 @@ CONVERTED_IMAGES = "ConvertedImages"
 RAW_IMAGES = "Images"
 CONVERTED_ANNOTATIONS = "Annotations_ConvertedSummarized"
 VIS_OK = "vis_ok"
+SCENES = "Scenes"  # rendered data only: each scene's description (data_modules.scene_files)
 CONVERTED_SIZE_WH = (320, 256)
 RAW_SIZE_WH = {"rgb": (640, 480), "fir": (640, 480), "mir": (320, 256), "nir": (320, 256)}
 
 
 def image_path(root: Path, image_dir: str, spectrum: str, sample_id: str) -> Path:
     return root / image_dir / spectrum / f"{sample_id}.png"
+
+
+def scene_path(root: Path, sample_id: str) -> Path:
+    return Path(root) / SCENES / f"{sample_id}.json"
 
 
 def annotation_path(root: Path, annotation_dir: str, sample_id: str) -> Path:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal, Sequence
 
@@ -43,6 +43,7 @@ class SampleRecord:
     boxes: np.ndarray  # [N, 4] x1 y1 x2 y2, pixels of the image
     labels: np.ndarray  # [N] class indices
     size_wh: tuple[int, int]
+    scene: Path | None = None  # its description, on rendered data (layout.SCENES)
 
 
 @dataclass
@@ -111,7 +112,8 @@ def index_dataset(
         record = _sample_record(xml_path, annotation, {s: layout.image_path(root, image_dir, s, xml_path.stem) for s in spectra},
                                 report)
         if record is not None:
-            records.append(record)
+            scene = layout.scene_path(root, record.sample_id)
+            records.append(replace(record, scene=scene) if scene.is_file() else record)
 
     if not records:
         raise DatasetError(f"{root}: no usable samples for spectra {list(spectra)} ({report.summary()})")

@@ -14,16 +14,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .layout import scene_path
 from .reader import DatasetError
 from .render import Material, Part, Scene, SceneObject
 
-SCENES = "Scenes"
 FORMAT = 1
 PARTS_PER_PLANE = 16  # one bit a part in each 16-bit plane after the background's
-
-
-def scene_path(root: Path, sample_id: str) -> Path:
-    return Path(root) / SCENES / f"{sample_id}.json"
 
 
 def _masks_path(description: Path) -> Path:

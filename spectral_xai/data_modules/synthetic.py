@@ -20,17 +20,20 @@ from .scene_files import write_scene
 from .voc import write_voc
 
 
-def write_png(path: Path, image: np.ndarray, sixteen_bit: bool = False) -> None:
-    """One spectrum's image in [0, 1] as the dataset stores it: 8-bit, or FIR's 16-bit counts."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def stored(image: np.ndarray, sixteen_bit: bool = False) -> np.ndarray:
+    """One spectrum's image in [0, 1] as the dataset stores it (OpenCV's channel order): 8-bit, or
+    FIR's 16-bit radiometric counts in a narrow band of the range, like a real thermal core."""
     if image.ndim == 3:
         image = image[:, :, ::-1]  # OpenCV writes BGR
     if sixteen_bit:
-        # Radiometric counts in a narrow band of the 16-bit range, like a real thermal core.
-        data = (27000 + image * 6000).astype(np.uint16)
-    else:
-        data = (image * 255 + 0.5).astype(np.uint8)
-    if not cv2.imwrite(str(path), data):
+        return (27000 + image * 6000).astype(np.uint16)
+    return (image * 255 + 0.5).astype(np.uint8)
+
+
+def write_png(path: Path, image: np.ndarray, sixteen_bit: bool = False) -> None:
+    """One spectrum's image in [0, 1] written as the dataset stores it (:func:`stored`)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), stored(image, sixteen_bit)):
         raise OSError(f"{path}: could not be written")
 
 

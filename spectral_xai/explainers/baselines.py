@@ -1,9 +1,11 @@
-"""Two maps that know nothing of the detector, against which every method is measured: chance
-(``random``) and knowing only where the box is (``box``). A method that cannot beat them, paired
-box by box, has not shown that it explains the detector."""
+"""Maps that know nothing of the detector, against which every method is measured: chance
+(``random``), knowing only where the box is (``box``) and, asked for by name, the image's own edges
+(``edges``: XAI-TRIS, Clark et al. 2024, found several methods that do not beat one). A method
+that cannot beat them, paired box by box, has not shown that it explains the detector."""
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 from .base import SaliencyMethod, register
 from .masks import upsample_mirrored
@@ -57,3 +59,20 @@ class BoxPrior(SaliencyMethod):
         gauss_y = torch.exp(-0.5 * ((ys - (y1 + y2) / 2) / sigma_y) ** 2)
         gauss_x = torch.exp(-0.5 * ((xs - (x1 + x2) / 2) / sigma_x) ** 2)
         return gauss_y[:, None] * gauss_x[None, :]
+
+
+@register("edges", "baseline: the input's Sobel edge magnitude (summed over channels), no model")
+class EdgeMap(SaliencyMethod):
+    """Where the image has edges, whatever the box: the magnitude of its Sobel gradient, summed over
+    its channels, with the border replicated. Knows the image and nothing of the detector."""
+
+    SETTINGS: dict = {}
+
+    def cost(self) -> str:
+        return "none"
+
+    def saliency(self, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> torch.Tensor:
+        kernel = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device=image.device)
+        padded = F.pad(image[:, None].float(), (1, 1, 1, 1), mode="replicate")  # [C, 1, H + 2, W + 2]
+        gx, gy = (F.conv2d(padded, k[None, None]) for k in (kernel, kernel.T))
+        return (gx ** 2 + gy ** 2).sqrt().sum(dim=(0, 1))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from typing import Iterator, Mapping
 
 import torch
@@ -118,29 +119,31 @@ def metric_checks(scorer: DetectionScorer, image: torch.Tensor, saliency: torch.
         insertion(scorer, image, saliency, target, step, fill["insertion"], most_relevant_first=False).auc]))
 
 
-def _deletion(scored: ScoredMap, fill: str, most_relevant_first: bool = True) -> CurveResult:
-    return deletion(scored.scorer, scored.image, scored.saliency, scored.target, scored.step, fill, most_relevant_first)
+def scored_curve(scored: ScoredMap, curve: str, fill: str = "chosen", most_relevant_first: bool = True) -> CurveResult:
+    """One map's ``curve`` (``deletion`` or ``insertion``) under the run's fill (``chosen``) or the
+    ``other`` one: a module-level function (with :func:`functools.partial`), so that a metric
+    travels to the processes a run is shared over."""
+    fills = scored.fill if fill == "chosen" else other_fill(scored.fill)
+    measure = deletion if curve == "deletion" else insertion
+    return measure(scored.scorer, scored.image, scored.saliency, scored.target, scored.step, fills[curve],
+                   most_relevant_first)
 
 
-def _insertion(scored: ScoredMap, fill: str, most_relevant_first: bool = True) -> CurveResult:
-    return insertion(scored.scorer, scored.image, scored.saliency, scored.target, scored.step, fill, most_relevant_first)
-
-
-register(Metric("deletion_auc", "detector", True, lambda s: _deletion(s, s.fill["deletion"]), "deletion AUC", "deletion",
+register(Metric("deletion_auc", "detector", True, partial(scored_curve, curve="deletion"), "deletion AUC", "deletion",
                 primary=True, curve=True, same_property_as="insertion_auc"))
-register(Metric("insertion_auc", "detector", False, lambda s: _insertion(s, s.fill["insertion"]), "insertion AUC",
+register(Metric("insertion_auc", "detector", False, partial(scored_curve, curve="insertion"), "insertion AUC",
                 "insertion", primary=True, curve=True))
 # The checks of metric_checks, in CHECKS's order: each AUC under the other fill, then least relevant first.
-register(Metric(CHECKS[0], "detector", True, lambda s: _deletion(s, other_fill(s.fill)["deletion"]),
+register(Metric(CHECKS[0], "detector", True, partial(scored_curve, curve="deletion", fill="other"),
                 "deletion AUC, other fill", "deletion, other fill", curve=True, switch="metric_checks",
                 variant_of="deletion_auc"))
-register(Metric(CHECKS[1], "detector", False, lambda s: _insertion(s, other_fill(s.fill)["insertion"]),
+register(Metric(CHECKS[1], "detector", False, partial(scored_curve, curve="insertion", fill="other"),
                 "insertion AUC, other fill", "insertion, other fill", curve=True, switch="metric_checks",
                 variant_of="insertion_auc"))
 # Least relevant first turns the direction around: a good map's deletion then keeps the score up.
-register(Metric(CHECKS[2], "detector", False, lambda s: _deletion(s, s.fill["deletion"], most_relevant_first=False),
+register(Metric(CHECKS[2], "detector", False, partial(scored_curve, curve="deletion", most_relevant_first=False),
                 "deletion AUC, least relevant first", "deletion, least first", curve=True, switch="metric_checks",
                 variant_of="deletion_auc"))
-register(Metric(CHECKS[3], "detector", True, lambda s: _insertion(s, s.fill["insertion"], most_relevant_first=False),
+register(Metric(CHECKS[3], "detector", True, partial(scored_curve, curve="insertion", most_relevant_first=False),
                 "insertion AUC, least relevant first", "insertion, least first", curve=True, switch="metric_checks",
                 variant_of="insertion_auc"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torchvision.ops import box_iou
@@ -94,13 +95,16 @@ def localisation(saliency: torch.Tensor, target: Target, annotated_boxes: torch.
     return Localisation(pointing, energy, odi, against)
 
 
-def _localised(scored: ScoredMap) -> Localisation:
-    return scored.once("localisation", lambda: localisation(scored.saliency, scored.target, scored.annotated_boxes,
-                                                            scored.annotated_labels))
+def localised(scored: ScoredMap, score: str) -> float:
+    """One of the map's localisation scores, the three computed once per map."""
+    if "localisation" not in scored.shared:
+        scored.shared["localisation"] = localisation(scored.saliency, scored.target, scored.annotated_boxes,
+                                                     scored.annotated_labels)
+    return getattr(scored.shared["localisation"], score)
 
 
-register(Metric("pointing_game", "annotations", False, lambda s: _localised(s).pointing_game, "pointing game",
+register(Metric("pointing_game", "annotations", False, partial(localised, score="pointing_game"), "pointing game",
                 "pointing", same_property_as="energy_pointing_game"))
-register(Metric("energy_pointing_game", "annotations", False, lambda s: _localised(s).energy_pointing_game,
+register(Metric("energy_pointing_game", "annotations", False, partial(localised, score="energy_pointing_game"),
                 "energy pointing game", "energy PG"))
-register(Metric("odi", "annotations", True, lambda s: _localised(s).odi, "object discrimination index", "ODI"))
+register(Metric("odi", "annotations", True, partial(localised, score="odi"), "object discrimination index", "ODI"))

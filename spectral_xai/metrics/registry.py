@@ -12,8 +12,9 @@ reliability table sets it against the one it varies.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import torch
 
@@ -35,13 +36,9 @@ class ScoredMap:
     annotated_labels: torch.Tensor  # [N], 0-based
     step: float  # share of the image area a curve moves per step
     fill: Mapping[str, str]  # what deleted pixels become and inserted pixels are put into
+    truth: Any = None  # on rendered data, the box's known causes (metrics.known_causes.KnownCauses)
     # What several metrics of the same map would each compute (its localisation): computed once.
     shared: dict[str, Any] = field(default_factory=dict)
-
-    def once(self, key: str, compute: Callable[[], Any]) -> Any:
-        if key not in self.shared:
-            self.shared[key] = compute()
-        return self.shared[key]
 
 
 @dataclass(frozen=True)
@@ -124,11 +121,20 @@ def curves() -> list[Metric]:
     return [m for m in reported() if m.curve]
 
 
-def spectrum_metrics() -> list[str]:
-    """What spectra are compared on: the primary metrics, a curve's area over the box's score on the
-    unperturbed image (``<name>_normalised``), so that a net less sure of its boxes does not get a
-    lower deletion AUC for free (the raw areas stay in the tables)."""
-    return [f"{m.name}_normalised" if m.curve else m.name for m in primary()]
+def held(results: Iterable[Any], metrics: Iterable[Metric] | None = None) -> list[Metric]:
+    """Of ``metrics`` (default: every registered one), those always scored and those a setting
+    switches on that some result holds a value of: what a table of ``results`` shows, so that a
+    metric a run did not score (known causes on the real dataset) adds no empty column or row."""
+    results = list(results)
+    return [m for m in (METRICS.values() if metrics is None else metrics)
+            if m.switch is None or any(not math.isnan(r.scores.get(m.name, math.nan)) for r in results)]
+
+
+def spectrum_metrics(metrics: Iterable[Metric]) -> list[str]:
+    """What spectra are compared on: the primary ``metrics``, a curve's area over the box's score on
+    the unperturbed image (``<name>_normalised``), so that a net less sure of its boxes does not get
+    a lower deletion AUC for free (the raw areas stay in the tables)."""
+    return [f"{m.name}_normalised" if m.curve else m.name for m in metrics if m.primary]
 
 
 def score_map(scored: ScoredMap, metrics: Sequence[Metric]) -> tuple[dict[str, float], dict[str, Any]]:

@@ -17,6 +17,7 @@ from ..reporting.comparisons import (families_paragraph, primary_rows, primary_s
                                      write_comparisons)
 from ..reporting.html import Section, write_report
 from ..reporting.tables import method_rows, write_attribution, write_sanity, write_summary
+from ..results import BoxResult
 from ..sanity import STAGES
 from ..analysis.statistics import group_name
 from .collect import Collected
@@ -69,9 +70,10 @@ def write_all(folder: Path, collected: Collected, plan: Plan, run: Mapping[str, 
     return tables, drawn
 
 
-def directions() -> str:
-    """Which way each reported metric is better, in words."""
-    return ", ".join(f"{m.label} {m.direction.replace(' is better', '')}" for m in registry.reported()) + " is better"
+def directions(results: Sequence[BoxResult]) -> str:
+    """Which way each reported metric the results hold is better, in words."""
+    return ", ".join(f"{m.label} {m.direction.replace(' is better', '')}"
+                     for m in registry.held(results, registry.reported())) + " is better"
 
 
 def sections(collected: Collected, tables: Tables, drawn: Drawn, settings: Rows, explainer: Explainer) -> list[Section]:
@@ -85,7 +87,8 @@ def sections(collected: Collected, tables: Tables, drawn: Drawn, settings: Rows,
         Section("Settings", tables=[("", settings)]),
         Section("Methods compared", paragraphs=[
             "Per net x spectrum (and kind of target): methods as rows, mean ± std over the maps that are not blank "
-            "with n, the bootstrap 95 % interval of the mean; " + directions() + ". summary.csv holds the same in "
+            "with n, the bootstrap 95 % interval of the mean; "
+            + directions([r for group in collected.groups.values() for r in group]) + ". summary.csv holds the same in "
             "the paper's layout, comparisons.csv every paired test."], tables=method_tables, figures=drawn.methods),
         Section("Which spectrum is explained better", paragraphs=[
             "Each method's AUCs over the box's score on the unperturbed image, compared between nets x spectra on the "

@@ -25,7 +25,8 @@ def panel_title(result: BoxResult) -> str:
     """A method's name with its AUCs, or marked as failed."""
     if not result.ok:
         return f"{result.method}: failed"
-    return f"{result.method}\n" + " ".join(f"{m.short[:3]} {result.value(m.name):.3f}" for m in registry.primary())
+    return f"{result.method}\n" + " ".join(f"{m.short[:3]} {result.value(m.name):.3f}"
+                                            for m in registry.held([result], registry.primary()))
 
 
 def display_spectra(image: torch.Tensor, spec: ImageSpec) -> list[np.ndarray]:

@@ -20,9 +20,10 @@ COLOURS = tuple(f"C{i}" for i in range(4, 10))
 
 
 
-def _compared() -> list[tuple[str, str]]:
-    """The primary metrics with their axis labels: ``deletion AUC (lower is better)``."""
-    return [(m.name, f"{m.label} ({m.direction})") for m in registry.primary()]
+def _compared(entries: Sequence[Mapping], methods: Sequence[str]) -> list[tuple[str, str]]:
+    """The primary metrics the summary entries hold, with their axis labels: ``deletion AUC (lower is better)``."""
+    return [(m.name, f"{m.label} ({m.direction})") for m in registry.primary()
+            if any(m.name in entry[method] for entry in entries for method in methods)]
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -39,7 +40,7 @@ def _interval(stats: Mapping) -> tuple[float, float, float]:
 def method_dots(path: Path, title: str, entry: Mapping, methods: Sequence[str]) -> Path:
     """One summary entry (a net x spectrum x kind of target): per AUC, a dot per method with its
     bootstrap 95 % interval, methods ordered by the first primary metric (deletion AUC; best at the top)."""
-    compared = _compared()
+    compared = _compared([entry], methods)
     first = registry.get(compared[0][0])
     scored = [m for m in methods if entry[m][first.name]["n"]]
     order = sorted(scored, key=lambda m: entry[m][first.name]["mean"], reverse=first.lower_is_better)
@@ -69,7 +70,7 @@ def spectra_panels(path: Path, table: Sequence[Mapping], methods: Sequence[str])
     grid = fig.subplots(rows, columns, squeeze=False)
     names = [f"{e['model']} on {e['spectrum']}" for e in entries]
     for ax, method in zip(grid.flat, methods):
-        compared = _compared()
+        compared = _compared(entries, methods)
         offsets = np.linspace(-0.12, 0.12, len(compared)) if len(compared) > 1 else [0.0]
         for offset, (metric, label), colour in zip(offsets, compared, ("tab:red", "tab:green", *COLOURS)):
             for x, entry in enumerate(entries):

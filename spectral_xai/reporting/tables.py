@@ -20,6 +20,9 @@ from ..analysis.statistics import Inference, box_values
 from .box_table import write_csv
 
 
+NONE = {"mean": math.nan, "std": math.nan, "n": 0, "low": math.nan, "high": math.nan}
+
+
 def _mean_std(values: Sequence[float]) -> dict[str, float]:
     """Over the defined values (a blank map has no pointing game), with how many there were."""
     values = [v for v in values if not math.isnan(v)]
@@ -51,19 +54,21 @@ def method_statistics(results: Sequence[BoxResult], method: str, inference: Infe
     seed-to-seed correlation of its maps and the intraclass correlation of each AUC over repeats."""
     mine = [r for r in results if r.method == method]
     done = [r for r in mine if r.scored]
-    repeated = [r for r in done if len(r.repeat_aucs) > 1]
+    repeated = [r for r in done if len(r.repeat_scores) > 1]
     boxes = sum(1 for r in mine if r.ok)
     blank = sum(1 for r in mine if r.blank)
     stats = {"boxes": boxes, "failed": len(mine) - boxes, "blank": blank, "blank_rate": blank / boxes if boxes else math.nan}
-    for metric in (m.name for m in registry.primary()):
+    for metric in (m.name for m in registry.held(results, registry.primary())):
         values = {key: v for key, v in box_values(results, metric).items() if key[3] == method}
-        scored = [(r.sample_id, r.spectrum, r.box, method) for r in done]
+        # A map without a value (a box with no measurable known cause) is left out of this metric alone.
+        scored = [key for r in done if (key := (r.sample_id, r.spectrum, r.box, method)) in values]
         stats[metric] = _over_scenes([(key[0], float(values[key].mean())) for key in scored], inference)
         stats[f"{metric}_blank_as_random"] = _over_scenes([(key[0], float(v.mean())) for key, v in values.items()], inference)
-        stats[f"{metric}_icc"] = (variance_components(
-            [v for r in repeated for v in values[(r.sample_id, r.spectrum, r.box, method)]],
-            [(r.sample_id, r.spectrum, r.box) for r in repeated for _ in r.repeat_aucs]).icc if len(repeated) > 1 else math.nan)
-    return {**stats, **{m.name: _mean_std([r.value(m.name) for r in done]) for m in _beside()},
+        again = [key for r in repeated if (key := (r.sample_id, r.spectrum, r.box, method)) in values]
+        stats[f"{metric}_icc"] = (variance_components([v for key in again for v in values[key]],
+                                                      [key[:3] for key in again for _ in values[key]]).icc
+                                  if len(again) > 1 else math.nan)
+    return {**stats, **{m.name: _mean_std([r.value(m.name) for r in done]) for m in registry.held(results, _beside())},
             "seconds": _mean_std([r.seconds for r in mine if r.ok]),
             "seed_correlation": _mean_std([r.seed_correlation for r in repeated]),
             "masks": _mean_std([float(r.info.masks) for r in mine if r.ok and r.info.masks is not None]),
@@ -97,9 +102,9 @@ def _method_scalars(results: Sequence[BoxResult], methods: Sequence[str]) -> dic
             scalars[f"explain/{method}/blank"] = stats["blank"]
             scalars[f"explain/{method}/seconds_per_box"] = stats["seconds"]["mean"]
         scalars.update({f"explain/{method}/{m.name}": stats[m.name]["mean"] for m in registry.primary()
-                        if stats[m.name]["n"]})
+                        if m.name in stats and stats[m.name]["n"]})
         scalars.update({f"explain/{method}/{m.name}": stats[m.name]["mean"] for m in _beside()
-                        if not math.isnan(stats[m.name]["mean"])})
+                        if m.name in stats and not math.isnan(stats[m.name]["mean"])})
         if stats["masks"]["n"]:
             scalars[f"explain/{method}/masks"] = stats["masks"]["mean"]
         if stats["map_reliability"]["n"]:
@@ -149,24 +154,33 @@ def _beside() -> list[registry.Metric]:
     return [m for m in registry.reported() if not m.primary]
 
 
-def method_columns() -> list[str]:
-    """Per method, its columns in summary.csv and the report's tables."""
-    compared = registry.primary()
+def shown(table: Sequence[Mapping], methods: Sequence[str]) -> list[registry.Metric]:
+    """The reported metrics the summary entries hold (:func:`method_statistics` leaves out a metric
+    its results do not hold)."""
+    return [m for m in registry.reported() if any(m.name in entry[method] for entry in table for method in methods)]
+
+
+def method_columns(metrics: Sequence[registry.Metric]) -> list[str]:
+    """Per method, its columns in summary.csv and the report's tables, for ``metrics`` (:func:`shown`)."""
+    compared, beside = [m for m in metrics if m.primary], [m for m in metrics if not m.primary]
     return [*(column for m in compared for column in (m.short, f"{m.short} 95% CI")),
-            *(f"{m.short}, blank = random" for m in compared), *(m.short for m in _beside()), "s/box", "boxes",
+            *(f"{m.short}, blank = random" for m in compared), *(m.short for m in beside), "s/box", "boxes",
             "blank rate", "seed r", *(f"{m.short} ICC" for m in compared), "masks", "map reliability"]
 
 
-def _method_cells(s: Mapping) -> list[str]:
+def _method_cells(s: Mapping, metrics: Sequence[registry.Metric]) -> list[str]:
     def number(value: float) -> str:
         return "" if math.isnan(value) else f"{value:.3f}"
 
-    compared = [m.name for m in registry.primary()]
-    return [*(cell for metric in compared for cell in _mean_and_interval(s[metric])),
-            *(f"{s[f'{metric}_blank_as_random']['mean']:.3f}" for metric in compared),
-            *(f"{s[m.name]['mean']:.3f} (n={s[m.name]['n']})" for m in _beside()),
+    def stats(name: str) -> Mapping:  # a metric another entry holds and this one does not
+        return s.get(name, NONE)
+
+    compared = [m.name for m in metrics if m.primary]
+    return [*(cell for metric in compared for cell in _mean_and_interval(stats(metric))),
+            *(f"{stats(f'{metric}_blank_as_random')['mean']:.3f}" for metric in compared),
+            *(f"{stats(m.name)['mean']:.3f} (n={stats(m.name)['n']})" for m in metrics if not m.primary),
             f"{s['seconds']['mean']:.2f}", str(s["boxes"]), number(s["blank_rate"]), number(s["seed_correlation"]["mean"]),
-            *(number(s[f"{metric}_icc"]) for metric in compared), f"{s['masks']['mean']:.0f}" if s["masks"]["n"] else "",
+            *(number(s.get(f"{metric}_icc", math.nan)) for metric in compared), f"{s['masks']['mean']:.0f}" if s["masks"]["n"] else "",
             number(s["map_reliability"]["mean"])]
 
 
@@ -174,8 +188,11 @@ def write_summary(folder: Path, table: list[dict], methods: Sequence[str], step:
     """summary.json (full numbers) and summary.csv (formatted as in the paper); returns the CSV rows.
     ``boxes`` names which boxes of each image were explained (``top`` is the paper's protocol)."""
     (folder / "summary.json").write_text(json.dumps({"step": step, "boxes": boxes, "rows": table}, indent=2))
-    header = ["model", "spectrum", "targets", "boxes per image", *(f"{m} {column}" for m in methods for column in method_columns())]
-    lines = [[entry["model"], entry["spectrum"], entry["targets"], boxes, *(cell for m in methods for cell in _method_cells(entry[m]))]
+    metrics = shown(table, methods)
+    header = ["model", "spectrum", "targets", "boxes per image",
+              *(f"{m} {column}" for m in methods for column in method_columns(metrics))]
+    lines = [[entry["model"], entry["spectrum"], entry["targets"], boxes,
+              *(cell for m in methods for cell in _method_cells(entry[m], metrics))]
              for entry in table]
     write_csv(folder / "summary.csv", header, lines)
     return [header, *lines]
@@ -183,7 +200,8 @@ def write_summary(folder: Path, table: list[dict], methods: Sequence[str], step:
 
 def method_rows(entry: Mapping, methods: Sequence[str]) -> list[list[str]]:
     """One summary entry as a table with methods as rows and metrics as columns."""
-    return [["method", *method_columns()], *([m, *_method_cells(entry[m])] for m in methods)]
+    metrics = shown([entry], methods)
+    return [["method", *method_columns(metrics)], *([m, *_method_cells(entry[m], metrics)] for m in methods)]
 
 
 def _mean_and_interval(stats: Mapping) -> list[str]:

@@ -9,7 +9,7 @@ from scipy.ndimage import binary_dilation
 
 from spectral_xai.data_modules import layout
 from spectral_xai.data_modules.render import SPECTRA, Change, render
-from spectral_xai.data_modules.scene_files import SCENES
+from spectral_xai.data_modules.layout import SCENES
 from spectral_xai.data_modules.synthetic import write_png, write_synthetic_dataset, written_scene
 
 # The writer's bytes for 6 scenes of seed 3 (images, annotations, conditions, check images), as the

@@ -9,7 +9,8 @@ import pytest
 from spectral_xai.data_modules import layout
 from spectral_xai.data_modules.reader import DatasetError
 from spectral_xai.data_modules.render import SPECTRA, Change, render
-from spectral_xai.data_modules.scene_files import SCENES, check_scene, read_scene, scene_path, write_scene
+from spectral_xai.data_modules.layout import SCENES, scene_path
+from spectral_xai.data_modules.scene_files import check_scene, read_scene, write_scene
 from spectral_xai.data_modules.synthetic import write_png, write_synthetic_dataset, written_scene
 from spectral_xai.data_modules.voc import read_voc
 

@@ -2,6 +2,7 @@
 the report's tables, the statistics, the comparisons, the logged scalars and the reliability
 without another change."""
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -94,10 +95,19 @@ def test_a_metric_is_registered_once_judges_something_known_and_an_unknown_name_
         get("nonsense")
 
 
-def test_the_registry_holds_the_papers_metrics_first_and_the_checks_behind_a_switch():
+def test_the_registry_holds_the_papers_metrics_first_and_the_others_behind_their_switches():
     assert list(METRICS)[:2] == ["deletion_auc", "insertion_auc"]
-    assert [m.name for m in METRICS.values() if m.primary] == ["deletion_auc", "insertion_auc"]
+    assert [m.name for m in METRICS.values() if m.primary and m.switch is None] == ["deletion_auc", "insertion_auc"]
+    assert {m.name for m in METRICS.values() if m.switch == "known_causes"} == {"part_ranking", "top_part",
+                                                                              "target_sensitivity"}
     assert {m.name for m in METRICS.values() if m.switch == "metric_checks"} == {
         "deletion_auc_other_fill", "insertion_auc_other_fill", "deletion_auc_least_relevant_first",
         "insertion_auc_least_relevant_first"}
-    assert {m.judges for m in METRICS.values()} == {"detector", "annotations"}
+    assert {m.judges for m in METRICS.values()} == {"detector", "annotations", "known_causes"}
+
+
+def test_an_explainer_with_every_metric_switched_on_travels_to_other_processes():
+    """explain.py shares a run over processes by pickling its plan, the explainer and its metrics with it."""
+    settings = ExplainSettings(["gradcam", "rise"], metric_checks=True, known_causes=True)
+    copy = pickle.loads(pickle.dumps(Explainer(settings)))
+    assert [m.name for m in copy.metrics] == list(METRICS)

@@ -1,0 +1,83 @@
+"""A map against what truly moved the detector, on rendered data: each cause of the box (a part of
+its object, another object, the context) rendered away, and the target's score change is that
+cause's true effect (no fill, no mask shape). FunnyBirds (Hesse et al. 2023) did this for
+classifiers; here it is done for one detection.
+
+- ``part_ranking``: Spearman between the map's mass on each part and other object and their true
+  effects (1: the map ranks the causes as the detector weighs them);
+- ``top_part``: whether the part or object with the most mass is the one with the largest effect;
+- ``target_sensitivity``: the share of the map's mass on other objects (lower is better).
+
+A box whose largest effect is within the noise of its effects (the same change under another noise
+seed) has no measurable cause: its scores are NaN, and the run counts such boxes.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .agreement import spearman
+from .registry import Metric, ScoredMap, register
+
+RANKED = ("part", "object")
+
+
+@dataclass
+class KnownCauses:
+    """The causes of one box, in input pixels, with their true effects."""
+
+    names: list[str]
+    kinds: list[str]  # "part", "object", "context"
+    masks: torch.Tensor  # [K, H, W]: the share of each input pixel each cause covers
+    effects: torch.Tensor  # [K]: the target's score on the image minus its score with the cause rendered away
+    noise: torch.Tensor  # [K]: how much each effect moves under another noise seed
+
+    @property
+    def measurable(self) -> bool:
+        """The largest effect stands out of the noise."""
+        return bool(self.effects.abs().max() > max(float(self.noise.max()), 1e-6)) if len(self.effects) else False
+
+    def effect_of(self) -> dict[str, float]:
+        return {name: round(float(effect), 4) for name, effect in zip(self.names, self.effects)}
+
+
+def _ranked(scored: ScoredMap) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """The map's mass and the true effects of the parts and other objects; None where unknown."""
+    truth: KnownCauses | None = scored.truth
+    if truth is None or not truth.measurable:
+        return None
+    keep = torch.tensor([kind in RANKED for kind in truth.kinds])
+    mass = (truth.masks[keep].to(scored.saliency) * scored.saliency[None]).sum(dim=(1, 2))
+    return mass.cpu(), truth.effects[keep].cpu()
+
+
+def part_ranking(scored: ScoredMap) -> float:
+    ranked = _ranked(scored)
+    return math.nan if ranked is None else spearman(*ranked)
+
+
+def top_part(scored: ScoredMap) -> float:
+    ranked = _ranked(scored)
+    if ranked is None or float(ranked[0].max()) <= 0:
+        return math.nan
+    return float(int(ranked[0].argmax()) == int(ranked[1].argmax()))
+
+
+def target_sensitivity(scored: ScoredMap) -> float:
+    truth: KnownCauses | None = scored.truth
+    total = float(scored.saliency.sum())
+    if truth is None or total <= 0:
+        return math.nan
+    others = torch.tensor([kind == "object" for kind in truth.kinds])
+    on_others = truth.masks[others].to(scored.saliency).amax(dim=0) if others.any() else torch.zeros_like(scored.saliency)
+    return float((on_others * scored.saliency).sum()) / total
+
+
+register(Metric("part_ranking", "known_causes", False, part_ranking, "part ranking", "part ranking", primary=True,
+                switch="known_causes"))
+register(Metric("top_part", "known_causes", False, top_part, "top part correct", "top part", primary=True,
+                switch="known_causes"))
+register(Metric("target_sensitivity", "known_causes", True, target_sensitivity, "mass on other objects",
+                "on other objects", switch="known_causes"))

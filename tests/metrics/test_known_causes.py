@@ -1,0 +1,93 @@
+"""Maps against the known causes, on a detector whose one cause is known by construction: the region
+detector's score depends on one 16-pixel tile alone, so rendering that tile away is the only
+change that moves it. A map equal to that tile ranks the causes as the detector weighs them; the
+box baseline, which knows only where the box is, does not."""
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+import torch
+
+from spectral_xai.data_modules.known_causes import Cause, SceneCauses
+from spectral_xai.explain_settings import ExplainSettings
+from spectral_xai.explaining import Explainer
+from spectral_xai.metrics import KnownCauses, ScoredMap
+from spectral_xai.metrics.known_causes import part_ranking, target_sensitivity, top_part
+
+from ..helpers.region_detector import LABEL, REGION_SLICE, SIZE, region_detector, region_scorer
+
+IMAGE = 0.6 + 0.4 * torch.rand(3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
+TILES = {"region": REGION_SLICE, "under the box": (slice(48, 64), slice(48, 64)), "beside": (slice(0, 16), slice(0, 16))}
+
+
+@dataclass(frozen=True)
+class Tile:
+    """The change that renders a tile away: its pixels grey."""
+    where: tuple
+
+
+class TileCauses:
+    """Causes as a rendered scene gives them, for the region detector's image: two parts of the
+    detected object (the tile that drives its score and the tile under its box), another object
+    (a tile beside) and the context (every other pixel); rendering one away greys its pixels."""
+
+    def causes(self, obj: int) -> list[Cause]:
+        found = []
+        for name, kind in (("region", "part"), ("under the box", "part"), ("beside", "object")):
+            visible = np.zeros((SIZE, SIZE), bool)
+            visible[TILES[name]] = True
+            found.append(Cause(name, kind, visible, Tile(TILES[name])))
+        context = ~np.any([c.visible for c in found], axis=0)
+        return [*found, Cause("context", "context", context, Tile((slice(None), slice(None))))]
+
+    def inputs(self, changes, noise_seed=None) -> torch.Tensor:
+        images = IMAGE[None].repeat(len(changes), 1, 1, 1)
+        for image, change in zip(images, changes):
+            if change is not None and change.where != (slice(None), slice(None)):
+                image[(slice(None), *change.where)] = 0.0
+        return images
+
+    masks = staticmethod(SceneCauses.masks)
+
+
+def explained(methods=("gradcam",)) -> dict:
+    settings = ExplainSettings(list(methods), known_causes=True, step=0.5, batch_size=8, target_min_score=0.0)
+    sample = {"image": IMAGE, "sample_id": "000001", "spectrum": "mir", "causes": TileCauses(),
+              "boxes": torch.tensor([[48.0, 48.0, 56.0, 56.0]]), "labels": torch.tensor([LABEL])}
+    return {r.method: r for r in Explainer(settings).explain(region_detector(), sample).results}
+
+
+def test_the_true_effects_are_the_score_changes_of_the_renders_and_only_the_driving_tile_moves_it():
+    results = explained()
+    effects = results["gradcam"].cause_effects
+    full = float(region_scorer()(IMAGE[None], results["gradcam"].target)[0])
+    assert effects["region"] == pytest.approx(full, abs=1e-4)  # greyed, the region scores nothing: all of it
+    assert effects["under the box"] == effects["beside"] == 0.0
+    assert results["gradcam"].measurable_cause is True
+
+
+def test_a_map_on_the_true_cause_ranks_the_causes_as_the_detector_does_and_the_box_baseline_does_not():
+    results = explained(("box",))
+    truth = KnownCauses(["region", "under the box", "beside", "context"], ["part", "part", "object", "context"],
+                        SceneCauses.masks(TileCauses().causes(0), (SIZE, SIZE)),
+                        torch.tensor([results["box"].cause_effects[n] for n in ("region", "under the box", "beside", "context")]),
+                        torch.zeros(4))
+    on_cause = torch.zeros(SIZE, SIZE)
+    on_cause[REGION_SLICE] = 1.0
+    scored = ScoredMap(region_scorer(), IMAGE, on_cause, results["box"].target, torch.zeros(0, 4), torch.zeros(0), 0.5,
+                       {}, truth)
+    assert part_ranking(scored) == pytest.approx(1.0) and top_part(scored) == 1.0 and target_sensitivity(scored) == 0.0
+    box = results["box"]
+    assert box.scores["part_ranking"] < 0.9 and box.scores["top_part"] == 0.0  # its mass sits under the box
+
+
+def test_without_a_measurable_cause_or_without_a_scene_nothing_is_scored():
+    causes = TileCauses().causes(0)
+    flat = KnownCauses([c.name for c in causes], [c.kind for c in causes], SceneCauses.masks(causes, (SIZE, SIZE)),
+                       torch.tensor([0.01, 0.0, 0.0, 0.0]), torch.tensor([0.02, 0.0, 0.0, 0.0]))
+    scored = ScoredMap(region_scorer(), IMAGE, torch.rand(SIZE, SIZE), None, torch.zeros(0, 4), torch.zeros(0), 0.5, {}, flat)
+    assert not flat.measurable and math.isnan(part_ranking(scored)) and math.isnan(top_part(scored))
+    settings = ExplainSettings(["gradcam"], known_causes=True, step=0.5, batch_size=8, target_min_score=0.0)
+    plain = Explainer(settings).explain(region_detector(), {"image": IMAGE, "sample_id": "1", "spectrum": "mir"})
+    assert all(math.isnan(r.scores["part_ranking"]) and r.measurable_cause is None for r in plain.results)
