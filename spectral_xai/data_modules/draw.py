@@ -52,15 +52,18 @@ def _bike(rng: np.random.Generator, x: int, bottom: int, height: int, hw: tuple[
     return SceneObject("bike", (0, 0, 0, 0), [Part("wheels", wheels > 0, tyre), Part("frame", frame > 0, metal)], [])
 
 
-def _car(rng: np.random.Generator, x: int, bottom: int, height: int, hw: tuple[int, int], running: bool, ambient: float) -> SceneObject:
+def _car(rng: np.random.Generator, x: int, bottom: int, height: int, hw: tuple[int, int], running: bool, ambient: float,
+         known_cause: bool = False) -> SceneObject:
+    """A car; ``known_cause``: a running and a parked car alike in every part (a parked car's body
+    and tyres) but the cue, a hot hood and headlights, so that telling them apart needs it."""
     h, w = hw
     width = int(height * 1.9)
     paint_rgb = tuple(rng.uniform(0.1, 0.95, 3))
-    body_temp = 0.8 if running else ambient + 0.04
+    body_temp = 0.8 if running and not known_cause else ambient + 0.04
     body = _material(paint_rgb, body_temp)
-    hood = _material(paint_rgb, 0.97 if running else ambient + 0.05)
+    hood = _material(paint_rgb, 0.97 if running else body_temp if known_cause else ambient + 0.05)
     glass = _material((0.12, 0.14, 0.18), body_temp - 0.1)
-    tyre = _material((0.04, 0.04, 0.04), 0.9 if running else ambient)
+    tyre = _material((0.04, 0.04, 0.04), 0.9 if running and not known_cause else ambient)
     left, right, top = x - width // 2, x + width // 2, bottom - height
     lower, cabin, windows, hood_mask, wheels = (_canvas(h, w) for _ in range(5))
     wheel_r = max(3, height // 5)
@@ -109,8 +112,9 @@ def _iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def draw_scene(rng: np.random.Generator, hw: tuple[int, int]) -> Scene:
-    """A scene drawn from ``rng``, which is left where the sensor noise starts (the scene's ``noise_state``)."""
+def draw_scene(rng: np.random.Generator, hw: tuple[int, int], known_cause: bool = False) -> Scene:
+    """A scene drawn from ``rng``, which is left where the sensor noise starts (the scene's
+    ``noise_state``); ``known_cause``: its cars as :func:`_car` makes them for known-cause data."""
     h, w = hw
     night = bool(rng.random() < 0.4)
     ambient = 0.28 if night else 0.4
@@ -139,7 +143,7 @@ def draw_scene(rng: np.random.Generator, hw: tuple[int, int]) -> Scene:
         elif name == "bike":
             obj = _bike(rng, x, bottom, height, hw)
         elif name in ("car", "car_stop"):
-            obj = _car(rng, x, bottom, height, hw, running=name == "car", ambient=ambient)
+            obj = _car(rng, x, bottom, height, hw, running=name == "car", ambient=ambient, known_cause=known_cause)
         else:
             obj = _cone(rng, x, bottom, height, hw, ambient)
         union = np.any([part.mask for part in obj.parts], axis=0)

@@ -22,7 +22,7 @@ from .synthetic import stored
 @dataclass(frozen=True)
 class Cause:
     name: str  # a part's name ("hood"), another object's ("person 2") or "context"
-    kind: str  # "part", "object" or "context"
+    kind: str  # "part", "object", "context" or "cue" (a running car's hot hood and headlights)
     visible: np.ndarray  # [H, W] bool, scene pixels: where the cause shows in the image
     change: Change  # the render without it
 
@@ -45,13 +45,20 @@ class SceneCauses:
 
     def causes(self, obj: int) -> list[Cause]:
         """The causes of annotated object ``obj``'s detection: each of its parts, every other object,
-        the context (the background around the objects)."""
+        the context (the background around the objects) and, for a running car, its cue."""
         scene, owner = self.scene, self._owner
         parts = [Cause(part.name, "part", owner == _id(obj, j), Change("part", obj, part.name))
                  for j, part in enumerate(scene.objects[obj].parts)]
         others = [Cause(f"{other.name} {k}", "object", (owner // 100 == k + 1), Change("object", k))
                   for k, other in enumerate(scene.objects) if k != obj]
-        return [*parts, *others, Cause("context", "context", owner == 0, Change("context", obj))]
+        found = [*parts, *others, Cause("context", "context", owner == 0, Change("context", obj))]
+        car = scene.objects[obj]
+        if car.running:
+            cue = parts[[p.name for p in car.parts].index("hood")].visible.astype(np.uint8)
+            for x, y, r in car.lights:
+                cv2.circle(cue, (x, y), r, 1, -1)
+            found.append(Cause("cue", "cue", cue > 0, Change("cue", obj)))
+        return found
 
     def inputs(self, changes: Sequence[Change | None], noise_seed: int | None = None) -> torch.Tensor:
         """[K, C, h, w]: the scene rendered with each change (None: none) as the dataset gives its image."""

@@ -6,6 +6,8 @@ classifiers; here it is done for one detection.
 - ``part_ranking``: Spearman between the map's mass on each part and other object and their true
   effects (1: the map ranks the causes as the detector weighs them);
 - ``top_part``: whether the part or object with the most mass is the one with the largest effect;
+- ``cue_enrichment``: for a running car, the map's share of mass on its cue (hot hood, headlights)
+  over the cue's share of the box (a map spread evenly over the box scores 1);
 - ``target_sensitivity``: the share of the map's mass on other objects (lower is better).
 
 A box whose largest effect is within the noise of its effects (the same change under another noise
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from .agreement import spearman
+from .localisation import box_mask
 from .registry import Metric, ScoredMap, register
 
 RANKED = ("part", "object")
@@ -65,6 +68,17 @@ def top_part(scored: ScoredMap) -> float:
     return float(int(ranked[0].argmax()) == int(ranked[1].argmax()))
 
 
+def cue_enrichment(scored: ScoredMap) -> float:
+    truth: KnownCauses | None = scored.truth
+    total = float(scored.saliency.sum())
+    if truth is None or "cue" not in truth.kinds or total <= 0:
+        return math.nan
+    cue = truth.masks[truth.kinds.index("cue")].to(scored.saliency)
+    inside = box_mask(scored.target.box.to(scored.saliency.device), tuple(scored.saliency.shape))
+    share_of_box = float(cue[inside].sum()) / max(int(inside.sum()), 1)
+    return float((cue * scored.saliency).sum()) / total / share_of_box if share_of_box > 0 else math.nan
+
+
 def target_sensitivity(scored: ScoredMap) -> float:
     truth: KnownCauses | None = scored.truth
     total = float(scored.saliency.sum())
@@ -79,5 +93,7 @@ register(Metric("part_ranking", "known_causes", False, part_ranking, "part ranki
                 switch="known_causes"))
 register(Metric("top_part", "known_causes", False, top_part, "top part correct", "top part", primary=True,
                 switch="known_causes"))
+register(Metric("cue_enrichment", "known_causes", False, cue_enrichment, "cue enrichment", "cue enrichment",
+                primary=True, switch="known_causes"))
 register(Metric("target_sensitivity", "known_causes", True, target_sensitivity, "mass on other objects",
                 "on other objects", switch="known_causes"))

@@ -109,3 +109,18 @@ def test_a_change_that_names_nothing_the_scene_has_is_refused():
         Change("part", target)
     with pytest.raises(ValueError, match="choose among"):
         Change("object", target, spectra=("uv",))
+
+
+def test_on_known_cause_data_a_running_car_with_its_cue_off_is_the_same_car_parked():
+    from spectral_xai.data_modules.draw import _car
+    from spectral_xai.data_modules.render import cue_off
+
+    running, parked = (_car(np.random.default_rng(0), 160, 200, 70, (256, 320), running=r, ambient=0.28, known_cause=True)
+                       for r in (True, False))
+    cooled = cue_off(running)
+    assert cooled.lights == parked.lights == [] and running.lights
+    for a, b in zip(cooled.parts, parked.parts):
+        assert a.name == b.name and a.material == b.material and np.array_equal(a.mask, b.mask)
+    # Without known_cause, a running car is warm all over: the cue is not the only difference.
+    warm = _car(np.random.default_rng(0), 160, 200, 70, (256, 320), running=True, ambient=0.28)
+    assert warm.part("lower").material.temperature > parked.part("lower").material.temperature + 0.3

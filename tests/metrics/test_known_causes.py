@@ -3,7 +3,7 @@ detector's score depends on one 16-pixel tile alone, so rendering that tile away
 change that moves it. A map equal to that tile ranks the causes as the detector weighs them; the
 box baseline, which knows only where the box is, does not."""
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -91,3 +91,17 @@ def test_without_a_measurable_cause_or_without_a_scene_nothing_is_scored():
     settings = ExplainSettings(["gradcam"], known_causes=True, step=0.5, batch_size=8, target_min_score=0.0)
     plain = Explainer(settings).explain(region_detector(), {"image": IMAGE, "sample_id": "1", "spectrum": "mir"})
     assert all(math.isnan(r.scores["part_ranking"]) and r.measurable_cause is None for r in plain.results)
+
+
+def test_cue_enrichment_is_one_for_a_map_spread_over_the_box_and_more_for_one_on_the_cue():
+    from spectral_xai.metrics.known_causes import cue_enrichment
+
+    target = replace(explained(("box",))["box"].target, box=torch.tensor([48.0, 48.0, 56.0, 56.0]))
+    cue = torch.zeros(1, SIZE, SIZE)
+    cue[0, 48:52, 48:56] = 1.0  # the box's upper half
+    truth = KnownCauses(["cue"], ["cue"], cue, torch.tensor([0.5]), torch.zeros(1))
+    spread, on_cue = torch.zeros(SIZE, SIZE), cue[0].clone()
+    spread[48:56, 48:56] = 1.0
+    for saliency, expected in ((spread, 1.0), (on_cue, 2.0)):
+        scored = ScoredMap(region_scorer(), IMAGE, saliency, target, torch.zeros(0, 4), torch.zeros(0), 0.5, {}, truth)
+        assert cue_enrichment(scored) == pytest.approx(expected)

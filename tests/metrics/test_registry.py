@@ -99,7 +99,7 @@ def test_the_registry_holds_the_papers_metrics_first_and_the_others_behind_their
     assert list(METRICS)[:2] == ["deletion_auc", "insertion_auc"]
     assert [m.name for m in METRICS.values() if m.primary and m.switch is None] == ["deletion_auc", "insertion_auc"]
     assert {m.name for m in METRICS.values() if m.switch == "known_causes"} == {"part_ranking", "top_part",
-                                                                              "target_sensitivity"}
+                                                                              "cue_enrichment", "target_sensitivity"}
     assert {m.name for m in METRICS.values() if m.switch == "metric_checks"} == {
         "deletion_auc_other_fill", "insertion_auc_other_fill", "deletion_auc_least_relevant_first",
         "insertion_auc_least_relevant_first"}
