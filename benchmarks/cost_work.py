@@ -16,7 +16,7 @@ from spectral_xai.detection import DetectionScorer, EffdetDetector, Scoring, Tar
 from spectral_xai.explain_settings import ExplainSettings  # noqa: E402
 from spectral_xai.explaining import Explainer  # noqa: E402
 from spectral_xai.explainers import REGISTRY, SaliencyMethod, create  # noqa: E402
-from spectral_xai.explainers.baselines import BASELINES  # noqa: E402
+from spectral_xai.explainers.baselines import REFERENCES  # noqa: E402
 from spectral_xai.explainers.features import features_for_level, tap_inputs  # noqa: E402
 from spectral_xai.explainers.sess import SESS  # noqa: E402
 from spectral_xai.metrics import insertion_deletion  # noqa: E402
@@ -118,7 +118,7 @@ def pick_image(checkpoint: Path, size: int | None, candidates: int) -> tuple[Eff
 
 def registered() -> list[str]:
     """Every registered method but the baselines, which run no model and have nothing to time."""
-    return [name for name in sorted(REGISTRY) if name not in BASELINES]
+    return [name for name in sorted(REGISTRY) if name not in REFERENCES]
 
 
 def methods_under_test(args) -> dict[str, SaliencyMethod]:

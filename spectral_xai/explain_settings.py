@@ -112,8 +112,10 @@ class ExplainSettings:
         bootstrap_seed: its seed (and the sign-flip test's, beyond 16 scenes).
         primary_comparisons: the comparisons declared before the data, held to 0.05 together
             (Holm): pairs of methods ``a:b``, e.g. ``gradcam:random,gradcam:rise``; by default
-            every explained method against each baseline and the pairs among Grad-CAM, RISE and
-            SIDU that were explained, on deletion and insertion AUC of detections. Every other
+            every explained method against each baseline explained (``random``, ``box``, and
+            ``edges`` where named) and the pairs among Grad-CAM, RISE and SIDU that were explained,
+            on deletion and insertion AUC of detections (and with ``known_causes``, on the known-cause
+            scores where the data has them). Every other
             comparison is exploratory (Benjamini-Hochberg q-values).
         equivalence_margin: the smallest AUC difference that matters: a comparison whose interval
             lies inside +-margin, by two one-sided tests, is "equivalent".

@@ -14,6 +14,8 @@ from ..settings import Setting
 
 #: Explained beside the configured methods unless a run's ``baselines`` setting is off.
 BASELINES = ("random", "box")
+#: Every map that knows nothing of the detector: a method is compared with each one a run explains.
+REFERENCES = (*BASELINES, "edges")
 
 
 @register("random", "baseline: a seeded smooth random map (8 x 8 noise upsampled), chance")

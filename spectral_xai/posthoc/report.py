@@ -16,7 +16,7 @@ from ..reporting.complementarity import write_complementarity
 from ..reporting.comparisons import (families_paragraph, primary_rows, primary_sentences, spectrum_rows,
                                      write_comparisons)
 from ..reporting.html import Section, write_report
-from ..reporting.tables import method_rows, write_attribution, write_sanity, write_summary
+from ..reporting.tables import judged_rows, method_rows, write_attribution, write_sanity, write_summary
 from ..results import BoxResult
 from ..sanity import STAGES
 from ..analysis.statistics import group_name
@@ -76,6 +76,34 @@ def directions(results: Sequence[BoxResult]) -> str:
                      for m in registry.held(results, registry.reported())) + " is better"
 
 
+def known_cause_sections(collected: Collected, explainer: Explainer) -> list[Section]:
+    """With ``known_causes``: how many boxes had known causes and a measurable one, and per net x
+    spectrum each method against them; or why there are none."""
+    if not explainer.settings.known_causes:
+        return []
+    title = "Against the known causes"
+    results = [r for group in collected.groups.values() for r in group]
+    boxes = {(r.sample_id, r.spectrum, r.box, r.target.kind): r.measurable_cause for r in results}
+    known = [measurable for measurable in boxes.values() if measurable is not None]
+    if not known:
+        return [Section(title, paragraphs=[
+            "Known-cause scores exist only on rendered data: a dataset written with its scene descriptions "
+            "(Scenes/, as the synthetic writer makes them). None of these scenes has one, so no map was judged against "
+            "the true causes of its detection."])]
+    tables = [(group_name(key), judged_rows(entry, collected.methods, "known_causes"))
+              for entry, key in zip(collected.table, collected.groups) if key[2] == "detection"]
+    return [Section(title, paragraphs=[
+        f"Each part of the box's object, every other object and the context rendered away; the target's score change "
+        f"is that cause's true effect, and the same change under another noise seed its noise. {sum(known)} of "
+        f"{len(known)} boxes with known causes had one that stands out of the noise (the others are counted, not "
+        "scored). Part ranking: Spearman between the map's mass on each part and other object and their true effects; "
+        "top part: whether the cause with the most mass has the largest effect; cue enrichment (running cars on "
+        "known-cause data): the map's share of mass on the cue over the cue's share of the box (1: no more than a "
+        "map spread over the box); on other objects: the share of the map's mass there. The compared ones are in the "
+        "primary comparisons above, beside the baselines (name edges among the methods to add the edge baseline)."],
+        tables=tables)]
+
+
 def sections(collected: Collected, tables: Tables, drawn: Drawn, settings: Rows, explainer: Explainer) -> list[Section]:
     compared, estimated = collected.compared, any(r.condition.source == "estimate" for r in collected.records)
     method_tables = [(group_name(key), method_rows(entry, collected.methods))
@@ -90,6 +118,7 @@ def sections(collected: Collected, tables: Tables, drawn: Drawn, settings: Rows,
             "with n, the bootstrap 95 % interval of the mean; "
             + directions([r for group in collected.groups.values() for r in group]) + ". summary.csv holds the same in "
             "the paper's layout, comparisons.csv every paired test."], tables=method_tables, figures=drawn.methods),
+        *known_cause_sections(collected, explainer),
         Section("Which spectrum is explained better", paragraphs=[
             "Each method's AUCs over the box's score on the unperturbed image, compared between nets x spectra on the "
             "same objects of the same scenes (exploratory: Benjamini-Hochberg q). Nets that differ only by their "

@@ -13,6 +13,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from ..results import BoxResult
+from ..explainers.baselines import REFERENCES
 from ..metrics import registry
 from .curves import removes
 
@@ -50,7 +51,7 @@ def method_dots(path: Path, title: str, entry: Mapping, methods: Sequence[str]) 
     for ax, (metric, label) in zip(axes, compared):
         for y, method in enumerate(order):
             mean, low, high = _interval(entry[method][metric])
-            colour = "tab:grey" if method in ("random", "box") else "tab:blue"
+            colour = "tab:grey" if method in REFERENCES else "tab:blue"
             ax.errorbar([mean], [y], xerr=[[mean - low], [high - mean]], fmt="o", color=colour, capsize=3, markersize=4)
         ax.set_yticks(range(len(order)), order, fontsize=9)
         ax.set_xlabel(label, fontsize=9)

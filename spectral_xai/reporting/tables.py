@@ -204,6 +204,21 @@ def method_rows(entry: Mapping, methods: Sequence[str]) -> list[list[str]]:
     return [["method", *method_columns(metrics)], *([m, *_method_cells(entry[m], metrics)] for m in methods)]
 
 
+def judged_rows(entry: Mapping, methods: Sequence[str], judges: str) -> list[list[str]]:
+    """One summary entry's metrics that judge maps by ``judges`` (``known_causes``): methods as rows,
+    each compared metric's mean with its interval, each other one's mean."""
+    metrics = [m for m in shown([entry], methods) if m.judges == judges]
+    header = ["method", *(column for m in metrics for column in ((m.short, f"{m.short} 95% CI") if m.primary else (m.short,)))]
+    rows = []
+    for method in methods:
+        cells = []
+        for m in metrics:
+            stats = entry[method].get(m.name, NONE)
+            cells += _mean_and_interval(stats) if m.primary else [f"{stats['mean']:.3f} (n={stats['n']})"]
+        rows.append([method, *cells])
+    return [header, *rows]
+
+
 def _mean_and_interval(stats: Mapping) -> list[str]:
     """``mean ± std (n=N)`` and ``[low, high]`` (NaN-free where there was one scene: ``-``)."""
     interval = "-" if math.isnan(stats["low"]) else f"[{stats['low']:.3f}, {stats['high']:.3f}]"
