@@ -99,14 +99,21 @@ def _build(folder: Path, make: Callable[[Path], object]) -> Path:
     return folder
 
 
-def synthetic_dataset(num_scenes: int, seed: int) -> Path:
-    """A synthetic dataset in the real layout, written once per settings; callers must not write to it."""
+#: What writes a synthetic dataset, and what those modules import: a change to any of them writes it anew.
+DATASET_SOURCES = ("data_modules/synthetic.py", "data_modules/draw.py", "data_modules/render.py",
+                   "data_modules/scene_files.py", "data_modules/voc.py", "data_modules/layout.py",
+                   "data_modules/reader.py", "data_modules/images.py")
+
+
+def synthetic_dataset(num_scenes: int, seed: int, known_cause: bool = False) -> Path:
+    """A synthetic dataset in the real layout (``known_cause``: the known-cause variant), written once
+    per settings; callers must not write to it."""
     from .data_modules.synthetic import write_synthetic_dataset
 
-    key = digest(num_scenes, seed, source_digest(["data_modules/synthetic.py", "data_modules/voc.py",
-                                                  "data_modules/layout.py"]), _versions())
-    folder = cache_dir() / "datasets" / f"synthetic-{num_scenes}-{seed}-{key}"
-    return _build(folder, lambda scratch: write_synthetic_dataset(scratch, num_scenes=num_scenes, seed=seed))
+    key = digest(num_scenes, seed, known_cause, source_digest(DATASET_SOURCES), _versions())
+    name = f"synthetic{'-known-cause' if known_cause else ''}-{num_scenes}-{seed}-{key}"
+    return _build(cache_dir() / "datasets" / name, lambda scratch: write_synthetic_dataset(
+        scratch, num_scenes=num_scenes, seed=seed, known_cause=known_cause))
 
 
 def trained_net(spectra: str | Sequence[str] = "mir", seed: int = 0, args: Sequence[str] = SHARED_RECIPE,

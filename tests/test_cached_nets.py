@@ -1,5 +1,6 @@
 """The content-keyed cache of trained nets: a key is trained once and read after; any change to what
 decides the weights is a new key; a damaged entry is rebuilt, bit for bit; an unwritable folder falls back."""
+import ast
 import logging
 
 import torch
@@ -53,6 +54,24 @@ def test_the_key_follows_what_decides_the_weights(tmp_path, monkeypatch):
     assert source != cached_nets.source_digest(cached_nets.WEIGHT_SOURCES[:-1])
     keys = {cached_nets.digest(args, threads) for args in (TINY, TINY[:-2]) for threads in (1, 2)}
     assert len(keys) == 4
+
+
+def test_a_datasets_key_follows_every_module_that_writes_it(tmp_path, monkeypatch):
+    """The writer's own imports within data_modules, followed to the end, are all in the key."""
+    folder = cached_nets.PACKAGE / "data_modules"
+    written, todo = set(), ["synthetic"]
+    while todo:
+        name = todo.pop()
+        if name in written:
+            continue
+        written.add(name)
+        for node in ast.walk(ast.parse((folder / f"{name}.py").read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 1:
+                todo += [node.module] if node.module else [alias.name for alias in node.names]
+    assert {f"data_modules/{name}.py" for name in written} <= set(cached_nets.DATASET_SOURCES)
+    monkeypatch.setenv(cached_nets.CACHE_VARIABLE, str(tmp_path))
+    plain, known = (cached_nets.synthetic_dataset(2, 0, known_cause=k) for k in (False, True))
+    assert plain != known and known.name.startswith("synthetic-known-cause-2-0-")
 
 
 def test_an_unwritable_cache_folder_falls_back_with_one_warning(tmp_path, monkeypatch, caplog):
