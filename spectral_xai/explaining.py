@@ -136,12 +136,14 @@ class Explainer:
         if targets:  # every kind of target on the same perturbed images: one pass serves them all
             scorer = self.scorer(detector, {target.kind for target in targets})
             attributions = spectrum_attribution(scorer, image, targets, sample["spectrum"].split("+"))
-            annotated = [annotated_object(t, sample.get("boxes", torch.zeros(0, 4)), sample.get("labels", torch.zeros(0)))
-                         for t in targets]
+            boxes = sample.get("boxes", torch.zeros(0, 4)), sample.get("labels", torch.zeros(0, dtype=torch.long))
+            annotated = [annotated_object(t, *boxes) for t in targets]
+            judged = [judged_box(t, *boxes)[1] for t in targets]  # what a box is judged against, whatever the method
             truths = self._known_causes(scorer, image, targets, annotated, sample)
             for name, method in self.methods_for(sample["sample_id"], sample["spectrum"]).items():
                 for result in self._explain_with(name, method, scorer, image, targets, sample, truths):
                     result.spectrum_scores, result.object = attributions[result.box], annotated[result.box]
+                    result.judged_against = judged[result.box] if result.ok else None
                     truth = truths[result.box]
                     result.cause_effects = truth.effect_of() if truth is not None else {}
                     result.measurable_cause = None if truth is None else truth.measurable
@@ -152,30 +154,32 @@ class Explainer:
                       annotated: list[int | None], sample: Mapping) -> list[KnownCauses | None]:
         """Per target, on rendered data with ``known_causes``, its object's causes with their true
         effects: every cause rendered away (and again under another noise seed) in one scoring of
-        the target; None for a target that is no annotated object, or without a scene."""
+        the target; None for a target that is no annotated object, or without a scene. A scene that
+        cannot be rendered (a broken description) costs its boxes their known causes, not the run."""
         causes = sample.get("causes") if self.settings.known_causes else None
         if causes is None:
             return [None] * len(targets)
-        truths = []
+        truths, again = [], None  # the image under the other noise, rendered once for every target
         for target, obj in zip(targets, annotated):
-            if obj is None:
-                truths.append(None)
-                continue
-            try:
-                found = causes.causes(obj)
-            except Exception:  # a broken description costs this box its known causes, not the run
-                log.exception("%s (%s): no known causes for object %d", sample["sample_id"], sample["spectrum"], obj)
-                truths.append(None)
-                continue
-            changes = [cause.change for cause in found]
-            images = torch.cat([image[None], causes.inputs(changes).to(image),
-                                causes.inputs([None, *changes], noise_seed=OTHER_NOISE).to(image)])
-            with torch.no_grad():
-                scores = scorer.match_all(images, [target])[0].scores.float().cpu()
-            k = len(found)
-            effects, again = scores[0] - scores[1:k + 1], scores[k + 1] - scores[k + 2:]
-            truths.append(KnownCauses([c.name for c in found], [c.kind for c in found],
-                                      causes.masks(found, tuple(image.shape[-2:])), effects, (effects - again).abs()))
+            truth = None
+            if obj is not None:
+                try:
+                    found = causes.causes(obj)
+                    changes = [cause.change for cause in found]
+                    again = causes.inputs([None], noise_seed=OTHER_NOISE).to(image) if again is None else again
+                    images = torch.cat([image[None], causes.inputs(changes).to(image), again,
+                                        causes.inputs(changes, noise_seed=OTHER_NOISE).to(image)])
+                except Exception:
+                    log.exception("%s (%s): no known causes for object %d", sample["sample_id"], sample["spectrum"], obj)
+                else:
+                    with torch.no_grad():
+                        scores = scorer.match_all(images, [target])[0].scores.float().cpu()
+                    k = len(found)
+                    effects, effects_again = scores[0] - scores[1:k + 1], scores[k + 1] - scores[k + 2:]
+                    truth = KnownCauses([c.name for c in found], [c.kind for c in found],
+                                        causes.masks(found, tuple(image.shape[-2:])), effects,
+                                        (effects - effects_again).abs())
+            truths.append(truth)
         return truths
 
     def _scored(self, scorer: DetectionScorer, image: torch.Tensor, saliency: torch.Tensor, target: Target,
@@ -204,7 +208,7 @@ class Explainer:
             for box, (target, saliency) in enumerate(zip(targets, maps)):
                 scores, curves = self._scored(scorer, image, saliency, target, boxes, self.metrics, truths[box])
                 results.append(result(box, saliency=saliency, seconds=seconds, scores=scores, curves=curves,
-                                      judged_against=judged_box(target, *boxes)[1], info=reported[box][1]))
+                                      info=reported[box][1]))
                 if repeated:
                     others = [maps_[box] for maps_ in repeated]
                     results[-1].repeat_scores = [{m.name: scores[m.name] for m in primary}, *(

@@ -34,6 +34,7 @@ class SceneCauses:
         self.record, self.spectra, self.transform = record, tuple(spectra), transform
         self._scene: Scene | None = None
         self._owner: np.ndarray | None = None
+        self._sixteen_bit: dict[str, bool] | None = None  # per spectrum, whether its file holds 16-bit counts
 
     @property
     def scene(self) -> Scene:
@@ -62,11 +63,13 @@ class SceneCauses:
 
     def inputs(self, changes: Sequence[Change | None], noise_seed: int | None = None) -> torch.Tensor:
         """[K, C, h, w]: the scene rendered with each change (None: none) as the dataset gives its image."""
-        depth = {s: cv2.imread(str(self.record.paths[s]), cv2.IMREAD_UNCHANGED).dtype == np.uint16 for s in self.spectra}
+        if self._sixteen_bit is None:
+            self._sixteen_bit = {s: cv2.imread(str(self.record.paths[s]), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+                                 for s in self.spectra}
         images = []
         for change in changes:
             rendered = render(self.scene, change, noise_seed=noise_seed)
-            stacked = np.concatenate([as_float_rgb(stored(rendered[s], depth[s]), self.record.paths[s])
+            stacked = np.concatenate([as_float_rgb(stored(rendered[s], self._sixteen_bit[s]), self.record.paths[s])
                                       for s in self.spectra], axis=2)
             out = self.transform(image=stacked, bboxes=np.zeros((0, 4), np.float32), labels=np.zeros(0, np.int64))
             images.append(torch.from_numpy(out["image"].transpose(2, 0, 1).copy()))

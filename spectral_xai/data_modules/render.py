@@ -25,7 +25,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-SPECTRA = ("rgb", "nir", "mir", "fir")
+from .layout import SPECTRA
+
 CHANGES = ("part", "object", "cue", "context")
 
 

@@ -32,7 +32,7 @@ class KnownCauses:
     """The causes of one box, in input pixels, with their true effects."""
 
     names: list[str]
-    kinds: list[str]  # "part", "object", "context"
+    kinds: list[str]  # "part", "object", "context" or "cue"
     masks: torch.Tensor  # [K, H, W]: the share of each input pixel each cause covers
     effects: torch.Tensor  # [K]: the target's score on the image minus its score with the cause rendered away
     noise: torch.Tensor  # [K]: how much each effect moves under another noise seed

@@ -20,7 +20,6 @@ from .curves import removes
 COLOURS = tuple(f"C{i}" for i in range(4, 10))
 
 
-
 def _compared(entries: Sequence[Mapping], methods: Sequence[str]) -> list[tuple[str, str]]:
     """The primary metrics the summary entries hold, with their axis labels: ``deletion AUC (lower is better)``."""
     return [(m.name, f"{m.label} ({m.direction})") for m in registry.primary()
