@@ -33,7 +33,7 @@ NUMBERS = {"target_min_score": Setting(float, 0, 1), "step": Setting(float, 0, 1
            "batch_size": Setting(int, low=1), "precision": Setting(str, choices=PRECISIONS),
            "baselines": Setting(bool), "channels_last": Setting(bool), "compile": Setting(bool),
            "runtime": Setting(str, choices=RUNTIMES), "repeats": Setting(int, low=1), "bootstrap_resamples": Setting(int, low=100),
-           "bootstrap_seed": Setting(int, low=0), "metric_checks": Setting(bool),
+           "bootstrap_seed": Setting(int, low=0), "metric_checks": Setting(bool), "road_checks": Setting(bool),
            "equivalence_margin": Setting(float, 0, 1, open="low")}
 
 
@@ -53,11 +53,17 @@ class ExplainSettings:
             0.5}`` (the default, the paper's) or ``{rule: drise}``.
         step: insertion/deletion step, a share of the image area.
         fill: what deleted pixels become and what inserted pixels are put back into, each ``zeros``
-            (the dataset's mean colour) or ``blur`` (the image blurred): ``{deletion: zeros,
-            insertion: blur}``, the paper's, by default; either key may be given alone.
-        metric_checks: also score every map's deletion and insertion under the other fill and with
-            its least relevant pixels first (4 more curves a map), so that metric_reliability.csv
-            says whether the AUCs rank maps alike whatever the fill, and turn around with the order.
+            (the dataset's mean colour), ``blur`` (the image blurred) or ``road`` (ROAD's noisy
+            linear imputation, Rong et al. 2022: each removed pixel the mean of its neighbours, so
+            that the removed region's shape shows less): ``{deletion: zeros, insertion: blur}``, the
+            paper's, by default; either key may be given alone.
+        metric_checks: also score every map's deletion and insertion under the other fill (zeros
+            and blur swapped; ROAD's takes the paper's) and with its least relevant pixels first (4
+            more curves a map), so that metric_reliability.csv says whether the AUCs rank maps alike
+            whatever the fill, and turn around with the order.
+        road_checks: also score every map's deletion and insertion under ROAD's fill (2 more
+            curves a map, each step's imputation a sparse solve: ``benchmarks/explainer_cost.py``
+            gives its cost beside the other fills'), a check of each AUC like ``metric_checks``'.
         known_causes: on rendered data (a dataset written with its ``Scenes/`` descriptions),
             also judge every map against what truly moved the detector: each part of the box's
             object, every other object and the context rendered away, the target's score change
@@ -127,6 +133,7 @@ class ExplainSettings:
     step: float = 0.05
     fill: Mapping[str, str] | None = None
     metric_checks: bool = False
+    road_checks: bool = False
     known_causes: bool = False
     batch_size: int = 32
     target_min_score: float = 0.05

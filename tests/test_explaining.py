@@ -285,7 +285,20 @@ def test_the_fill_setting_reaches_the_metric_and_checked_maps_carry_their_other_
     (result,) = explained.results
     blurred = gaussian_blur(sample["image"][None], kernel_size=[11, 11], sigma=[5.0, 5.0])[0]
     assert result.deletion.scores[-1] == pytest.approx(expected_score(blurred), abs=1e-5)
-    assert list(result.checks) == list(CHECKS) and all(0 <= v <= 1 for v in result.checks.values())
+    assert list(result.checks) == list(CHECKS[:4]) and all(0 <= v <= 1 for v in result.checks.values())
     columns, rows = box_table([("net", ["person", "car"], result)])
     row = dict(zip(columns, rows[0]))
     assert row["deletion_auc_least_relevant_first"] == round(result.checks["deletion_auc_least_relevant_first"], 4)
+    assert row["deletion_auc_road"] is None  # ROAD's checks are their own switch: an empty cell
+
+
+def test_roads_fill_as_the_runs_fill_and_as_a_check(sample):
+    """``fill: {deletion: road}`` scores deletion under ROAD's imputation: nothing is left to continue
+    at the last step, so it ends at the zeros fill's score; ``road_checks`` adds ROAD's AUCs of both
+    curves, the deletion one equal to the run's own."""
+    settings = ExplainSettings(["gradcam"], baselines=False, step=0.25, fill={"deletion": "road"}, road_checks=True)
+    (result,) = Explainer(settings).explain(region_detector(), sample).results
+    assert result.deletion.scores[-1] == pytest.approx(expected_score(torch.zeros_like(sample["image"])), abs=1e-5)
+    assert result.checks["deletion_auc_road"] == pytest.approx(result.deletion.auc, abs=1e-6)
+    assert set(result.checks) == {"deletion_auc_road", "insertion_auc_road"}
+    assert result.checks["insertion_auc_road"] != result.insertion.auc

@@ -103,11 +103,12 @@ def test_the_registry_holds_the_papers_metrics_first_and_the_others_behind_their
     assert {m.name for m in METRICS.values() if m.switch == "metric_checks"} == {
         "deletion_auc_other_fill", "insertion_auc_other_fill", "deletion_auc_least_relevant_first",
         "insertion_auc_least_relevant_first"}
+    assert {m.name for m in METRICS.values() if m.switch == "road_checks"} == {"deletion_auc_road", "insertion_auc_road"}
     assert {m.judges for m in METRICS.values()} == {"detector", "annotations", "known_causes"}
 
 
 def test_an_explainer_with_every_metric_switched_on_travels_to_other_processes():
     """explain.py shares a run over processes by pickling its plan, the explainer and its metrics with it."""
-    settings = ExplainSettings(["gradcam", "rise"], metric_checks=True, known_causes=True)
+    settings = ExplainSettings(["gradcam", "rise"], metric_checks=True, road_checks=True, known_causes=True)
     copy = pickle.loads(pickle.dumps(Explainer(settings)))
     assert [m.name for m in copy.metrics] == list(METRICS)
