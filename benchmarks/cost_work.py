@@ -3,6 +3,7 @@ model evaluations it cannot avoid, what the score floor saves, and K boxes expla
 from __future__ import annotations
 
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -199,3 +200,44 @@ def shared_perturbations(args, detector: EffdetDetector, image: torch.Tensor) ->
               f"{spread(joint_seconds)['median']:.1f} s, ratio {ratio['min']:.3f} / {ratio['median']:.3f} / "
               f"{ratio['max']:.3f} (goal 1.25); max |joint - alone| {differences[0]:.1e}, {differences[1]:.1e}")
     return figures
+
+
+def fill_costs(args, scorer: DetectionScorer, image: torch.Tensor, target: Target) -> dict:
+    """One deletion and one insertion curve of a map under each fill, alternated within rounds;
+    for ROAD also the imputation alone (its sparse solves), timed as it happens."""
+    from spectral_xai.metrics import road
+    from spectral_xai.metrics.insertion_deletion import FILLS, deletion, insertion
+
+    saliency = torch.rand(image.shape[-2:], generator=torch.Generator().manual_seed(0))
+    imputation, solving = road.road_fill, [0.0]
+
+    def timed_fill(*fill_args, **fill_kwargs):
+        start = time.perf_counter()
+        out = imputation(*fill_args, **fill_kwargs)
+        solving[0] += time.perf_counter() - start
+        return out
+
+    def arm(measure, fill: str):
+        def run() -> tuple[float, float]:
+            solving[0] = 0.0
+            return seconds(lambda: measure(scorer, image, saliency, target, args.step, fill)), solving[0]
+        return run
+    arms = {f"{curve} {fill}": arm(measure, fill) for fill in FILLS
+            for curve, measure in (("deletion", deletion), ("insertion", insertion))}
+    road.road_fill = timed_fill
+    try:
+        measured = alternated(arms, args.rounds)
+    finally:
+        road.road_fill = imputation
+    print(f"fills at {image.shape[-1]} px, step {args.step}: seconds per curve")
+    figures = {}
+    for name, rounds in measured.items():
+        spent = [s for s, _ in rounds]
+        zeros = [s for s, _ in measured[f"{name.split()[0]} zeros"]]
+        entry = {"seconds": spread(spent), "over_zeros": spread([s / z for s, z in zip(spent, zeros)], 2)}
+        if name.endswith("road"):
+            entry["imputation_share"] = spread([solve / s for s, solve in rounds], 2)
+        figures[name] = entry
+        print(f"{name:<20}{entry['seconds']['median']:>8.2f} s  x{entry['over_zeros']['median']:.2f} zeros'"
+              + (f"  (imputation {entry['imputation_share']['median']:.0%})" if "imputation_share" in entry else ""))
+    return {"step": args.step, "curves": figures}

@@ -4,6 +4,7 @@
     python benchmarks/explainer_cost.py --image-size 512 --sections per_box --rounds 2  # the paper's input size
     python benchmarks/explainer_cost.py --image-size 512 --sections layouts --rounds 2 --methods rise,sidu,scorecam \
         --rise-masks 100 --name layouts_512px                         # eager / channels_last / compiled / onnxruntime
+    python benchmarks/explainer_cost.py --sections fills --step 0.1 --name fills_128px     # each fill's cost per curve
 
 Writes benchmarks/results/explainer_cost_<size>px.json (min / median / max over the rounds of every figure).
 
@@ -34,6 +35,9 @@ Sections (``--sections``, comma-separated):
 - ``per_box``: every registered method's seconds per box at its defaults (RISE 500 masks), each
   method in a fresh process, with the most resident memory its explanations added to what the
   process held before them (sampled every 5 ms; Linux) and the process's peak.
+- ``fills``: one deletion and one insertion curve of a map under each fill (zeros, blur, ROAD's
+  imputation), alternated within rounds: seconds per curve, the ratio to the zeros fill's, and
+  the share of ROAD's time its sparse solves take.
 
 The net is ``--checkpoint`` or the tests' shared trained net; the image is the validation image (of
 the first ``--images``, 16) whose best detection scores highest. At another ``--image-size`` than the net's, the
@@ -53,7 +57,7 @@ warnings.filterwarnings("ignore")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cost_layouts import LAYOUTS, layout_speeds  # noqa: E402
 from cost_memory import child_run, per_box, rise_memory  # noqa: E402
-from cost_work import floor_saving, method_costs, pick_image, shared_perturbations  # noqa: E402
+from cost_work import fill_costs, floor_saving, method_costs, pick_image, shared_perturbations  # noqa: E402
 from result_files import add_results_argument, write_result  # noqa: E402
 from trained import add_checkpoint_argument, add_trained_at_argument, checkpoint_path  # noqa: E402
 
@@ -93,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
     size = image.shape[-1]
     print(f"{checkpoint}: image {size}px, batch {args.batch_size}, {torch.get_num_threads()} threads, "
           f"target score {target.score:.3f}, {args.rounds} rounds")
-    if {"cost", "floor", "shared"} & set(sections):  # timed here; the other sections time fresh processes
+    if {"cost", "floor", "shared", "fills"} & set(sections):  # timed here; the other sections time fresh processes
         scorer(image[None].expand(args.batch_size, -1, -1, -1), target)  # warm-up
     figures = {"image_size": size, "target_score": round(target.score, 4), "target_in_scale": in_scale}
     for section, run in (("cost", lambda: method_costs(args, scorer, image, target)),
@@ -101,7 +105,8 @@ def main(argv: list[str] | None = None) -> None:
                          ("memory", lambda: rise_memory(args, checkpoint)),
                          ("shared", lambda: shared_perturbations(args, detector, image)),
                          ("layouts", lambda: layout_speeds(args, detector, image, target)),
-                         ("per_box", lambda: per_box(args, checkpoint))):
+                         ("per_box", lambda: per_box(args, checkpoint)),
+                         ("fills", lambda: fill_costs(args, scorer, image, target))):
         if section in sections:
             figures[section] = run()
     write_result(args.name or f"explainer_cost_{size}px", args.results, vars(args), figures)

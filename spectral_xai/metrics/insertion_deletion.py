@@ -21,7 +21,7 @@ from torchvision.transforms.functional import gaussian_blur
 
 from ..detection import DetectionScorer, Target, perturbed_matches
 from .registry import METRICS, Metric, ScoredMap, register
-from .road import road_fill
+from . import road
 
 
 FILLS = ("zeros", "blur", "road")
@@ -84,7 +84,7 @@ def filled(image: torch.Tensor, fill: str) -> torch.Tensor | Callable[[torch.Ten
     if fill not in FILLS:
         raise ValueError(f"fill {fill!r}: choose one of {', '.join(FILLS)}")
     if fill == "road":
-        return partial(road_fill, image)
+        return partial(road.road_fill, image)
     return deletion_substrate(image) if fill == "zeros" else gaussian_blur(image[None], kernel_size=[11, 11], sigma=[5.0, 5.0])[0]
 
 

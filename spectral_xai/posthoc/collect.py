@@ -94,5 +94,6 @@ def collect(nets: Sequence[Net], explainer: Explainer, scenes: Sequence[str], ex
                      summarize(groups, methods, settings.inference),
                      comparisons(groups, methods, settings.primary, settings.inference,
                                  family_of={net.name: net.family for net in nets}),
-                     object_records(outcomes, conditions), list(outcomes), metric_reliability(groups, methods), sanity,
+                     object_records(outcomes, conditions), list(outcomes),
+                     metric_reliability(groups, methods, resamples=settings.bootstrap_resamples, seed=settings.bootstrap_seed), sanity,
                      {k: v for k, v in grids.items() if v})

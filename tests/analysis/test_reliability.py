@@ -1,5 +1,6 @@
-"""Krippendorff's alpha against the krippendorff package, known answers for the scenes' rankings of
-the methods, and the report's reliability rows."""
+"""Krippendorff's alpha (the krippendorff package's) where it is undefined, known answers for the
+scenes' rankings of the methods, and the report's reliability rows: alpha over the explainers alone,
+correlations within boxes."""
 import math
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 import torch
 
 import krippendorff
+from scipy.stats import spearmanr
 from spectral_xai.detection import Target
 from spectral_xai.results import BoxResult
 from spectral_xai.metrics import CurveResult, Localisation
@@ -16,16 +18,18 @@ from ..helpers.box_results import scored
 
 
 @pytest.mark.parametrize("level", ["ordinal", "interval"])
-def test_alpha_equals_the_krippendorff_package_with_missing_values(level):
+def test_alpha_is_nan_where_the_package_finds_it_undefined(level):
     rng = np.random.default_rng(0)
-    for _ in range(20):
-        data = rng.integers(1, 6, size=(rng.integers(2, 9), rng.integers(3, 15))).astype(float)
-        data[rng.random(data.shape) < 0.25] = np.nan
+    undefined = 0
+    for _ in range(40):
+        data = rng.integers(1, 4, size=(rng.integers(2, 5), rng.integers(2, 6))).astype(float)
+        data[rng.random(data.shape) < 0.5] = np.nan
         try:
             expected = krippendorff.alpha(reliability_data=data, level_of_measurement=level)
-        except ValueError:  # no unit with two values: undefined
-            expected = math.nan
+        except ValueError:  # no unit with two values, or one value only
+            expected, undefined = math.nan, undefined + 1
         assert krippendorff_alpha(data, level) == pytest.approx(expected, abs=1e-9, nan_ok=True)
+    assert undefined >= 3  # the undefined cases were drawn
 
 
 def test_identical_rankings_give_one_and_independent_ones_about_zero():
@@ -68,7 +72,8 @@ def test_reliability_rows_say_a_consistent_metric_agrees_and_faithfulness_pairs_
     assert rows["alpha across scenes", "deletion_auc"]["n"] == 12
     assert rows["alpha across scenes", "energy_pointing_game"]["value"] < 0.3  # drawn at random per map
     assert math.isnan(rows["alpha across scenes", "pointing_game"]["value"])  # every map scores 1: no ranking
-    assert rows["spearman over maps", "deletion_auc vs insertion_auc"]["value"] == pytest.approx(-1.0)
+    assert rows["spearman within boxes", "deletion_auc vs insertion_auc"]["value"] == pytest.approx(-1.0)
+    assert rows["spearman within boxes", "deletion_auc vs insertion_auc"]["n"] == 12
 
 
 def test_checked_maps_say_whether_an_auc_survives_the_other_fill_and_turns_around_with_the_order():
@@ -77,16 +82,54 @@ def test_checked_maps_say_whether_an_auc_survives_the_other_fill_and_turns_aroun
     rng = np.random.default_rng(0)
     results = []
     for scene in range(10):
-        for method in ("a", "b"):
+        for method in ("a", "b", "c"):
             deletion = float(rng.uniform(0.1, 0.5))
             result = _result(str(scene), method, deletion, 1 - deletion)
             result.scores |= {"deletion_auc_other_fill": deletion + 0.1, "insertion_auc_other_fill": float(rng.uniform()),
                              "deletion_auc_least_relevant_first": 1 - deletion, "insertion_auc_least_relevant_first": deletion}
             results.append(result)
-    rows = {r["metric"]: r["value"] for r in metric_reliability({("net", "rgb", "detection"): results}, ["a", "b"])
-            if r["measure"] == "spearman over maps"}
+    rows = {r["metric"]: r["value"] for r in metric_reliability({("net", "rgb", "detection"): results}, ["a", "b", "c"])
+            if r["measure"] == "spearman within boxes"}
     assert rows["deletion_auc vs deletion_auc_other_fill"] == pytest.approx(1.0)
     assert abs(rows["insertion_auc vs insertion_auc_other_fill"]) < 0.5
     assert rows["deletion_auc vs deletion_auc_least_relevant_first"] == pytest.approx(-1.0)
     unchecked = metric_reliability({("net", "rgb", "detection"): [_result("1", "a", 0.2, 0.8)]}, ["a"])
     assert not any("other_fill" in r["metric"] for r in unchecked)  # maps not checked: no such rows
+
+
+def test_alpha_over_the_explainers_alone_is_near_zero_when_they_are_ranked_at_random_and_the_baselines_fixed():
+    """The check the alpha with the baselines fails: random always last and box always first make
+    every scene's ranking look alike whatever the explainers do."""
+    rng = np.random.default_rng(3)
+    results = []
+    for scene in range(40):
+        for method in ("gradcam", "rise", "sidu", "scorecam"):
+            deletion = float(rng.uniform(0.2, 0.4))
+            results.append(_result(str(scene), method, deletion, 1 - deletion))
+        results += [_result(str(scene), "random", 0.9, 0.1), _result(str(scene), "box", 0.05, 0.95)]
+    methods = ["gradcam", "rise", "sidu", "scorecam", "random", "box"]
+    rows = {(r["measure"], r["metric"]): r for r in metric_reliability({("net", "rgb", "detection"): results}, methods,
+                                                                       resamples=500)}
+    alone = rows["alpha across scenes", "deletion_auc"]
+    assert abs(alone["value"]) < 0.1 and alone["low"] < 0 < alone["high"] and alone["n"] == 40
+    assert rows["alpha across scenes, baselines ranked too", "deletion_auc"]["value"] > 0.5
+
+
+def test_two_metrics_that_agree_within_every_box_are_not_confounded_by_the_boxes_scores():
+    """Deletion and insertion both scale with the box's own score: within each box they run exactly
+    opposite, pooled over boxes they would seem to agree."""
+    rng = np.random.default_rng(4)
+    results, pooled = [], []
+    for scene in range(15):
+        for box in range(2):
+            score = float(rng.uniform(0.2, 1.0))
+            for method in ("a", "b", "c", "d"):
+                share = float(rng.uniform(0.1, 0.9))
+                results.append(_result(str(scene), method, score * share, score * (1 - share) + 0.0, box=box))
+                pooled.append((score * share, score * (1 - share)))
+    rows = {(r["measure"], r["metric"]): r for r in metric_reliability({("net", "rgb", "detection"): results},
+                                                                       ["a", "b", "c", "d"], resamples=200)}
+    within = rows["spearman within boxes", "deletion_auc vs insertion_auc"]
+    assert within["value"] == pytest.approx(-1.0) and within["n"] == 30
+    pooled = np.array(pooled)
+    assert spearmanr(pooled[:, 0], pooled[:, 1]).statistic > -0.5  # pooled it reads -0.28: the boxes' scores mixed in
