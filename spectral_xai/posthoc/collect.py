@@ -13,6 +13,7 @@ from ..reporting.box_table import box_table
 from ..reporting.figures import GridRow
 from ..reporting.spec import ImageSpec
 from ..analysis.reliability import metric_reliability
+from ..analysis.truth import metric_truth
 from ..reporting.tables import result_scalars, summarize
 from ..analysis.contrasts import comparisons
 from ..analysis.statistics import Comparison
@@ -54,6 +55,7 @@ class Collected:
     records: list[ObjectRecord]  # each annotated object as each net x spectrum saw it
     evaluated: list[str]  # every net x spectrum (``"<net> on <spectrum>"``), in order
     reliability: list[dict]  # how far each metric can be trusted (:func:`~spectral_xai.analysis.reliability.metric_reliability`)
+    truth: list[dict]  # which metric agrees with the known causes (:func:`~spectral_xai.analysis.truth.metric_truth`)
     sanity: dict[tuple[str, str], list[SanityResult]] = field(default_factory=dict)
     grids: dict[str, list[GridRow]] = field(default_factory=dict)  # per scene given a grid, its rows
 
@@ -95,5 +97,7 @@ def collect(nets: Sequence[Net], explainer: Explainer, scenes: Sequence[str], ex
                      comparisons(groups, methods, settings.primary, settings.inference,
                                  family_of={net.name: net.family for net in nets}),
                      object_records(outcomes, conditions), list(outcomes),
-                     metric_reliability(groups, methods, resamples=settings.bootstrap_resamples, seed=settings.bootstrap_seed), sanity,
+                     metric_reliability(groups, methods, resamples=settings.bootstrap_resamples, seed=settings.bootstrap_seed),
+                     metric_truth(groups, methods, settings.bootstrap_resamples, settings.bootstrap_seed)
+                     if settings.known_causes else [], sanity,
                      {k: v for k, v in grids.items() if v})

@@ -20,6 +20,7 @@ from ..reporting.tables import judged_rows, method_rows, write_attribution, writ
 from ..results import BoxResult
 from ..sanity import STAGES
 from ..analysis.statistics import group_name
+from ..analysis.truth import COLUMNS as TRUTH_COLUMNS, TRUTH
 from .collect import Collected
 from .plan import LoadedCheckpoint, Plan
 from .report_figures import Drawn, draw_figures
@@ -37,6 +38,7 @@ class Tables:
     by_class: Rows  # complementarity per class and condition
     by_pair: Rows  # complementarity per ordered pair of nets x spectra
     reliability: Rows
+    truth: Rows  # metric_truth.csv; only its header without known causes
     sanity: Rows | None
     sanity_entries: list[dict]
 
@@ -51,8 +53,12 @@ def write_tables(folder: Path, collected: Collected, explainer: Explainer, sanit
     reliability = [RELIABILITY_COLUMNS, *([_number(row[c]) if c in ("value", "low", "high") else row[c] for c in RELIABILITY_COLUMNS]
                                           for row in collected.reliability)]
     write_csv(folder / "metric_reliability.csv", reliability[0], reliability[1:])
+    truth = [TRUTH_COLUMNS, *([_number(row[c]) if c in ("mean_tau", "low", "high") else row[c] for c in TRUTH_COLUMNS]
+                              for row in collected.truth)]
+    if explainer.settings.known_causes:
+        write_csv(folder / "metric_truth.csv", truth[0], truth[1:])
     sanity, entries = write_sanity(folder, collected.sanity, STAGES) if sanity_check else (None, [])
-    return Tables(summary, attribution, by_class, by_pair, reliability, sanity, entries)
+    return Tables(summary, attribution, by_class, by_pair, reliability, truth, sanity, entries)
 
 
 def _number(value: float) -> str:
@@ -104,6 +110,25 @@ def known_cause_sections(collected: Collected, explainer: Explainer) -> list[Sec
         tables=tables)]
 
 
+def truth_sections(tables: Tables, explainer: Explainer) -> list[Section]:
+    """With ``known_causes``: which metric ranks the maps as the known causes do."""
+    if not explainer.settings.known_causes:
+        return []
+    title = "Which metric agrees with the known causes"
+    if len(tables.truth) == 1:
+        return [Section(title, paragraphs=["No box had known causes (rendered data only): no metric could be "
+                                           "compared with the truth."])]
+    return [Section(title, paragraphs=[
+        f"Per scene, each metric ranks the methods and baselines by its mean over the scene's boxes, and the truth "
+        f"ranks them by {registry.get(TRUTH).label} (how well each map ranks the causes the detector truly weighs); "
+        "Kendall's tau-b between the two rankings, averaged over scenes (1: the metric orders the maps as the truth "
+        "does, 0: as chance would). Low and high: a scene-bootstrap interval, simultaneous (Bonferroni) over a net x "
+        "spectrum's metrics; agrees / disagrees where it excludes 0. With another metric: the paired difference of "
+        "tau over the same scenes (closer: the first metric agrees more with the truth), simultaneous over the pairs. "
+        "Without a truth (the real dataset), trust the metrics that agree here, on a detector trained alike. "
+        "metric_truth.csv holds the same."], tables=[("", tables.truth)])]
+
+
 def sections(collected: Collected, tables: Tables, drawn: Drawn, settings: Rows, explainer: Explainer) -> list[Section]:
     compared, estimated = collected.compared, any(r.condition.source == "estimate" for r in collected.records)
     method_tables = [(group_name(key), method_rows(entry, collected.methods))
@@ -134,6 +159,7 @@ def sections(collected: Collected, tables: Tables, drawn: Drawn, settings: Rows,
             "within boxes: whether two metrics meant to measure the same property agree on the maps of one box "
             "(deletion and insertion AUC should run opposite), averaged over boxes, then scenes; pooled over boxes it "
             "would mix boxes, as both AUCs grow with the box's score; n boxes. metric_reliability.csv holds the same."], tables=[("", tables.reliability)]),
+        *truth_sections(tables, explainer),
         Section("Curves", paragraphs=["Every method's mean curve on one axis; each method's own figure with every "
                                       "box: " + ", ".join(p.name for p in drawn.curves) + " (in curves/)."],
                 figures=drawn.overlays),

@@ -3,53 +3,20 @@ detector's score depends on one 16-pixel tile alone, so rendering that tile away
 change that moves it. A map equal to that tile ranks the causes as the detector weighs them; the
 box baseline, which knows only where the box is, does not."""
 import math
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
-from spectral_xai.data_modules.known_causes import Cause, SceneCauses
+from spectral_xai.data_modules.known_causes import SceneCauses
 from spectral_xai.explain_settings import ExplainSettings
 from spectral_xai.explaining import Explainer
 from spectral_xai.metrics import KnownCauses, ScoredMap
 from spectral_xai.metrics.known_causes import part_ranking, target_sensitivity, top_part
 
 from ..helpers.region_detector import LABEL, REGION_SLICE, SIZE, region_detector, region_scorer
-
-IMAGE = 0.6 + 0.4 * torch.rand(3, SIZE, SIZE, generator=torch.Generator().manual_seed(0))
-TILES = {"region": REGION_SLICE, "under the box": (slice(48, 64), slice(48, 64)), "beside": (slice(0, 16), slice(0, 16))}
-
-
-@dataclass(frozen=True)
-class Tile:
-    """The change that renders a tile away: its pixels grey."""
-    where: tuple
-
-
-class TileCauses:
-    """Causes as a rendered scene gives them, for the region detector's image: two parts of the
-    detected object (the tile that drives its score and the tile under its box), another object
-    (a tile beside) and the context (every other pixel); rendering one away greys its pixels."""
-
-    def causes(self, obj: int) -> list[Cause]:
-        found = []
-        for name, kind in (("region", "part"), ("under the box", "part"), ("beside", "object")):
-            visible = np.zeros((SIZE, SIZE), bool)
-            visible[TILES[name]] = True
-            found.append(Cause(name, kind, visible, Tile(TILES[name])))
-        context = ~np.any([c.visible for c in found], axis=0)
-        return [*found, Cause("context", "context", context, Tile((slice(None), slice(None))))]
-
-    def inputs(self, changes, noise_seed=None) -> torch.Tensor:
-        images = IMAGE[None].repeat(len(changes), 1, 1, 1)
-        for image, change in zip(images, changes):
-            if change is not None and change.where != (slice(None), slice(None)):
-                image[(slice(None), *change.where)] = 0.0
-        return images
-
-    masks = staticmethod(SceneCauses.masks)
-
+from ..helpers.tile_causes import IMAGE, TileCauses
 
 def explained(methods=("gradcam",)) -> dict:
     settings = ExplainSettings(list(methods), known_causes=True, step=0.5, batch_size=8, target_min_score=0.0)
