@@ -5,7 +5,6 @@ box baseline, which knows only where the box is, does not."""
 import math
 from dataclasses import replace
 
-import numpy as np
 import pytest
 import torch
 
