@@ -11,7 +11,7 @@ from .detection.runtime import RUNTIMES, onnxruntime_available
 from .detection.scoring import PRECISIONS
 from .explainers import SaliencyMethod, create, method_names
 from .explainers.base import check_known
-from .explainers.baselines import BASELINES
+from .explainers.baselines import BASELINES, NEGATIVE_CONTROL, REFERENCES
 from .metrics import FILLS, PAPER_FILL
 from .settings import Setting, SettingsError, closest, name_list, unknown_name
 from .analysis.statistics import Inference, primary_pairs
@@ -125,6 +125,13 @@ class ExplainSettings:
             comparison is exploratory (Benjamini-Hochberg q-values).
         equivalence_margin: the smallest AUC difference that matters: a comparison whose interval
             lies inside +-margin, by two one-sided tests, is "equivalent".
+        negative_controls: methods (not baselines) to explain again on the fully randomised net
+            (the sanity check's last stage, weights shuffled), their maps scored on the trained net
+            as extra rows named ``<method>@random_net``. A map made without the trained weights
+            cannot explain the detector: a metric that deserves trust ranks such a map below its
+            trained counterpart, and the report says in how many scenes each metric does.
+            Perturbation methods make them under the anchor rule, as the sanity check does.
+
     """
 
     methods: Methods = ("gradcam", "rise", "sidu")
@@ -149,6 +156,7 @@ class ExplainSettings:
     bootstrap_seed: int = 0
     primary_comparisons: Methods | None = None
     equivalence_margin: float = 0.02
+    negative_controls: Methods = ()
 
     def __post_init__(self) -> None:
         self.methods = method_names(self.methods)
@@ -177,6 +185,11 @@ class ExplainSettings:
         self.boxes = _boxes(self.boxes)
         self.fill = _fill(self.fill)
         self.targets = target_kinds(self.targets)
+        self.negative_controls = method_names(self.negative_controls) if self.negative_controls else []
+        for name in self.negative_controls:
+            if name not in self.methods or name in REFERENCES:
+                raise SettingsError(f"settings: negative_controls: {name!r}: name methods the run explains (not a "
+                                    f"baseline): {', '.join(m for m in self.methods if m not in REFERENCES)}")
         self.primary = primary_pairs(self.methods, self.primary_comparisons)
         for name in {name for pair in self.primary for name in pair} - set(self.methods):
             raise SettingsError(f"primary_comparisons: {name!r} is not among the methods explained "
@@ -185,6 +198,11 @@ class ExplainSettings:
     @property
     def inference(self) -> Inference:
         return Inference(self.bootstrap_resamples, self.bootstrap_seed, self.equivalence_margin)
+
+    @property
+    def controls(self) -> list[str]:
+        """The negative controls' rows: ``gradcam@random_net`` for ``negative_controls: [gradcam]``."""
+        return [f"{name}{NEGATIVE_CONTROL}" for name in self.negative_controls]
 
     def build_methods(self) -> dict[str, SaliencyMethod]:
         return {name: create(name, **self.method_settings.get(name, {})) for name in self.methods}

@@ -6,6 +6,9 @@ so that what the boxes share (RISE's masked images, one forward pass) is paid on
 explain.py both call :class:`Explainer`; what they make of the typed results (rows, CSV, W&B
 tables, figures) is ``reporting``'s job.
 
+With ``negative_controls``, chosen methods explain every box again on the fully randomised net,
+their maps scored on the trained one (rows ``<method>@random_net``).
+
 A method that raises is logged with its traceback and reported as failed; the others still run.
 """
 from __future__ import annotations
@@ -20,7 +23,9 @@ import torch
 from torch import nn
 from torchvision.ops import box_iou
 
-from .detection import DetectionScorer, Detections, Detector, Target
+from .detection import AnchorScore, DetectionScorer, Detections, Detector, Target
+from .detection.randomisation import fully_randomised
+from .detection.runtime import weights_state
 from .explainers import SaliencyMethod
 from .explain_settings import ExplainSettings
 from .results import (MATCH_IOU, BoxResult, ObjectOutcome, SampleExplanation, annotated_object, mean_correlation,
@@ -64,6 +69,9 @@ class Explainer:
         self.boxes, self.precision = settings.boxes, settings.precision
         self.metrics = active(settings)
         self.warned_many = False
+        #: Every row a run reports: the methods (with their baselines), then the negative controls.
+        self.names = [*self.methods, *settings.controls]
+        self._random: tuple[tuple[int, int], Detector] | None = None  # the trained net's state, its random copy
 
     def methods_for(self, sample_id: str, spectrum: str) -> dict[str, SaliencyMethod]:
         """The methods as they explain one image: each stochastic one drawing from a seed of its
@@ -140,8 +148,12 @@ class Explainer:
             annotated = [annotated_object(t, *boxes) for t in targets]
             judged = [judged_box(t, *boxes)[1] for t in targets]  # what a box is judged against, whatever the method
             truths = self._known_causes(scorer, image, targets, annotated, sample)
-            for name, method in self.methods_for(sample["sample_id"], sample["spectrum"]).items():
-                for result in self._explain_with(name, method, scorer, image, targets, sample, truths):
+            methods = self.methods_for(sample["sample_id"], sample["spectrum"])
+            made = [(name, method, None) for name, method in methods.items()]
+            made += [(control, methods[base], self._control_scorer(detector, methods[base], targets))
+                     for base, control in zip(self.settings.negative_controls, self.settings.controls)]
+            for name, method, maps_scorer in made:
+                for result in self._explain_with(name, method, scorer, image, targets, sample, truths, maps_scorer):
                     result.spectrum_scores, result.object = attributions[result.box], annotated[result.box]
                     result.judged_against = judged[result.box] if result.ok else None
                     truth = truths[result.box]
@@ -149,6 +161,18 @@ class Explainer:
                     result.measurable_cause = None if truth is None else truth.measurable
                     results.append(result)
         return SampleExplanation(sample["sample_id"], sample["spectrum"], image, targets, results, objects)
+
+    def _control_scorer(self, detector: Detector, method: SaliencyMethod, targets: list[Target]) -> DetectionScorer:
+        """What a negative control's maps are made with: the fully randomised copy of ``detector``
+        (made once per state of its weights), under the anchor rule for a perturbation method, as
+        in the sanity check (the run's rule re-identifies nothing there: every map would be blank)."""
+        state = weights_state(detector.net)
+        if self._random is None or self._random[0] != state:
+            self._random = (state, fully_randomised(detector))
+        random = self._random[1]
+        if method.perturbs:
+            return DetectionScorer(random, AnchorScore(), self.batch_size, self.precision)
+        return self.scorer(random, {target.kind for target in targets})
 
     def _known_causes(self, scorer: DetectionScorer, image: torch.Tensor, targets: list[Target],
                       annotated: list[int | None], sample: Mapping) -> list[KnownCauses | None]:
@@ -190,18 +214,21 @@ class Explainer:
                          metrics)
 
     def _explain_with(self, name: str, method: SaliencyMethod, scorer: DetectionScorer, image: torch.Tensor,
-                      targets: list[Target], sample: Mapping, truths: list[KnownCauses | None]) -> list[BoxResult]:
+                      targets: list[Target], sample: Mapping, truths: list[KnownCauses | None],
+                      maps_scorer: DetectionScorer | None = None) -> list[BoxResult]:
+        """``name``'s maps of ``targets``, made with ``maps_scorer`` (a negative control's random net;
+        default ``scorer``) and scored with ``scorer``."""
         def result(box: int, **outcome) -> BoxResult:
             return BoxResult(sample["sample_id"], sample["spectrum"], targets[box], box, name, step=self.step,
                              image_scale=sample.get("image_scale", (1.0, 1.0)), **outcome)
 
         start = time.perf_counter()
         try:
-            reported = method.explain_reported(scorer, image, targets)
+            reported = method.explain_reported(maps_scorer or scorer, image, targets)
             maps = [saliency for saliency, _ in reported]
             seconds = (time.perf_counter() - start) / len(targets)
             repeated = [method.reseeded(r).explain_all(scorer, image, targets)
-                        for r in range(1, self.settings.repeats if method.stochastic else 1)]
+                        for r in range(1, self.settings.repeats if method.stochastic and maps_scorer is None else 1)]
             boxes = sample.get("boxes", torch.zeros(0, 4)), sample.get("labels", torch.zeros(0, dtype=torch.long))
             primary = [m for m in self.metrics if m.primary]
             results = []

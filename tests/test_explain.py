@@ -97,9 +97,10 @@ def test_explain_writes_table_figures_curves_and_report(report):
     assert "With 2 scenes no primary comparison can reach p &lt; 0.05 after Holm over 40" in page
     assert {line["boxes per image"] for line in csv_lines} == {"best 2"}
     reliability = read_rows(output / "metric_reliability.csv")
+    metrics = ("deletion_auc", "insertion_auc", "pointing_game", "energy_pointing_game", "odi")
     assert {(r["measure"], r["metric"]) for r in reliability} == {
-        *(("alpha across scenes", m) for m in ("deletion_auc", "insertion_auc", "pointing_game", "energy_pointing_game", "odi")),
-        ("spearman over maps", "deletion_auc vs insertion_auc"), ("spearman over maps", "pointing_game vs energy_pointing_game")}
+        *(("alpha across scenes", m) for m in metrics), *(("alpha across scenes, baselines ranked too", m) for m in metrics),
+        ("spearman within boxes", "deletion_auc vs insertion_auc"), ("spearman within boxes", "pointing_game vs energy_pointing_game")}
     assert all(int(r["n"]) <= 2 for r in reliability if r["measure"] == "alpha across scenes")  # 2 scenes per net
     assert "How far the metrics can be trusted" in page
     boxes = read_rows(output / "boxes.csv")
@@ -187,6 +188,26 @@ def test_two_processes_write_the_report_of_one(trained_checkpoint, tmp_path):
 
 def _models(output) -> set[str]:
     return {row["model"] for row in json.loads((output / "summary.json").read_text())["rows"]}
+
+
+def test_negative_controls_are_rows_of_their_own_scored_and_counted_per_metric(checkpoints, tmp_path):
+    """``--negative_controls gradcam``: Grad-CAM's maps on the randomised net are rows of boxes.csv
+    and Table 2 beside the methods, outside the primary comparisons, and negative_controls.csv says
+    per metric in how many scenes Grad-CAM's own map ranks above them."""
+    output = tmp_path / "explain"
+    assert main([str(checkpoints["fir"]), "--output", str(output), *FAST_ARGS, "--negative_controls", "gradcam"]) == 0
+    boxes = read_rows(output / "boxes.csv")
+    controls = [r for r in boxes if r["method"] == "gradcam@random_net"]
+    assert len(controls) == 2 and all(r["deletion_auc"] and r["insertion_auc"] for r in controls)
+    mine = {r["sample_id"]: r for r in boxes if r["method"] == "gradcam"}
+    assert all(c["score"] == mine[c["sample_id"]]["score"] for c in controls)  # scored on the trained net: same box
+    assert "gradcam@random_net" in json.loads((output / "summary.json").read_text())["rows"][0]
+    assert not any("@random_net" in (r["a"], r["b"]) for r in read_rows(output / "comparisons.csv") if r["family"] == "primary")
+    counted = read_rows(output / "negative_controls.csv")
+    assert {r["metric"] for r in counted} >= {"deletion_auc", "insertion_auc"}
+    assert all(r["method"] == "gradcam" and r["control"] == "gradcam@random_net" and r["scenes"] == "2"
+               and 0 <= int(r["method_better"]) <= 2 for r in counted)
+    assert "Negative controls" in (output / "report.html").read_text()
 
 
 def test_checkpoints_by_glob_bracketed_list_and_config_file(checkpoints, tmp_path):

@@ -12,6 +12,7 @@ from spectral_xai.explaining import Explainer
 from spectral_xai.explainers import create
 from spectral_xai.metrics import spearman
 from spectral_xai.sanity import CASCADE, RANDOMISATIONS, STAGES, randomised_cascade, sanity_check
+from spectral_xai.settings import SettingsError
 
 from .helpers.margins import reach
 
@@ -135,3 +136,29 @@ def test_permuted_weights_keep_sidu_judged_where_reinitialised_ones_blank_it(tra
     reset = sanity_check(explainer, detector, randomised_cascade(detector, randomisation="init"), explained)
     assert [r.stage for r in kept] == list(STAGES) and all(not math.isnan(r.spearman) for r in kept)
     assert all(math.isnan(r.spearman) for r in reset if r.stage != STAGES[0])
+
+
+def test_negative_controls_are_their_methods_maps_on_the_random_net_scored_on_the_trained_one(trained):
+    detector, sample = trained
+    settings = ExplainSettings(["gradcam", "rise"], method_settings={"rise": {"n_masks": 32}}, step=0.25,
+                               negative_controls=["gradcam", "rise"])
+    explainer = Explainer(settings)
+    assert explainer.names == ["gradcam", "rise", "random", "box", "gradcam@random_net", "rise@random_net"]
+    results = {r.method: r for r in explainer.explain(detector, sample).results if r.box == 0}
+    random = randomised_cascade(detector)[-1][1]
+    methods = explainer.methods_for(sample["sample_id"], sample["spectrum"])
+    for name, scorer in (("gradcam", explainer.scorer(random)), ("rise", DetectionScorer(random, AnchorScore(), 32))):
+        control, own = results[f"{name}@random_net"], results[name]
+        assert control.ok and torch.equal(control.target.box, own.target.box)
+        made = methods[name].explain_all(scorer, sample["image"], [control.target])[0]
+        assert torch.allclose(control.saliency, made, atol=1e-5)  # made on the random net, as the sanity check's last stage
+        assert not torch.allclose(control.saliency, own.saliency, atol=1e-3)
+        # scored on the trained net: both curves start from the trained net's score of the box
+        assert control.deletion.scores[0] == pytest.approx(own.deletion.scores[0], abs=1e-5)
+
+
+def test_negative_controls_must_name_methods_the_run_explains():
+    with pytest.raises(SettingsError, match="negative_controls: 'sidu'"):
+        ExplainSettings(["gradcam"], negative_controls=["sidu"])
+    with pytest.raises(SettingsError, match="negative_controls: 'random'"):
+        ExplainSettings(["gradcam"], negative_controls=["random"])

@@ -17,9 +17,9 @@ from typing import Collection, Mapping, Sequence
 
 import krippendorff
 import numpy as np
-from scipy.stats import rankdata, spearmanr
+from scipy.stats import binomtest, rankdata, spearmanr
 
-from ..explainers.baselines import REFERENCES
+from ..explainers.baselines import REFERENCES, control_of
 from ..results import BoxResult
 from ..metrics import registry
 
@@ -65,6 +65,17 @@ def scene_bootstrap(values: Sequence, statistic, resamples: int, seed: int) -> t
         return math.nan, math.nan
     low, high = np.percentile(drawn, INTERVAL)
     return float(low), float(high)
+
+
+def scene_means(results: Sequence[BoxResult], methods: Sequence[str], metric: str) -> dict[tuple[str, str], np.ndarray]:
+    """Per scene, each method's mean ``metric`` over the scene's scored boxes, oriented so that higher
+    is better (NaN for a method without a value there)."""
+    sign = -1.0 if registry.lower_is_better(metric) else 1.0
+    values: dict[tuple[str, str], dict[str, list[float]]] = {}
+    for r in results:
+        if r.scored and r.method in methods and not math.isnan(r.value(metric)):
+            values.setdefault((r.sample_id, r.spectrum), {}).setdefault(r.method, []).append(r.value(metric))
+    return {scene: sign * np.array([np.mean(by[m]) if m in by else np.nan for m in methods]) for scene, by in values.items()}
 
 
 def scene_rankings(results: Sequence[BoxResult], methods: Sequence[str], metric: str) -> np.ndarray:
@@ -139,3 +150,30 @@ def metric_reliability(groups: Mapping[tuple[str, str, str], Sequence[BoxResult]
 
 def _mean_of_scene_means(by_scene: Sequence[Sequence[float]]) -> float:
     return float(np.mean([np.mean(scene) for scene in by_scene])) if by_scene else math.nan
+
+
+#: The columns of negative_controls.csv.
+CONTROL_COLUMNS = ["model", "spectrum", "targets", "metric", "method", "control", "scenes", "method_better", "share", "p"]
+
+
+def control_rankings(groups: Mapping[tuple[str, str, str], Sequence[BoxResult]], methods: Sequence[str]) -> list[dict]:
+    """Per net x spectrum x kind of target, metric and negative control among ``methods``
+    (``<method>@random_net``): in how many scenes the metric ranks the method's map above its map
+    on the randomised net (each by its mean over the scene's boxes; a tie counts as not above),
+    and the one-sided sign test's p that it does so in more than half of them by chance."""
+    controls = [(control_of(name), name) for name in methods if control_of(name) in methods]
+    rows = []
+    for (model, spectrum, kind), results in groups.items():
+        for metric in (m.name for m in registry.reported() if m.name in {h.name for h in registry.held(results)}):
+            means = scene_means(results, methods, metric)
+            for method, control in controls:
+                a, b = methods.index(method), methods.index(control)
+                pairs = [(v[a], v[b]) for v in means.values() if not (np.isnan(v[a]) or np.isnan(v[b]))]
+                if not pairs:
+                    continue
+                better = sum(x > y for x, y in pairs)
+                rows.append({"model": model, "spectrum": spectrum, "targets": kind, "metric": metric, "method": method,
+                             "control": control, "scenes": len(pairs), "method_better": better,
+                             "share": better / len(pairs),
+                             "p": float(binomtest(better, len(pairs), alternative="greater").pvalue)})
+    return rows

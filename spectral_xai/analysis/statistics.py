@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
-from ..explainers.baselines import REFERENCES
+from ..explainers.baselines import REFERENCES, control_of
 from ..metrics import registry
 from .power import scenes_needed_at
 from .resampling import VarianceComponents, bca_interval, equivalence_p, sign_flip_p, smallest_p, variance_components
@@ -221,7 +221,7 @@ def primary_pairs(methods: Sequence[str], declared: str | Sequence[str] | None =
                 raise SettingsError(f"primary_comparisons: {text!r}: write two different methods as a:b, e.g. gradcam:random")
             pairs.append((a, b))
         return pairs
-    explained = [m for m in methods if m not in REFERENCES]
+    explained = [m for m in methods if m not in REFERENCES and control_of(m) is None]
     pairs = [(m, base) for m in explained for base in REFERENCES if base in methods]
     return pairs + list(itertools.combinations([m for m in PAPER_METHODS if m in explained], 2))
 

@@ -22,23 +22,12 @@ from scipy.stats import kendalltau
 
 from ..metrics import registry
 from ..results import BoxResult
-from .reliability import checked
+from .reliability import checked, scene_means
 
 #: The metric the truth ranks maps by.
 TRUTH = "part_ranking"
 #: The columns of metric_truth.csv.
 COLUMNS = ["model", "spectrum", "targets", "compared", "metric", "against", "scenes", "mean_tau", "low", "high", "verdict"]
-
-
-def scene_means(results: Sequence[BoxResult], methods: Sequence[str], metric: str) -> dict[tuple[str, str], np.ndarray]:
-    """Per scene, each method's mean ``metric`` over the scene's scored boxes, oriented so that higher
-    is better (NaN for a method without a value there)."""
-    sign = -1.0 if registry.lower_is_better(metric) else 1.0
-    values: dict[tuple[str, str], dict[str, list[float]]] = {}
-    for r in results:
-        if r.scored and r.method in methods and not math.isnan(r.value(metric)):
-            values.setdefault((r.sample_id, r.spectrum), {}).setdefault(r.method, []).append(r.value(metric))
-    return {scene: sign * np.array([np.mean(by[m]) if m in by else np.nan for m in methods]) for scene, by in values.items()}
 
 
 def scene_taus(results: Sequence[BoxResult], methods: Sequence[str], metric: str, truth: str = TRUTH) -> dict[tuple[str, str], float]:

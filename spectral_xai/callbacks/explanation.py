@@ -152,8 +152,8 @@ class ExplanationCallback(pl.Callback):
         scalars = {f"explain/{key}": float(counts[key]) for key in (*COUNTS, *kinds)}
         settings = self.explainer.settings
         compared = comparisons({("net", "epoch", "detection"): [r for r in results if r.target.kind == "detection"]},
-                               list(self.explainer.methods), settings.primary, settings.inference, spectra=False)
-        pl_module.log_dict({**scalars, **result_scalars(results, list(self.explainer.methods)),
+                               list(self.explainer.names), settings.primary, settings.inference, spectra=False)
+        pl_module.log_dict({**scalars, **result_scalars(results, list(self.explainer.names)),
                             **comparison_scalars(compared), **self._stability(results)}, rank_zero_only=True)
 
     @property

@@ -16,6 +16,14 @@ from ..settings import Setting
 BASELINES = ("random", "box")
 #: Every map that knows nothing of the detector: a method is compared with each one a run explains.
 REFERENCES = (*BASELINES, "edges")
+#: A negative control's name is its method's with this: the method's map made on the fully
+#: randomised net, scored on the trained one (``negative_controls``).
+NEGATIVE_CONTROL = "@random_net"
+
+
+def control_of(name: str) -> str | None:
+    """The method a negative control's row ``name`` is the control of; None for any other row."""
+    return name.removesuffix(NEGATIVE_CONTROL) if name.endswith(NEGATIVE_CONTROL) else None
 
 
 @register("random", "baseline: a seeded smooth random map (8 x 8 noise upsampled), chance")

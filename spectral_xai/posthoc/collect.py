@@ -12,7 +12,7 @@ from ..results import BoxResult, GroupKey, SampleExplanation, SanityResult, grou
 from ..reporting.box_table import box_table
 from ..reporting.figures import GridRow
 from ..reporting.spec import ImageSpec
-from ..analysis.reliability import metric_reliability
+from ..analysis.reliability import control_rankings, metric_reliability
 from ..analysis.truth import metric_truth
 from ..reporting.tables import result_scalars, summarize
 from ..analysis.contrasts import comparisons
@@ -56,6 +56,7 @@ class Collected:
     evaluated: list[str]  # every net x spectrum (``"<net> on <spectrum>"``), in order
     reliability: list[dict]  # how far each metric can be trusted (:func:`~spectral_xai.analysis.reliability.metric_reliability`)
     truth: list[dict]  # which metric agrees with the known causes (:func:`~spectral_xai.analysis.truth.metric_truth`)
+    controls: list[dict]  # each metric against the negative controls (:func:`~spectral_xai.analysis.reliability.control_rankings`)
     sanity: dict[tuple[str, str], list[SanityResult]] = field(default_factory=dict)
     grids: dict[str, list[GridRow]] = field(default_factory=dict)  # per scene given a grid, its rows
 
@@ -91,7 +92,7 @@ def collect(nets: Sequence[Net], explainer: Explainer, scenes: Sequence[str], ex
             grids[one.item.sample_id].append((f"{one.net} | ", one.item.explanation, one.spec))
     columns, rows = box_table([(one.net, one.spec.class_names, r) for one in shown for r in one.item.explanation.results],
                               first="model")
-    methods, settings = list(explainer.methods), explainer.settings
+    methods, settings = list(explainer.names), explainer.settings
     return Collected(methods, columns, rows, shown, len(explained) - len(shown), groups,
                      summarize(groups, methods, settings.inference),
                      comparisons(groups, methods, settings.primary, settings.inference,
@@ -99,5 +100,5 @@ def collect(nets: Sequence[Net], explainer: Explainer, scenes: Sequence[str], ex
                      object_records(outcomes, conditions), list(outcomes),
                      metric_reliability(groups, methods, resamples=settings.bootstrap_resamples, seed=settings.bootstrap_seed),
                      metric_truth(groups, methods, settings.bootstrap_resamples, settings.bootstrap_seed)
-                     if settings.known_causes else [], sanity,
+                     if settings.known_causes else [], control_rankings(groups, methods), sanity,
                      {k: v for k, v in grids.items() if v})

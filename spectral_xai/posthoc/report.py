@@ -19,6 +19,7 @@ from ..reporting.html import Section, write_report
 from ..reporting.tables import judged_rows, method_rows, write_attribution, write_sanity, write_summary
 from ..results import BoxResult
 from ..sanity import STAGES
+from ..analysis.reliability import CONTROL_COLUMNS
 from ..analysis.statistics import group_name
 from ..analysis.truth import COLUMNS as TRUTH_COLUMNS, TRUTH
 from .collect import Collected
@@ -39,6 +40,7 @@ class Tables:
     by_pair: Rows  # complementarity per ordered pair of nets x spectra
     reliability: Rows
     truth: Rows  # metric_truth.csv; only its header without known causes
+    controls: Rows  # negative_controls.csv; only its header without negative controls
     sanity: Rows | None
     sanity_entries: list[dict]
 
@@ -57,8 +59,12 @@ def write_tables(folder: Path, collected: Collected, explainer: Explainer, sanit
                               for row in collected.truth)]
     if explainer.settings.known_causes:
         write_csv(folder / "metric_truth.csv", truth[0], truth[1:])
+    controls = [CONTROL_COLUMNS, *([_number(row[c]) if c in ("share", "p") else row[c] for c in CONTROL_COLUMNS]
+                                   for row in collected.controls)]
+    if explainer.settings.negative_controls:
+        write_csv(folder / "negative_controls.csv", controls[0], controls[1:])
     sanity, entries = write_sanity(folder, collected.sanity, STAGES) if sanity_check else (None, [])
-    return Tables(summary, attribution, by_class, by_pair, reliability, truth, sanity, entries)
+    return Tables(summary, attribution, by_class, by_pair, reliability, truth, controls, sanity, entries)
 
 
 def _number(value: float) -> str:
@@ -110,6 +116,20 @@ def known_cause_sections(collected: Collected, explainer: Explainer) -> list[Sec
         tables=tables)]
 
 
+def control_sections(tables: Tables, explainer: Explainer) -> list[Section]:
+    """With ``negative_controls``: whether each metric ranks a method's maps above its maps on the
+    randomised net."""
+    if not explainer.settings.negative_controls:
+        return []
+    return [Section("Negative controls", paragraphs=[
+        "Each control is its method's map made on the fully randomised net (every weight shuffled; perturbation "
+        "methods under the anchor rule), scored on the trained net like every other map. It cannot explain the "
+        "detector, so a metric that deserves trust ranks the method above its control: per metric, in how many "
+        "scenes it does (each by its mean over the scene's boxes; a tie is not above), and the one-sided sign "
+        "test's p that it does so more often than chance. negative_controls.csv holds the same."],
+        tables=[("", tables.controls)])]
+
+
 def truth_sections(tables: Tables, explainer: Explainer) -> list[Section]:
     """With ``known_causes``: which metric ranks the maps as the known causes do."""
     if not explainer.settings.known_causes:
@@ -159,6 +179,7 @@ def sections(collected: Collected, tables: Tables, drawn: Drawn, settings: Rows,
             "within boxes: whether two metrics meant to measure the same property agree on the maps of one box "
             "(deletion and insertion AUC should run opposite), averaged over boxes, then scenes; pooled over boxes it "
             "would mix boxes, as both AUCs grow with the box's score; n boxes. metric_reliability.csv holds the same."], tables=[("", tables.reliability)]),
+        *control_sections(tables, explainer),
         *truth_sections(tables, explainer),
         Section("Curves", paragraphs=["Every method's mean curve on one axis; each method's own figure with every "
                                       "box: " + ", ".join(p.name for p in drawn.curves) + " (in curves/)."],

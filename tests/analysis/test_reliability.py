@@ -12,7 +12,7 @@ from scipy.stats import spearmanr
 from spectral_xai.detection import Target
 from spectral_xai.results import BoxResult
 from spectral_xai.metrics import CurveResult, Localisation
-from spectral_xai.analysis.reliability import krippendorff_alpha, metric_reliability, scene_rankings
+from spectral_xai.analysis.reliability import control_rankings, krippendorff_alpha, metric_reliability, scene_rankings
 
 from ..helpers.box_results import scored
 
@@ -133,3 +133,17 @@ def test_two_metrics_that_agree_within_every_box_are_not_confounded_by_the_boxes
     assert within["value"] == pytest.approx(-1.0) and within["n"] == 30
     pooled = np.array(pooled)
     assert spearmanr(pooled[:, 0], pooled[:, 1]).statistic > -0.5  # pooled it reads -0.28: the boxes' scores mixed in
+
+
+def test_negative_controls_are_counted_where_the_metric_ranks_the_method_above_its_control():
+    results = []
+    for scene in range(10):
+        results += [_result(str(scene), "gradcam", 0.1, 0.8), _result(str(scene), "gradcam@random_net", 0.4, 0.8 + 0.01 * (scene % 2)),
+                    _result(str(scene), "random", 0.5, 0.2)]
+    rows = {r["metric"]: r for r in control_rankings({("net", "rgb", "detection"): results},
+                                                     ["gradcam", "random", "gradcam@random_net"])}
+    assert rows["deletion_auc"]["method_better"] == 10 and rows["deletion_auc"]["p"] == pytest.approx(0.5 ** 10)
+    # insertion ties in half the scenes and favours the control in the other half: never above it
+    assert rows["insertion_auc"]["method_better"] == 0 and rows["insertion_auc"]["share"] == 0.0
+    assert rows["deletion_auc"]["control"] == "gradcam@random_net" and rows["deletion_auc"]["scenes"] == 10
+    assert control_rankings({("net", "rgb", "detection"): results}, ["gradcam", "random"]) == []
