@@ -96,10 +96,19 @@ def metric_reliability() -> str:
         rows.append([measure, metric.replace("_", " "), spread({"min": min(defined), "median": statistics.median(defined),
                                                                  "max": max(defined)}) if defined else "undefined",
                      f"{len(defined)} of {len(values)}", str(round(statistics.median(n for _, n in values)))])
+    measures = {measure for measure, _ in found}
+    notes = ["Alpha: Krippendorff's, each scene ranking the explainers by the metric (the baselines apart; the rows "
+             "'baselines ranked too' rank them as well); 1 when every scene ranks them alike, about 0 when the rankings "
+             "are as good as random; n the scenes."
+             if "alpha across scenes, baselines ranked too" in measures else
+             "Alpha: Krippendorff's, each scene ranking the methods and baselines together by the metric; 1 when every "
+             "scene ranks them alike, about 0 when the rankings are as good as random; n the scenes."]
+    if "spearman within boxes" in measures:
+        notes.append("Spearman: within each box, over its maps, averaged over boxes and then scenes; n the boxes.")
+    if "spearman over maps" in measures:
+        notes.append("Spearman: pooled over every scored map (boxes mixed); n the maps.")
     return (table(["measure", "metric", "min / median / max over nets x spectra", "defined on", "median n"], rows)
-            + "\n\nAlpha: Krippendorff's, each scene ranking the methods (and baselines) by the metric; 1 when every scene "
-            "ranks them alike, about 0 when the rankings are as good as random; n the scenes. Spearman: over every scored "
-            "map; n the maps.\n\n" + source(record))
+            + "\n\n" + " ".join(notes) + "\n\n" + source(record))
 
 
 def sanity() -> str:
