@@ -154,7 +154,7 @@ def test_negative_controls_are_their_methods_maps_on_the_random_net_scored_on_th
         assert torch.allclose(control.saliency, made, atol=1e-5)  # made on the random net, as the sanity check's last stage
         assert not torch.allclose(control.saliency, own.saliency, atol=1e-3)
         # scored on the trained net: both curves start from the trained net's score of the box
-        assert control.deletion.scores[0] == pytest.approx(own.deletion.scores[0], abs=1e-5)
+        assert float(control.deletion.scores[0]) == pytest.approx(float(own.deletion.scores[0]), abs=1e-5)
 
 
 def test_negative_controls_must_name_methods_the_run_explains():
