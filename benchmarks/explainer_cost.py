@@ -63,7 +63,7 @@ from trained import add_checkpoint_argument, add_trained_at_argument, checkpoint
 
 from spectral_xai.detection import DetectionScorer, Scoring  # noqa: E402
 
-SECTIONS = ("cost", "floor", "memory", "shared", "layouts", "per_box")
+SECTIONS = ("cost", "floor", "memory", "shared", "layouts", "per_box", "fills")
 
 
 def main(argv: list[str] | None = None) -> None:
