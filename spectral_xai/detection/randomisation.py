@@ -31,6 +31,12 @@ def randomised_cascade(detector: Detector, seed: int = 0, randomisation: str = "
     than trained, its outputs hardly depend on the input, and a map of it is little more than its
     method's own prior (SIDU blank, RISE its masks' coverage); ``init`` is the classic test's
     re-initialisation (PyTorch's default, running statistics reset)."""
+    return _randomised(detector, seed, randomisation, keep_stages=True)
+
+
+def _randomised(detector: Detector, seed: int, randomisation: str, keep_stages: bool) -> list[tuple[str, Detector]]:
+    """The cascade on one copy of ``detector``, in order and seeded; a copy of each stage kept only
+    where ``keep_stages`` asks (the negative controls need the last alone)."""
     if randomisation not in RANDOMISATIONS:
         raise ValueError(f"randomisation {randomisation!r}: choose {' or '.join(RANDOMISATIONS)}")
     generator_state = torch.random.get_rng_state()
@@ -40,8 +46,9 @@ def randomised_cascade(detector: Detector, seed: int = 0, randomisation: str = "
         for stage, modules in CASCADE:
             for name in modules:
                 _randomise(random.net.get_submodule(name), randomisation)
-            stages.append((stage, copy.deepcopy(random).eval()))
-        return stages
+            if keep_stages:
+                stages.append((stage, copy.deepcopy(random).eval()))
+        return stages if keep_stages else [(CASCADE[-1][0], random.eval())]
     finally:
         torch.random.set_rng_state(generator_state)
 
@@ -60,4 +67,4 @@ def _randomise(module: torch.nn.Module, randomisation: str) -> None:
 
 def fully_randomised(detector: Detector, seed: int = 0, randomisation: str = "permute") -> Detector:
     """The cascade's last stage: a copy of ``detector`` with every weight randomised."""
-    return randomised_cascade(detector, seed, randomisation)[-1][1]
+    return _randomised(detector, seed, randomisation, keep_stages=False)[-1][1]
