@@ -36,6 +36,8 @@ TRAIN_THREADS = 2
 #: The source whose change changes a net: what reads the data, builds and trains the model, and the CLI.
 WEIGHT_SOURCES = ("data_modules", "lit_modules", "detection", "train_cli.py", "callbacks/preemption.py",
                   "callbacks/run_record.py", "settings.py", "checkpoint.py")
+#: Files under WEIGHT_SOURCES that only explaining reads: a change there leaves every trained net as it was.
+EXPLAIN_ONLY = ("data_modules/known_causes.py",)
 LIBRARIES = ("torch", "effdet", "timm", "albumentations", "numpy", "opencv-python-headless", "pytorch-lightning",
              "torchmetrics")
 #: The shared net's recipe, pinned here (raw weights, AdamW at 0.004, 8 epochs, no callbacks or
@@ -51,12 +53,13 @@ def digest(*parts: object) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 
-def source_digest(names: Sequence[str]) -> str:
-    """Hash of the package files under ``names`` (files or folders), path and content."""
+def source_digest(names: Sequence[str], leave_out: Sequence[str] = ()) -> str:
+    """Hash of the package files under ``names`` (files or folders), path and content, but those in ``leave_out``."""
     hasher = hashlib.sha256()
+    skipped = {PACKAGE / name for name in leave_out}
     for name in names:
         path = PACKAGE / name
-        for file in sorted(path.rglob("*.py")) if path.is_dir() else [path]:
+        for file in sorted(set(path.rglob("*.py")) - skipped) if path.is_dir() else [path]:
             hasher.update(str(file.relative_to(PACKAGE)).encode())
             hasher.update(file.read_bytes())
     return hasher.hexdigest()
@@ -125,7 +128,7 @@ def trained_net(spectra: str | Sequence[str] = "mir", seed: int = 0, args: Seque
     which names the net in reports, starts with the spectra and the seed."""
     spectra = [spectra] if isinstance(spectra, str) else list(spectra)
     root = synthetic_dataset(**data)
-    key = digest(config.read_text(), list(args), "+".join(spectra), seed, str(root), source_digest(WEIGHT_SOURCES),
+    key = digest(config.read_text(), list(args), "+".join(spectra), seed, str(root), source_digest(WEIGHT_SOURCES, EXPLAIN_ONLY),
                  _versions(), TRAIN_THREADS)
     folder = cache_dir() / "nets" / f"{'_'.join(spectra)}-seed{seed}-{key}"
     return _build(folder, lambda scratch: _train(scratch, config, args, spectra, seed, root)) / "checkpoints" / "last.ckpt"

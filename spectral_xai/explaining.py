@@ -158,6 +158,7 @@ class Explainer:
                     result.judged_against = judged[result.box] if result.ok else None
                     truth = truths[result.box]
                     result.cause_effects = truth.effect_of() if truth is not None else {}
+                    result.cause_noise = truth.noise_of() if truth is not None else {}
                     result.measurable_cause = None if truth is None else truth.measurable
                     results.append(result)
         return SampleExplanation(sample["sample_id"], sample["spectrum"], image, targets, results, objects)

@@ -39,8 +39,10 @@ class BoxResult:
     # Which box the localisation judged the target against (``Localisation.against``); None where the method failed.
     judged_against: str | None = None
     # On rendered data with ``known_causes``: each cause's true effect on the box's score (the same for
-    # every method), and whether the largest stands out of the noise (None: no known causes).
+    # every method), how far each moves under another noise seed, and whether the largest stands out
+    # of the noise (None: no known causes).
     cause_effects: dict[str, float] = field(default_factory=dict)
+    cause_noise: dict[str, float] = field(default_factory=dict)
     measurable_cause: bool | None = None
     # Per spectrum of the input, the box's score without it and with it alone (the same for every method).
     spectrum_scores: dict[str, SpectrumScore] = field(default_factory=dict)

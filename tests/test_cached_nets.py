@@ -56,6 +56,13 @@ def test_the_key_follows_what_decides_the_weights(tmp_path, monkeypatch):
     assert len(keys) == 4
 
 
+def test_files_only_explaining_reads_are_left_out_of_the_nets_key():
+    """Each left-out file exists (a renamed one would be hashed again unnoticed) and leaving it out moves the key."""
+    assert all((cached_nets.PACKAGE / name).is_file() for name in cached_nets.EXPLAIN_ONLY)
+    assert (cached_nets.source_digest(cached_nets.WEIGHT_SOURCES, cached_nets.EXPLAIN_ONLY)
+            != cached_nets.source_digest(cached_nets.WEIGHT_SOURCES))
+
+
 def test_a_datasets_key_follows_every_module_that_writes_it(tmp_path, monkeypatch):
     """The writer's own imports within data_modules, followed to the end, are all in the key."""
     folder = cached_nets.PACKAGE / "data_modules"

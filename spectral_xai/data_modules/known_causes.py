@@ -22,7 +22,9 @@ from .synthetic import stored
 @dataclass(frozen=True)
 class Cause:
     name: str  # a part's name ("hood"), another object's ("person 2") or "context"
-    kind: str  # "part", "object", "context" or "cue" (a running car's hot hood and headlights)
+    # "part", "object", "context", "cue" (a running car's hot hood and headlights) or, for an input of
+    # several spectra, "spectrum" (the object, or its cue, rendered away in one spectrum only)
+    kind: str
     visible: np.ndarray  # [H, W] bool, scene pixels: where the cause shows in the image
     change: Change  # the render without it
 
@@ -46,7 +48,9 @@ class SceneCauses:
 
     def causes(self, obj: int) -> list[Cause]:
         """The causes of annotated object ``obj``'s detection: each of its parts, every other object,
-        the context (the background around the objects) and, for a running car, its cue."""
+        the context (the background around the objects) and, for a running car, its cue; for an input
+        of several spectra (early fusion), also the object and its cue rendered away in each spectrum
+        alone, whose effects are each spectrum's true share (:func:`spectrum_causes`)."""
         scene, owner = self.scene, self._owner
         parts = [Cause(part.name, "part", owner == _id(obj, j), Change("part", obj, part.name))
                  for j, part in enumerate(scene.objects[obj].parts)]
@@ -59,6 +63,9 @@ class SceneCauses:
             for x, y, r in car.lights:
                 cv2.circle(cue, (x, y), r, 1, -1)
             found.append(Cause("cue", "cue", cue > 0, Change("cue", obj)))
+        if len(self.spectra) > 1:
+            found += spectrum_causes(obj, owner // 100 == obj + 1, found[-1].visible if car.running else None,
+                                     self.spectra)
         return found
 
     def inputs(self, changes: Sequence[Change | None], noise_seed: int | None = None) -> torch.Tensor:
@@ -80,6 +87,16 @@ class SceneCauses:
         """[K, h, w]: the share of each input pixel each cause covers (the image resized as the input is)."""
         return torch.from_numpy(np.stack([cv2.resize(c.visible.astype(np.float32), (size[1], size[0]),
                                                      interpolation=cv2.INTER_AREA) for c in causes]))
+
+
+def spectrum_causes(obj: int, whole: np.ndarray, cue: np.ndarray | None, spectra: Sequence[str]) -> list[Cause]:
+    """Object ``obj`` (pixels ``whole``) and its cue (pixels ``cue``; None for an object without one)
+    rendered away in one spectrum of the input at a time, named ``object in <spectrum>`` and
+    ``cue in <spectrum>``: what each spectrum of a fused input truly adds to the detection."""
+    found = [Cause(f"object in {s}", "spectrum", whole, Change("object", obj, spectra=(s,))) for s in spectra]
+    if cue is not None:
+        found += [Cause(f"cue in {s}", "spectrum", cue, Change("cue", obj, spectra=(s,))) for s in spectra]
+    return found
 
 
 def _id(obj: int, part: int) -> int:

@@ -32,18 +32,25 @@ class KnownCauses:
     """The causes of one box, in input pixels, with their true effects."""
 
     names: list[str]
-    kinds: list[str]  # "part", "object", "context" or "cue"
+    kinds: list[str]  # "part", "object", "context", "cue" or "spectrum" (in one spectrum of a fused input only)
     masks: torch.Tensor  # [K, H, W]: the share of each input pixel each cause covers
     effects: torch.Tensor  # [K]: the target's score on the image minus its score with the cause rendered away
     noise: torch.Tensor  # [K]: how much each effect moves under another noise seed
 
     @property
     def measurable(self) -> bool:
-        """The largest effect stands out of the noise."""
-        return bool(self.effects.abs().max() > max(float(self.noise.max()), 1e-6)) if len(self.effects) else False
+        """The largest effect of a cause in every spectrum stands out of the noise (a cause in one
+        spectrum only is a share of one of those, not a cause of its own)."""
+        whole = torch.tensor([kind != "spectrum" for kind in self.kinds], dtype=torch.bool)
+        if not whole.any():
+            return False
+        return bool(self.effects[whole].abs().max() > max(float(self.noise[whole].max()), 1e-6))
 
     def effect_of(self) -> dict[str, float]:
         return {name: round(float(effect), 4) for name, effect in zip(self.names, self.effects)}
+
+    def noise_of(self) -> dict[str, float]:
+        return {name: round(float(noise), 4) for name, noise in zip(self.names, self.noise)}
 
 
 def _ranked(scored: ScoredMap) -> tuple[torch.Tensor, torch.Tensor] | None:

@@ -13,6 +13,7 @@ from ..reporting.box_table import box_table
 from ..reporting.figures import GridRow
 from ..reporting.spec import ImageSpec
 from ..analysis.reliability import control_rankings, metric_reliability
+from ..analysis.spectrum_truth import spectrum_truth
 from ..analysis.truth import metric_truth
 from ..reporting.tables import result_scalars, summarize
 from ..analysis.contrasts import comparisons
@@ -57,6 +58,7 @@ class Collected:
     reliability: list[dict]  # how far each metric can be trusted (:func:`~spectral_xai.analysis.reliability.metric_reliability`)
     truth: list[dict]  # which metric agrees with the known causes (:func:`~spectral_xai.analysis.truth.metric_truth`)
     controls: list[dict]  # each metric against the negative controls (:func:`~spectral_xai.analysis.reliability.control_rankings`)
+    spectra_truth: list[dict]  # spectrum attribution against each spectrum's true share (:func:`~spectral_xai.analysis.spectrum_truth.spectrum_truth`)
     sanity: dict[tuple[str, str], list[SanityResult]] = field(default_factory=dict)
     grids: dict[str, list[GridRow]] = field(default_factory=dict)  # per scene given a grid, its rows
 
@@ -100,5 +102,6 @@ def collect(nets: Sequence[Net], explainer: Explainer, scenes: Sequence[str], ex
                      object_records(outcomes, conditions), list(outcomes),
                      metric_reliability(groups, methods, resamples=settings.bootstrap_resamples, seed=settings.bootstrap_seed),
                      metric_truth(groups, methods, settings.bootstrap_resamples, settings.bootstrap_seed)
-                     if settings.known_causes else [], control_rankings(groups, methods), sanity,
+                     if settings.known_causes else [], control_rankings(groups, methods),
+                     spectrum_truth(groups) if settings.known_causes else [], sanity,
                      {k: v for k, v in grids.items() if v})

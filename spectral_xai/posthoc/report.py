@@ -21,6 +21,7 @@ from ..results import BoxResult
 from ..sanity import STAGES
 from ..analysis.reliability import CONTROL_COLUMNS
 from ..analysis.statistics import group_name
+from ..analysis.spectrum_truth import COLUMNS as SPECTRUM_TRUTH_COLUMNS
 from ..analysis.truth import COLUMNS as TRUTH_COLUMNS, TRUTH
 from .collect import Collected
 from .plan import LoadedCheckpoint, Plan
@@ -41,6 +42,7 @@ class Tables:
     reliability: Rows
     truth: Rows  # metric_truth.csv; only its header without known causes
     controls: Rows  # negative_controls.csv; only its header without negative controls
+    spectra_truth: Rows  # spectrum_truth.csv; only its header without a fused input's known causes
     sanity: Rows | None
     sanity_entries: list[dict]
 
@@ -63,8 +65,13 @@ def write_tables(folder: Path, collected: Collected, explainer: Explainer, sanit
                                    for row in collected.controls)]
     if explainer.settings.negative_controls:
         write_csv(folder / "negative_controls.csv", controls[0], controls[1:])
+    numbers = ("same_top_spectrum", "low", "high", "share_distance")
+    spectra_truth = [SPECTRUM_TRUTH_COLUMNS, *([_number(row[c]) if c in numbers else row[c] for c in SPECTRUM_TRUTH_COLUMNS]
+                                               for row in collected.spectra_truth)]
+    if collected.spectra_truth:
+        write_csv(folder / "spectrum_truth.csv", spectra_truth[0], spectra_truth[1:])
     sanity, entries = write_sanity(folder, collected.sanity, STAGES) if sanity_check else (None, [])
-    return Tables(summary, attribution, by_class, by_pair, reliability, truth, controls, sanity, entries)
+    return Tables(summary, attribution, by_class, by_pair, reliability, truth, controls, spectra_truth, sanity, entries)
 
 
 def _number(value: float) -> str:
@@ -116,6 +123,21 @@ def known_cause_sections(collected: Collected, explainer: Explainer) -> list[Sec
         tables=tables)]
 
 
+def spectrum_truth_sections(tables: Tables) -> list[Section]:
+    """With a fused input's known causes: spectrum attribution against each spectrum's true share."""
+    if len(tables.spectra_truth) == 1:
+        return []
+    return [Section("Which spectrum truly carries the detection", paragraphs=[
+        "For an input of several spectra (early fusion), the box's object, and a running car's cue, rendered away in "
+        "one spectrum only: the score's drop is that spectrum's true effect; spectrum attribution's answer is the "
+        "drop with the spectrum's channels replaced by the deletion substrate. Per box, each side's shares over the "
+        "spectra (positive drops over their sum): same top spectrum is the share of boxes where both name the same "
+        "spectrum as the one that matters most (low and high: its exact binomial 95 % interval); share distance half "
+        "the summed absolute differences of the shares (0 alike, 1 opposite), averaged over boxes. Boxes whose "
+        "largest true effect is within its noise are counted (measurable) but not compared. spectrum_truth.csv holds "
+        "the same."], tables=[("", tables.spectra_truth)])]
+
+
 def control_sections(tables: Tables, explainer: Explainer) -> list[Section]:
     """With ``negative_controls``: whether each metric ranks a method's maps above its maps on the
     randomised net."""
@@ -164,6 +186,7 @@ def sections(collected: Collected, tables: Tables, drawn: Drawn, settings: Rows,
             + directions([r for group in collected.groups.values() for r in group]) + ". summary.csv holds the same in "
             "the paper's layout, comparisons.csv every paired test."], tables=method_tables, figures=drawn.methods),
         *known_cause_sections(collected, explainer),
+        *spectrum_truth_sections(tables),
         Section("Which spectrum is explained better", paragraphs=[
             "Each method's AUCs over the box's score on the unperturbed image, compared between nets x spectra on the "
             "same objects of the same scenes (exploratory: Benjamini-Hochberg q). Nets that differ only by their "
