@@ -108,22 +108,23 @@ DATASET_SOURCES = ("data_modules/synthetic.py", "data_modules/draw.py", "data_mo
                    "data_modules/reader.py", "data_modules/images.py")
 
 
-def synthetic_dataset(num_scenes: int, seed: int, known_cause: bool = False) -> Path:
-    """A synthetic dataset in the real layout (``known_cause``: the known-cause variant), written once
-    per settings; callers must not write to it."""
+def synthetic_dataset(num_scenes: int, seed: int, known_cause: bool = False, cue_free: bool = False) -> Path:
+    """A synthetic dataset in the real layout (``known_cause``: the known-cause variant; ``cue_free``:
+    its scenes with every cue off), written once per settings; callers must not write to it."""
     from .data_modules.synthetic import write_synthetic_dataset
 
-    key = digest(num_scenes, seed, known_cause, source_digest(DATASET_SOURCES), _versions())
-    name = f"synthetic{'-known-cause' if known_cause else ''}-{num_scenes}-{seed}-{key}"
+    key = digest(num_scenes, seed, known_cause, cue_free, source_digest(DATASET_SOURCES), _versions())
+    variant = "-known-cause" if known_cause else ""
+    name = f"synthetic{variant}{'-cue-free' if cue_free else ''}-{num_scenes}-{seed}-{key}"
     return _build(cache_dir() / "datasets" / name, lambda scratch: write_synthetic_dataset(
-        scratch, num_scenes=num_scenes, seed=seed, known_cause=known_cause))
+        scratch, num_scenes=num_scenes, seed=seed, known_cause=known_cause, cue_free=cue_free))
 
 
 def trained_net(spectra: str | Sequence[str] = "mir", seed: int = 0, args: Sequence[str] = SHARED_RECIPE,
                 data: dict = SHARED_DATA, config: Path = DEMO_CONFIG) -> Path:
     """The ``checkpoints/last.ckpt`` (``split.json`` beside it) of ``config`` plus ``args``, trained
     on ``spectra`` (one name or several) of a cached synthetic dataset (``data``: its ``num_scenes``
-    and ``seed``) with ``--seed_everything seed`` at ``TRAIN_THREADS`` torch threads: from the cache,
+    and ``seed``, and optionally ``known_cause`` and ``cue_free``) with ``--seed_everything seed`` at ``TRAIN_THREADS`` torch threads: from the cache,
     or trained now (about a minute for the shared recipe on 2 cores) and kept. The entry's folder,
     which names the net in reports, starts with the spectra and the seed."""
     spectra = [spectra] if isinstance(spectra, str) else list(spectra)

@@ -148,6 +148,7 @@ class Explainer:
             annotated = [annotated_object(t, *boxes) for t in targets]
             judged = [judged_box(t, *boxes)[1] for t in targets]  # what a box is judged against, whatever the method
             truths = self._known_causes(scorer, image, targets, annotated, sample)
+            regions = [truth.regions() if truth is not None else None for truth in truths]  # one per box, shared
             methods = self.methods_for(sample["sample_id"], sample["spectrum"])
             made = [(name, method, None) for name, method in methods.items()]
             made += [(control, methods[base], self._control_scorer(detector, methods[base], targets))
@@ -159,6 +160,7 @@ class Explainer:
                     truth = truths[result.box]
                     result.cause_effects = truth.effect_of() if truth is not None else {}
                     result.cause_noise = truth.noise_of() if truth is not None else {}
+                    result.cause_regions = regions[result.box]
                     result.measurable_cause = None if truth is None else truth.measurable
                     results.append(result)
         return SampleExplanation(sample["sample_id"], sample["spectrum"], image, targets, results, objects)

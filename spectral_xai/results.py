@@ -15,6 +15,7 @@ from torchvision.ops import box_iou
 from .detection import TARGET_KINDS, Detections, Target
 from .explainers.base import MapInfo
 from .metrics import CHECKS, CurveResult, Localisation, SpectrumScore
+from .metrics.known_causes import CauseRegions
 
 MATCH_IOU = 0.5  # an annotated object is found by a detection of its class overlapping it this much
 
@@ -43,6 +44,7 @@ class BoxResult:
     # of the noise (None: no known causes).
     cause_effects: dict[str, float] = field(default_factory=dict)
     cause_noise: dict[str, float] = field(default_factory=dict)
+    cause_regions: CauseRegions | None = None  # where each part and other object shows (figures)
     measurable_cause: bool | None = None
     # Per spectrum of the input, the box's score without it and with it alone (the same for every method).
     spectrum_scores: dict[str, SpectrumScore] = field(default_factory=dict)

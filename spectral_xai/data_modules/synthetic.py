@@ -8,6 +8,7 @@ reader in :mod:`spectral_xai.data_modules.reader` treats these files like the re
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -15,7 +16,7 @@ import numpy as np
 
 from . import layout
 from .draw import draw_scene
-from .render import Scene, render
+from .render import Scene, cue_off, render
 from .scene_files import write_scene
 from .voc import write_voc
 
@@ -51,6 +52,7 @@ def write_synthetic_dataset(
     sixteen_bit_fir_every: int = 3,
     vis_ok_fraction: float = 0.25,
     known_cause: bool = False,
+    cue_free: bool = False,
 ) -> Path:
     """Write ``num_scenes`` scenes under ``root`` in the real dataset's converted layout.
 
@@ -62,7 +64,12 @@ def write_synthetic_dataset(
     running (``car``) and parked (``car_stop``) cars alike in every part but a cue of known place
     and spectra, a hot hood (MIR, FIR) and headlights (RGB, NIR, strongest at night), so that a net
     that tells them apart must use it (whether it does is measured by the known causes, never assumed).
+    ``cue_free`` (with ``known_cause``): the same scenes under the same noise with every running car's
+    cue off, so running and parked cars cannot be told apart: a net trained on it cannot have learnt
+    the cue, the control for whether the known causes find an effect where none can be.
     """
+    if cue_free and not known_cause:
+        raise ValueError("cue_free switches the cue off on known-cause data: give known_cause too")
     root = Path(root)
     w, h = layout.CONVERTED_SIZE_WH
     conditions = ["id,condition"]
@@ -70,6 +77,8 @@ def write_synthetic_dataset(
         sample_id = f"{index:06d}"
         rng = np.random.default_rng([seed, index])
         scene = draw_scene(rng, (h, w), known_cause)
+        if cue_free:
+            scene = replace(scene, objects=[cue_off(o) if o.running else o for o in scene.objects])
         conditions.append(f"{sample_id},{'night' if scene.night else 'day'}")
         spectra = render(scene, noise=rng)  # the writer's stream goes on past the noise
         write_scene(root, sample_id, scene)
@@ -94,8 +103,12 @@ def main() -> None:
     parser.add_argument("--num-scenes", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--known-cause", action="store_true", help="running and parked cars differ only by their cue")
+    parser.add_argument("--cue-free", action="store_true",
+                        help="with --known-cause: the same scenes with every cue off (running and parked cars alike)")
     args = parser.parse_args()
-    write_synthetic_dataset(args.root, args.num_scenes, args.seed, known_cause=args.known_cause)
+    if args.cue_free and not args.known_cause:
+        parser.error("--cue-free switches the cue off on known-cause data: give --known-cause too")
+    write_synthetic_dataset(args.root, args.num_scenes, args.seed, known_cause=args.known_cause, cue_free=args.cue_free)
     print(f"wrote {args.num_scenes} scenes to {args.root}")
 
 

@@ -52,6 +52,31 @@ class KnownCauses:
     def noise_of(self) -> dict[str, float]:
         return {name: round(float(noise), 4) for name, noise in zip(self.names, self.noise)}
 
+    def regions(self) -> CauseRegions:
+        """Where each part and other object shows (they never overlap: each pixel shows one), kept
+        small for figures: one label per input pixel."""
+        ranked = [k for k, kind in enumerate(self.kinds) if kind in RANKED]
+        if not ranked:
+            return CauseRegions([], torch.full(tuple(self.masks.shape[1:]), -1, dtype=torch.int8))
+        share, which = self.masks[ranked].max(dim=0)
+        labels = torch.where(share >= 0.5, which, torch.full_like(which, -1)).to(torch.int8)
+        return CauseRegions([self.names[k] for k in ranked], labels)
+
+
+@dataclass
+class CauseRegions:
+    """The parts and other objects of a box, named, and which one each input pixel shows (-1: none)."""
+
+    names: list[str]
+    labels: torch.Tensor  # [H, W] int8
+
+    def mass(self, saliency: torch.Tensor) -> torch.Tensor:
+        """[K]: the share of the map's mass on each cause."""
+        total = float(saliency.sum())
+        flat, labels = saliency.flatten().float(), self.labels.flatten().long()
+        mass = torch.zeros(len(self.names)).index_add_(0, labels.clamp(min=0), flat * (labels >= 0))
+        return mass / total if total > 0 else mass
+
 
 def _ranked(scored: ScoredMap) -> tuple[torch.Tensor, torch.Tensor] | None:
     """The map's mass and the true effects of the parts and other objects; None where unknown."""

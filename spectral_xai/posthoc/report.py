@@ -21,6 +21,7 @@ from ..results import BoxResult
 from ..sanity import STAGES
 from ..analysis.reliability import CONTROL_COLUMNS
 from ..analysis.statistics import group_name
+from ..analysis.cue_use import cue_rows
 from ..analysis.spectrum_truth import COLUMNS as SPECTRUM_TRUTH_COLUMNS
 from ..analysis.truth import COLUMNS as TRUTH_COLUMNS, TRUTH
 from .collect import Collected
@@ -95,7 +96,7 @@ def directions(results: Sequence[BoxResult]) -> str:
                      for m in registry.held(results, registry.reported())) + " is better"
 
 
-def known_cause_sections(collected: Collected, explainer: Explainer) -> list[Section]:
+def known_cause_sections(collected: Collected, explainer: Explainer, figures: Sequence[Path] = ()) -> list[Section]:
     """With ``known_causes``: how many boxes had known causes and a measurable one, and per net x
     spectrum each method against them; or why there are none."""
     if not explainer.settings.known_causes:
@@ -111,6 +112,9 @@ def known_cause_sections(collected: Collected, explainer: Explainer) -> list[Sec
             "the true causes of its detection."])]
     tables = [(group_name(key), judged_rows(entry, collected.methods, "known_causes"))
               for entry, key in zip(collected.table, collected.groups) if key[2] == "detection"]
+    cue = cue_rows(collected.groups)
+    if len(cue) > 1:
+        tables.append(("Whether each net uses the cue (running cars: the cue rendered away)", cue))
     return [Section(title, paragraphs=[
         f"Each part of the box's object, every other object and the context rendered away; the target's score change "
         f"is that cause's true effect, and the same change under another noise seed its noise. {sum(known)} of "
@@ -119,8 +123,10 @@ def known_cause_sections(collected: Collected, explainer: Explainer) -> list[Sec
         "top part: whether the cause with the most mass has the largest effect; cue enrichment (running cars on "
         "known-cause data): the map's share of mass on the cue over the cue's share of the box (1: no more than a "
         "map spread over the box); on other objects: the share of the map's mass there. The compared ones are in the "
-        "primary comparisons above, beside the baselines (name edges among the methods to add the edge baseline)."],
-        tables=tables)]
+        "primary comparisons above, beside the baselines (name edges among the methods to add the edge baseline). "
+        "Below, per net x spectrum, one detection (a running car where there is one): each method's map with the "
+        "parts and other objects outlined, and each one's share of the true effect beside the map's share of mass."],
+        tables=tables, figures=list(figures))]
 
 
 def spectrum_truth_sections(tables: Tables) -> list[Section]:
@@ -185,7 +191,7 @@ def sections(collected: Collected, tables: Tables, drawn: Drawn, settings: Rows,
             "with n, the bootstrap 95 % interval of the mean; "
             + directions([r for group in collected.groups.values() for r in group]) + ". summary.csv holds the same in "
             "the paper's layout, comparisons.csv every paired test."], tables=method_tables, figures=drawn.methods),
-        *known_cause_sections(collected, explainer),
+        *known_cause_sections(collected, explainer, drawn.known_causes),
         *spectrum_truth_sections(tables),
         Section("Which spectrum is explained better", paragraphs=[
             "Each method's AUCs over the box's score on the unperturbed image, compared between nets x spectra on the "

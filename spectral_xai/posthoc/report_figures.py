@@ -12,7 +12,7 @@ from PIL import Image
 
 from ..analysis.complementarity import explained_box
 from ..reporting.curves import curve_plot
-from ..reporting.figures import explanation_figure, sanity_figure, scene_grid
+from ..reporting.figures import explanation_figure, known_cause_figure, sanity_figure, scene_grid
 from ..reporting.media import SceneMedia, scene_media
 from ..reporting.plots import method_dots, overlaid_curves, sanity_heatmap, spectra_panels
 from ..sanity import STAGES
@@ -32,6 +32,7 @@ class Drawn:
     sanity_maps: list[Path] = field(default_factory=list)
     scenes: list[Path] = field(default_factory=list)
     complementarity: list[Path] = field(default_factory=list)
+    known_causes: list[Path] = field(default_factory=list)
     media: list[SceneMedia] = field(default_factory=list)
 
 
@@ -48,6 +49,28 @@ def draw_figures(folder: Path, collected: Collected, sanity_entries: Sequence[di
         drawn.scenes.append(folder / "scenes" / f"{scene}.png")
         Image.fromarray(scene_grid(rows)).save(drawn.scenes[-1])
     drawn.complementarity = _complementarity_grids(folder, collected, limit)
+    drawn.known_causes = _known_cause_examples(folder, collected)
+    return drawn
+
+
+def _known_cause_examples(folder: Path, collected: Collected) -> list[Path]:
+    """Per net x spectrum, one detection judged against its known causes: the first running car whose
+    cue was rendered away (the decisive case), else the first box with a measurable cause."""
+    examples: dict[str, tuple[int, Path, object, int]] = {}
+    for shown in collected.shown:
+        explanation = shown.item.explanation
+        for result in explanation.results:
+            if not result.measurable_cause or result.target.kind != "detection" or result.cause_regions is None:
+                continue
+            rank = 0 if "cue" in result.cause_effects else 1
+            key = f"{shown.net}_{shown.item.spectrum}"
+            if key not in examples or rank < examples[key][0]:
+                examples[key] = (rank, folder / "known_causes" / f"{shown.stem}_box{result.box}.png", shown, result.box)
+    drawn = []
+    for rank, path, shown, box in examples.values():
+        path.parent.mkdir(exist_ok=True)
+        Image.fromarray(known_cause_figure(shown.item.explanation, box, shown.spec, title_prefix=f"{shown.net} | ")).save(path)
+        drawn.append(path)
     return drawn
 
 

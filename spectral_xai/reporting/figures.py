@@ -112,6 +112,45 @@ def sanity_figure(explained: SampleExplanation, results: Sequence[SanityResult],
     return _pixels(fig, canvas)
 
 
+def known_cause_figure(explained: SampleExplanation, box: int, spec: ImageSpec, title_prefix: str = "",
+                       panel_inches: float = 2.4) -> np.ndarray:
+    """One box judged against its known causes, a pair of panels per method: its map over the image
+    with each part and other object outlined, and beside it each cause's share of the true effect
+    (its score drop over the positive drops' sum) against the share of the map's mass on it."""
+    results = [r for r in explained.results if r.box == box and r.ok and r.cause_regions is not None]
+    if not results:
+        raise ValueError(f"{explained.sample_id}: box {box} has no map with known causes")
+    regions, target = results[0].cause_regions, explained.targets[box]
+    effects = torch.tensor([results[0].cause_effects[name] for name in regions.names])
+    true_share = effects.clamp(min=0) / max(float(effects.clamp(min=0).sum()), 1e-9)
+    image = display_spectra(explained.image, spec)[0]
+    pairs = 2  # methods per figure row
+    fig, canvas, grid = _grid(-(-len(results) // pairs), 2 * pairs, panel_inches)
+    colours = [f"C{k % 10}" for k in range(len(regions.names))]
+    label = f"{spec.class_names[target.label]} {target.score:.2f}"
+    for k, result in enumerate(results):
+        ax, bars = grid[k // pairs, 2 * (k % pairs)], grid[k // pairs, 2 * (k % pairs) + 1]
+        ranking = result.value("part_ranking")
+        _show(ax, image, target, result.saliency, f"{_own_line(title_prefix) if k == 0 else ''}{explained.sample_id}: "
+              f"{label}\n{result.method}, part ranking {ranking:.2f}")
+        labels = regions.labels.numpy()
+        for c, colour in enumerate(colours):
+            if (labels == c).any():
+                ax.contour(labels == c, levels=[0.5], colors=[colour], linewidths=1.0)
+        mass = regions.mass(result.saliency.detach().cpu())
+        at = np.arange(len(regions.names))
+        bars.barh(at - 0.2, true_share.numpy(), height=0.4, color=colours, label="true effect")
+        bars.barh(at + 0.2, mass.numpy(), height=0.4, color=colours, alpha=0.45, hatch="//", label="map's mass")
+        bars.set_yticks(at, [f"{n} {e:+.2f}" for n, e in zip(regions.names, effects.tolist())], fontsize=7)
+        bars.invert_yaxis()
+        bars.set_xlim(0, 1)
+        bars.tick_params(axis="x", labelsize=7)
+        bars.set_title("true (solid), map (hatched)", fontsize=8)
+    for ax in grid.flat[2 * len(results):]:
+        ax.set_visible(False)
+    return _pixels(fig, canvas)
+
+
 def _own_line(prefix: str) -> str:
     """A title prefix (``rgb_mir_early | ``) on a line of its own: beside the scene id and spectrum
     it ran past a panel's width and was cut."""

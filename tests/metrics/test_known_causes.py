@@ -13,6 +13,8 @@ from spectral_xai.explain_settings import ExplainSettings
 from spectral_xai.explaining import Explainer
 from spectral_xai.metrics import KnownCauses, ScoredMap
 from spectral_xai.metrics.known_causes import part_ranking, target_sensitivity, top_part
+from spectral_xai.reporting.figures import known_cause_figure
+from spectral_xai.reporting.spec import ImageSpec
 
 from ..helpers.region_detector import LABEL, REGION_SLICE, SIZE, region_detector, region_scorer
 from ..helpers.tile_causes import IMAGE, TileCauses
@@ -71,3 +73,22 @@ def test_cue_enrichment_is_one_for_a_map_spread_over_the_box_and_more_for_one_on
     for saliency, expected in ((spread, 1.0), (on_cue, 2.0)):
         scored = ScoredMap(region_scorer(), IMAGE, saliency, target, torch.zeros(0, 4), torch.zeros(0), 0.5, {}, truth)
         assert cue_enrichment(scored) == pytest.approx(expected)
+
+
+def test_each_box_keeps_where_its_parts_show_and_its_figure_outlines_them():
+    settings = ExplainSettings(["gradcam", "box"], known_causes=True, step=0.5, batch_size=8, target_min_score=0.0)
+    sample = {"image": IMAGE, "sample_id": "000001", "spectrum": "mir", "causes": TileCauses(),
+              "boxes": torch.tensor([[48.0, 48.0, 56.0, 56.0]]), "labels": torch.tensor([LABEL])}
+    explanation = Explainer(settings).explain(region_detector(), sample)
+    regions = explanation.results[0].cause_regions
+    assert regions is explanation.results[1].cause_regions  # one per box, whatever the method
+    assert regions.names == ["region", "under the box", "beside"]  # parts and other objects, not the context
+    assert (regions.labels[REGION_SLICE] == 0).all() and int((regions.labels == 0).sum()) == 16 * 16
+    on_cause = torch.zeros(SIZE, SIZE)
+    on_cause[REGION_SLICE] = 1.0
+    assert regions.mass(on_cause).tolist() == [1.0, 0.0, 0.0]
+    pixels = known_cause_figure(explanation, 0, ImageSpec(["person", "car"]))
+    assert pixels.ndim == 3 and pixels.shape[1] > pixels.shape[0]  # two methods side by side, each beside its bars
+    with pytest.raises(ValueError, match="no map with known causes"):
+        plain = ExplainSettings(["gradcam", "box"], step=0.5, batch_size=8, target_min_score=0.0)
+        known_cause_figure(Explainer(plain).explain(region_detector(), sample), 0, ImageSpec(["person", "car"]))

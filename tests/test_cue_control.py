@@ -1,0 +1,43 @@
+"""The known causes find an effect only where there can be one. A net trained on the known-cause
+scenes with every cue off (running and parked cars alike) cannot have learnt the cue: rendering the
+cue away from a running car it detects must move its score by no more than the noise. The same
+recipe trained with the cue, the positive control, loses most of a running car's score without it,
+so neither check passes by a measurement that never finds anything."""
+import json
+
+import pytest
+
+from spectral_xai import cached_nets, explain
+from spectral_xai.analysis.cue_use import CueUse, cue_use
+from spectral_xai.effdet_weights import load_net
+
+from .helpers.margins import NET_SEED, reach
+
+pytestmark = pytest.mark.slow
+CONFIG = cached_nets.PACKAGE.parent / "configs" / "known_cause.yaml"
+DATA = {"num_scenes": 140, "seed": 0, "known_cause": True}
+
+
+def _cue_use(cue_free: bool) -> CueUse:
+    """The net trained with the cue (or without), explained on the test scenes with their cue."""
+    net = cached_nets.trained_net("mir", NET_SEED, config=CONFIG, data={**DATA, "cue_free": cue_free})
+    scenes_with_cue = cached_nets.synthetic_dataset(**DATA)
+    explained = explain(load_net(net, root=str(scenes_with_cue)), methods=["box"], known_causes=True, num_images=28,
+                        boxes="all", target_min_score=0.2, step=0.25)
+    use = cue_use([r for image in explained for r in image.results])
+    print(json.dumps({"cue_free": cue_free, **use.__dict__}))
+    return use
+
+
+def test_a_net_that_could_not_learn_the_cue_shows_no_measurable_cue_effect(record_property):
+    use = _cue_use(cue_free=True)
+    assert use.running_cars >= 8
+    reach(record_property, "cue-free net: share of running cars with a measurable cue effect", use.share, "<=", 0.5)
+    reach(record_property, "cue-free net: |median cue effect|", abs(use.median_effect), "<=", 0.05)
+
+
+def test_the_same_recipe_trained_with_the_cue_uses_it(record_property):
+    use = _cue_use(cue_free=False)
+    assert use.running_cars >= 8
+    reach(record_property, "cue net: share of running cars with a measurable cue effect", use.share, ">=", 0.7)
+    reach(record_property, "cue net: median cue effect", use.median_effect, ">=", 0.1)
