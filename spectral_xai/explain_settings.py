@@ -124,7 +124,9 @@ class ExplainSettings:
             scores where the data has them). Every other
             comparison is exploratory (Benjamini-Hochberg q-values).
         equivalence_margin: the smallest AUC difference that matters: a comparison whose interval
-            lies inside +-margin, by two one-sided tests, is "equivalent".
+            lies inside +-margin, by two one-sided tests, is "equivalent". A metric on another scale
+            declares its own (the known-cause metrics: 0.1 of a rank correlation, of a share of
+            boxes, of cue enrichment).
         negative_controls: methods (not baselines) to explain again on the fully randomised net
             (the sanity check's last stage, weights shuffled), their maps scored on the trained net
             as extra rows named ``<method>@random_net``. A map made without the trained weights

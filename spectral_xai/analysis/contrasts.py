@@ -124,7 +124,7 @@ def seeded_comparison(method: str, metric: str, a: str, b: str, cells: Mapping[t
                                               FEW_NETS if min(seeds_a, seeds_b) < FEW_SEEDS else ""]))
     if len(scenes) < 2:
         return comparison
-    found = hierarchical_bootstrap(grid, same_nets, inference.margin, inference.resamples, inference.seed)
+    found = hierarchical_bootstrap(grid, same_nets, inference.margin_for(metric), inference.resamples, inference.seed)
     comparison.mean_difference, comparison.low, comparison.high = found.mean, found.low, found.high
     comparison.p, comparison.p_equivalence, comparison.repeat_sd = found.p, found.p_equivalence, found.seed_sd
     comparison.scene_sd = float(np.std(np.nanmean(grid.reshape(-1, len(scenes)), axis=0), ddof=1))

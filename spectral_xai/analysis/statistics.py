@@ -50,6 +50,12 @@ class Inference:
     seed: int = 0
     margin: float = 0.02
 
+    def margin_for(self, metric: str) -> float:
+        """The smallest difference that matters for ``metric``: its own where it declares one (a rank
+        correlation or a share lives on another scale than an AUC), else :attr:`margin`."""
+        own = registry.get(metric).margin
+        return self.margin if own is None else own
+
 
 @dataclass(frozen=True)
 class PairedBox:
@@ -176,13 +182,13 @@ def compare(table: str, family: str, scope: str, metric: str, a: str, b: str, bo
     components = (variance_components(differences, [box.scene for box in boxes]) if scenes >= 2
                   else VarianceComponents(math.nan, math.nan, len(boxes) / max(1, scenes)))
     low, high = bca_interval(means, inference.resamples, inference.seed)
-    tested = scenes >= 2
+    tested, margin = scenes >= 2, inference.margin_for(metric)
     return Comparison(
         table, family, scope, metric, a, b, scenes, len(boxes), int(np.count_nonzero(differences)),
         float(means.mean()) if scenes else math.nan, low, high,
         sign_flip_p(means, inference.seed) if tested else None,
-        equivalence_p(means, inference.margin, inference.seed) if tested else None,
-        inference.margin, repeat_sd, float(np.std(means, ddof=1)) if tested else math.nan, components.between,
+        equivalence_p(means, margin, inference.seed) if tested else None,
+        margin, repeat_sd, float(np.std(means, ddof=1)) if tested else math.nan, components.between,
         components.within, components.icc, components.per_group,
         note=f"fewer than {FEW_SCENES} scenes: the BCa interval's coverage is unreliable" if 0 < scenes < FEW_SCENES else "")
 
@@ -205,7 +211,7 @@ def decide(comparisons: Sequence[Comparison], correction: Callable[[Sequence[flo
         else:
             c.verdict = "undecided"
         if c.family == "primary" and not c.decided:
-            c.scenes_needed = scenes_needed_at(c.components, inference.margin, len(tested))
+            c.scenes_needed = scenes_needed_at(c.components, c.margin, len(tested))
         if not c.reachable:
             c.note = "; ".join(filter(None, [c.note, f"{c.scenes} scenes cannot reach p < {ALPHA} after the correction"]))
 

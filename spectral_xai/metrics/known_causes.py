@@ -121,11 +121,13 @@ def target_sensitivity(scored: ScoredMap) -> float:
     return float((on_others * scored.saliency).sum()) / total
 
 
+# Margins on each metric's own scale: 0.1 of a rank correlation, 10 points of a share of boxes, a
+# tenth of the box baseline's cue enrichment (1).
 register(Metric("part_ranking", "known_causes", False, part_ranking, "part ranking", "part ranking", primary=True,
-                switch="known_causes"))
+                switch="known_causes", margin=0.1))
 register(Metric("top_part", "known_causes", False, top_part, "top part correct", "top part", primary=True,
-                switch="known_causes"))
+                switch="known_causes", margin=0.1))
 register(Metric("cue_enrichment", "known_causes", False, cue_enrichment, "cue enrichment", "cue enrichment",
-                primary=True, switch="known_causes"))
+                primary=True, switch="known_causes", margin=0.1))
 register(Metric("target_sensitivity", "known_causes", True, target_sensitivity, "mass on other objects",
                 "on other objects", switch="known_causes"))

@@ -59,6 +59,9 @@ class Metric:
     switch: str | None = None  # the explanation setting that turns it on; None: always scored
     variant_of: str | None = None  # the metric it varies (another fill or order): a check of that one
     same_property_as: str | None = None  # another metric meant to measure what this one measures
+    # The smallest difference that matters on this metric's own scale (equivalence and "by less than
+    # what matters"); None: the run's ``equivalence_margin``, which is stated for AUCs.
+    margin: float | None = None
 
     @property
     def gain_column(self) -> str:

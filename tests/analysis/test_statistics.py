@@ -171,6 +171,18 @@ def test_equivalence_is_declared_for_methods_alike_with_enough_scenes_and_not_wi
     assert "equivalent within ±0.02" in many.sentence()
 
 
+def test_a_metric_on_another_scale_is_judged_against_its_own_margin():
+    """A rank correlation's 0.05 is a difference that does not matter (its margin 0.1), an AUC's would."""
+    rng = np.random.default_rng(5)
+    apart = [PairedBox(f"{i:02d}", (0.05 + float(rng.normal(0, 0.01)),)) for i in range(30)]
+    ranking, auc = (compare("methods", "primary", "s", metric, "a", "b", apart, FAST) for metric in ("part_ranking", "insertion_auc"))
+    decide([ranking], holm, FAST)
+    decide([auc], holm, FAST)
+    assert (ranking.margin, auc.margin) == (0.1, FAST.margin)
+    assert ranking.p_equivalence_adjusted < 0.05 < auc.p_equivalence_adjusted
+    assert auc.verdict == "better" or auc.verdict == "worse"
+
+
 # -- from explanations to verdicts -----------------------------------------------------------------
 
 def run_results(scenes: int, shift: float, boxes: int = 2, seed: int = 0) -> list[BoxResult]:
