@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from result_files import add_results_argument, write_result  # noqa: E402
+from result_files import add_results_argument, keep_measured_run, write_result  # noqa: E402
 from trained import REPO  # noqa: E402
 from spectral_xai.wandb_records import history  # noqa: E402
 
@@ -169,11 +169,8 @@ def main() -> None:
         output = args.output or (Path(tempfile.mkdtemp(prefix="reproduction-")) if args.quick else None)
         output, seconds = measure(args.config, output, args.quick)
     path = write_result("reproduction", args.results, vars(args), gathered(output, seconds))
-    if args.regather:  # the figures are still the measured run's: its command, commit and date stay
-        record = json.loads(path.read_text())
-        record["regathered"] = {key: record[key] for key in ("command", "commit", "date")}
-        record.update({key: previous[key] for key in ("command", "commit", "date", "settings")})
-        path.write_text(json.dumps(record, indent=1) + "\n")
+    if args.regather:
+        keep_measured_run(path, previous)
 
 
 if __name__ == "__main__":

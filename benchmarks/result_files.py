@@ -84,3 +84,12 @@ def write_result(name: str, results: Path, settings: dict[str, Any], figures: di
     path.write_text(json.dumps(record, indent=1) + "\n")
     print(f"results: {path}")
     return path
+
+
+def keep_measured_run(path: Path, previous: dict[str, Any]) -> None:
+    """After ``--regather``: the result at ``path`` keeps the measured run's command, commit, date and
+    settings (its figures are still that run's) and names the regathering beside them."""
+    record = json.loads(path.read_text())
+    record["regathered"] = {key: record[key] for key in ("command", "commit", "date")}
+    record.update({key: previous[key] for key in ("command", "commit", "date", "settings")})
+    path.write_text(json.dumps(record, indent=1) + "\n")

@@ -40,13 +40,24 @@ def cue_use(results: Sequence[BoxResult]) -> CueUse:
     return CueUse(len(effects), measurable, float(np.median(effects)), float(np.median(noise)), float(np.median(scores)))
 
 
-def cue_rows(groups: Mapping[GroupKey, Sequence[BoxResult]]) -> list[list[str]]:
-    """The report's table: per net x spectrum (detections), how far the cue moves its running cars."""
-    rows = [["model", "spectrum", "running cars", "cue effect measurable", "median effect", "median noise", "median score"]]
+#: The columns of known_causes.csv.
+COLUMNS = ["model", "spectrum", "detections", "with_known_causes", "measurable", "running_cars", "cue_measurable",
+           "median_cue_effect", "median_cue_noise", "median_running_car_score"]
+
+
+def known_cause_rows(groups: Mapping[GroupKey, Sequence[BoxResult]]) -> list[dict]:
+    """Per net x spectrum (detections): how many explained boxes had known causes (annotated
+    objects of rendered scenes), how many a cause that stands out of the noise, and how far the
+    cue moves its running cars (:func:`cue_use`)."""
+    rows = []
     for (model, spectrum, targets), results in groups.items():
-        use = cue_use(results) if targets == "detection" else None
-        if use is None or not use.running_cars:
+        if targets != "detection":
             continue
-        rows.append([model, spectrum, str(use.running_cars), f"{use.measurable} ({use.share:.0%})",
-                     f"{use.median_effect:+.3f}", f"{use.median_noise:.3f}", f"{use.median_score:.3f}"])
+        boxes = {(r.sample_id, r.box): r.measurable_cause for r in results}
+        known = [m for m in boxes.values() if m is not None]
+        use = cue_use(results)
+        rows.append({"model": model, "spectrum": spectrum, "detections": len(boxes), "with_known_causes": len(known),
+                     "measurable": sum(known), "running_cars": use.running_cars, "cue_measurable": use.measurable,
+                     "median_cue_effect": use.median_effect, "median_cue_noise": use.median_noise,
+                     "median_running_car_score": use.median_score})
     return rows

@@ -53,3 +53,12 @@ def scenes_needed_at(components: VarianceComponents, effect: float, family_size:
                      power: float = POWER, alpha: float = ALPHA) -> int:
     """:func:`scenes_needed` for scenes of ``boxes_per_scene`` boxes (default: as in the run)."""
     return scenes_needed(effect, components.sd_of_group_mean(boxes_per_scene), family_size, power, alpha)
+
+
+def scenes_for_equivalence_at(components: VarianceComponents, difference: float, margin: float, family_size: int,
+                              power: float = POWER, alpha: float = ALPHA) -> int:
+    """The fewest scenes at which two one-sided tests show a true difference of ``difference``
+    (inside ``margin``) to be within +-margin with ``power``: the nearer bound's one-sided t test
+    must find ``margin - |difference|``, at one-sided ``alpha / family_size`` (the farther bound's
+    test then rejects too)."""
+    return scenes_needed(margin - abs(difference), components.sd_of_group_mean(None), family_size, power, 2 * alpha)

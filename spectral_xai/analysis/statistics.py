@@ -26,7 +26,7 @@ import numpy as np
 
 from ..explainers.baselines import REFERENCES, control_of
 from ..metrics import registry
-from .power import scenes_needed_at
+from .power import scenes_for_equivalence_at, scenes_needed_at
 from .resampling import VarianceComponents, bca_interval, equivalence_p, sign_flip_p, smallest_p, variance_components
 from ..settings import SettingsError, name_list
 
@@ -99,7 +99,12 @@ class Comparison:
     p_equivalence_adjusted: float | None = None
     family_size: int = 0
     reachable: bool = False  # whether these scenes can give an adjusted p below 0.05 at all
-    scenes_needed: int | None = None  # undecided primary ones: for 80 % power at the margin, at these boxes per scene
+    # Undecided primary ones, for 80 % power at these boxes per scene: a difference the size of the
+    # margin; the difference observed (None where it is 0); equivalence if the true difference is the
+    # observed one (None where that is not inside the margin: no number of scenes would show it).
+    scenes_needed: int | None = None
+    scenes_to_decide: int | None = None
+    scenes_for_equivalence: int | None = None
     verdict: str = TOO_FEW
     note: str = ""
 
@@ -212,6 +217,10 @@ def decide(comparisons: Sequence[Comparison], correction: Callable[[Sequence[flo
             c.verdict = "undecided"
         if c.family == "primary" and not c.decided:
             c.scenes_needed = scenes_needed_at(c.components, c.margin, len(tested))
+            observed = abs(c.mean_difference)
+            c.scenes_to_decide = scenes_needed_at(c.components, observed, len(tested)) if observed > 0 else None
+            c.scenes_for_equivalence = (scenes_for_equivalence_at(c.components, observed, c.margin, len(tested))
+                                        if observed < c.margin else None)
         if not c.reachable:
             c.note = "; ".join(filter(None, [c.note, f"{c.scenes} scenes cannot reach p < {ALPHA} after the correction"]))
 

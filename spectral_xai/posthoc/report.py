@@ -21,7 +21,7 @@ from ..results import BoxResult
 from ..sanity import STAGES
 from ..analysis.reliability import CONTROL_COLUMNS
 from ..analysis.statistics import group_name
-from ..analysis.cue_use import cue_rows
+from ..analysis.cue_use import COLUMNS as KNOWN_CAUSE_COLUMNS, known_cause_rows
 from ..analysis.spectrum_truth import COLUMNS as SPECTRUM_TRUTH_COLUMNS
 from ..analysis.truth import COLUMNS as TRUTH_COLUMNS, TRUTH
 from .collect import Collected
@@ -44,6 +44,7 @@ class Tables:
     truth: Rows  # metric_truth.csv; only its header without known causes
     controls: Rows  # negative_controls.csv; only its header without negative controls
     spectra_truth: Rows  # spectrum_truth.csv; only its header without a fused input's known causes
+    known_causes: Rows  # known_causes.csv: boxes with known causes and the cue's effect, per net x spectrum
     sanity: Rows | None
     sanity_entries: list[dict]
 
@@ -62,6 +63,10 @@ def write_tables(folder: Path, collected: Collected, explainer: Explainer, sanit
                               for row in collected.truth)]
     if explainer.settings.known_causes:
         write_csv(folder / "metric_truth.csv", truth[0], truth[1:])
+    counts = [KNOWN_CAUSE_COLUMNS, *([_number(row[c]) if isinstance(row[c], float) else str(row[c]) for c in KNOWN_CAUSE_COLUMNS]
+                                     for row in known_cause_rows(collected.groups))]
+    if explainer.settings.known_causes:
+        write_csv(folder / "known_causes.csv", counts[0], counts[1:])
     controls = [CONTROL_COLUMNS, *([_number(row[c]) if c in ("share", "p") else row[c] for c in CONTROL_COLUMNS]
                                    for row in collected.controls)]
     if explainer.settings.negative_controls:
@@ -72,7 +77,8 @@ def write_tables(folder: Path, collected: Collected, explainer: Explainer, sanit
     if collected.spectra_truth:
         write_csv(folder / "spectrum_truth.csv", spectra_truth[0], spectra_truth[1:])
     sanity, entries = write_sanity(folder, collected.sanity, STAGES) if sanity_check else (None, [])
-    return Tables(summary, attribution, by_class, by_pair, reliability, truth, controls, spectra_truth, sanity, entries)
+    return Tables(summary, attribution, by_class, by_pair, reliability, truth, controls, spectra_truth, counts, sanity,
+                  entries)
 
 
 def _number(value: float) -> str:
@@ -96,7 +102,8 @@ def directions(results: Sequence[BoxResult]) -> str:
                      for m in registry.held(results, registry.reported())) + " is better"
 
 
-def known_cause_sections(collected: Collected, explainer: Explainer, figures: Sequence[Path] = ()) -> list[Section]:
+def known_cause_sections(collected: Collected, counted: Rows, explainer: Explainer, figures: Sequence[Path] = ()
+                         ) -> list[Section]:
     """With ``known_causes``: how many boxes had known causes and a measurable one, and per net x
     spectrum each method against them; or why there are none."""
     if not explainer.settings.known_causes:
@@ -112,9 +119,8 @@ def known_cause_sections(collected: Collected, explainer: Explainer, figures: Se
             "the true causes of its detection."])]
     tables = [(group_name(key), judged_rows(entry, collected.methods, "known_causes"))
               for entry, key in zip(collected.table, collected.groups) if key[2] == "detection"]
-    cue = cue_rows(collected.groups)
-    if len(cue) > 1:
-        tables.append(("Whether each net uses the cue (running cars: the cue rendered away)", cue))
+    tables.append(("Boxes with known causes, and whether each net uses the cue (running cars: the cue rendered away)",
+                   counted))
     return [Section(title, paragraphs=[
         f"Each part of the box's object, every other object and the context rendered away; the target's score change "
         f"is that cause's true effect, and the same change under another noise seed its noise. {sum(known)} of "
@@ -191,7 +197,7 @@ def sections(collected: Collected, tables: Tables, drawn: Drawn, settings: Rows,
             "with n, the bootstrap 95 % interval of the mean; "
             + directions([r for group in collected.groups.values() for r in group]) + ". summary.csv holds the same in "
             "the paper's layout, comparisons.csv every paired test."], tables=method_tables, figures=drawn.methods),
-        *known_cause_sections(collected, explainer, drawn.known_causes),
+        *known_cause_sections(collected, tables.known_causes, explainer, drawn.known_causes),
         *spectrum_truth_sections(tables),
         Section("Which spectrum is explained better", paragraphs=[
             "Each method's AUCs over the box's score on the unperturbed image, compared between nets x spectra on the "

@@ -13,7 +13,8 @@ from .box_table import write_csv
 
 COMPARISON_FIELDS = ["table", "family", "scope", "metric", "a", "b", "scenes", "boxes", "nonzero", "mean_difference",
                      "low", "high", "p", "p_adjusted", "p_equivalence", "p_equivalence_adjusted", "family_size", "margin",
-                     "verdict", "repeat_sd", "scene_sd", "within_scene_icc", "boxes_per_scene", "scenes_needed", "note"]
+                     "verdict", "repeat_sd", "scene_sd", "within_scene_icc", "boxes_per_scene", "scenes_needed",
+                     "scenes_to_decide", "scenes_for_equivalence", "note"]
 
 
 def write_comparisons(folder: Path, comparisons: Sequence[Comparison]) -> None:
@@ -43,13 +44,13 @@ def _interval(c: Comparison) -> str:
 def primary_rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
     """The primary family as the report shows it, one row per comparison with its verdict."""
     rows = [["net / spectrum", "metric", "a", "b", "a - b", "95 % interval", "p (Holm)", "equivalence p (Holm)",
-             "scenes", "boxes", "verdict", "scenes to decide"]]
+             "scenes", "boxes", "verdict", "scenes to decide it (as observed)"]]
     for c in comparisons:
         if c.family == "primary":
             rows.append([c.scope, c.metric.replace("_auc", " AUC"), c.a, c.b,
                          "" if math.isnan(c.mean_difference) else f"{c.mean_difference:+.3f}", _interval(c),
                          _p(c.p_adjusted), _p(c.p_equivalence_adjusted), str(c.scenes), str(c.boxes), c.verdict,
-                         "" if c.decided or c.scenes_needed is None else str(c.scenes_needed)])
+                         "" if c.decided or c.scenes_to_decide is None else str(c.scenes_to_decide)])
     return rows
 
 
@@ -83,6 +84,20 @@ def comparison_records(rows: Sequence[Comparison]) -> list[dict]:
     return [asdict(c) for c in rows]
 
 
+def _scenes_needed(c: Comparison) -> str:
+    """How many scenes an undecided comparison needs, each figure labelled with what it is for."""
+    figures = []
+    if c.scenes_to_decide:
+        figures.append(f"about {c.scenes_to_decide} scenes to decide the difference observed")
+    if c.scenes_for_equivalence:
+        figures.append(f"about {c.scenes_for_equivalence} to show it equivalent within ±{c.margin:g} if it is that small")
+    elif c.scenes_needed is not None and not math.isnan(c.mean_difference):
+        figures.append(f"no number to show it equivalent: it exceeds ±{c.margin:g}")
+    if c.scenes_needed:
+        figures.append(f"about {c.scenes_needed} to find a difference of ±{c.margin:g}")
+    return "; " + ", ".join(figures) if figures else ""
+
+
 def primary_sentences(rows: Sequence[Comparison]) -> list[str]:
     """The primary family's verdicts in words: one sentence per decided comparison, then the
     undecided ones together with the scenes that would decide them; never an exploratory result."""
@@ -96,7 +111,7 @@ def primary_sentences(rows: Sequence[Comparison]) -> list[str]:
     if open_:
         parts = []
         for c in open_:
-            needed = f"; about {c.scenes_needed} scenes would decide it at ±{c.margin:g}" if c.scenes_needed else ""
+            needed = _scenes_needed(c)
             interval = (f"difference {c.mean_difference:+.3f}, 95 % interval {c.low:+.3f} to {c.high:+.3f}"
                         if c.scenes >= 2 else TOO_FEW)
             parts.append(f"{c.scope}: {c.a} vs {c.b} on {c.metric.replace('_auc', ' AUC')} ({interval}{needed})")

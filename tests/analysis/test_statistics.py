@@ -171,6 +171,26 @@ def test_equivalence_is_declared_for_methods_alike_with_enough_scenes_and_not_wi
     assert "equivalent within ±0.02" in many.sentence()
 
 
+def test_scenes_needed_are_given_for_the_difference_observed_and_for_equivalence_each_labelled():
+    """RGB's gradcam vs rise in the reproduction: +0.011 over 16 scenes; a difference of the margin
+    would need fewer scenes than the one observed, and equivalence more still."""
+    rng = np.random.default_rng(7)
+    observed = [PairedBox(f"{i:02d}", (0.011 + float(rng.normal(0, 0.05)),)) for i in range(16)]
+    c = compare("methods", "primary", "rgb", "deletion_auc", "gradcam", "rise", observed, FAST)
+    decide([c], holm, FAST)
+    assert c.verdict == "undecided"
+    sd = c.components.sd_of_group_mean(None)
+    assert c.scenes_needed == scenes_needed(0.02, sd, 1) < c.scenes_to_decide == scenes_needed(abs(c.mean_difference), sd, 1)
+    assert c.scenes_for_equivalence == scenes_needed(0.02 - abs(c.mean_difference), sd, 1, alpha=0.1)
+    (sentence,) = [s for s in primary_sentences([c]) if s.startswith("Undecided")]
+    assert f"about {c.scenes_to_decide} scenes to decide the difference observed" in sentence
+    assert f"about {c.scenes_for_equivalence} to show it equivalent within ±0.02" in sentence
+    far = [PairedBox(f"{i:02d}", (0.05 + d,)) for i, d in enumerate((-0.3, 0.3, -0.2, 0.2, 0.1, -0.1))]
+    wide = compare("methods", "primary", "rgb", "deletion_auc", "gradcam", "rise", far, FAST)
+    decide([wide], holm, FAST)
+    assert wide.scenes_for_equivalence is None and "no number to show it equivalent" in primary_sentences([wide])[0]
+
+
 def test_a_metric_on_another_scale_is_judged_against_its_own_margin():
     """A rank correlation's 0.05 is a difference that does not matter (its margin 0.1), an AUC's would."""
     rng = np.random.default_rng(5)
@@ -213,7 +233,7 @@ def test_too_few_scenes_give_no_verdict_and_the_report_says_what_would_decide():
     five = comparisons({("net", "mir", "detection"): run_results(5, 0.05)}, ["a", "b"], [("a", "b")], FAST)
     assert all(not c.reachable and c.verdict == "undecided" for c in five)
     text = " ".join(primary_sentences(five))
-    assert "Undecided, 2 of 2 primary comparisons" in text and "can reach p < 0.05" in text and "scenes would decide" in text
+    assert "Undecided, 2 of 2 primary comparisons" in text and "can reach p < 0.05" in text and "scenes to decide the difference observed" in text
     assert "With 5 scenes the 95 % intervals are unreliable" in text and all(c.note.startswith("fewer than 10") for c in five)
 
 
