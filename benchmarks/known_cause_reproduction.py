@@ -33,7 +33,7 @@ QUICK = ["--nets", "mir", "--train_args",
          "--trainer.max_epochs 1 --trainer.limit_train_batches 2 --trainer.limit_val_batches 1 --trainer.callbacks [] "
          "--trainer.enable_progress_bar false --data.synthetic '{num_scenes: 16, seed: 0, known_cause: true}'",
          "--explain", "{methods: [gradcam, edges], num_images: 2, step: 0.5, boxes: 2, target_min_score: 0.0, "
-         "targets: [detection, missed], scene_grids: 0, known_causes: true, metric_checks: true, road_checks: true, "
+         "targets: [detections, missed], scene_grids: 0, known_causes: true, metric_checks: true, road_checks: true, "
          "negative_controls: [gradcam]}"]
 
 

@@ -16,28 +16,33 @@ from .helpers.margins import NET_SEED, reach
 pytestmark = pytest.mark.slow
 CONFIG = cached_nets.PACKAGE.parent / "configs" / "known_cause.yaml"
 DATA = {"num_scenes": 140, "seed": 0, "known_cause": True}
+# configs/known_cause.yaml's own recipe (14 epochs, a weight average) on 140 scenes, about a minute a
+# net: the shared recipe's 8 epochs without the average found too few running cars to say anything.
+RECIPE = ("--trainer.callbacks", "[]", "--trainer.logger", "false", "--trainer.enable_progress_bar", "false",
+          "--data.num_workers", "0")
 
 
 def _cue_use(cue_free: bool) -> CueUse:
     """The net trained with the cue (or without), explained on the test scenes with their cue."""
-    net = cached_nets.trained_net("mir", NET_SEED, config=CONFIG, data={**DATA, "cue_free": cue_free})
+    net = cached_nets.trained_net("mir", NET_SEED, RECIPE, config=CONFIG, data={**DATA, "cue_free": cue_free})
     scenes_with_cue = cached_nets.synthetic_dataset(**DATA)
+    # Missed running cars too: a net that cannot tell a running car from a parked one scores it as a
+    # car only a little, and that score must not move with the cue either.
     explained = explain(load_net(net, root=str(scenes_with_cue)), methods=["box"], known_causes=True, num_images=28,
-                        boxes="all", target_min_score=0.2, step=0.25)
+                        boxes="all", target_min_score=0.3, targets=["detections", "missed"], step=0.5)
     use = cue_use([r for image in explained for r in image.results])
     print(json.dumps({"cue_free": cue_free, **use.__dict__}))
     return use
 
 
-def test_a_net_that_could_not_learn_the_cue_shows_no_measurable_cue_effect(record_property):
+def test_a_net_that_could_not_learn_the_cue_shows_no_cue_effect(record_property):
     use = _cue_use(cue_free=True)
     assert use.running_cars >= 8
-    reach(record_property, "cue-free net: share of running cars with a measurable cue effect", use.share, "<=", 0.5)
-    reach(record_property, "cue-free net: |median cue effect|", abs(use.median_effect), "<=", 0.05)
+    reach(record_property, "cue-free net: lowest mean cue effect in the 95 % interval", use.low, ">=", -0.05)
+    reach(record_property, "cue-free net: highest mean cue effect in the 95 % interval", use.high, "<=", 0.05)
 
 
 def test_the_same_recipe_trained_with_the_cue_uses_it(record_property):
     use = _cue_use(cue_free=False)
     assert use.running_cars >= 8
-    reach(record_property, "cue net: share of running cars with a measurable cue effect", use.share, ">=", 0.7)
-    reach(record_property, "cue net: median cue effect", use.median_effect, ">=", 0.1)
+    reach(record_property, "cue net: lowest mean cue effect in the 95 % interval", use.low, ">=", 0.1)

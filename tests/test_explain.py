@@ -220,7 +220,7 @@ def test_known_causes_on_rendered_scenes_end_to_end(trained_checkpoint, checkpoi
     shared = Path(shutil.copytree(trained_checkpoint.parent, tmp_path / "shared" / "checkpoints")) / "last.ckpt"
     output = tmp_path / "explain"
     assert main([str(shared), str(checkpoints["rgb_mir_early"]), "--output", str(output), *FAST_ARGS, "--known_causes", "true",
-                 "--targets", "detection,missed", "--boxes", "2", "--target_min_score", "0.3"]) == 0
+                 "--targets", "detections,missed", "--boxes", "2", "--target_min_score", "0.3"]) == 0
     html = (output / "report.html").read_text()
     for title in ("Against the known causes", "Which metric agrees with the known causes", "Which spectrum truly carries"):
         assert title in html, title

@@ -1,14 +1,17 @@
 """Whether a net uses the decisive cue of known-cause data, measured rather than assumed: per running
-car it detected, the cue rendered away (hot hood to the body's temperature, headlights off) moves the
+car explained (detected, or missed and explained as such), the cue rendered away (hot hood to the body's temperature, headlights off) moves the
 box's score by the cue's true effect, and the same change under another noise seed by its noise. A
 net that uses the cue loses most of a running car's score without it; one that cannot have learnt it
-(trained on the same scenes with every cue off) moves by no more than the noise."""
+(trained on the same scenes with every cue off) moves by no more than the noise. Per box, "stands
+out of the noise" is a weak test (two small effects of nothing exceed their difference by chance),
+so whether a net uses the cue is read from the mean effect over its running cars and its interval."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
+from scipy import stats
 
 from ..results import BoxResult, GroupKey
 
@@ -22,6 +25,9 @@ class CueUse:
     median_effect: float  # the score's median drop without the cue (NaN without running cars)
     median_noise: float
     median_score: float  # the boxes' median score with it
+    mean_effect: float = float("nan")  # over the running cars, with its 95 % t interval
+    low: float = float("nan")
+    high: float = float("nan")
 
     @property
     def share(self) -> float:
@@ -37,12 +43,16 @@ def cue_use(results: Sequence[BoxResult]) -> CueUse:
     if not len(effects):
         return CueUse(0, 0, float("nan"), float("nan"), float("nan"))
     measurable = int((np.abs(effects) > np.maximum(noise, 1e-6)).sum())
-    return CueUse(len(effects), measurable, float(np.median(effects)), float(np.median(noise)), float(np.median(scores)))
+    mean, low, high = float(effects.mean()), float("nan"), float("nan")
+    if len(effects) >= 2:
+        low, high = stats.t.interval(0.95, len(effects) - 1, loc=mean, scale=max(stats.sem(effects), 1e-12))
+    return CueUse(len(effects), measurable, float(np.median(effects)), float(np.median(noise)), float(np.median(scores)),
+                  mean, float(low), float(high))
 
 
 #: The columns of known_causes.csv.
 COLUMNS = ["model", "spectrum", "detections", "with_known_causes", "measurable", "running_cars", "cue_measurable",
-           "median_cue_effect", "median_cue_noise", "median_running_car_score"]
+           "mean_cue_effect", "low", "high", "median_cue_effect", "median_cue_noise", "median_running_car_score"]
 
 
 def known_cause_rows(groups: Mapping[GroupKey, Sequence[BoxResult]]) -> list[dict]:
@@ -58,6 +68,7 @@ def known_cause_rows(groups: Mapping[GroupKey, Sequence[BoxResult]]) -> list[dic
         use = cue_use(results)
         rows.append({"model": model, "spectrum": spectrum, "detections": len(boxes), "with_known_causes": len(known),
                      "measurable": sum(known), "running_cars": use.running_cars, "cue_measurable": use.measurable,
+                     "mean_cue_effect": use.mean_effect, "low": use.low, "high": use.high,
                      "median_cue_effect": use.median_effect, "median_cue_noise": use.median_noise,
                      "median_running_car_score": use.median_score})
     return rows
