@@ -50,9 +50,11 @@ def known_cause_counts() -> str:
     nets = figures["nets"]
     rows = []
     for row in figures["known_causes"]:
+        if row["targets"] != "detection":
+            continue
         net = nets.get(row["model"], {})
         rows.append([f"{row['model']} on {row['spectrum']}", "-" if net.get("val_map_50") is None else f"{net['val_map_50']:.2f}",
-                     f"{row['with_known_causes']} of {row['detections']}", row["measurable"],
+                     f"{row['with_known_causes']} of {row['boxes']}", row["measurable"],
                      f"{row['cue_measurable']} of {row['running_cars']}", row["median_cue_effect"] or "-",
                      row["median_running_car_score"] or "-", str(net.get("training_seconds", "-"))])
     wall = figures["wall_seconds"]["reproduce"]

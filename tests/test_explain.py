@@ -220,13 +220,13 @@ def test_known_causes_on_rendered_scenes_end_to_end(trained_checkpoint, checkpoi
     shared = Path(shutil.copytree(trained_checkpoint.parent, tmp_path / "shared" / "checkpoints")) / "last.ckpt"
     output = tmp_path / "explain"
     assert main([str(shared), str(checkpoints["rgb_mir_early"]), "--output", str(output), *FAST_ARGS, "--known_causes", "true",
-                 "--targets", "detections,missed", "--boxes", "2", "--target_min_score", "0.3"]) == 0
+                 "--targets", "detections,missed", "--boxes", "2", "--target_min_score", "0.2", "--num_images", "4"]) == 0
     html = (output / "report.html").read_text()
     for title in ("Against the known causes", "Which metric agrees with the known causes", "Which spectrum truly carries"):
         assert title in html, title
-    counted = {row["model"]: row for row in read_rows(output / "known_causes.csv")}
-    assert int(counted["shared"]["with_known_causes"]) >= 1 and int(counted["shared"]["measurable"]) >= 1
-    assert 0 <= int(counted["shared"]["cue_measurable"]) <= int(counted["shared"]["running_cars"])
+    counted = [row for row in read_rows(output / "known_causes.csv") if row["model"] == "shared"]
+    assert sum(int(row["with_known_causes"]) for row in counted) >= 1 and sum(int(row["measurable"]) for row in counted) >= 1
+    assert all(0 <= int(row["cue_measurable"]) <= int(row["running_cars"]) for row in counted)
     assert any(p.name.startswith("shared_mir_") for p in (output / "known_causes").glob("*.png"))
     fused = [row for row in read_rows(output / "spectrum_truth.csv") if row["model"] == "rgb_mir_early"]
     assert {row["rendered_away"] for row in fused} >= {"object"} and all(int(row["boxes"]) >= 1 for row in fused)

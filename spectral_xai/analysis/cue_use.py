@@ -51,22 +51,20 @@ def cue_use(results: Sequence[BoxResult]) -> CueUse:
 
 
 #: The columns of known_causes.csv.
-COLUMNS = ["model", "spectrum", "detections", "with_known_causes", "measurable", "running_cars", "cue_measurable",
+COLUMNS = ["model", "spectrum", "targets", "boxes", "with_known_causes", "measurable", "running_cars", "cue_measurable",
            "mean_cue_effect", "low", "high", "median_cue_effect", "median_cue_noise", "median_running_car_score"]
 
 
 def known_cause_rows(groups: Mapping[GroupKey, Sequence[BoxResult]]) -> list[dict]:
-    """Per net x spectrum (detections): how many explained boxes had known causes (annotated
+    """Per net x spectrum x kind of target: how many explained boxes had known causes (annotated
     objects of rendered scenes), how many a cause that stands out of the noise, and how far the
     cue moves its running cars (:func:`cue_use`)."""
     rows = []
     for (model, spectrum, targets), results in groups.items():
-        if targets != "detection":
-            continue
         boxes = {(r.sample_id, r.box): r.measurable_cause for r in results}
         known = [m for m in boxes.values() if m is not None]
         use = cue_use(results)
-        rows.append({"model": model, "spectrum": spectrum, "detections": len(boxes), "with_known_causes": len(known),
+        rows.append({"model": model, "spectrum": spectrum, "targets": targets, "boxes": len(boxes), "with_known_causes": len(known),
                      "measurable": sum(known), "running_cars": use.running_cars, "cue_measurable": use.measurable,
                      "mean_cue_effect": use.mean_effect, "low": use.low, "high": use.high,
                      "median_cue_effect": use.median_effect, "median_cue_noise": use.median_noise,
