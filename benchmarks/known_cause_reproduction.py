@@ -17,13 +17,12 @@ are each net's own.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import tempfile
 from pathlib import Path
 
 from reproduction import final_map50, number, read_csv, run
-from result_files import add_results_argument, keep_measured_run, write_result
+from result_files import keep_measured_run, reproduction_parser, write_result
 
 from spectral_xai.analysis.statistics import Comparison
 
@@ -79,15 +78,7 @@ def gathered(output: Path, seconds: dict[str, float]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default=CONFIG)
-    parser.add_argument("--output", type=Path, default=None, help="default: the config's output (scratch with --quick)")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--regather", action="store_true",
-                        help="run nothing: gather the figures again from the finished run the result file records, keeping "
-                             "its wall seconds")
-    add_results_argument(parser)
-    args = parser.parse_args(argv)
+    args = reproduction_parser(__doc__, CONFIG).parse_args(argv)
     if args.regather:
         previous = json.loads((args.results / "known_cause_reproduction.json").read_text())
         output, seconds = Path(previous["figures"]["output"]), previous["figures"]["wall_seconds"]

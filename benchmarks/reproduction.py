@@ -18,7 +18,6 @@ A finished reproduction in ``--output`` is reused (reproduce.py skips finished n
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
@@ -29,7 +28,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from result_files import add_results_argument, keep_measured_run, write_result  # noqa: E402
+from result_files import keep_measured_run, reproduction_parser, write_result  # noqa: E402
 from trained import REPO  # noqa: E402
 from spectral_xai.wandb_records import history  # noqa: E402
 
@@ -153,15 +152,7 @@ def gathered(output: Path, seconds: dict[str, float]) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", default="configs/reproduce_demo.yaml")
-    parser.add_argument("--output", type=Path, default=None, help="default: the config's output (scratch with --quick)")
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--regather", action="store_true",
-                        help="run nothing: gather the figures again from the finished run that the result file records, "
-                             "keeping its wall seconds (after a change to what is gathered)")
-    add_results_argument(parser)
-    args = parser.parse_args()
+    args = reproduction_parser(__doc__, "configs/reproduce_demo.yaml").parse_args()
     if args.regather:
         previous = json.loads((args.results / "reproduction.json").read_text())
         output, seconds = Path(previous["figures"]["output"]), previous["figures"]["wall_seconds"]

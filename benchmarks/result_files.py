@@ -93,3 +93,18 @@ def keep_measured_run(path: Path, previous: dict[str, Any]) -> None:
     record["regathered"] = {key: record[key] for key in ("command", "commit", "date")}
     record.update({key: previous[key] for key in ("command", "commit", "date", "settings")})
     path.write_text(json.dumps(record, indent=1) + "\n")
+
+
+def reproduction_parser(description: str, config: str) -> argparse.ArgumentParser:
+    """The arguments of a benchmark that runs a reproduction: its config, output, a quick run in a
+    scratch folder, or ``--regather`` (run nothing: the figures again from the finished run that the
+    result file records, keeping its wall seconds), and ``--results``."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=config)
+    parser.add_argument("--output", type=Path, default=None, help="default: the config's output (scratch with --quick)")
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--regather", action="store_true",
+                        help="run nothing: gather the figures again from the finished run that the result file records, "
+                             "keeping its wall seconds (after a change to what is gathered)")
+    add_results_argument(parser)
+    return parser
