@@ -240,4 +240,4 @@ def fill_costs(args, scorer: DetectionScorer, image: torch.Tensor, target: Targe
         figures[name] = entry
         print(f"{name:<20}{entry['seconds']['median']:>8.2f} s  x{entry['over_zeros']['median']:.2f} zeros'"
               + (f"  (imputation {entry['imputation_share']['median']:.0%})" if "imputation_share" in entry else ""))
-    return {"step": args.step, "curves": figures}
+    return {"step": args.step, "image_size": int(image.shape[-1]), "curves": figures}

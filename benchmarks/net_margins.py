@@ -22,7 +22,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = ["tests/explainers/test_against_random.py", "tests/explainers/test_trained_detector.py", "tests/test_sanity.py",
-         "tests/explainers/test_cam_family.py", "tests/explainers/test_references.py", "tests/analysis/test_complementarity.py"]
+         "tests/explainers/test_cam_family.py", "tests/explainers/test_references.py", "tests/analysis/test_complementarity.py",
+         "tests/test_cue_control.py"]
 PREFIX = "margin: "
 
 

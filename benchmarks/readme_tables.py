@@ -138,6 +138,22 @@ def rise_time() -> str:
             + f"\n\nONNX Runtime over torch: {figures['onnxruntime_over_torch']:.2f}x the time per box.\n\n" + source(record))
 
 
+def fills() -> str:
+    """Each fill's cost per curve at 128 and 512 px (the result files that exist)."""
+    blocks = []
+    for name in ("fills_128px", "fills_512px"):
+        if not (RESULTS / f"{name}.json").is_file():
+            continue
+        record = load(name)
+        figures = record["figures"]["fills"]
+        rows = [[curve, spread(f["seconds"]), spread(f["over_zeros"]), spread(f["imputation_share"]) if "imputation_share" in f else ""]
+                for curve, f in figures["curves"].items()]
+        blocks.append(f"At {figures['image_size']} px, steps of {figures['step']} of the image:\n\n"
+                      + table(["curve and fill", "s per curve, min / median / max", "over zeros'", "imputation's share"], rows)
+                      + "\n\n" + source(record))
+    return "\n\n".join(blocks)
+
+
 def cpu_runtimes() -> str:
     record = load("cpu_runtimes")
     figures = record["figures"]
@@ -224,6 +240,7 @@ RENDERERS: dict[str, Callable[[], str]] = {"demo_seeds": demo_seeds, "table2": t
                                            "training": training, "wandb_media": wandb_media, "power": power,
                                            "sanity_every_net": sanity_every_net, "spectrum_verdicts": spectrum_verdicts,
                                            "spectrum_contrasts": spectrum_contrasts, "metric_reliability": metric_reliability,
+                                           "fills": fills,
                                            "known_cause_methods": known_cause_tables.known_cause_methods,
                                            "known_cause_counts": known_cause_tables.known_cause_counts,
                                            "metric_truth": known_cause_tables.metric_truth,

@@ -157,3 +157,39 @@ def test_the_reproduction_tables_summarise_over_nets_and_spectrum_pairs(monkeypa
     assert "| mir on mir vs rgb on rgb | 12 | 20 | 1 better, 1 undecided | 1 equivalent |" in verdicts
     assert "verdicts of the 2 methods" in verdicts and "Every row: fewer than 3 seeds." in verdicts
     assert "| alpha across scenes | deletion auc | 0.10 / 0.30 / 0.50 | 2 of 3 | 30 |" in reproduction_tables.metric_reliability()
+
+
+def test_the_known_cause_tables_show_scores_verdicts_and_the_truths_verdicts(monkeypatch):
+    """README's known-cause tables from a known record: each method's scores with their intervals and
+    its verdicts against the baselines, the boxes with causes per net (detections only), the metrics
+    with the truth, the pairs that differ, the control and the spectrum truth."""
+    import known_cause_tables
+    stats = {"mean": 0.31, "low": 0.1, "high": 0.5, "n": 20}
+    verdict = {"scope": "mir-seed0 on mir", "metric": "part_ranking", "a": "rise", "scenes": 20}
+    truth = {"model": "mir-seed0", "spectrum": "mir", "targets": "detection", "scenes": "20", "low": "-0.1", "high": "0.3"}
+    record = {"benchmark": "known_cause_reproduction", "command": "python benchmarks/known_cause_reproduction.py",
+              "commit": "0" * 40, "date": "2026-12-06", "machine": {"device": "cpu", "cpu_cores": 2, "torch_threads": 2},
+              "figures": {
+                  "nets": {"mir-seed0": {"training_seconds": 140, "val_map_50": 0.61}},
+                  "judged": [{"model": "mir-seed0", "spectrum": "mir", "methods": {"rise": {"part_ranking": stats}}}],
+                  "verdicts": [verdict | {"b": "box", "verdict": "better"}, verdict | {"b": "edges", "verdict": "undecided"},
+                               verdict | {"b": "gradcam", "verdict": "worse"}],
+                  "known_causes": [{"model": "mir-seed0", "spectrum": "mir", "targets": "detection", "boxes": "40",
+                                    "with_known_causes": "30", "measurable": "28", "running_cars": "9", "cue_measurable": "8",
+                                    "median_cue_effect": "0.310", "median_running_car_score": "0.550"},
+                                   {"model": "mir-seed0", "spectrum": "mir", "targets": "missed", "boxes": "3"}],
+                  "metric_truth": [truth | {"compared": "with the truth", "metric": "deletion_auc", "against": "part_ranking",
+                                            "mean_tau": "0.1", "verdict": "undecided"},
+                                   truth | {"compared": "with another metric", "metric": "deletion_auc_road",
+                                            "against": "deletion_auc", "mean_tau": "0.2", "low": "0.05", "verdict": "closer"}],
+                  "negative_controls": [{"model": "mir-seed0", "spectrum": "mir", "method": "gradcam", "metric": "deletion_auc",
+                                         "method_better": "15", "scenes": "20", "p": "0.021"}],
+                  "spectrum_truth": [], "wall_seconds": {"reproduce": 2400}}}
+    monkeypatch.setattr(known_cause_tables, "load", lambda name: record)
+    assert "| mir-seed0 on mir | rise | 0.31 [0.10, 0.50] | - | - | - | >box ?edges |" in known_cause_tables.known_cause_methods()
+    counts = known_cause_tables.known_cause_counts()
+    assert "| mir-seed0 on mir | 0.61 | 30 of 40 | 28 | 8 of 9 | 0.310 | 0.550 | 140 |" in counts and "2400 s (40 min)" in counts
+    assert counts.count("| mir-seed0 on mir |") == 1  # the missed objects' row is not a detection row
+    assert "| mir-seed0 on mir | deletion_auc | 20 | +0.10 [-0.10, +0.30] | undecided |" in known_cause_tables.metric_truth()
+    assert "| deletion_auc_road | deletion_auc | +0.20 [+0.05, +0.30] | closer |" in known_cause_tables.metric_pairs()
+    assert "| mir-seed0 on mir | gradcam | deletion_auc | 15 of 20 | 0.021 |" in known_cause_tables.negative_controls()
