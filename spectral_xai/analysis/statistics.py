@@ -113,6 +113,14 @@ class Comparison:
         return self.verdict in ("better", "worse", "equivalent")
 
     @property
+    def verdict_label(self) -> str:
+        """The verdict as the report shows it: a difference decided but whose whole interval lies
+        inside +-margin is "better, by less than the margin" (one that does not matter)."""
+        if self.verdict in ("better", "worse") and -self.margin < self.low and self.high < self.margin:
+            return f"{self.verdict}, by less than the margin (±{self.margin:g})"
+        return self.verdict
+
+    @property
     def components(self) -> VarianceComponents:
         return VarianceComponents(self.between_scenes, self.within_scenes, self.boxes_per_scene)
 

@@ -49,7 +49,7 @@ def primary_rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
         if c.family == "primary":
             rows.append([c.scope, c.metric.replace("_auc", " AUC"), c.a, c.b,
                          "" if math.isnan(c.mean_difference) else f"{c.mean_difference:+.3f}", _interval(c),
-                         _p(c.p_adjusted), _p(c.p_equivalence_adjusted), str(c.scenes), str(c.boxes), c.verdict,
+                         _p(c.p_adjusted), _p(c.p_equivalence_adjusted), str(c.scenes), str(c.boxes), c.verdict_label,
                          "" if c.decided or c.scenes_to_decide is None else str(c.scenes_to_decide)])
     return rows
 

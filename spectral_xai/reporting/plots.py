@@ -49,6 +49,8 @@ def method_dots(path: Path, title: str, entry: Mapping, methods: Sequence[str]) 
     axes = fig.subplots(1, len(compared), sharey=True, squeeze=False)[0]
     for ax, (metric, label) in zip(axes, compared):
         for y, method in enumerate(order):
+            if metric not in entry[method]:
+                continue
             mean, low, high = _interval(entry[method][metric])
             colour = "tab:grey" if method in REFERENCES else "tab:blue"
             ax.errorbar([mean], [y], xerr=[[mean - low], [high - mean]], fmt="o", color=colour, capsize=3, markersize=4)
@@ -74,6 +76,8 @@ def spectra_panels(path: Path, table: Sequence[Mapping], methods: Sequence[str])
         offsets = np.linspace(-0.12, 0.12, len(compared)) if len(compared) > 1 else [0.0]
         for offset, (metric, label), colour in zip(offsets, compared, ("tab:red", "tab:green", *COLOURS)):
             for x, entry in enumerate(entries):
+                if metric not in entry[method]:  # a net x spectrum without values of it (no running car: no cue)
+                    continue
                 mean, low, high = _interval(entry[method][metric])
                 if not math.isnan(mean):
                     ax.errorbar([x + offset], [mean], yerr=[[mean - low], [high - mean]], fmt="o", color=colour,

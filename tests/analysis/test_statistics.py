@@ -19,7 +19,7 @@ from spectral_xai.analysis.power import scenes_needed, t_power
 from spectral_xai.analysis.resampling import (EXACT_SCENES, bca_interval, benjamini_hochberg, holm, sign_flip_p,
                                      smallest_p, variance_components)
 from spectral_xai.settings import SettingsError
-from spectral_xai.reporting.comparisons import comparison_scalars, primary_sentences
+from spectral_xai.reporting.comparisons import comparison_scalars, primary_rows, primary_sentences
 from spectral_xai.analysis.contrasts import comparisons
 from spectral_xai.analysis.statistics import TOO_FEW, Inference, PairedBox, compare, decide, primary_pairs
 
@@ -189,6 +189,16 @@ def test_scenes_needed_are_given_for_the_difference_observed_and_for_equivalence
     wide = compare("methods", "primary", "rgb", "deletion_auc", "gradcam", "rise", far, FAST)
     decide([wide], holm, FAST)
     assert wide.scenes_for_equivalence is None and "no number to show it equivalent" in primary_sentences([wide])[0]
+
+
+def test_a_decided_difference_inside_the_margin_is_shown_as_one_that_does_not_matter():
+    rng = np.random.default_rng(8)
+    small = [PairedBox(f"{i:02d}", (-0.005 + float(rng.normal(0, 0.002)),)) for i in range(30)]
+    c = compare("methods", "primary", "mir", "deletion_auc", "a", "b", small, FAST)
+    decide([c], holm, FAST)
+    assert c.verdict == "better" and -0.02 < c.low < c.high < 0.02
+    assert c.verdict_label == "better, by less than the margin (±0.02)"
+    assert primary_rows([c])[1][10] == c.verdict_label and "less than the 0.02 that matters" in c.sentence()
 
 
 def test_a_metric_on_another_scale_is_judged_against_its_own_margin():
