@@ -50,7 +50,7 @@ def judged(summary: dict) -> list[dict]:
             continue
         methods = [key for key, value in entry.items() if isinstance(value, dict) and "seconds" in value]
         rows.append({"model": entry["model"], "spectrum": entry["spectrum"], "methods": {
-            method: {metric: {key: number(entry[method][metric][key], 3) for key in ("mean", "low", "high")}
+            method: {metric: {key: number(entry[method][metric].get(key, float("nan")), 3) for key in ("mean", "low", "high")}
                      | {"n": entry[method][metric]["n"]} for metric in JUDGED if metric in entry[method]}
             for method in methods}})
     return rows
@@ -78,8 +78,16 @@ def gathered(output: Path, seconds: dict[str, float]) -> dict:
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = reproduction_parser(__doc__, CONFIG).parse_args(argv)
-    if args.regather:
+    parser = reproduction_parser(__doc__, CONFIG)
+    parser.add_argument("--wall-seconds", type=int, default=None,
+                        help="with --regather where no result file was written (a run whose gathering failed): the "
+                             "wall seconds it measured for a run that found every net trained (explaining and the report "
+                             "alone), and --output its folder")
+    args = parser.parse_args(argv)
+    previous = None
+    if args.regather and args.wall_seconds is not None:
+        output, seconds = args.output or Path("runs/reproduce_known_cause"), {"explain": args.wall_seconds}
+    elif args.regather:
         previous = json.loads((args.results / "known_cause_reproduction.json").read_text())
         output, seconds = Path(previous["figures"]["output"]), previous["figures"]["wall_seconds"]
     else:
@@ -87,7 +95,7 @@ def main(argv: list[str] | None = None) -> None:
         extra = ["--root", str(output / "data"), *QUICK] if args.quick else []
         seconds = {"reproduce": round(run("reproduce.py", "--config", args.config, "--output", str(output), *extra))}
     path = write_result("known_cause_reproduction", args.results, vars(args), gathered(output, seconds))
-    if args.regather:
+    if previous is not None:
         keep_measured_run(path, previous)
 
 

@@ -188,7 +188,7 @@ def test_the_known_cause_tables_show_scores_verdicts_and_the_truths_verdicts(mon
     monkeypatch.setattr(known_cause_tables, "load", lambda name: record)
     assert "| mir-seed0 on mir | rise | 0.31 [0.10, 0.50] | - | - | - | >box ?edges |" in known_cause_tables.known_cause_methods()
     counts = known_cause_tables.known_cause_counts()
-    assert "| mir-seed0 on mir | 0.61 | 30 of 40 | 28 | 8 of 9 | 0.310 | 0.550 | 140 |" in counts and "2400 s (40 min)" in counts
+    assert "| mir-seed0 on mir | 0.61 | 30 of 40 | 28 | 8 of 9 | 0.310 | 0.550 | 140 |" in counts and "2400 s (40 min) on this machine, 140 s of it training" in counts
     assert counts.count("| mir-seed0 on mir |") == 1  # the missed objects' row is not a detection row
     assert "| mir-seed0 on mir | deletion_auc | 20 | +0.10 [-0.10, +0.30] | undecided |" in known_cause_tables.metric_truth()
     assert "| deletion_auc_road | deletion_auc | +0.20 [+0.05, +0.30] | closer |" in known_cause_tables.metric_pairs()
