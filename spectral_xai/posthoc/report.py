@@ -109,9 +109,9 @@ def known_cause_sections(collected: Collected, counted: Rows, explainer: Explain
     if not explainer.settings.known_causes:
         return []
     title = "Against the known causes"
-    results = [r for group in collected.groups.values() for r in group]
-    boxes = {(r.sample_id, r.spectrum, r.box, r.target.kind): r.measurable_cause for r in results}
-    known = [measurable for measurable in boxes.values() if measurable is not None]
+    header = counted[0]  # known_causes.csv: each net x spectrum x kind of target's boxes counted once
+    known, measurable = (sum(int(row[header.index(column)]) for row in counted[1:])
+                         for column in ("with_known_causes", "measurable"))
     if not known:
         return [Section(title, paragraphs=[
             "Known-cause scores exist only on rendered data: a dataset written with its scene descriptions "
@@ -123,8 +123,8 @@ def known_cause_sections(collected: Collected, counted: Rows, explainer: Explain
                    counted))
     return [Section(title, paragraphs=[
         f"Each part of the box's object, every other object and the context rendered away; the target's score change "
-        f"is that cause's true effect, and the same change under another noise seed its noise. {sum(known)} of "
-        f"{len(known)} boxes with known causes had one that stands out of the noise (the others are counted, not "
+        f"is that cause's true effect, and the same change under another noise seed its noise. {measurable} of "
+        f"{known} boxes with known causes had one that stands out of the noise (the others are counted, not "
         "scored). Part ranking: Spearman between the map's mass on each part and other object and their true effects; "
         "top part: whether the cause with the most mass has the largest effect; cue enrichment (running cars on "
         "known-cause data): the map's share of mass on the cue over the cue's share of the box (1: no more than a "

@@ -127,13 +127,12 @@ def known_cause_figure(explained: SampleExplanation, box: int, spec: ImageSpec, 
     pairs = 2  # methods per figure row
     fig, canvas, grid = _grid(-(-len(results) // pairs), 2 * pairs, panel_inches)
     colours = [f"C{k % 10}" for k in range(len(regions.names))]
-    label = f"{spec.class_names[target.label]} {target.score:.2f}"
+    label, labels = f"{spec.class_names[target.label]} {target.score:.2f}", regions.labels.numpy()
     for k, result in enumerate(results):
         ax, bars = grid[k // pairs, 2 * (k % pairs)], grid[k // pairs, 2 * (k % pairs) + 1]
         ranking = result.value("part_ranking")
         _show(ax, image, target, result.saliency, f"{_own_line(title_prefix) if k == 0 else ''}{explained.sample_id}: "
               f"{label}\n{result.method}, part ranking {ranking:.2f}")
-        labels = regions.labels.numpy()
         for c, colour in enumerate(colours):
             if (labels == c).any():
                 ax.contour(labels == c, levels=[0.5], colors=[colour], linewidths=1.0)
