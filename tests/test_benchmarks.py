@@ -12,7 +12,8 @@ import pytest
 
 from spectral_xai.reporting.comparisons import write_comparisons
 from spectral_xai.analysis.resampling import holm
-from spectral_xai.analysis.statistics import Inference, PairedBox, compare, decide
+from spectral_xai.analysis.pairing import PairedBox
+from spectral_xai.analysis.statistics import Inference, compare, decide
 
 from .helpers.training import REPO, run_script
 

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import functools
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 from scipy.stats import norm
-from scipy.stats import t as student_t
 
 #: Up to this many scenes, every one of the 2^n sign patterns is enumerated (2^16 = 65,536).
 EXACT_SCENES = 16
@@ -62,32 +60,69 @@ def sign_patterns(n: int, seed: int) -> tuple[np.ndarray, bool]:
     return 1 - 2 * np.random.default_rng(seed).integers(0, 2, (MONTE_CARLO_FLIPS, n)).astype(np.float64), False
 
 
+def subset_means(values: Sequence[float], seed: int = 0) -> tuple[np.ndarray, int, int]:
+    """Where each sign pattern's test turns: flipping the signs of a subset of ``values`` after
+    shifting them all by d gives a mean at least the observed one exactly when d is at least the
+    subset's mean. Returns the sorted means of the flipped subsets, how many patterns flip nothing
+    (they always count), and how many patterns there are (exact: 2^n; Monte Carlo: the draws)."""
+    values = np.asarray(values, dtype=np.float64)
+    signs, exact = sign_patterns(len(values), seed)
+    flipped = signs < 0
+    counts = flipped.sum(axis=1)
+    means = (flipped @ values)[counts > 0] / counts[counts > 0]
+    return np.sort(means), int(np.count_nonzero(counts == 0)), len(signs) if exact else -len(signs)
+
+
+def _one_sided(values: np.ndarray, shift: float, seed: int) -> tuple[float, float]:
+    """(p of "mean <= shift" against greater, p of "mean >= shift" against less)."""
+    means, unflipped, patterns = subset_means(values, seed)
+    tolerance = 1e-12 * max(1.0, float(np.abs(values).max()), abs(shift))  # the same mean, summed in another order
+    at_most = unflipped + int(np.searchsorted(means, shift + tolerance, side="right"))
+    at_least = unflipped + len(means) - int(np.searchsorted(means, shift - tolerance, side="left"))
+    if patterns > 0:
+        return at_most / patterns, at_least / patterns
+    return (at_most + 1) / (-patterns + 1), (at_least + 1) / (-patterns + 1)  # Monte Carlo: count the observed pattern
+
+
 def sign_flip_p(values: Sequence[float], seed: int = 0, alternative: str = "two-sided") -> float:
     """The sign-flip permutation p-value of "the mean of ``values`` is 0" (each value symmetric
-    about 0 under the null): the share of sign patterns whose mean is at least as extreme. A zero
-    value is a value, counted in the mean, and flipping it changes nothing. Monte Carlo p-values
-    count the observed pattern, so they are never 0."""
+    about 0 under the null): the share of sign patterns whose mean is at least as extreme in the
+    alternative's direction; two-sided, twice the smaller one-sided p (capped at 1), as scipy's
+    ``permutation_test`` has it, so that it rejects at level a exactly when
+    :func:`sign_flip_interval` at 1 - a excludes 0. A zero value is a value, counted in the mean,
+    and flipping it changes nothing. Monte Carlo p-values count the observed pattern, so they are
+    never 0."""
     if alternative not in ALTERNATIVES:
         raise ValueError(f"alternative {alternative!r}: choose from {', '.join(ALTERNATIVES)}")
     values = np.asarray(values, dtype=np.float64)
     if len(values) == 0:
         return 1.0
-    observed = float(values.mean())
-    signs, exact = sign_patterns(len(values), seed)
-    means = signs @ values / len(values)
-    tolerance = 1e-12 * max(1.0, float(np.abs(values).max()))  # the same mean, summed in another order
-    if alternative == "two-sided":
-        hits = np.count_nonzero(np.abs(means) >= abs(observed) - tolerance)
-    elif alternative == "less":
-        hits = np.count_nonzero(means <= observed + tolerance)
-    else:
-        hits = np.count_nonzero(means >= observed - tolerance)
-    return hits / len(means) if exact else (hits + 1) / (len(means) + 1)
+    greater, less = _one_sided(values, 0.0, seed)
+    return {"greater": greater, "less": less, "two-sided": min(1.0, 2 * min(greater, less))}[alternative]
+
+
+def sign_flip_interval(values: Sequence[float], level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """The interval of the mean that the sign-flip test gives by inversion: every shift d at which
+    neither one-sided test of ``values - d`` rejects at (1 - level) / 2. Its ends are means of subsets
+    of the values (:func:`subset_means`), so it is exact where the test is, and it excludes 0 exactly
+    when :func:`sign_flip_p` is at most 1 - level. Where the level asks for more than the patterns can
+    give, no shift is rejected: the interval is unbounded."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) < 2:
+        return math.nan, math.nan
+    means, unflipped, patterns = subset_means(values, seed)
+    tail = (1 - level) / 2
+    # The most subset means a one-sided p of (unflipped + j) / patterns may stand above while <= tail.
+    rejected = (math.floor(tail * patterns + 1e-9) - unflipped if patterns > 0
+                else math.floor(tail * (-patterns + 1) + 1e-9) - 1 - unflipped)
+    if rejected < 0:
+        return -math.inf, math.inf
+    return float(means[rejected]), float(means[len(means) - 1 - rejected])
 
 
 def smallest_p(scenes: int) -> float:
     """The smallest two-sided sign-flip p-value that ``scenes`` values can give."""
-    return 2 / 2 ** scenes if scenes <= EXACT_SCENES else 1 / (MONTE_CARLO_FLIPS + 1)
+    return 2 / 2 ** scenes if scenes <= EXACT_SCENES else 2 / (MONTE_CARLO_FLIPS + 1)
 
 
 def equivalence_p(values: Sequence[float], margin: float, seed: int = 0) -> float:
@@ -117,6 +152,30 @@ def benjamini_hochberg(p_values: Sequence[float]) -> list[float]:
         running = min(running, p_values[i] * m / (m - position))
         adjusted[i] = running
     return adjusted
+
+
+def holm_levels(p_values: Sequence[float], alpha: float) -> list[float]:
+    """The confidence level of each hypothesis's interval that matches Holm's step-down at ``alpha``:
+    one rejected at step r (0-based, smallest p first) was tested at alpha / (m - r), each of the others
+    at the level of the step that stopped, alpha / (m - k) with k rejected. An interval at that level
+    excludes 0 exactly when Holm rejects (for intervals that invert their test)."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    levels, stopped = [0.0] * m, m
+    for rank, i in enumerate(order):
+        if stopped == m and p_values[i] > alpha / (m - rank):
+            stopped = rank
+        levels[i] = 1 - alpha / (m - min(rank, stopped))
+    return levels
+
+
+def fcr_levels(p_values: Sequence[float], alpha: float) -> list[float]:
+    """Benjamini and Yekutieli's (2005) false-coverage-rate level for intervals beside
+    Benjamini-Hochberg at ``alpha``: 1 - R alpha / m for every hypothesis, R the number rejected (at
+    least 1), so that an interval excludes 0 exactly when its q-value is at most alpha."""
+    m = len(p_values)
+    rejected = sum(1 for q in benjamini_hochberg(p_values) if q <= alpha)
+    return [1 - max(1, rejected) * alpha / m] * m if m else []
 
 
 @dataclass(frozen=True)
@@ -156,62 +215,3 @@ def variance_components(values: Sequence[float], groups: Sequence) -> VarianceCo
     n0 = (n - (sizes ** 2).sum() / n) / (k - 1)
     between = max(0.0, (between_ss / (k - 1) - within) / n0) if n0 > 0 else 0.0
     return VarianceComponents(between, within, n / k)
-
-
-@dataclass(frozen=True)
-class HierarchicalEstimate:
-    """A mean difference over training seeds and scenes: its standard error from the hierarchical
-    bootstrap, the t interval and p-values (two-sided, and two one-sided tests against +-margin)
-    on ``df`` degrees of freedom."""
-
-    mean: float
-    se: float
-    df: int
-    low: float
-    high: float
-    p: float
-    p_equivalence: float
-    seed_sd: float  # sd over the pairs of nets of their own mean over scenes
-
-
-def hierarchical_bootstrap(cells: np.ndarray, paired: bool, margin: float, resamples: int, seed: int
-                           ) -> HierarchicalEstimate:
-    """The mean difference of ``cells`` [seeds of a, seeds of b, scenes] (each a scene's mean a - b
-    for one net of each side; NaN where that pair of nets shared no object in the scene): the mean
-    over pairs of nets of their mean over scenes.
-
-    Its standard error comes from resampling as the design was drawn: the training seeds of each
-    side first (``paired``: one seed index for both sides, the same net on two spectra), then the
-    scenes, ``resamples`` times, seeded. Three seeds resample to few distinct sets and a bootstrap
-    spread is (n - 1) / n of the variance, so the percentile interval claims too much (15 % of
-    null runs at 3 seeds a side in tests/analysis/test_contrasts.py): the spread is scaled back by
-    n / (n - 1) and the interval and tests use Student's t on the seeds' degrees of freedom
-    (n_a + n_b - 2; n - 1 paired)."""
-    seeds_a, seeds_b, scenes = cells.shape
-    rng = np.random.default_rng(seed)
-
-    def estimate(a: np.ndarray, b: np.ndarray, s: np.ndarray) -> np.ndarray:
-        # a, b: [R, seeds] net indices; s: [R, scenes] scene indices -> [R] estimates
-        picked = cells[a[:, :, None, None], b[:, None, :, None], s[:, None, None, :]]  # [R, seeds a, seeds b, scenes]
-        if paired:
-            picked = picked[:, np.arange(seeds_a), np.arange(seeds_a)][:, :, None]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a resample whose pairs share no scene
-            return np.nanmean(np.nanmean(picked, axis=-1).reshape(len(picked), -1), axis=1)
-
-    mean = float(estimate(np.arange(seeds_a)[None], np.arange(seeds_b)[None], np.arange(scenes)[None])[0])
-    a = rng.integers(0, seeds_a, (resamples, seeds_a))
-    b = a if paired else rng.integers(0, seeds_b, (resamples, seeds_b))
-    means = estimate(a, b, rng.integers(0, scenes, (resamples, scenes)))
-    n = min(seeds_a, seeds_b)
-    se = float(np.std(means[np.isfinite(means)], ddof=1)) * math.sqrt(n / (n - 1))
-    df = n - 1 if paired else seeds_a + seeds_b - 2
-    half = float(student_t.ppf(0.975, df)) * se
-    per_pair = np.nanmean(cells, axis=-1)
-    per_pair = np.diagonal(per_pair) if paired else per_pair.ravel()
-    per_pair = per_pair[np.isfinite(per_pair)]
-    p = float(2 * student_t.sf(abs(mean) / se, df)) if se > 0 else float(mean == 0)
-    p_equivalence = (float(max(student_t.sf((mean + margin) / se, df), student_t.sf((margin - mean) / se, df))) if se > 0
-                     else float(abs(mean) >= margin))
-    return HierarchicalEstimate(mean, se, df, mean - half, mean + half, p, p_equivalence,
-                                float(np.std(per_pair, ddof=1)) if len(per_pair) > 1 else math.nan)

@@ -1,12 +1,19 @@
 """How one comparison is made and decided: paired differences (of methods on the same boxes, of
-spectra on the same objects; :mod:`spectral_xai.analysis.contrasts` says which are made), with the scene as
-the unit.
+spectra on the same objects; :mod:`spectral_xai.analysis.contrasts` says which are made), with the
+independent unit as the unit: the scene, or on frames shot in sequence the run of frames
+(``Inference.unit``).
 
 Every paired difference (a - b on one box, each side the mean of its ``repeats``) is averaged within
-its scene first; the estimand is the mean over scenes. Its 95 % interval is a BCa bootstrap of the
-scenes, its p-value a sign-flip test of the same per-scene means, and its verdict follows both
-(:mod:`spectral_xai.analysis.resampling`). A blank map is an outcome, not a gap: it carries the ``random``
-baseline's AUC on the same box (where that was explained), the value of a map that knows nothing.
+its unit first; the estimand is the mean over units. Its p-value is a sign-flip test of the
+per-unit means and its interval the same test inverted, at the level the family's correction tested
+it at (Holm's step, or Benjamini and Yekutieli's false-coverage level), so that a verdict never
+disagrees with the interval shown beside it (:mod:`spectral_xai.analysis.resampling`); the 95 %
+interval without adjustment is kept in comparisons.csv.
+
+A blank map is its own outcome: the AUCs are compared over the boxes where both maps exist, and
+each pair's blank rates by their own exact paired test (family ``blanks``); the reading that puts a
+blank map at the ``random`` baseline's AUC of its box stays as a sensitivity line (family
+``sensitivity``), since a few blanks make a one-sided tail no test of the mean calibrates.
 
 Comparisons are declared before the data: the *primary* family (by default every explained method
 against the ``box`` and ``random`` baselines, and the pairs among the paper's Grad-CAM, RISE and
@@ -19,15 +26,18 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
 
 from ..explainers.baselines import REFERENCES, control_of
 from ..metrics import registry
 from .power import scenes_for_equivalence_at, scenes_needed_at
-from .resampling import VarianceComponents, bca_interval, equivalence_p, sign_flip_p, smallest_p, variance_components
+from .resampling import (VarianceComponents, benjamini_hochberg, equivalence_p, fcr_levels, holm, holm_levels,
+                         sign_flip_interval, sign_flip_p, smallest_p, variance_components)
+from ..data_modules.sequences import Sequences
+from .pairing import PairedBox, scene_means
 from ..settings import SettingsError, name_list
 
 if TYPE_CHECKING:
@@ -39,6 +49,12 @@ FEW_SCENES = 10
 PAPER_METHODS = ("gradcam", "rise", "sidu")
 TOO_FEW = "too few scenes to compare"
 VERDICTS = ("better", "worse", "equivalent", "undecided", TOO_FEW)
+UNITS = ("scene", "sequence")
+#: How often a method's map is blank (a share of its boxes, lower is better): compared in family ``blanks``.
+BLANK_RATE = "blank_rate"
+BLANK_MARGIN = 0.1
+#: Which intervals match each correction's decisions.
+LEVELS = {holm: holm_levels, benjamini_hochberg: fcr_levels}
 
 
 @dataclass(frozen=True)
@@ -49,25 +65,25 @@ class Inference:
     resamples: int = 2000
     seed: int = 0
     margin: float = 0.02
+    unit: str = "scene"  # or "sequence": a run of consecutive frames (``sequences``) is one unit
+    sequences: Sequences = field(default_factory=Sequences)
+
+    def __post_init__(self) -> None:
+        if self.unit not in UNITS:
+            raise SettingsError(f"unit {self.unit!r}: choose one of {', '.join(UNITS)}")
 
     def margin_for(self, metric: str) -> float:
         """The smallest difference that matters for ``metric``: its own where it declares one (a rank
         correlation or a share lives on another scale than an AUC), else :attr:`margin`."""
+        if metric == BLANK_RATE:
+            return BLANK_MARGIN
         own = registry.get(metric).margin
         return self.margin if own is None else own
 
-
-@dataclass(frozen=True)
-class PairedBox:
-    """One box (or object) both sides explained: its scene and a - b under each repeat (one value
-    without repeats)."""
-
-    scene: str
-    differences: tuple[float, ...]
-
-    @property
-    def difference(self) -> float:
-        return math.fsum(self.differences) / len(self.differences)
+    def units(self, sample_ids: Iterable[str]) -> dict[str, str]:
+        """Each scene's unit: itself, or its run of frames."""
+        ids = list(sample_ids)
+        return {i: i for i in ids} if self.unit == "scene" else self.sequences.of(ids)
 
 
 @dataclass
@@ -75,16 +91,18 @@ class Comparison:
     """``a`` against ``b`` on one metric: the mean over scenes of the per-scene mean of a - b."""
 
     table: str  # "methods" (on one net and spectrum) or "spectra" (one method, across nets and spectra)
-    family: str  # "primary" (declared, Holm) or "exploratory" (Benjamini-Hochberg)
+    # "primary" (declared, Holm), "blanks" (the primary pairs' blank rates, Holm), "sensitivity" (the primary
+    # pairs with blank maps at the random map's AUC, Holm) or "exploratory" (Benjamini-Hochberg)
+    family: str
     scope: str  # the table's net/spectrum, or its method
     metric: str
     a: str
     b: str
-    scenes: int
+    scenes: int  # units: scenes, or runs of frames
     boxes: int
     nonzero: int  # boxes whose difference is not 0
     mean_difference: float
-    low: float  # its 95 % BCa interval over scenes
+    low: float  # its interval at the family's level (:attr:`level`), by inverting the test
     high: float
     p: float | None  # two-sided sign-flip test of the per-scene means; None below 2 scenes
     p_equivalence: float | None  # two one-sided tests against +-margin
@@ -107,6 +125,12 @@ class Comparison:
     scenes_for_equivalence: int | None = None
     verdict: str = TOO_FEW
     note: str = ""
+    level: float = 0.95  # the confidence level of low and high
+    low_unadjusted: float = math.nan  # the 95 % interval, without the family's adjustment
+    high_unadjusted: float = math.nan
+    unit: str = "scene"
+    # The interval at a level; None where there is nothing to test. Not a record: the files keep its results.
+    interval_at: Callable[[float], tuple[float, float]] | None = field(default=None, repr=False, compare=False)
 
     @property
     def decided(self) -> bool:
@@ -128,64 +152,47 @@ class Comparison:
     def adjustment(self) -> str:
         return f"Holm over {self.family_size}" if self.family == "primary" else f"BH q over {self.family_size}"
 
+    @property
+    def interval_name(self) -> str:
+        """What the interval is: "95 %", or the simultaneous level its family's correction implies."""
+        level = f"{100 * self.level:.3g} %"
+        return level if self.family == "exploratory" or self.level == 0.95 else f"{level} (simultaneous)"
+
     def sentence(self) -> str:
         """The verdict in words, with the interval, p and the numbers behind it."""
-        metric = registry.get(self.metric)
-        words = self.metric.replace(metric.name, metric.label)
-        counts = f"{self.scenes} scenes, {self.boxes} boxes"
+        words = metric_label(self.metric)
+        counts = f"{self.scenes} {self.unit}s, {self.boxes} boxes"
         noise = f"; over repeats the difference moves by sd {self.repeat_sd:.3f}" if self.repeat_sd > 0 else ""
+        interval = f"{self.interval_name} interval {self.low:+.3f} to {self.high:+.3f}"
         if self.verdict == "equivalent":
             return (f"{self.scope}, {words}: {self.a} and {self.b} are equivalent within ±{self.margin:g}: difference "
-                    f"{self.mean_difference:+.3f} (95 % interval {self.low:+.3f} to {self.high:+.3f}; equivalence "
-                    f"p = {self.p_equivalence_adjusted:.2g}, {self.adjustment}; {counts}){noise}.")
+                    f"{self.mean_difference:+.3f} ({interval}; equivalence p = {self.p_equivalence_adjusted:.2g}, "
+                    f"{self.adjustment}; {counts}){noise}.")
         lower = self.mean_difference < 0
         winner, loser = (self.a, self.b) if self.verdict == "better" else (self.b, self.a)
         small = (f", less than the {self.margin:g} that matters" if -self.margin < self.low and self.high < self.margin
                  else "")
         return (f"{self.scope}, {words}: {winner} is better than {loser}: {self.a}'s is {'lower' if lower else 'higher'} by "
-                f"{abs(self.mean_difference):.3f}{small} (95 % interval {self.low:+.3f} to {self.high:+.3f}; "
-                f"p = {self.p_adjusted:.2g}, {self.adjustment}; {counts}){noise}.")
+                f"{abs(self.mean_difference):.3f}{small} ({interval}; p = {self.p_adjusted:.2g}, {self.adjustment}; "
+                f"{counts}){noise}.")
 
 
-def box_values(results: Sequence[BoxResult], metric: str) -> dict[tuple, np.ndarray]:
-    """Per (sample, spectrum, box, method): the box's value of ``metric`` under each repeat (one
-    value for a method run once), over the box's score on the unperturbed image for a
-    ``_normalised`` metric. A blank map takes the ``random`` baseline's values on the same box; a
-    failed map, or a blank one without a random map beside it, has none."""
-    name = registry.get(metric).name
-    normalised = metric.endswith("_normalised")
-
-    def values(r: BoxResult) -> np.ndarray:
-        aucs = np.array([scores[name] for scores in r.repeat_scores] if r.repeat_scores else [r.value(name)])
-        return np.array([r.normalised(auc) for auc in aucs]) if normalised else aucs
-
-    scored = {(r.sample_id, r.spectrum, r.box, r.method): values(r) for r in results if r.scored}
-    scored = {key: v for key, v in scored.items() if not np.isnan(v).any()}
-    for r in results:
-        chance = scored.get((r.sample_id, r.spectrum, r.box, "random"))
-        if r.blank and chance is not None:
-            scored[(r.sample_id, r.spectrum, r.box, r.method)] = chance
-    return scored
+def metric_label(metric: str) -> str:
+    """A compared metric in words: "deletion AUC", "deletion AUC_normalised", "blank rate"."""
+    if metric == BLANK_RATE:
+        return "blank rate"
+    found = registry.get(metric)
+    return metric.replace(found.name, found.label)
 
 
-def paired(a: np.ndarray, b: np.ndarray, scene: str) -> PairedBox:
-    """a - b repeat by repeat (a side run once stands for each repeat)."""
-    a, b = np.broadcast_arrays(a, b)
-    return PairedBox(scene, tuple(float(x) for x in a - b))
-
-
-def scene_means(boxes: Sequence[PairedBox], repeat: int | None = None) -> np.ndarray:
-    """The mean difference of each scene's boxes (under one ``repeat``, or over them), scene by scene."""
-    by_scene: dict[str, list[float]] = {}
-    for box in boxes:
-        value = box.difference if repeat is None else box.differences[min(repeat, len(box.differences) - 1)]
-        by_scene.setdefault(box.scene, []).append(value)
-    return np.array([math.fsum(values) / len(values) for values in by_scene.values()])
+def lower_is_better(metric: str) -> bool:
+    return True if metric == BLANK_RATE else registry.lower_is_better(metric)
 
 
 def compare(table: str, family: str, scope: str, metric: str, a: str, b: str, boxes: Sequence[PairedBox],
             inference: Inference) -> Comparison:
-    """One comparison's estimate, interval and unadjusted p-values (adjusted by :func:`decide`)."""
+    """One comparison's estimate, unadjusted interval and p-values (adjusted by :func:`decide`);
+    each box's ``scene`` is its unit."""
     means = scene_means(boxes)
     scenes = len(means)
     differences = [box.difference for box in boxes]
@@ -194,8 +201,9 @@ def compare(table: str, family: str, scope: str, metric: str, a: str, b: str, bo
                  else math.nan)
     components = (variance_components(differences, [box.scene for box in boxes]) if scenes >= 2
                   else VarianceComponents(math.nan, math.nan, len(boxes) / max(1, scenes)))
-    low, high = bca_interval(means, inference.resamples, inference.seed)
     tested, margin = scenes >= 2, inference.margin_for(metric)
+    interval_at = (lambda level: sign_flip_interval(means, level, inference.seed)) if tested else None
+    low, high = interval_at(0.95) if tested else (math.nan, math.nan)
     return Comparison(
         table, family, scope, metric, a, b, scenes, len(boxes), int(np.count_nonzero(differences)),
         float(means.mean()) if scenes else math.nan, low, high,
@@ -203,23 +211,30 @@ def compare(table: str, family: str, scope: str, metric: str, a: str, b: str, bo
         equivalence_p(means, margin, inference.seed) if tested else None,
         margin, repeat_sd, float(np.std(means, ddof=1)) if tested else math.nan, components.between,
         components.within, components.icc, components.per_group,
-        note=f"fewer than {FEW_SCENES} scenes: the BCa interval's coverage is unreliable" if 0 < scenes < FEW_SCENES else "")
+        note=f"fewer than {FEW_SCENES} {inference.unit}s: the interval's coverage rests on symmetry alone"
+        if 0 < scenes < FEW_SCENES else "", low_unadjusted=low, high_unadjusted=high, unit=inference.unit,
+        interval_at=interval_at)
 
 
 def decide(comparisons: Sequence[Comparison], correction: Callable[[Sequence[float]], list[float]],
            inference: Inference) -> None:
-    """Adjust the p-values of one family together and give each comparison its verdict: better or
-    worse where the adjusted test rejects and the interval excludes 0 on the same side; equivalent
-    where the adjusted equivalence test rejects and the interval lies inside +-margin; else
-    undecided (or too few scenes)."""
+    """Adjust the p-values of one family together, give each comparison its interval at the level
+    the correction tested it at, and its verdict: better or worse where the adjusted test rejects
+    (the interval then excludes 0 on the same side); equivalent where the adjusted equivalence test
+    rejects and the interval lies inside +-margin; else undecided (or too few scenes)."""
     tested = [c for c in comparisons if c.p is not None]
-    for c, p, p_equivalence in zip(tested, correction([c.p for c in tested]), correction([c.p_equivalence for c in tested])):
+    levels = LEVELS[correction]([c.p for c in tested], ALPHA)
+    for c, p, p_equivalence, level in zip(tested, correction([c.p for c in tested]),
+                                          correction([c.p_equivalence for c in tested]), levels):
         c.p_adjusted, c.p_equivalence_adjusted, c.family_size = p, p_equivalence, len(tested)
-        c.reachable = smallest_p(c.scenes) * (len(tested) if c.family == "primary" else 1) < ALPHA
+        if c.interval_at is not None:
+            c.level = level
+            c.low, c.high = c.interval_at(level)
+        c.reachable = smallest_p(c.scenes) * (len(tested) if c.family != "exploratory" else 1) <= ALPHA
         lower = c.mean_difference < 0
-        if p < ALPHA and (c.high < 0 or c.low > 0):
-            c.verdict = "better" if lower == registry.lower_is_better(c.metric) else "worse"
-        elif p_equivalence < ALPHA and -c.margin < c.low and c.high < c.margin:
+        if p <= ALPHA and (c.high < 0 or c.low > 0):
+            c.verdict = "better" if lower == lower_is_better(c.metric) else "worse"
+        elif p_equivalence <= ALPHA and -c.margin < c.low and c.high < c.margin:
             c.verdict = "equivalent"
         else:
             c.verdict = "undecided"
@@ -230,7 +245,7 @@ def decide(comparisons: Sequence[Comparison], correction: Callable[[Sequence[flo
             c.scenes_for_equivalence = (scenes_for_equivalence_at(c.components, observed, c.margin, len(tested))
                                         if observed < c.margin else None)
         if not c.reachable:
-            c.note = "; ".join(filter(None, [c.note, f"{c.scenes} scenes cannot reach p < {ALPHA} after the correction"]))
+            c.note = "; ".join(filter(None, [c.note, f"{c.scenes} {c.unit}s cannot reach p < {ALPHA} after the correction"]))
 
 
 def primary_pairs(methods: Sequence[str], declared: str | Sequence[str] | None = None) -> list[tuple[str, str]]:

@@ -13,6 +13,7 @@ from torch.utils.data import DataLoader, get_worker_info
 
 from . import layout
 from .dataset import Fusion, MultispectralDetectionDataset, collate
+from .sequences import Sequences
 from .reader import DatasetError, SkipReport, Split, SplitName, index_dataset, restrict_split, split_ids
 from ..settings import check_image_size
 from .transforms import IMAGENET_MEAN, IMAGENET_STD, build_transform
@@ -51,7 +52,8 @@ class MultispectralDataModule(pl.LightningDataModule):
         fusion: ``mixed`` (one 3-channel net, each spectrum a separate sample) or ``early``
             (spectra stacked, 3 channels each).
         image_size: square network input in pixels; a multiple of 128 (effdet's anchors).
-        split: ``random`` (seeded, ``test_fraction`` of ids), ``vis_ok`` or ``file`` (``split_file``).
+        split: ``random`` (seeded, ``test_fraction`` of ids), ``blocked`` (the same over runs of
+            consecutive frames, each kept whole in one part), ``vis_ok`` or ``file`` (``split_file``).
             Scenes are split: the parts are made of every annotated id, whatever the spectra, and
             each part is then restricted to the ids readable for ``spectra``; so nets of different
             spectra share one split. The split made is kept in checkpoints (``state_dict``) and
@@ -60,6 +62,9 @@ class MultispectralDataModule(pl.LightningDataModule):
             ``val.txt``, ``test.txt``; read when ``split`` is ``file``.
         val_fraction: share of the non-test ids held out for validation (unless the split file
             gives a val part).
+        sequence_length, sequence_gap, sequences_file: the runs of a ``blocked`` split: from
+            ``sequences_file`` (``sample_id,sequence`` rows), else consecutive numeric ids, a new run
+            where the next id is more than ``sequence_gap`` on, cut into at most ``sequence_length`` frames.
         mean, std: per-channel normalisation of one 3-channel spectrum (tiled for early fusion).
         class_names: the classes to read from the annotations, in label order; other names are
             dropped (counted). train.py gives the model these same names.
@@ -78,6 +83,9 @@ class MultispectralDataModule(pl.LightningDataModule):
         test_fraction: float = 0.2,
         val_fraction: float = 0.1,
         seed: int = 0,
+        sequence_length: int | None = None,
+        sequence_gap: int = 1,
+        sequences_file: str | None = None,
         batch_size: int = 8,
         num_workers: int = 2,
         augment: bool = True,
@@ -102,6 +110,7 @@ class MultispectralDataModule(pl.LightningDataModule):
         self.fusion = fusion
         self.class_names = list(class_names)
         self.in_chans = input_channels(self.spectra, fusion)
+        self.sequences = Sequences(sequence_length, sequence_gap, sequences_file)
         self.skip_report: SkipReport | None = None
         self.samples_read: int | None = None  # samples the index found readable for the spectra
         self.split: Split | None = None  # parts of annotated ids, before restriction to readable ones
@@ -137,7 +146,7 @@ class MultispectralDataModule(pl.LightningDataModule):
             raise DatasetError(f"{hp.root}: early fusion needs images of one size; found several")
         if self.split is None:
             self.split = split_ids(hp.root, index.annotated_ids, hp.split, hp.test_fraction, hp.val_fraction,
-                                   hp.seed, hp.split_file)
+                                   hp.seed, hp.split_file, self.sequences)
         by_id = {r.sample_id: r for r in index.records}
         for name, ids in restrict_split(self.split, list(by_id), hp.root).items():
             self.datasets[name] = MultispectralDetectionDataset(

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..settings import UserError
+
 SPECTRA: tuple[str, ...] = ("rgb", "nir", "mir", "fir")
 # Index order used by public code that reads the dataset; effdet adds 1 internally.
 CLASS_NAMES: tuple[str, ...] = ("bike", "car", "car_stop", "color_cone", "person")
@@ -26,3 +28,7 @@ def scene_path(root: Path, sample_id: str) -> Path:
 
 def annotation_path(root: Path, annotation_dir: str, sample_id: str) -> Path:
     return root / annotation_dir / f"{sample_id}.xml"
+
+
+class DatasetError(UserError, ValueError):
+    """The dataset as a whole cannot be used as configured."""

@@ -21,19 +21,16 @@ from typing import Literal, Sequence
 import numpy as np
 
 from . import layout
-from ..settings import UserError
+from .layout import DatasetError
+from .sequences import Sequences
 from .images import ImageReadError, read_size_wh
 from .voc import Annotation, AnnotationError, read_voc
 
 log = logging.getLogger(__name__)
 
-SplitName = Literal["random", "vis_ok", "file"]
+SplitName = Literal["random", "blocked", "vis_ok", "file"]
 PARTS = ("train", "val", "test")
 Split = dict[str, list[str]]  # part -> sorted sample ids
-
-
-class DatasetError(UserError, ValueError):
-    """The dataset as a whole cannot be used as configured."""
 
 
 @dataclass(frozen=True)
@@ -164,10 +161,14 @@ def split_ids(
     val_fraction: float,
     seed: int,
     split_file: str | Path | None = None,
+    sequences: Sequences | None = None,
 ) -> Split:
     """Partition the annotated ids into train / val / test.
 
     ``random``: a seeded permutation, the first ``test_fraction`` to test (the paper's 1:4).
+    ``blocked``: the same over runs of consecutive frames (``sequences``, default: consecutive ids),
+    each run kept whole in one part, validation too: a random split of frames shot one second apart
+    puts near copies of test frames into training.
     ``vis_ok``: the ids with a ``vis_ok`` image are the test set (as public code does).
     ``file``: the parts as ``split_file`` gives them (see :func:`read_split_file`); ids it names
     that are not annotated are dropped (logged), annotated ids it does not name are left out.
@@ -181,6 +182,12 @@ def split_ids(
         order = [ids[i] for i in rng.permutation(len(ids))]
         n_test = int(round(test_fraction * len(ids)))
         test, rest = order[:n_test], order[n_test:]
+    elif split == "blocked":
+        runs = runs_of(ids, sequences or Sequences())
+        runs = [runs[i] for i in rng.permutation(len(runs))]
+        test_runs, rest_runs = _take_runs(runs, test_fraction * len(ids))
+        val_runs, train_runs = _take_runs(rest_runs, val_fraction * sum(map(len, rest_runs)))
+        test, given_val, rest = ([i for run in part for i in run] for part in (test_runs, val_runs, train_runs))
     elif split == "vis_ok":
         vis_dir = Path(root) / layout.VIS_OK
         _require_dir(vis_dir, "vis_ok")
@@ -201,7 +208,7 @@ def split_ids(
         if "val" in parts:
             given_val = [i for i in parts["val"] if i in known]
     else:
-        raise DatasetError(f"unknown split {split!r}; choose 'random', 'vis_ok' or 'file'")
+        raise DatasetError(f"unknown split {split!r}; choose 'random', 'blocked', 'vis_ok' or 'file'")
     n_val = 0 if given_val is not None else int(round(val_fraction * len(rest)))
     val = given_val if given_val is not None else rest[:n_val]
     parts = {"train": sorted(rest[n_val:]), "val": sorted(val), "test": sorted(test)}
@@ -209,6 +216,24 @@ def split_ids(
         if not part and (name != "val" or val_fraction > 0):
             raise DatasetError(f"{root}: the {split!r} split leaves no {name} samples out of {len(ids)}")
     return parts
+
+
+def runs_of(ids: Sequence[str], sequences: Sequences) -> list[list[str]]:
+    """The ids' runs of frames (each in id order), in the order of their first ids."""
+    runs: dict[str, list[str]] = {}
+    for sample_id, run in sorted(sequences.of(ids).items()):
+        runs.setdefault(run, []).append(sample_id)
+    return [runs[name] for name in sorted(runs)]
+
+
+def _take_runs(runs: Sequence[list[str]], frames: float) -> tuple[list, list]:
+    """Whole runs from the front until they hold about ``frames`` frames (never overshooting by more
+    than half the run that would), and the rest."""
+    taken, count = 0, 0
+    while taken < len(runs) and count + len(runs[taken]) / 2 <= frames:
+        count += len(runs[taken])
+        taken += 1
+    return list(runs[:taken]), list(runs[taken:])
 
 
 def read_split_file(path: str | Path) -> Split:

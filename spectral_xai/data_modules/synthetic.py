@@ -16,7 +16,7 @@ import numpy as np
 
 from . import layout
 from .draw import draw_scene
-from .render import Scene, cue_off, render
+from .render import Scene, SceneObject, cue_off, render
 from .scene_files import write_scene
 from .voc import write_voc
 
@@ -38,11 +38,38 @@ def write_png(path: Path, image: np.ndarray, sixteen_bit: bool = False) -> None:
         raise OSError(f"{path}: could not be written")
 
 
-def written_scene(seed: int, index: int, known_cause: bool = False) -> Scene:
-    """The scene :func:`write_synthetic_dataset` drew for scene ``index`` under ``seed``: rendered
+#: The most pixels an object moves from one frame of a sequence to the next.
+MOTION = 3.0
+
+
+def written_scene(seed: int, index: int, known_cause: bool = False, frames_per_sequence: int = 1) -> Scene:
+    """The scene :func:`write_synthetic_dataset` drew for image ``index`` under ``seed``: rendered
     without a change it gives the written images, byte for byte."""
+    return _frame(seed, index, known_cause, frames_per_sequence)[0]
+
+
+def _frame(seed: int, index: int, known_cause: bool, frames_per_sequence: int) -> tuple[Scene, np.random.Generator]:
+    """Image ``index``'s scene and the stream its noise (and the writer's later draws) come from. A
+    scene of its own per image; in sequences, one scene per run of ``frames_per_sequence`` images,
+    each object moving sideways at its own speed from frame to frame, under new noise each frame."""
     w, h = layout.CONVERTED_SIZE_WH
-    return draw_scene(np.random.default_rng([seed, index]), (h, w), known_cause)
+    if frames_per_sequence == 1:
+        rng = np.random.default_rng([seed, index])
+        return draw_scene(rng, (h, w), known_cause), rng
+    sequence, frame = divmod(index, frames_per_sequence)
+    scene = draw_scene(np.random.default_rng([seed, sequence]), (h, w), known_cause)
+    speeds = np.random.default_rng([seed, sequence, frames_per_sequence]).uniform(-MOTION, MOTION, len(scene.objects))
+    rng = np.random.default_rng([seed, sequence, frames_per_sequence, frame + 1])
+    objects = [_moved(o, round(speed * frame), w) for o, speed in zip(scene.objects, speeds)]
+    return replace(scene, objects=objects, noise_state=rng.bit_generator.state), rng
+
+
+def _moved(thing: SceneObject, dx: int, width: int) -> SceneObject:
+    """The object ``dx`` pixels to the side, stopped short of the image's edges."""
+    x1, y1, x2, y2 = thing.box
+    dx = int(np.clip(dx, 1 - x1, width - 1 - x2))
+    parts = [replace(p, mask=np.roll(p.mask, dx, axis=1)) for p in thing.parts]  # nothing of it wraps: it stays inside
+    return replace(thing, box=(x1 + dx, y1, x2 + dx, y2), parts=parts, lights=[(x + dx, y, r) for x, y, r in thing.lights])
 
 
 def write_synthetic_dataset(
@@ -53,6 +80,7 @@ def write_synthetic_dataset(
     vis_ok_fraction: float = 0.25,
     known_cause: bool = False,
     cue_free: bool = False,
+    frames_per_sequence: int = 1,
 ) -> Path:
     """Write ``num_scenes`` scenes under ``root`` in the real dataset's converted layout.
 
@@ -67,7 +95,12 @@ def write_synthetic_dataset(
     ``cue_free`` (with ``known_cause``): the same scenes under the same noise with every running car's
     cue off, so running and parked cars cannot be told apart: a net trained on it cannot have learnt
     the cue, the control for whether the known causes find an effect where none can be.
+    ``frames_per_sequence`` > 1: the images come in runs of that many frames of one scene, its objects
+    moving a little from frame to frame under new sensor noise, as the real dataset's frames shot a
+    second apart do (its ids consecutive, so a ``blocked`` split and ``unit: sequence`` find the runs).
     """
+    if frames_per_sequence < 1:
+        raise ValueError(f"frames_per_sequence {frames_per_sequence}: give at least 1")
     if cue_free and not known_cause:
         raise ValueError("cue_free switches the cue off on known-cause data: give known_cause too")
     root = Path(root)
@@ -75,8 +108,7 @@ def write_synthetic_dataset(
     conditions = ["id,condition"]
     for index in range(num_scenes):
         sample_id = f"{index:06d}"
-        rng = np.random.default_rng([seed, index])
-        scene = draw_scene(rng, (h, w), known_cause)
+        scene, rng = _frame(seed, index, known_cause, frames_per_sequence)
         if cue_free:
             scene = replace(scene, objects=[cue_off(o) if o.running else o for o in scene.objects])
         conditions.append(f"{sample_id},{'night' if scene.night else 'day'}")
@@ -105,10 +137,13 @@ def main() -> None:
     parser.add_argument("--known-cause", action="store_true", help="running and parked cars differ only by their cue")
     parser.add_argument("--cue-free", action="store_true",
                         help="with --known-cause: the same scenes with every cue off (running and parked cars alike)")
+    parser.add_argument("--frames-per-sequence", type=int, default=1,
+                        help="write runs of this many frames of one scene, its objects moving (the real data's sequences)")
     args = parser.parse_args()
     if args.cue_free and not args.known_cause:
         parser.error("--cue-free switches the cue off on known-cause data: give --known-cause too")
-    write_synthetic_dataset(args.root, args.num_scenes, args.seed, known_cause=args.known_cause, cue_free=args.cue_free)
+    write_synthetic_dataset(args.root, args.num_scenes, args.seed, known_cause=args.known_cause, cue_free=args.cue_free,
+                            frames_per_sequence=args.frames_per_sequence)
     print(f"wrote {args.num_scenes} scenes to {args.root}")
 
 

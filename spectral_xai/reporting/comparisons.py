@@ -81,7 +81,7 @@ def families_paragraph(comparisons: Sequence[Comparison], margin: float) -> str:
 
 
 def comparison_records(rows: Sequence[Comparison]) -> list[dict]:
-    return [asdict(c) for c in rows]
+    return [{name: value for name, value in asdict(c).items() if name != "interval_at"} for c in rows]
 
 
 def _scenes_needed(c: Comparison) -> str:

@@ -16,7 +16,8 @@ from ..data_modules.layout import SPECTRA
 from ..results import BoxResult, GroupKey, SanityResult
 from ..analysis.resampling import bca_interval, variance_components
 from ..metrics import registry
-from ..analysis.statistics import Inference, box_values
+from ..analysis.pairing import box_values
+from ..analysis.statistics import Inference
 from .box_table import write_csv
 
 
@@ -63,7 +64,9 @@ def method_statistics(results: Sequence[BoxResult], method: str, inference: Infe
         # A map without a value (a box with no measurable known cause) is left out of this metric alone.
         scored = [key for r in done if (key := (r.sample_id, r.spectrum, r.box, method)) in values]
         stats[metric] = _over_scenes([(key[0], float(values[key].mean())) for key in scored], inference)
-        stats[f"{metric}_blank_as_random"] = _over_scenes([(key[0], float(v.mean())) for key, v in values.items()], inference)
+        as_random = {key: v for key, v in box_values(results, metric, True).items() if key[3] == method}
+        stats[f"{metric}_blank_as_random"] = _over_scenes([(key[0], float(v.mean())) for key, v in as_random.items()],
+                                                          inference)
         again = [key for r in repeated if (key := (r.sample_id, r.spectrum, r.box, method)) in values]
         stats[f"{metric}_icc"] = (variance_components([v for key in again for v in values[key]],
                                                       [key[:3] for key in again for _ in values[key]]).icc

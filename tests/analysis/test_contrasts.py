@@ -4,12 +4,11 @@ import math
 import numpy as np
 import pytest
 import torch
-from scipy.stats import binom
 
 from spectral_xai.analysis.complementarity import same_objects
 from spectral_xai.analysis.contrasts import FEW_NETS, ONE_NET, comparisons
 from spectral_xai.results import annotated_object
-from spectral_xai.analysis.resampling import hierarchical_bootstrap, sign_flip_p
+from spectral_xai.analysis.seeds import seeded_estimate, welch_satterthwaite
 from spectral_xai.analysis.statistics import ALPHA, Inference
 
 from ..helpers.box_results import result
@@ -17,47 +16,26 @@ from ..helpers.box_results import result
 FAST = Inference(resamples=500, seed=0, margin=0.02)
 
 
-def seeded_cells(rng: np.random.Generator, seeds: int, scenes: int, shift: float = 0.0) -> np.ndarray:
-    """[seeds, seeds, scenes] per-scene differences between the nets of two spectra: ``shift``, plus
-    each net's own offset (sd 0.05, from its seed), each scene's (sd 0.03, shared by every net) and noise."""
-    a, b = rng.normal(shift, 0.05, seeds), rng.normal(0.0, 0.05, seeds)
-    scene = rng.normal(0.0, 0.03, scenes)
-    return a[:, None, None] - b[None, :, None] + scene + rng.normal(0.0, 0.02, (seeds, seeds, scenes))
-
-
-def test_seeds_as_replicates_claim_at_most_alpha_where_scenes_alone_claim_most_of_the_time():
-    """200 null runs, 3 nets a side, 30 scenes: the hierarchical estimate rejects "no difference"
-    at most as often as alpha allows (binomial 99 % bound); the scene-level test of the same
-    differences, which takes the nets as given, rejects in most runs, since two nets trained alike
-    differ by more than the scenes say."""
-    rng, runs = np.random.default_rng(0), 200
-    hierarchical = scenes_only = 0
-    for run in range(runs):
-        cells = seeded_cells(rng, 3, 30)
-        hierarchical += hierarchical_bootstrap(cells, False, 0.02, 500, run).p < ALPHA
-        scenes_only += sign_flip_p(cells.mean(axis=(0, 1)), run) < ALPHA
-    assert hierarchical <= binom.ppf(0.99, runs, ALPHA), hierarchical
-    assert scenes_only >= runs / 2, scenes_only
-
-
-def test_a_shift_of_two_seed_spreads_is_found_over_five_seeds_a_side():
-    rng = np.random.default_rng(1)
-    found = sum(hierarchical_bootstrap(seeded_cells(rng, 5, 30, shift=0.1), False, 0.02, 500, run).p < ALPHA
-                for run in range(100))
-    assert found >= 65, found  # 78 of 200 runs when this was measured
-
-
 def test_the_estimate_is_the_mean_over_pairs_of_nets_of_their_mean_over_shared_scenes():
     cells = np.array([[[0.1, 0.3, np.nan], [0.2, np.nan, np.nan]],
                       [[0.0, 0.0, 0.6], [0.4, 0.2, 0.0]]])
-    found = hierarchical_bootstrap(cells, False, 0.02, 200, 0)
-    assert found.mean == pytest.approx((0.2 + 0.2 + 0.2 + 0.2) / 4) and found.df == 2
-    assert found.low < found.mean < found.high and found.seed_sd == pytest.approx(0.0, abs=1e-12)
-    again = hierarchical_bootstrap(cells, False, 0.02, 200, 0)
-    assert (again.low, again.high, again.p) == (found.low, found.high, found.p)  # seeded
+    found = seeded_estimate(cells, False, 0.02)
+    assert found.mean == pytest.approx((0.2 + 0.2 + 0.2 + 0.2) / 4)
+    low, high = found.interval_at(0.95)
+    assert low < found.mean < high and found.seed_sd == pytest.approx(0.0, abs=1e-12)
     # paired (the same nets on two spectra): only each net with itself counts
-    diagonal = hierarchical_bootstrap(cells, True, 0.02, 200, 0)
-    assert diagonal.mean == pytest.approx((0.2 + 0.2) / 2) and diagonal.df == 1
+    diagonal = seeded_estimate(cells, True, 0.02)
+    assert diagonal.mean == pytest.approx((0.2 + 0.2) / 2)
+
+
+def test_welch_satterthwaite_degrees_of_freedom_follow_the_larger_spread():
+    """Equal parts: the df add up; one part dominating: the df are that part's."""
+    assert welch_satterthwaite([(1.0, 2), (1.0, 2)]) == pytest.approx(4.0)
+    assert welch_satterthwaite([(1.0, 2), (1e-6, 40)]) == pytest.approx(2.0, rel=1e-3)
+    rng = np.random.default_rng(0)
+    spread = np.concatenate([rng.normal(0, 0.08, (3, 1, 1)) - rng.normal(0, 0.01, (1, 3, 1))] * 1, axis=0)
+    found = seeded_estimate(spread + rng.normal(0, 0.02, (3, 3, 30)), False, 0.02)
+    assert 2.0 <= found.df < 4.5  # the noisy side's 2 df, not 3 + 3 - 2 = 4 pooled
 
 
 def family_results(spectrum: str, nets: int, shift: float, rng: np.random.Generator, scenes: int = 12) -> dict:

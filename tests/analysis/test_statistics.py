@@ -21,7 +21,8 @@ from spectral_xai.analysis.resampling import (EXACT_SCENES, bca_interval, benjam
 from spectral_xai.settings import SettingsError
 from spectral_xai.reporting.comparisons import comparison_scalars, primary_rows, primary_sentences
 from spectral_xai.analysis.contrasts import comparisons
-from spectral_xai.analysis.statistics import TOO_FEW, Inference, PairedBox, compare, decide, primary_pairs
+from spectral_xai.analysis.pairing import PairedBox
+from spectral_xai.analysis.statistics import TOO_FEW, Inference, compare, decide, primary_pairs
 
 from ..helpers.box_results import result
 from ..helpers.region_detector import region_detector
@@ -275,14 +276,20 @@ def test_the_primary_family_is_declared_with_a_default_and_checked():
         ExplainSettings(["gradcam"], primary_comparisons="gradcam")
 
 
-def test_a_blank_map_counts_at_the_random_maps_auc_of_its_box():
+def test_a_blank_map_is_its_own_outcome_and_counts_at_the_random_maps_auc_only_as_a_sensitivity_line():
     results = []
     for s in range(12):
         results += [result(f"{s:03d}", "random", 0.4), result(f"{s:03d}", "b", 0.2)]
         results.append(result(f"{s:03d}", "a", 0.1, blank=s < 6))  # blank on half the scenes
     rows = comparisons({("net", "mir", "detection"): results}, ["a", "b", "random"], [("a", "random")], FAST)
-    a_random = next(c for c in rows if (c.a, c.b, c.metric) == ("a", "random", "deletion_auc"))
-    assert a_random.boxes == 12 and a_random.mean_difference == pytest.approx((6 * -0.3 + 6 * 0.0) / 12)
+    found = {(c.family, c.metric): c for c in rows if (c.a, c.b) == ("a", "random")}
+    primary, sensitivity = found[("primary", "deletion_auc")], found[("sensitivity", "deletion_auc")]
+    assert primary.boxes == 6 and primary.mean_difference == pytest.approx(-0.3)  # where both maps exist
+    assert sensitivity.boxes == 12 and sensitivity.mean_difference == pytest.approx((6 * -0.3 + 6 * 0.0) / 12)
+    blanks = found[("blanks", "blank_rate")]
+    assert blanks.boxes == 12 and blanks.mean_difference == pytest.approx(0.5) and blanks.verdict == "worse"
+    assert blanks.p == pytest.approx(2 / 2 ** 6)  # exact: six scenes differ, six are ties at 0
+    assert not any(c.family in ("blanks", "sensitivity") for c in rows if (c.a, c.b) == ("b", "random"))
 
 
 # -- the noise of stochastic methods --------------------------------------------------------------

@@ -1,0 +1,102 @@
+"""A difference over training seeds and scenes: nets trained alike differ by more than their scenes
+say, so a claim about a spectrum (or about methods over a family of nets) must take the seed as a
+random effect. The standard error adds the seed components of each side and the scene component,
+each from its own units, and Welch-Satterthwaite gives the t test's degrees of freedom from them,
+so that unequal seed spreads are not pooled and the scene part is not scaled by the seeds' n/(n-1).
+
+:func:`smallest_difference` is the design check: before anything trains, the smallest difference
+that the planned seeds and scenes can decide with 80 % power, from a pilot's spreads.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import nct
+from scipy.stats import t as student_t
+
+POWER = 0.8
+
+
+@dataclass(frozen=True)
+class SeededEstimate:
+    """The mean difference over pairs of nets of their mean over scenes, its standard error from
+    its seed and scene components, and Welch-Satterthwaite degrees of freedom."""
+
+    mean: float
+    se: float
+    df: float
+    p: float  # two-sided t test of 0
+    p_equivalence: float  # two one-sided t tests against +-margin
+    seed_sd: float  # sd over the pairs of nets of their own mean over scenes
+
+    def interval_at(self, level: float) -> tuple[float, float]:
+        """The t interval at ``level``; it excludes 0 exactly when :attr:`p` <= 1 - level."""
+        if not self.se > 0:
+            return self.mean, self.mean
+        half = float(student_t.ppf(1 - (1 - level) / 2, self.df)) * self.se
+        return self.mean - half, self.mean + half
+
+
+def welch_satterthwaite(components: list[tuple[float, int]]) -> float:
+    """The degrees of freedom of a sum of variance estimates, each (its variance of the mean, its df)."""
+    total = sum(v for v, _ in components)
+    spread = sum(v * v / df for v, df in components if df > 0 and v > 0)
+    return total * total / spread if spread > 0 else math.inf
+
+
+def seeded_estimate(cells: np.ndarray, paired: bool, margin: float) -> SeededEstimate:
+    """The difference of ``cells`` [nets of a, nets of b, scenes] (each a scene's mean a - b for one
+    net of each side; NaN where that pair of nets shared no object in the scene); ``paired``: the
+    same nets on both sides (one net's two spectra, or two methods on one net), so only the diagonal
+    counts and the seed component is each net's own. Its variance: each side's spread of its nets'
+    means over the other side and the scenes, over its number of nets, plus the spread of the
+    scenes' means over every pair, over the number of scenes."""
+    seeds_a, seeds_b, scenes = cells.shape
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # pairs of nets without a scene in common
+        if paired:
+            cells = cells[np.arange(seeds_a), np.arange(seeds_a)][:, None]
+        per_pair = np.nanmean(cells, axis=-1)  # [a, b]
+        mean = float(np.nanmean(per_pair))
+        parts = [(np.nanmean(per_pair, axis=1), seeds_a)] + ([] if paired else [(np.nanmean(per_pair, axis=0), seeds_b)])
+        per_scene = np.nanmean(cells.reshape(-1, scenes), axis=0)
+    per_scene = per_scene[np.isfinite(per_scene)]
+    components = [(float(np.var(values[np.isfinite(values)], ddof=1)) / n, n - 1) for values, n in parts if n > 1]
+    if len(per_scene) > 1:
+        components.append((float(np.var(per_scene, ddof=1)) / len(per_scene), len(per_scene) - 1))
+    se = math.sqrt(sum(v for v, _ in components))
+    df = welch_satterthwaite(components)
+    if se > 0:
+        p = float(2 * student_t.sf(abs(mean) / se, df))
+        p_equivalence = float(max(student_t.sf((mean + margin) / se, df), student_t.sf((margin - mean) / se, df)))
+    else:
+        p, p_equivalence = float(mean == 0), float(abs(mean) >= margin)
+    pairs = per_pair[np.isfinite(per_pair)]
+    return SeededEstimate(mean, se, df, min(1.0, p), p_equivalence,
+                          float(np.std(pairs, ddof=1)) if len(pairs) > 1 else math.nan)
+
+
+def smallest_difference(seed_sd: float, scene_sd: float, seeds: int, scenes: int, paired: bool,
+                        level: float = 0.05, power: float = POWER) -> float:
+    """The smallest true difference a contrast of ``seeds`` nets a side (the same nets on both sides
+    where ``paired``) over ``scenes`` scenes finds with ``power`` at two-sided ``level``: seed_sd is
+    the spread of one net's mean difference over seeds, scene_sd of a scene's mean difference."""
+    if seeds < 2 or scenes < 2:
+        return math.inf
+    sides = 1 if paired else 2
+    components = [(seed_sd ** 2 / seeds, seeds - 1)] * sides + [(scene_sd ** 2 / scenes, scenes - 1)]
+    se = math.sqrt(sum(v for v, _ in components))
+    if se == 0:
+        return 0.0
+    df = welch_satterthwaite(components)
+    critical = float(student_t.ppf(1 - level / 2, df))
+    low, high = 0.0, se
+    while nct.sf(critical, df, high / se) < power:
+        high *= 2
+    for _ in range(60):
+        middle = (low + high) / 2
+        low, high = (middle, high) if nct.sf(critical, df, middle / se) < power else (low, middle)
+    return high
