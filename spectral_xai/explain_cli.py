@@ -17,6 +17,7 @@ from .checkpoint import CheckpointError, resolve_checkpoint
 from .explain_settings import ExplainSettings
 from .explainers import list_methods
 from .posthoc import RunOptions, explain_checkpoints, explain_options
+from .posthoc.reanalyse import STATISTICS, reanalyse
 from .settings import UserError, guard_yaml_configs, one_line
 
 #: Options that take a list of names, typed as ``a b``, ``a,b`` or ``[a, b]``.
@@ -48,6 +49,9 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--overwrite", action=ActionYesNo, default=False,
                         help="replace an output folder that holds files no earlier explain.py run wrote (they are "
                              "deleted); without it such a folder is refused, naming the file")
+    parser.add_argument("--reanalyse", type=str | None, default=None,
+                        help="a finished run's folder: recompute its comparisons and verdicts into --output from its "
+                             "boxes.csv, without a net, with any statistics setting given here changed")
     parser.add_argument("--list_methods", action=ActionYesNo, default=False,
                         help="print every saliency method (name, what it shows, model evaluations per box) and exit")
     return parser
@@ -133,8 +137,14 @@ def _main(argv: Sequence[str] | None) -> int:
         print(methods_text())
         return 0
     options = {k: v for k, v in vars(parser.instantiate_classes(args)).items()
-               if k not in ("config", "paths", "checkpoints", "list_methods", "__path__")}
+               if k not in ("config", "paths", "checkpoints", "list_methods", "reanalyse", "__path__")}
     try:
+        if args.reanalyse:
+            given = {word.split("=")[0].lstrip("-") for word in (sys.argv[1:] if argv is None else argv)}
+            folder = reanalyse(args.reanalyse, options["output"], {k: options[k] for k in STATISTICS if k in given},
+                               options["overwrite"])
+            print(f"wrote {folder / 'report.html'}")
+            return 0
         checkpoints = expand_checkpoints([*args.paths, *args.checkpoints])
         if not checkpoints:
             raise CheckpointError("no checkpoint given: name one or more .ckpt files (or a glob) as arguments")

@@ -14,7 +14,8 @@ from .explainers.base import check_known
 from .explainers.baselines import BASELINES, NEGATIVE_CONTROL, REFERENCES
 from .metrics import FILLS, PAPER_FILL
 from .settings import Setting, SettingsError, closest, name_list, unknown_name
-from .analysis.statistics import Inference, primary_pairs
+from .analysis.statistics import UNITS, Inference, primary_pairs
+from .data_modules.sequences import Sequences
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,8 @@ NUMBERS = {"target_min_score": Setting(float, 0, 1), "step": Setting(float, 0, 1
            "baselines": Setting(bool), "channels_last": Setting(bool), "compile": Setting(bool),
            "runtime": Setting(str, choices=RUNTIMES), "repeats": Setting(int, low=1), "bootstrap_resamples": Setting(int, low=100),
            "bootstrap_seed": Setting(int, low=0), "metric_checks": Setting(bool), "road_checks": Setting(bool),
-           "equivalence_margin": Setting(float, 0, 1, open="low")}
+           "equivalence_margin": Setting(float, 0, 1, open="low"), "unit": Setting(str, choices=UNITS),
+           "sequence_gap": Setting(int, low=1)}
 
 
 @dataclass
@@ -127,6 +129,14 @@ class ExplainSettings:
             lies inside +-margin, by two one-sided tests, is "equivalent". A metric on another scale
             declares its own (the known-cause metrics: 0.1 of a rank correlation, of a share of
             boxes, of cue enrichment).
+        unit: what the statistics count as independent: ``scene`` (each image id; rendered data) or
+            ``sequence`` (a run of consecutive frames: the real dataset's ids are frames a second
+            apart, nearly the same picture, so counting them apart claims more than the data holds).
+        sequence_length: with ``unit: sequence``, at most this many frames a run (default: no limit).
+        sequence_gap: with ``unit: sequence`` and numeric ids, a new run starts where the next id is
+            more than this after the last (1: consecutive ids are one run).
+        sequences_file: with ``unit: sequence``, a CSV of ``sample_id,sequence`` that says each
+            frame's run instead of its id.
         negative_controls: methods (not baselines) to explain again on the fully randomised net
             (the sanity check's last stage, weights shuffled), their maps scored on the trained net
             as extra rows named ``<method>@random_net``. A map made without the trained weights
@@ -158,6 +168,10 @@ class ExplainSettings:
     bootstrap_seed: int = 0
     primary_comparisons: Methods | None = None
     equivalence_margin: float = 0.02
+    unit: str = "scene"
+    sequence_length: int | None = None
+    sequence_gap: int = 1
+    sequences_file: str | None = None
     negative_controls: Methods = ()
 
     def __post_init__(self) -> None:
@@ -192,6 +206,8 @@ class ExplainSettings:
             if name not in self.methods or name in REFERENCES:
                 raise SettingsError(f"settings: negative_controls: {name!r}: name methods the run explains (not a "
                                     f"baseline): {', '.join(m for m in self.methods if m not in REFERENCES)}")
+        if self.sequence_length is not None and self.sequence_length < 1:
+            raise SettingsError(f"settings: sequence_length {self.sequence_length}: give at least 1 frame a run")
         self.primary = primary_pairs(self.methods, self.primary_comparisons)
         for name in {name for pair in self.primary for name in pair} - set(self.methods):
             raise SettingsError(f"primary_comparisons: {name!r} is not among the methods explained "
@@ -199,7 +215,8 @@ class ExplainSettings:
 
     @property
     def inference(self) -> Inference:
-        return Inference(self.bootstrap_resamples, self.bootstrap_seed, self.equivalence_margin)
+        return Inference(self.bootstrap_resamples, self.bootstrap_seed, self.equivalence_margin, self.unit,
+                         Sequences(self.sequence_length, self.sequence_gap, self.sequences_file))
 
     @property
     def controls(self) -> list[str]:

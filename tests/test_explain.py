@@ -2,6 +2,7 @@
 import fractions
 import json
 import math
+import re
 import shutil
 from pathlib import Path
 
@@ -86,7 +87,9 @@ def test_explain_writes_table_figures_curves_and_report(report):
     primary = [r for r in comparisons if r["family"] == "primary"]
     assert {(r["a"], r["b"]) for r in primary} == {("gradcam", "random"), ("gradcam", "box"), ("rise", "random"),
                                                    ("rise", "box"), ("gradcam", "rise")}
-    assert all(r["verdict"] == "undecided" and r["scenes"] == "2" and float(r["p"]) >= 0.5 for r in primary)
+    # (fewer where a young net's RISE map is blank: AUCs are compared where both maps exist)
+    assert all(r["verdict"] in ("undecided", "too few scenes to compare") and int(r["scenes"]) <= 2
+               and (not r["p"] or float(r["p"]) >= 0.5) for r in primary)
     assert all(int(r["scenes_needed"]) > 2 for r in primary if r["scene_sd"])
     assert {r["family"] for r in comparisons if r["table"] == "spectra" or r["a"] == "random"} == {"exploratory"}
     # one net per spectrum, each its own family: every spectrum contrast says it speaks for these nets
@@ -94,7 +97,7 @@ def test_explain_writes_table_figures_curves_and_report(report):
     page = (output / "report.html").read_text()
     assert "Which spectrum is explained better" in page
     assert "What these numbers support" in page and "Undecided, 40 of 40 primary comparisons" in page
-    assert "With 2 scenes no primary comparison can reach p &lt; 0.05 after Holm over 40" in page
+    assert re.search(r"With [12] scenes no primary comparison can reach p &lt; 0.05 after Holm over \d+", page)
     assert {line["boxes per image"] for line in csv_lines} == {"best 2"}
     reliability = read_rows(output / "metric_reliability.csv")
     metrics = ("deletion_auc", "insertion_auc", "pointing_game", "energy_pointing_game", "odi")
@@ -447,3 +450,44 @@ def test_a_folder_of_your_own_images_is_explained_by_every_net(checkpoints, synt
     assert not (tmp_path / "refused").exists()
     assert main([str(checkpoints["fir"]), *args[:2], "--targets", "missed", "--output", str(tmp_path / "no"), *FAST_ARGS]) == 2
     assert "images of your own carry none" in capsys.readouterr().err
+
+
+def test_reanalyse_gives_the_runs_comparisons_to_the_byte_and_asks_again_with_other_statistics(report, tmp_path):
+    """No net: boxes.csv and analysis.json alone. Unchanged settings: comparisons.csv byte for byte;
+    a wider margin changes the margin of every AUC comparison and nothing explained."""
+    _, output = report
+    same, wider = tmp_path / "same", tmp_path / "wider"
+    assert main(["--reanalyse", str(output), "--output", str(same)]) == 0
+    assert (same / "comparisons.csv").read_bytes() == (output / "comparisons.csv").read_bytes()
+    assert main(["--reanalyse", str(output), "--output", str(wider), "--equivalence_margin", "0.05"]) == 0
+    rows = read_rows(wider / "comparisons.csv")
+    assert {r["margin"] for r in rows if r["metric"].endswith("auc")} == {"0.05"}
+    assert len(rows) == len(read_rows(output / "comparisons.csv")) and (wider / "report.html").is_file()
+    assert json.loads((wider / "analysis.json").read_text())["statistics"]["equivalence_margin"] == 0.05
+
+
+def test_reanalyse_refuses_a_folder_that_is_no_run_and_a_setting_that_is_no_statistic(report, tmp_path, capsys):
+    _, output = report
+    assert main(["--reanalyse", str(tmp_path), "--output", str(tmp_path / "out")]) == 2
+    assert "no analysis.json" in capsys.readouterr().err
+    from spectral_xai.posthoc.reanalyse import ReanalysisError, reanalyse
+    with pytest.raises(ReanalysisError, match="only the statistics"):
+        reanalyse(output, tmp_path / "out", {"step": 0.1})
+
+
+def test_a_blocked_split_and_runs_of_frames_as_the_unit_run_end_to_end_on_sequences(checkpoints, tmp_path):
+    """A synthetic dataset of runs of 4 frames; the FIR net explains the test part of a blocked split
+    (whole runs) with the run as the unit: every comparison counts runs, not frames."""
+    from spectral_xai.data_modules.sequences import Sequences
+    from spectral_xai.data_modules.synthetic import write_synthetic_dataset
+    root = write_synthetic_dataset(tmp_path / "sequences", num_scenes=48, seed=3, frames_per_sequence=4)
+    output = tmp_path / "explain"
+    assert main([str(checkpoints["fir"]), "--output", str(output), *FAST_ARGS, "--root", str(root), "--split", "blocked",
+                 "--num_images", "12", "--unit", "sequence", "--sequences_file", str(root / "sequences.csv")]) == 0
+    boxes = read_rows(output / "boxes.csv")
+    runs = Sequences(file=str(root / "sequences.csv")).of({r["sample_id"] for r in boxes})
+    assert len(set(runs.values())) < len(runs)  # frames of one run were explained together
+    rows = read_rows(output / "comparisons.csv")
+    assert rows and {r["unit"] for r in rows} == {"sequence"}
+    assert max(int(r["scenes"]) for r in rows) <= len(set(runs.values()))
+    assert "per-sequence means" in (output / "report.html").read_text()

@@ -63,7 +63,8 @@ class MultispectralDataModule(pl.LightningDataModule):
         val_fraction: share of the non-test ids held out for validation (unless the split file
             gives a val part).
         sequence_length, sequence_gap, sequences_file: the runs of a ``blocked`` split: from
-            ``sequences_file`` (``sample_id,sequence`` rows), else consecutive numeric ids, a new run
+            ``sequences_file`` (``sample_id,sequence`` rows; default ``<root>/sequences.csv`` where
+            it exists), else consecutive numeric ids, a new run
             where the next id is more than ``sequence_gap`` on, cut into at most ``sequence_length`` frames.
         mean, std: per-channel normalisation of one 3-channel spectrum (tiled for early fusion).
         class_names: the classes to read from the annotations, in label order; other names are
@@ -110,7 +111,6 @@ class MultispectralDataModule(pl.LightningDataModule):
         self.fusion = fusion
         self.class_names = list(class_names)
         self.in_chans = input_channels(self.spectra, fusion)
-        self.sequences = Sequences(sequence_length, sequence_gap, sequences_file)
         self.skip_report: SkipReport | None = None
         self.samples_read: int | None = None  # samples the index found readable for the spectra
         self.split: Split | None = None  # parts of annotated ids, before restriction to readable ones
@@ -146,7 +146,7 @@ class MultispectralDataModule(pl.LightningDataModule):
             raise DatasetError(f"{hp.root}: early fusion needs images of one size; found several")
         if self.split is None:
             self.split = split_ids(hp.root, index.annotated_ids, hp.split, hp.test_fraction, hp.val_fraction,
-                                   hp.seed, hp.split_file, self.sequences)
+                                   hp.seed, hp.split_file, self.sequences())
         by_id = {r.sample_id: r for r in index.records}
         for name, ids in restrict_split(self.split, list(by_id), hp.root).items():
             self.datasets[name] = MultispectralDetectionDataset(
@@ -158,6 +158,14 @@ class MultispectralDataModule(pl.LightningDataModule):
     def parts(self) -> Split:
         """The ids this net uses in each part: the split restricted to the ids it can read."""
         return {name: dataset.sample_ids for name, dataset in self.datasets.items()}
+
+    def sequences(self) -> Sequences:
+        """The runs of frames of a ``blocked`` split; a dataset that says its runs (``sequences.csv``,
+        as the synthetic writer's sequences do) is read unless told otherwise."""
+        hp = self.hparams
+        given = Path(hp.root) / layout.SEQUENCES
+        found = str(given) if given.is_file() and hp.sequence_length is None else None
+        return Sequences(hp.sequence_length, hp.sequence_gap, hp.sequences_file or found)
 
     def state_dict(self) -> dict:
         """Saved in every checkpoint: the split of scenes, so that explaining the net later, on any

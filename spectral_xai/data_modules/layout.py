@@ -13,6 +13,7 @@ CONVERTED_IMAGES = "ConvertedImages"
 RAW_IMAGES = "Images"
 CONVERTED_ANNOTATIONS = "Annotations_ConvertedSummarized"
 VIS_OK = "vis_ok"
+SEQUENCES = "sequences.csv"  # which run of frames each id belongs to, where a dataset says so
 SCENES = "Scenes"  # rendered data only: each scene's description (data_modules.scene_files)
 CONVERTED_SIZE_WH = (320, 256)
 RAW_SIZE_WH = {"rgb": (640, 480), "fir": (640, 480), "mir": (320, 256), "nir": (320, 256)}

@@ -97,7 +97,7 @@ def write_synthetic_dataset(
     the cue, the control for whether the known causes find an effect where none can be.
     ``frames_per_sequence`` > 1: the images come in runs of that many frames of one scene, its objects
     moving a little from frame to frame under new sensor noise, as the real dataset's frames shot a
-    second apart do (its ids consecutive, so a ``blocked`` split and ``unit: sequence`` find the runs).
+    second apart do; ``sequences.csv`` names each frame's run (the ids run on from one to the next).
     """
     if frames_per_sequence < 1:
         raise ValueError(f"frames_per_sequence {frames_per_sequence}: give at least 1")
@@ -105,13 +105,14 @@ def write_synthetic_dataset(
         raise ValueError("cue_free switches the cue off on known-cause data: give known_cause too")
     root = Path(root)
     w, h = layout.CONVERTED_SIZE_WH
-    conditions = ["id,condition"]
+    conditions, sequences = ["id,condition"], ["sample_id,sequence"]
     for index in range(num_scenes):
         sample_id = f"{index:06d}"
         scene, rng = _frame(seed, index, known_cause, frames_per_sequence)
         if cue_free:
             scene = replace(scene, objects=[cue_off(o) if o.running else o for o in scene.objects])
         conditions.append(f"{sample_id},{'night' if scene.night else 'day'}")
+        sequences.append(f"{sample_id},{index // frames_per_sequence:06d}")
         spectra = render(scene, noise=rng)  # the writer's stream goes on past the noise
         write_scene(root, sample_id, scene)
         for spectrum, image in spectra.items():
@@ -126,6 +127,8 @@ def write_synthetic_dataset(
                 cv2.rectangle(check, (x1, y1), (x2, y2), (0.0, 1.0, 0.0), 1)
             write_png(root / layout.VIS_OK / f"{sample_id}.png", check)
     (root / "conditions.csv").write_text("\n".join(conditions) + "\n")
+    if frames_per_sequence > 1:
+        (root / layout.SEQUENCES).write_text("\n".join(sequences) + "\n")
     return root
 
 

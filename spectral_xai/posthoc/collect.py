@@ -60,6 +60,7 @@ class Collected:
     controls: list[dict]  # each metric against the negative controls (:func:`~spectral_xai.analysis.reliability.control_rankings`)
     spectra_truth: list[dict]  # spectrum attribution against each spectrum's true share (:func:`~spectral_xai.analysis.spectrum_truth.spectrum_truth`)
     sanity: dict[tuple[str, str], list[SanityResult]] = field(default_factory=dict)
+    family_of: dict[str, str] = field(default_factory=dict)  # each net's family (nets alike but for their seed)
     grids: dict[str, list[GridRow]] = field(default_factory=dict)  # per scene given a grid, its rows
 
     @property
@@ -95,13 +96,13 @@ def collect(nets: Sequence[Net], explainer: Explainer, scenes: Sequence[str], ex
     columns, rows = box_table([(one.net, one.spec.class_names, r) for one in shown for r in one.item.explanation.results],
                               first="model")
     methods, settings = list(explainer.names), explainer.settings
+    family_of = {net.name: net.family for net in nets}
     return Collected(methods, columns, rows, shown, len(explained) - len(shown), groups,
                      summarize(groups, methods, settings.inference),
-                     comparisons(groups, methods, settings.primary, settings.inference,
-                                 family_of={net.name: net.family for net in nets}),
+                     comparisons(groups, methods, settings.primary, settings.inference, family_of=family_of),
                      object_records(outcomes, conditions), list(outcomes),
                      metric_reliability(groups, methods, resamples=settings.bootstrap_resamples, seed=settings.bootstrap_seed),
                      metric_truth(groups, methods, settings.bootstrap_resamples, settings.bootstrap_seed)
                      if settings.known_causes else [], control_rankings(groups, methods),
-                     spectrum_truth(groups) if settings.known_causes else [], sanity,
+                     spectrum_truth(groups) if settings.known_causes else [], sanity, family_of,
                      {k: v for k, v in grids.items() if v})

@@ -21,7 +21,7 @@ CHECKED = {"part": Setting(str, choices=("train", "val", "test")), "num_images":
            "scene_grids": Setting(int, low=0), "seed": Setting(int, low=0), "devices": Setting(int, low=1),
            "accelerator": Setting(str, choices=("auto", "cpu", "cuda", "gpu", "mps")),
            "sanity_images": Setting(int, low=1), "randomisation": Setting(str, choices=RANDOMISATIONS),
-           "root": Setting(str), "split": Setting(str, choices=("random", "vis_ok", "file")),
+           "root": Setting(str), "split": Setting(str, choices=("random", "blocked", "vis_ok", "file")),
            "conditions": Setting(str), "night_brightness": Setting(float, 0, 1, open="both")}
 
 
@@ -34,7 +34,7 @@ class RunOptions:
         output: folder for boxes/, curves/, scenes/, boxes.csv, summary.csv, summary.json, attribution.csv,
             report.html (and sanity/, sanity.csv, sanity.json with ``sanity_check``).
         root: dataset folder; default: the one the checkpoint was trained on.
-        split: random or vis_ok; default: the checkpoint's.
+        split: random, blocked (runs of consecutive frames kept whole) or vis_ok; default: the checkpoint's.
         part: which part of the split to explain: test, val or train.
         spectra: spectra to evaluate a per-spectrum or mixed net on (rgb,mir or [rgb, mir]); default: its
             training spectra (with ``images``: the first of them, or all of a stacked input).

@@ -13,7 +13,7 @@ from ..explain_settings import boxes_label
 from ..metrics import registry
 from ..reporting.box_table import write_csv
 from ..reporting.complementarity import write_complementarity
-from ..reporting.comparisons import (families_paragraph, primary_rows, primary_sentences, spectrum_rows,
+from ..reporting.comparisons import (blank_rows, families_paragraph, primary_rows, primary_sentences, spectrum_rows,
                                      write_comparisons)
 from ..reporting.html import Section, write_report
 from ..reporting.tables import judged_rows, method_rows, write_attribution, write_sanity, write_summary
@@ -25,6 +25,7 @@ from ..analysis.cue_use import COLUMNS as KNOWN_CAUSE_COLUMNS, known_cause_rows
 from ..analysis.spectrum_truth import COLUMNS as SPECTRUM_TRUTH_COLUMNS
 from ..analysis.truth import COLUMNS as TRUTH_COLUMNS, TRUTH
 from .collect import Collected
+from .reanalyse import write_analysis
 from .plan import LoadedCheckpoint, Plan
 from .report_figures import Drawn, draw_figures
 
@@ -54,6 +55,7 @@ def write_tables(folder: Path, collected: Collected, explainer: Explainer, sanit
     write_csv(folder / "boxes.csv", collected.columns, collected.rows)
     summary = write_summary(folder, collected.table, collected.methods, explainer.step, boxes_label(explainer.boxes))
     write_comparisons(folder, collected.compared)
+    write_analysis(folder, explainer.settings, collected.family_of)
     attribution = write_attribution(folder, collected.table)
     by_class, by_pair = write_complementarity(folder, collected.records, collected.evaluated, class_names)
     reliability = [RELIABILITY_COLUMNS, *([_number(row[c]) if c in ("value", "low", "high") else row[c] for c in RELIABILITY_COLUMNS]
@@ -190,7 +192,9 @@ def sections(collected: Collected, tables: Tables, drawn: Drawn, settings: Rows,
     return [
         Section("What these numbers support", sentences=primary_sentences(compared), paragraphs=[
             families_paragraph(compared, explainer.settings.equivalence_margin)],
-            tables=[("Primary comparisons", primary_rows(compared))]),
+            tables=[("Primary comparisons", primary_rows(compared)),
+                    *([("Blank maps: blank rates, and the AUCs with blank maps at the random map's (sensitivity)",
+                        blank_rows(compared))] if len(blank_rows(compared)) > 1 else [])]),
         Section("Settings", tables=[("", settings)]),
         Section("Methods compared", paragraphs=[
             "Per net x spectrum (and kind of target): methods as rows, mean ± std over the maps that are not blank "

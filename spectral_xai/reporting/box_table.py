@@ -3,6 +3,7 @@ one row per explained (box, method), its place, its scores and the spectrum attr
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -12,7 +13,7 @@ from ..results import BoxResult
 from ..metrics import registry
 
 LEAD = ["sample_id", "spectrum", "box", "kind", "method", "object", "x1", "y1", "x2", "y2", "class", "score"]
-TAIL = ["judged_against", "seconds", "step", "masks", "map_reliability", "error"]
+TAIL = ["judged_against", "seconds", "step", "masks", "map_reliability", "error", "blank", "full_score", "repeat_scores"]
 
 
 def metric_columns() -> list[str]:
@@ -45,14 +46,18 @@ def box_row(result: BoxResult, class_names: Sequence[str], spectra: Sequence[str
     array) as given, not of the net's resized input, ``kind`` what it is (detection, missed,
     false_positive), ``object`` the annotated object it is (its row in the scene's annotations: the
     same object in every net's rows; empty for a false positive or an image without annotations);
-    then its metrics (:func:`metric_columns`; ``random``: the random map's scores on the same box);
-    a metric the run did not score, or one undefined for this map, is an empty cell."""
+    then its metrics (:func:`metric_columns`, to the last digit; ``random``: the random map's scores on
+    the same box); a metric the run did not score, or one undefined for this map, is an empty cell;
+    then whether the map is blank, the box's score on the unperturbed image and, with repeats, the
+    primary scores under each (JSON)."""
     target = result.target
     box = [round(v, 1) for v in result.image_box]
     return [result.sample_id, result.spectrum, result.box, target.kind, result.method, result.object, *box,
             class_names[target.label], round(target.score, 4), *_metric_cells(result, random),
             result.judged_against, round(result.seconds, 3), result.step, result.info.masks,
-            _rounded(result.info.reliability), result.error or "", *_attribution_cells(result, spectra)]
+            _rounded(result.info.reliability), result.error or "", int(result.blank) if result.ok else None,
+            _exact(result.full_score), json.dumps(result.repeat_scores) if len(result.repeat_scores) > 1 else None,
+            *_attribution_cells(result, spectra)]
 
 
 def _metric_cells(result: BoxResult, random: Mapping[str, float] | None) -> list:
@@ -67,9 +72,9 @@ def _metric_cells(result: BoxResult, random: Mapping[str, float] | None) -> list
         better = against[metric.name] - result.value(metric.name)
         return better if metric.lower_is_better else -better
 
-    return [*(_rounded(result.value(m.name)) for m in areas),
+    return [*(_exact(result.value(m.name)) for m in areas),
             *(_rounded(result.normalised(result.value(m.name))) for m in areas), *(_rounded(gain(m)) for m in areas),
-            *(_rounded(result.value(m.name)) for m in registry.METRICS.values() if m not in areas)]
+            *(_exact(result.value(m.name)) for m in registry.METRICS.values() if m not in areas)]
 
 
 def _attribution_cells(result: BoxResult, spectra: Sequence[str]) -> list:
@@ -78,6 +83,12 @@ def _attribution_cells(result: BoxResult, spectra: Sequence[str]) -> list:
         score = result.spectrum_scores.get(spectrum)
         cells += [round(score.without, 4), round(score.alone, 4)] if score else [None, None]
     return cells
+
+
+def _exact(value: float) -> float | None:
+    """A metric's value as scored, to the last digit: ``explain.py --reanalyse`` recomputes every
+    comparison from these cells and must get what the run got."""
+    return None if math.isnan(value) else value
 
 
 def _rounded(value: float) -> float | None:

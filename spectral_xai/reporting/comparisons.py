@@ -8,11 +8,11 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Sequence
 
-from ..analysis.statistics import ALPHA, FEW_SCENES, TOO_FEW, Comparison
+from ..analysis.statistics import ALPHA, FEW_SCENES, TOO_FEW, Comparison, metric_label
 from .box_table import write_csv
 
-COMPARISON_FIELDS = ["table", "family", "scope", "metric", "a", "b", "scenes", "boxes", "nonzero", "mean_difference",
-                     "low", "high", "p", "p_adjusted", "p_equivalence", "p_equivalence_adjusted", "family_size", "margin",
+COMPARISON_FIELDS = ["table", "family", "scope", "metric", "a", "b", "unit", "scenes", "boxes", "nonzero",
+                     "mean_difference", "level", "low", "high", "low_unadjusted", "high_unadjusted", "p", "p_adjusted", "p_equivalence", "p_equivalence_adjusted", "family_size", "margin",
                      "verdict", "repeat_sd", "scene_sd", "within_scene_icc", "boxes_per_scene", "scenes_needed",
                      "scenes_to_decide", "scenes_for_equivalence", "note"]
 
@@ -43,11 +43,23 @@ def _interval(c: Comparison) -> str:
 
 def primary_rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
     """The primary family as the report shows it, one row per comparison with its verdict."""
-    rows = [["net / spectrum", "metric", "a", "b", "a - b", "95 % interval", "p (Holm)", "equivalence p (Holm)",
-             "scenes", "boxes", "verdict", "scenes to decide it (as observed)"]]
+    return family_rows(comparisons, "primary")
+
+
+def blank_rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
+    """The primary pairs where a map was blank: their blank rates, then each metric with blank maps at
+    the random map's AUC (the sensitivity reading); only the header where no map was blank."""
+    return family_rows(comparisons, "blanks") + family_rows(comparisons, "sensitivity")[1:]
+
+
+def family_rows(comparisons: Sequence[Comparison], family: str) -> list[list[str]]:
+    """One family's comparisons as the report shows them, each with its verdict and its interval at
+    the family's level."""
+    rows = [["net / spectrum", "metric", "a", "b", "a - b", "interval (simultaneous)", "p (Holm)", "equivalence p (Holm)",
+             "units", "boxes", "verdict", "units to decide it (as observed)"]]
     for c in comparisons:
-        if c.family == "primary":
-            rows.append([c.scope, c.metric.replace("_auc", " AUC"), c.a, c.b,
+        if c.family == family:
+            rows.append([c.scope, metric_label(c.metric) + (", blank = random" if family == "sensitivity" else ""), c.a, c.b,
                          "" if math.isnan(c.mean_difference) else f"{c.mean_difference:+.3f}", _interval(c),
                          _p(c.p_adjusted), _p(c.p_equivalence_adjusted), str(c.scenes), str(c.boxes), c.verdict_label,
                          "" if c.decided or c.scenes_to_decide is None else str(c.scenes_to_decide)])
@@ -71,12 +83,19 @@ def families_paragraph(comparisons: Sequence[Comparison], margin: float) -> str:
     exploratory = [c for c in comparisons if c.family == "exploratory" and c.p is not None]
     pairs = ", ".join(dict.fromkeys(f"{c.a} vs {c.b}" for c in primary)) or "none"
     flagged = sum(1 for c in exploratory if c.p_adjusted is not None and c.p_adjusted < ALPHA)
+    unit = primary[0].unit if primary else "scene"
+    blanks = [c for c in comparisons if c.family == "blanks"]
     return (f"Declared before the data (the primary family): {pairs}, on deletion and insertion AUC of detections; "
             f"{len(primary)} comparisons held to {ALPHA} together by Holm's correction. Each ends better, worse, "
-            f"equivalent (its 95 % interval inside ±{margin:g}, by two one-sided tests) or undecided. The unit is the "
-            "scene: a scene's boxes (and a box's repeats) are averaged first; intervals are BCa bootstraps over scenes, "
-            "p-values sign-flip tests of the same per-scene means; a blank map counts at the random baseline's AUC "
-            f"of its box. The {len(exploratory)} other comparisons (comparisons.csv, family \"exploratory\") carry "
+            f"equivalent (its interval inside ±{margin:g}, by two one-sided tests) or undecided. The unit is the "
+            f"{unit}: its boxes (and a box's repeats) are averaged first; p-values are sign-flip tests of the "
+            f"per-{unit} means, and each interval is that test inverted at the level Holm tested it at (simultaneous: "
+            "a verdict never disagrees with its interval; comparisons.csv keeps the unadjusted 95 % one too). AUCs are "
+            "compared where both maps exist; a blank map is its own outcome: "
+            + (f"{len(blanks)} pairs with blank maps have their blank rates compared (family \"blanks\", exact paired "
+               "test, Holm), and the reading with blank maps at the random baseline's AUC of their box is a "
+               "sensitivity line (family \"sensitivity\"), not the verdict. " if blanks else "no map was blank. ")
+            + f"The {len(exploratory)} other comparisons (comparisons.csv, family \"exploratory\") carry "
             f"Benjamini-Hochberg q-values and are leads, not findings ({flagged} with q < {ALPHA}).")
 
 
@@ -122,8 +141,9 @@ def primary_sentences(rows: Sequence[Comparison]) -> list[str]:
                          f"p < {ALPHA} after Holm over {unreachable[0].family_size}: explain more scenes.")
     few = [c.scenes for c in primary if 2 <= c.scenes < FEW_SCENES]
     if few:
-        sentences.append(f"With {min(few)} scenes the 95 % intervals are unreliable (a BCa bootstrap needs about "
-                         f"{FEW_SCENES} scenes to cover as it says).")
+        sentences.append(f"With {min(few)} scenes the intervals are unreliable (they invert a test that holds its "
+                         f"level only if each scene's difference is as likely above the mean as below; about "
+                         f"{FEW_SCENES} scenes make that matter less).")
     return sentences
 
 

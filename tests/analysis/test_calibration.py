@@ -19,6 +19,7 @@ from spectral_xai.analysis.pairing import PairedBox
 from spectral_xai.analysis.resampling import holm
 from spectral_xai.analysis.seeds import seeded_estimate
 from spectral_xai.analysis.statistics import ALPHA, Inference, compare, decide
+from spectral_xai.data_modules.sequences import Sequences
 
 from ..helpers.box_results import result
 
@@ -159,3 +160,29 @@ def test_scenes_as_the_unit_over_seeded_nets_claim_most_of_the_time_which_is_why
     runs = 100
     claims = sum(verdict(seeded_cells(rng, 0.05, 0.05).mean(axis=(0, 1))) in CLAIMS for _ in range(runs))
     assert claims >= runs / 2, seen(claims, runs)
+
+
+def test_frames_of_one_sequence_as_units_claim_a_null_difference_where_the_sequence_as_unit_does_not(request):
+    """12 runs of 5 frames; each run's difference its own (sd 0.03, nearly the same picture frame to
+    frame) plus frame noise (sd 0.005), mean 0: counting frames apart (pseudo-replication) claims a
+    difference far more often than alpha, the run as the unit no more often than alpha."""
+    rng = rng_for(request)
+    inference = Inference(resamples=200, seed=0, margin=0.02, unit="sequence")
+    frame_claims = sequence_claims = 0
+    runs = 150
+    for _ in range(runs):
+        per_run = rng.normal(0.0, 0.03, 12)
+        boxes = [PairedBox(f"{5 * k + f:06d}", (float(per_run[k] + rng.normal(0, 0.005)),)) for k in range(12)
+                 for f in range(5)]
+        units = inference.units(box.scene for box in boxes)
+        assert len(set(units.values())) == 1  # consecutive ids: one run, unless told how long runs are
+        units = Inference(unit="sequence", sequences=Sequences(length=5)).units(box.scene for box in boxes)
+        as_runs = [PairedBox(units[box.scene], box.differences) for box in boxes]
+        for unit_boxes, counter in ((boxes, "frames"), (as_runs, "runs")):
+            row = compare("methods", "primary", "net", "deletion_auc", "a", "b", unit_boxes, inference)
+            decide([row], holm, inference)
+            if row.verdict in CLAIMS:
+                frame_claims += counter == "frames"
+                sequence_claims += counter == "runs"
+    assert sequence_claims <= bound(runs), f"runs as units: {seen(sequence_claims, runs)}"
+    assert frame_claims >= 3 * bound(runs) // 2, f"frames as units: {seen(frame_claims, runs)}"

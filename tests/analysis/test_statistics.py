@@ -245,7 +245,7 @@ def test_too_few_scenes_give_no_verdict_and_the_report_says_what_would_decide():
     assert all(not c.reachable and c.verdict == "undecided" for c in five)
     text = " ".join(primary_sentences(five))
     assert "Undecided, 2 of 2 primary comparisons" in text and "can reach p < 0.05" in text and "scenes to decide the difference observed" in text
-    assert "With 5 scenes the 95 % intervals are unreliable" in text and all(c.note.startswith("fewer than 10") for c in five)
+    assert "With 5 scenes the intervals are unreliable" in text and all(c.note.startswith("fewer than 10") for c in five)
 
 
 def test_the_callback_logs_the_same_estimand_and_a_p_value_only_once_the_family_can_reach_alpha():
