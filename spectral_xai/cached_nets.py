@@ -105,7 +105,7 @@ def _build(folder: Path, make: Callable[[Path], object]) -> Path:
 #: What writes a synthetic dataset, and what those modules import: a change to any of them writes it anew.
 DATASET_SOURCES = ("data_modules/synthetic.py", "data_modules/draw.py", "data_modules/render.py",
                    "data_modules/scene_files.py", "data_modules/voc.py", "data_modules/layout.py",
-                   "data_modules/reader.py", "data_modules/images.py")
+                   "data_modules/reader.py", "data_modules/images.py", "data_modules/sequences.py")
 
 
 def synthetic_dataset(num_scenes: int, seed: int, known_cause: bool = False, cue_free: bool = False) -> Path:

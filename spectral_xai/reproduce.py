@@ -20,8 +20,11 @@ not is resumed from it (mid-epoch where it was stopped, in the same W&B run), an
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
+import math
 import shlex
+import statistics
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -36,7 +39,9 @@ from .explaining import Explainer
 from .explain_settings import ExplainSettings
 from .explain_cli import OneLineParser, joined_lists
 from .lit_modules import EfficientDetModule
+from .analysis.seeds import design_check
 from .posthoc import RunOptions, explain_checkpoints, explain_options
+from .posthoc.options import DEFAULT_SCENES
 from .settings import SettingsError, guard_yaml_configs, name_list, one_line, unknown_name, user_error_in
 
 log = logging.getLogger(__name__)
@@ -47,6 +52,12 @@ PAPER_NETS = {"rgb": ["--data.spectra", "[rgb]"], "nir": ["--data.spectra", "[ni
 #: explain.py options a reproduction has unless its ``explain`` says otherwise: every detection, not
 #: only each image's top one, so that spectra can be compared on the same annotated objects.
 EXPLAIN_DEFAULTS = {"boxes": "all"}
+#: One net's spread over training seeds and a scene's spread of a spectrum contrast's normalised AUC
+#: difference (medians over the 18 contrasts), the design check's default: configs/reproduce_demo.yaml's
+#: RGB, MIR and FIR nets of seeds 0, 1 and 2 explained by Grad-CAM and the baselines, 30 test scenes
+#: (python explain.py runs/reproduce_demo/{rgb,mir,fir}-seed{0,1,2}/checkpoints/last.ckpt --methods gradcam
+#: --num_images 30 --boxes 8 --target_min_score 0.3 --step 0.1).
+DEMO_SPREADS = (0.027, 0.044)
 
 
 def reproduce(
@@ -57,6 +68,7 @@ def reproduce(
     root: str | None = None,
     seeds: list[int] | str | None = None,
     explain: dict[str, Any] | None = None,
+    pilot: str | None = None,
 ) -> Path | None:
     """Train every net (or finish it), then explain them all into ``<output>/explain``; returns that
     folder (None in a process of another DDP rank than 0, which trains and leaves the explaining).
@@ -78,12 +90,18 @@ def reproduce(
             :class:`~spectral_xai.explain_settings.ExplainSettings` (methods, method_settings, scoring, ...)
             and of :class:`~spectral_xai.posthoc.RunOptions` (num_images, ...);
             checkpoints and output are set here; ``boxes`` is ``all`` unless given (:data:`EXPLAIN_DEFAULTS`).
+        pilot: a finished run's comparisons.json, whose spectrum contrasts give the spreads over seeds
+            and over scenes for the design check printed before anything trains (the smallest
+            difference the planned seeds and scenes can decide); default: the demo's spreads
+            (:data:`DEMO_SPREADS`).
     """
     output = Path(output)
     settings, explain_run = explanation_options(explain)
+    seed_list = training_seeds(seeds)
+    print(f"design check: {planned_design(len(seed_list or [0]), explain_run, settings.equivalence_margin, pilot)}")
     explainer = Explainer(settings)
     runs = {run: _train_args(output / run, run, _arguments(train_args), net_args + seed_args, root)
-            for name, net_args in chosen_nets(nets).items() for run, seed_args in seeded_runs(name, training_seeds(seeds))}
+            for name, net_args in chosen_nets(nets).items() for run, seed_args in seeded_runs(name, seed_list)}
     plans = {}
     for name, args in runs.items():  # every net's settings checked before the first trains
         cli = _configured(args, train_config)
@@ -194,6 +212,25 @@ def _fit(args: list[str], config: str) -> int:
     if hasattr(experiment, "finish"):
         experiment.finish()  # else the next net's W&B logger would attach to this run
     return cli.trainer.global_rank
+
+
+def planned_design(seeds: int, run: RunOptions, margin: float, pilot: str | None) -> str:
+    """The design check's sentence for ``seeds`` nets a side over the scenes ``run`` explains, from the
+    pilot's median spreads (each contrast's spread of its pairs of nets' means over sqrt 2 for one
+    net's, and of its per-scene means) or the demo's."""
+    seed_sd, scene_sd = DEMO_SPREADS
+    if pilot is not None:
+        try:
+            rows = [r for r in json.loads(Path(pilot).read_text())["rows"] if r["table"] == "spectra"]
+        except (OSError, ValueError, KeyError) as error:
+            raise SettingsError(f"pilot {pilot}: not a comparisons.json explain.py wrote ({error})") from error
+        seeded = [r for r in rows if r["repeat_sd"] is not None and math.isfinite(r["repeat_sd"])]
+        if not seeded:
+            raise SettingsError(f"pilot {pilot}: no spectrum contrast over several seeds a side to take spreads from")
+        seed_sd = statistics.median(r["repeat_sd"] for r in seeded) / math.sqrt(2)
+        scene_sd = statistics.median(r["scene_sd"] for r in seeded)
+    scenes = run.num_images or DEFAULT_SCENES
+    return design_check(seeds, scenes, margin, seed_sd, scene_sd)[1]
 
 
 def build_parser() -> OneLineParser:

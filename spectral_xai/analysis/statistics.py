@@ -129,6 +129,7 @@ class Comparison:
     low_unadjusted: float = math.nan  # the 95 % interval, without the family's adjustment
     high_unadjusted: float = math.nan
     unit: str = "scene"
+    test: str = "sign-flip"  # or "t" (a contrast over training seeds): what p and the interval come from
     # The interval at a level; None where there is nothing to test. Not a record: the files keep its results.
     interval_at: Callable[[float], tuple[float, float]] | None = field(default=None, repr=False, compare=False)
 
@@ -230,7 +231,7 @@ def decide(comparisons: Sequence[Comparison], correction: Callable[[Sequence[flo
         if c.interval_at is not None:
             c.level = level
             c.low, c.high = c.interval_at(level)
-        c.reachable = smallest_p(c.scenes) * (len(tested) if c.family != "exploratory" else 1) <= ALPHA
+        c.reachable = c.test != "sign-flip" or smallest_p(c.scenes) * (len(tested) if c.family != "exploratory" else 1) <= ALPHA
         lower = c.mean_difference < 0
         if p <= ALPHA and (c.high < 0 or c.low > 0):
             c.verdict = "better" if lower == lower_is_better(c.metric) else "worse"

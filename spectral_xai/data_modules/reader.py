@@ -183,11 +183,7 @@ def split_ids(
         n_test = int(round(test_fraction * len(ids)))
         test, rest = order[:n_test], order[n_test:]
     elif split == "blocked":
-        runs = runs_of(ids, sequences or Sequences())
-        runs = [runs[i] for i in rng.permutation(len(runs))]
-        test_runs, rest_runs = _take_runs(runs, test_fraction * len(ids))
-        val_runs, train_runs = _take_runs(rest_runs, val_fraction * sum(map(len, rest_runs)))
-        test, given_val, rest = ([i for run in part for i in run] for part in (test_runs, val_runs, train_runs))
+        test, given_val, rest = _blocked(ids, sequences or Sequences(), test_fraction, val_fraction, rng)
     elif split == "vis_ok":
         vis_dir = Path(root) / layout.VIS_OK
         _require_dir(vis_dir, "vis_ok")
@@ -216,6 +212,16 @@ def split_ids(
         if not part and (name != "val" or val_fraction > 0):
             raise DatasetError(f"{root}: the {split!r} split leaves no {name} samples out of {len(ids)}")
     return parts
+
+
+def _blocked(ids: Sequence[str], sequences: Sequences, test_fraction: float, val_fraction: float,
+             rng: np.random.Generator) -> tuple[list[str], list[str], list[str]]:
+    """Test, validation and training ids of whole runs of frames, the runs in a seeded order."""
+    runs = runs_of(ids, sequences)
+    runs = [runs[i] for i in rng.permutation(len(runs))]
+    test, rest = _take_runs(runs, test_fraction * len(ids))
+    val, train = _take_runs(rest, val_fraction * sum(map(len, rest)))
+    return tuple([i for run in part for i in run] for part in (test, val, train))
 
 
 def runs_of(ids: Sequence[str], sequences: Sequences) -> list[list[str]]:

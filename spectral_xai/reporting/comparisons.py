@@ -11,7 +11,7 @@ from typing import Sequence
 from ..analysis.statistics import ALPHA, FEW_SCENES, TOO_FEW, Comparison, metric_label
 from .box_table import write_csv
 
-COMPARISON_FIELDS = ["table", "family", "scope", "metric", "a", "b", "unit", "scenes", "boxes", "nonzero",
+COMPARISON_FIELDS = ["table", "family", "scope", "metric", "a", "b", "unit", "test", "scenes", "boxes", "nonzero",
                      "mean_difference", "level", "low", "high", "low_unadjusted", "high_unadjusted", "p", "p_adjusted", "p_equivalence", "p_equivalence_adjusted", "family_size", "margin",
                      "verdict", "repeat_sd", "scene_sd", "within_scene_icc", "boxes_per_scene", "scenes_needed",
                      "scenes_to_decide", "scenes_for_equivalence", "note"]

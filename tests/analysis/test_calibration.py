@@ -17,7 +17,7 @@ from scipy.stats import binom
 from spectral_xai.analysis.contrasts import comparisons
 from spectral_xai.analysis.pairing import PairedBox
 from spectral_xai.analysis.resampling import holm
-from spectral_xai.analysis.seeds import seeded_estimate
+from spectral_xai.analysis.seeds import design_check, seeded_estimate
 from spectral_xai.analysis.statistics import ALPHA, Inference, compare, decide
 from spectral_xai.data_modules.sequences import Sequences
 
@@ -186,3 +186,22 @@ def test_frames_of_one_sequence_as_units_claim_a_null_difference_where_the_seque
                 sequence_claims += counter == "runs"
     assert sequence_claims <= bound(runs), f"runs as units: {seen(sequence_claims, runs)}"
     assert frame_claims >= 3 * bound(runs) // 2, f"frames as units: {seen(frame_claims, runs)}"
+
+
+def test_the_design_checks_smallest_difference_is_found_in_80_percent_of_simulated_runs(request):
+    """The design check's figure, tried: at the smallest difference it names for 3 seeds a side and
+    30 scenes, the seeded contrast finds it in about 80 % of runs (72-88 % over 300), and it warns where
+    that difference is over 3 times the margin."""
+    rng = rng_for(request)
+    seed_sd, scene_sd = 0.03, 0.04
+    smallest, sentence = design_check(3, 30, 0.02, seed_sd, scene_sd)
+    assert "warning" in sentence and smallest > 0.06
+
+    def cells() -> np.ndarray:
+        a, b = rng.normal(smallest, seed_sd, 3), rng.normal(0.0, seed_sd, 3)
+        return a[:, None, None] - b[None, :, None] + rng.normal(0.0, scene_sd, 30)
+
+    found = sum(seeded_estimate(cells(), False, 0.02).p < ALPHA for _ in range(RUNS))
+    assert 0.72 * RUNS <= found <= 0.88 * RUNS, f"found at the design check's difference: {seen(found)}"
+    assert "warning" not in design_check(30, 200, 0.02, seed_sd, scene_sd)[1]
+    assert design_check(1, 30, 0.02, seed_sd, scene_sd)[0] == float("inf")
