@@ -19,7 +19,7 @@ from typing import Callable
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import known_cause_tables  # noqa: E402
-from reproduction_tables import (every_method, metric_reliability, sanity, sanity_every_net, spectrum_contrasts,  # noqa: E402
+from reproduction_tables import (demo_spreads, every_method, metric_reliability, sanity, sanity_every_net, spectrum_contrasts,  # noqa: E402
                                  spectrum_verdicts, supported, table2)
 from result_tables import RESULTS, load, source, spread, table  # noqa: E402,F401  (RESULTS: the tests find the files here)
 
@@ -240,7 +240,7 @@ RENDERERS: dict[str, Callable[[], str]] = {"demo_seeds": demo_seeds, "table2": t
                                            "training": training, "wandb_media": wandb_media, "power": power,
                                            "sanity_every_net": sanity_every_net, "spectrum_verdicts": spectrum_verdicts,
                                            "spectrum_contrasts": spectrum_contrasts, "metric_reliability": metric_reliability,
-                                           "fills": fills,
+                                           "fills": fills, "demo_spreads": demo_spreads,
                                            "known_cause_methods": known_cause_tables.known_cause_methods,
                                            "known_cause_counts": known_cause_tables.known_cause_counts,
                                            "metric_truth": known_cause_tables.metric_truth,

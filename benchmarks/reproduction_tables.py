@@ -143,3 +143,27 @@ def supported() -> str:
     return (f"{sentences}\n\nPrimary family: {sum(primary.values())} comparisons ({verdicts}). Exploratory: "
             f"{exploratory['tested']} comparisons, {exploratory['q_below_alpha']} with a Benjamini-Hochberg q below 0.05 "
             "(leads, not findings).\n\n" + source(record))
+
+
+def demo_spreads() -> str:
+    """The design check from the demo's spreads, and the seeded contrasts and method verdicts they came from."""
+    record = load("demo_spreads")
+    f = record["figures"]
+    design = table(["seeds a side", "smallest difference decided with 80 % power at 30 scenes", "times the margin"],
+                   [[seeds, f"{d:.3f}", f"{d / f['margin']:.1f}"] for seeds, d in f["design_at_30_scenes"].items()])
+    rows = [[c["method"], c["metric"].replace("_auc_normalised", " AUC / full score"), f"{c['a']} vs {c['b']}",
+             str(c["scenes"]), f"{c['difference']:+.3f}",
+             "unbounded" if c["low"] is None else f"[{c['low']:+.3f}, {c['high']:+.3f}]",
+             "" if c["df"] is None else f"{c['df']:.1f}", f"{c['seed_sd']:.3f}", f"{c['scene_sd']:.3f}", c["verdict"]]
+            for c in f["contrasts"]]
+    contrasts = table(["method", "metric", "contrast", "scenes", "a - b", "interval (BY level)", "df (Welch-Satterthwaite)",
+                       "seed sd", "scene sd", "verdict"], rows)
+    verdicts = {}
+    for c in f["primary"]:
+        verdicts[c["verdict"]] = verdicts.get(c["verdict"], 0) + 1
+    counted = ", ".join(f"{n} {verdict}" for verdict, n in sorted(verdicts.items()))
+    return (design + f"\n\nFrom the spreads of the contrasts below (medians): one net's sd over training seeds "
+            f"{f['seed_sd']:.3f}, a scene's {f['scene_sd']:.3f}, of the AUC over the box's unperturbed score.\n\n"
+            + contrasts + f"\n\nThe {len(f['primary'])} primary method comparisons over these 3-net families, the net a "
+            f"random effect: {counted}; {f['primary_disagreeing_with_interval']} disagree with the interval shown beside "
+            f"them. {f['wall_seconds']} s to explain the 9 nets.\n\n" + source(record))

@@ -42,6 +42,7 @@ JOBS: dict[str, tuple[str, list[str], list[str]]] = {
     "demo_seeds": ("demo_seeds.py", ["--train"], ["--train", "--seeds", "0", "--variants", "shipped", "--quick"]),
     "reproduction": ("reproduction.py", [], ["--quick"]),
     "known_cause_reproduction": ("known_cause_reproduction.py", [], ["--quick"]),
+    "demo_spreads": ("demo_spreads.py", [], ["--quick"]),
     "rise_convergence": ("rise_convergence.py", ["--boxes", "4", "--auto", "0.9,0.95"],
                          ["--masks", "8,16", "--boxes", "1", "--step", "0.25", "--max-masks", "256"]),
     "sidu_coverage": ("sidu_coverage.py", ["--checkpoint", "runs/reproduce_demo/mir-seed0/checkpoints/last.ckpt"], ["--boxes", "2"]),

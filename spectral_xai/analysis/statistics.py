@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -39,9 +39,6 @@ from .resampling import (VarianceComponents, benjamini_hochberg, equivalence_p, 
 from ..data_modules.sequences import Sequences
 from .pairing import PairedBox, scene_means
 from ..settings import SettingsError, name_list
-
-if TYPE_CHECKING:
-    from ..results import BoxResult
 
 ALPHA = 0.05
 #: Fewer scenes than this make a BCa interval's coverage unreliable; the comparison says so.

@@ -87,7 +87,9 @@ def families_paragraph(comparisons: Sequence[Comparison], margin: float) -> str:
     blanks = [c for c in comparisons if c.family == "blanks"]
     return (f"Declared before the data (the primary family): {pairs}, on deletion and insertion AUC of detections; "
             f"{len(primary)} comparisons held to {ALPHA} together by Holm's correction. Each ends better, worse, "
-            f"equivalent (its interval inside ±{margin:g}, by two one-sided tests) or undecided. The unit is the "
+            f"equivalent (its interval inside ±{margin:g}, by two one-sided tests) or undecided. The margin is of "
+            f"raw AUC between methods; between spectra, on the AUCs over the box's unperturbed score, it is a share of "
+            f"that score ({margin:g} of a box scoring 0.5 is {margin / 2:g} of raw AUC). The unit is the "
             f"{unit}: its boxes (and a box's repeats) are averaged first; p-values are sign-flip tests of the "
             f"per-{unit} means, and each interval is that test inverted at the level Holm tested it at (simultaneous: "
             "a verdict never disagrees with its interval; comparisons.csv keeps the unadjusted 95 % one too). AUCs are "

@@ -24,7 +24,7 @@ from spectral_xai.data_modules.sequences import Sequences
 from ..helpers.box_results import result
 
 SESSION = int(os.environ.get("SPECTRAL_XAI_CALIBRATION_SEED", time.time_ns() % 2 ** 31))
-RUNS = 300
+RUNS = int(os.environ.get("SPECTRAL_XAI_CALIBRATION_RUNS", 300))  # more for a closer figure (pytest -s prints each)
 INFERENCE = Inference(resamples=200, seed=0, margin=0.02)
 CLAIMS = ("better", "worse")
 
@@ -39,7 +39,13 @@ def rng_for(request) -> np.random.Generator:
 
 
 def seen(count: int, runs: int = RUNS) -> str:
-    return f"{count} of {runs} runs (SPECTRAL_XAI_CALIBRATION_SEED={SESSION})"
+    return f"{count} of {runs} runs ({100 * count / runs:.1f} %; SPECTRAL_XAI_CALIBRATION_SEED={SESSION})"
+
+
+def said(figure: str) -> str:
+    """A calibration figure, printed (``pytest -s`` lists every one of a run) and returned for its assert."""
+    print(f"calibration: {figure}")
+    return figure
 
 
 def verdict(means: np.ndarray, family: int = 1) -> str:
@@ -74,8 +80,10 @@ def test_a_null_difference_is_claimed_at_most_as_often_as_alpha_and_a_shift_of_o
 
     false = sum(verdict(draw(0.0)) in CLAIMS for _ in range(RUNS))
     found = sum(verdict(draw(0.03)) in CLAIMS for _ in range(RUNS))
-    assert false <= bound(), f"false claims: {seen(false)}"
-    assert found >= 0.8 * RUNS, f"power at one sd: {seen(found)}"
+    message = said(f"false claims: {seen(false)}")
+    assert false <= bound(), message
+    message = said(f"power at one sd: {seen(found)}")
+    assert found >= 0.8 * RUNS, message
 
 
 def test_blank_maps_as_their_own_outcome_hold_alpha_where_the_blank_tail_would_not(request):
@@ -103,9 +111,12 @@ def test_blank_maps_as_their_own_outcome_hold_alpha_where_the_blank_tail_would_n
         rows = comparisons({("net", "mir", "detection"): alike}, ["c", "d"], [("c", "d")], INFERENCE)
         false_blank += next(c for c in rows if c.family == "blanks").verdict in CLAIMS
     runs = RUNS // 3
-    assert false_auc <= bound(runs), f"false AUC claims: {seen(false_auc, runs)}"
-    assert false_blank <= bound(runs), f"false blank-rate claims: {seen(false_blank, runs)}"
-    assert found_blank >= 0.8 * runs, f"blank rates 0.25 against 0 found: {seen(found_blank, runs)}"
+    message = said(f"false AUC claims: {seen(false_auc, runs)}")
+    assert false_auc <= bound(runs), message
+    message = said(f"false blank-rate claims: {seen(false_blank, runs)}")
+    assert false_blank <= bound(runs), message
+    message = said(f"blank rates 0.25 against 0 found: {seen(found_blank, runs)}")
+    assert found_blank >= 0.8 * runs, message
 
 
 def test_a_true_difference_of_exactly_the_margin_is_called_equivalent_at_most_as_often_as_alpha(request):
@@ -114,8 +125,10 @@ def test_a_true_difference_of_exactly_the_margin_is_called_equivalent_at_most_as
     rng = rng_for(request)
     false = sum(verdict(rng.normal(0.02, 0.01, 14)) == "equivalent" for _ in range(RUNS))
     found = sum(verdict(rng.normal(0.0, 0.01, 14)) == "equivalent" for _ in range(RUNS))
-    assert false <= bound(), f"false equivalences at the margin: {seen(false)}"
-    assert found >= 0.8 * RUNS, f"equivalence of a null difference: {seen(found)}"
+    message = said(f"false equivalences at the margin: {seen(false)}")
+    assert false <= bound(), message
+    message = said(f"equivalence of a null difference: {seen(found)}")
+    assert found >= 0.8 * RUNS, message
 
 
 def test_a_verdict_never_disagrees_with_the_simultaneous_interval_shown_beside_it(request):
@@ -140,17 +153,20 @@ def test_spectrum_contrasts_over_seeds_hold_alpha_however_the_seeds_spread(reque
     alpha, and the scene part is not inflated (where seeds barely differ, a 0.03 shift is found)."""
     rng = rng_for(request)
     false = sum(seeded_estimate(seeded_cells(rng, *spreads), False, 0.02).p < ALPHA for _ in range(RUNS))
-    assert false <= bound(), f"false claims: {seen(false)}"
+    message = said(f"false claims: {seen(false)}")
+    assert false <= bound(), message
     if spreads == (0.001, 0.001):
         found = sum(seeded_estimate(seeded_cells(rng, *spreads, shift=0.03), False, 0.02).p < ALPHA for _ in range(RUNS))
-        assert found >= 0.8 * RUNS, f"a 0.03 shift where scenes dominate: {seen(found)}"
+        message = said(f"a 0.03 shift where scenes dominate: {seen(found)}")
+        assert found >= 0.8 * RUNS, message
 
 
 def test_a_shift_of_two_seed_spreads_is_found_over_five_seeds_a_side(request):
     rng = rng_for(request)
     found = sum(seeded_estimate(seeded_cells(rng, 0.05, 0.05, seeds=5, shift=0.12), False, 0.02).p < ALPHA
                 for _ in range(RUNS))
-    assert found >= 0.8 * RUNS, f"power: {seen(found)}"
+    message = said(f"power: {seen(found)}")
+    assert found >= 0.8 * RUNS, message
 
 
 def test_scenes_as_the_unit_over_seeded_nets_claim_most_of_the_time_which_is_why_seeds_are_replicates(request):
@@ -159,7 +175,8 @@ def test_scenes_as_the_unit_over_seeded_nets_claim_most_of_the_time_which_is_why
     rng = rng_for(request)
     runs = 100
     claims = sum(verdict(seeded_cells(rng, 0.05, 0.05).mean(axis=(0, 1))) in CLAIMS for _ in range(runs))
-    assert claims >= runs / 2, seen(claims, runs)
+    message = said(seen(claims, runs))
+    assert claims >= runs / 2, message
 
 
 def test_frames_of_one_sequence_as_units_claim_a_null_difference_where_the_sequence_as_unit_does_not(request):
@@ -184,8 +201,10 @@ def test_frames_of_one_sequence_as_units_claim_a_null_difference_where_the_seque
             if row.verdict in CLAIMS:
                 frame_claims += counter == "frames"
                 sequence_claims += counter == "runs"
-    assert sequence_claims <= bound(runs), f"runs as units: {seen(sequence_claims, runs)}"
-    assert frame_claims >= 3 * bound(runs) // 2, f"frames as units: {seen(frame_claims, runs)}"
+    message = said(f"runs as units: {seen(sequence_claims, runs)}")
+    assert sequence_claims <= bound(runs), message
+    message = said(f"frames as units: {seen(frame_claims, runs)}")
+    assert frame_claims >= 3 * bound(runs) // 2, message
 
 
 def test_the_design_checks_smallest_difference_is_found_in_80_percent_of_simulated_runs(request):
@@ -202,6 +221,7 @@ def test_the_design_checks_smallest_difference_is_found_in_80_percent_of_simulat
         return a[:, None, None] - b[None, :, None] + rng.normal(0.0, scene_sd, 30)
 
     found = sum(seeded_estimate(cells(), False, 0.02).p < ALPHA for _ in range(RUNS))
-    assert 0.72 * RUNS <= found <= 0.88 * RUNS, f"found at the design check's difference: {seen(found)}"
+    message = said(f"found at the design check's difference: {seen(found)}")
+    assert 0.72 * RUNS <= found <= 0.88 * RUNS, message
     assert "warning" not in design_check(30, 200, 0.02, seed_sd, scene_sd)[1]
     assert design_check(1, 30, 0.02, seed_sd, scene_sd)[0] == float("inf")

@@ -16,8 +16,8 @@ from spectral_xai.results import BoxResult
 from spectral_xai.explain_settings import ExplainSettings
 from spectral_xai.explaining import Explainer
 from spectral_xai.analysis.power import scenes_needed, t_power
-from spectral_xai.analysis.resampling import (EXACT_SCENES, bca_interval, benjamini_hochberg, holm, sign_flip_p,
-                                     smallest_p, variance_components)
+from spectral_xai.analysis.resampling import (EXACT_SCENES, bca_interval, benjamini_hochberg, holm, sign_flip_interval,
+                                     sign_flip_p, smallest_p, variance_components)
 from spectral_xai.settings import SettingsError
 from spectral_xai.reporting.comparisons import comparison_scalars, primary_rows, primary_sentences
 from spectral_xai.analysis.contrasts import comparisons
@@ -69,6 +69,27 @@ def test_the_exact_sign_flip_p_is_scipys_permutation_test(alternative):
     theirs = stats.permutation_test((values,), np.mean, permutation_type="samples", n_resamples=np.inf,
                                     alternative=alternative).pvalue
     assert sign_flip_p(values, 0, alternative) == pytest.approx(theirs, rel=1e-9)
+
+
+def test_the_sign_flip_interval_inverts_scipys_test_and_matches_the_t_and_bca_intervals_on_symmetric_data():
+    """Its ends are where scipy's one-sided permutation tests of the shifted values cross 2.5 %; on
+    symmetric data it lies where the t and BCa intervals of the earlier comparisons lay."""
+    values = np.random.default_rng(4).normal(0.02, 0.03, 13)
+    low, high = sign_flip_interval(values, 0.95)
+
+    def p(shift: float, alternative: str) -> float:
+        return stats.permutation_test((values - shift,), np.mean, permutation_type="samples", n_resamples=np.inf,
+                                      alternative=alternative).pvalue
+
+    assert p(low, "greater") > 0.025 >= p(low - 1e-6, "greater")
+    assert p(high, "less") > 0.025 >= p(high + 1e-6, "less")
+    t_low, t_high = stats.t.interval(0.95, len(values) - 1, values.mean(), stats.sem(values))
+    bca = bca_interval(values, 20_000, 0)
+    width = t_high - t_low
+    for ours, t_end, bca_end in ((low, t_low, bca[0]), (high, t_high, bca[1])):
+        assert abs(ours - t_end) < 0.1 * width and abs(ours - bca_end) < 0.15 * width
+    wider = sign_flip_interval(values, 0.995)
+    assert wider[0] < low and high < wider[1]
 
 
 def test_the_monte_carlo_sign_flip_p_is_seeded_and_close_to_the_t_test():
