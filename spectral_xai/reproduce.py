@@ -52,11 +52,10 @@ PAPER_NETS = {"rgb": ["--data.spectra", "[rgb]"], "nir": ["--data.spectra", "[ni
 #: explain.py options a reproduction has unless its ``explain`` says otherwise: every detection, not
 #: only each image's top one, so that spectra can be compared on the same annotated objects.
 EXPLAIN_DEFAULTS = {"boxes": "all"}
-#: One net's spread over training seeds and a scene's spread of a spectrum contrast's normalised AUC
-#: difference (medians over the 18 contrasts), the design check's default: configs/reproduce_demo.yaml's
-#: RGB, MIR and FIR nets of seeds 0, 1 and 2 explained by Grad-CAM and the baselines, 30 test scenes
-#: (python explain.py runs/reproduce_demo/{rgb,mir,fir}-seed{0,1,2}/checkpoints/last.ckpt --methods gradcam
-#: --num_images 30 --boxes 8 --target_min_score 0.3 --step 0.1).
+#: One net's spread over training seeds and a scene's spread of a spectrum contrast's AUC over the box's
+#: unperturbed score (medians over the contrasts), the design check's default: configs/reproduce_demo.yaml's
+#: RGB, MIR and FIR nets of seeds 0, 1 and 2 explained by Grad-CAM and the baselines on 30 test scenes
+#: (benchmarks/demo_spreads.py, benchmarks/results/demo_spreads.json; a test holds them equal).
 DEMO_SPREADS = (0.027, 0.044)
 
 

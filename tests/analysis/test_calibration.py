@@ -146,11 +146,12 @@ def test_a_verdict_never_disagrees_with_the_simultaneous_interval_shown_beside_i
             assert c.low <= c.low_unadjusted and c.high_unadjusted <= c.high and c.level >= 0.95
 
 
-@pytest.mark.parametrize("spreads", [(0.08, 0.01), (0.05, 0.05), (0.001, 0.001)],
-                         ids=["unequal seed spreads", "equal seed spreads", "scenes dominate"])
+@pytest.mark.parametrize("spreads", [(0.08, 0.01), (0.02, 0.005), (0.05, 0.05), (0.001, 0.001)],
+                         ids=["unequal seed spreads", "seeds and scenes alike", "equal seed spreads", "scenes dominate"])
 def test_spectrum_contrasts_over_seeds_hold_alpha_however_the_seeds_spread(request, spreads):
-    """3 x 3 nets, 30 scenes: Welch-Satterthwaite degrees of freedom keep unequal seed spreads at
-    alpha, and the scene part is not inflated (where seeds barely differ, a 0.03 shift is found)."""
+    """3 x 3 nets, 30 scenes (scene sd 0.03): Welch-Satterthwaite degrees of freedom, capped by the
+    parts that hold half the variance, keep unequal seed spreads at alpha, and the scene part is not
+    inflated (where seeds barely differ, a 0.03 shift is found)."""
     rng = rng_for(request)
     false = sum(seeded_estimate(seeded_cells(rng, *spreads), False, 0.02).p < ALPHA for _ in range(RUNS))
     message = said(f"false claims: {seen(false)}")
@@ -161,9 +162,10 @@ def test_spectrum_contrasts_over_seeds_hold_alpha_however_the_seeds_spread(reque
         assert found >= 0.8 * RUNS, message
 
 
-def test_a_shift_of_two_seed_spreads_is_found_over_five_seeds_a_side(request):
+def test_a_shift_of_three_seed_spreads_is_found_over_five_seeds_a_side(request):
+    """0.14 over 5 nets a side of seed sd 0.05 (about 91 % in 4,000 simulated runs)."""
     rng = rng_for(request)
-    found = sum(seeded_estimate(seeded_cells(rng, 0.05, 0.05, seeds=5, shift=0.12), False, 0.02).p < ALPHA
+    found = sum(seeded_estimate(seeded_cells(rng, 0.05, 0.05, seeds=5, shift=0.14), False, 0.02).p < ALPHA
                 for _ in range(RUNS))
     message = said(f"power: {seen(found)}")
     assert found >= 0.8 * RUNS, message
