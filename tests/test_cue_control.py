@@ -13,7 +13,9 @@ from spectral_xai.effdet_weights import load_net
 
 from .helpers.margins import NET_SEED, reach
 
-pytestmark = pytest.mark.slow
+# Slow; and after a change to the data's writer (a new cache key) it trains both nets and writes two
+# datasets of 140 scenes while the other worker trains the suite's other nets: past the suite's 900 s.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 CONFIG = cached_nets.PACKAGE.parent / "configs" / "known_cause.yaml"
 DATA = {"num_scenes": 140, "seed": 0, "known_cause": True}
 # configs/known_cause.yaml's own recipe (14 epochs, a weight average) on 140 scenes, about a minute a
