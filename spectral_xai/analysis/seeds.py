@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from scipy.stats import t as student_t
@@ -40,25 +41,30 @@ class SeededEstimate:
         return self.mean - half, self.mean + half
 
 
-def welch_satterthwaite(components: list[tuple[float, int]]) -> float:
-    """The degrees of freedom of a sum of variance estimates, each (its variance of the mean, its df)."""
-    total = sum(v for v, _ in components)
-    spread = sum(v * v / df for v, df in components if df > 0 and v > 0)
-    return total * total / spread if spread > 0 else math.inf
+def welch_satterthwaite(components: list[tuple[Any, int]]) -> Any:
+    """The degrees of freedom of a sum of variance estimates, each (its variance of the mean, its df);
+    the variances may be arrays of draws (one df per draw)."""
+    variances = [np.asarray(v, dtype=np.float64) for v, _ in components]
+    total = sum(variances)
+    spread = sum(np.where(v > 0, v * v / df, 0.0) for v, (_, df) in zip(variances, components) if df > 0)
+    found = np.where(spread > 0, total * total / np.where(spread > 0, spread, 1.0), math.inf)
+    return float(found) if found.ndim == 0 else found
 
 
-def degrees_of_freedom(components: list[tuple[float, int]]) -> float:
+def degrees_of_freedom(components: list[tuple[Any, int]]) -> Any:
     """Welch-Satterthwaite's df, but never more than the parts holding half the estimated variance
-    have between them. At 2 df a side the df are themselves estimated from the spreads, and a side
-    whose spread came out small by chance lends the test df it does not have: 3 x 3 nets with seed
-    sds 0.08 and 0.01 claimed a null difference in 6.5 % of 4,000 simulated runs, 0.02 and 0.005
-    in 6.6 %; with the cap 3.9 % and 5.1 %, and a shift of 0.14 over 5 nets a side is found in 91 %
-    of runs (96 % uncapped)."""
-    total = sum(v for v, _ in components)
-    if total <= 0:
-        return math.inf
-    dominant = sum(df for v, df in components if v / total >= 0.5)
-    return min(welch_satterthwaite(components), dominant) if dominant else welch_satterthwaite(components)
+    have between them (arrays of draws as in :func:`welch_satterthwaite`). At 2 df a side the df are
+    themselves estimated from the spreads, and a side whose spread came out small by chance lends
+    the test df it does not have: 3 x 3 nets with seed sds 0.08 and 0.01 claimed a null difference
+    in 6.5 % of 4,000 simulated runs, 0.02 and 0.005 in 6.6 %; with the cap 3.9 % and 5.1 %, and a
+    shift of 0.14 over 5 nets a side is found in 91 % of runs (96 % uncapped)."""
+    variances = [np.asarray(v, dtype=np.float64) for v, _ in components]
+    total = sum(variances)
+    share = [v / np.where(total > 0, total, 1.0) for v in variances]
+    dominant = sum(np.where(part >= 0.5, df, 0) for part, (_, df) in zip(share, components))
+    welch = np.asarray(welch_satterthwaite(components))
+    found = np.where(total <= 0, math.inf, np.where(dominant > 0, np.minimum(welch, dominant), welch))
+    return float(found) if found.ndim == 0 else found
 
 
 def seeded_estimate(cells: np.ndarray, paired: bool, margin: float) -> SeededEstimate:
@@ -99,7 +105,7 @@ def smallest_difference(seed_sd: float, scene_sd: float, seeds: int, scenes: int
     where ``paired``) over ``scenes`` scenes finds with ``power`` at two-sided ``level``: seed_sd is
     the spread of one net's mean difference over seeds, scene_sd of a scene's mean difference. The
     power is the test's as :func:`seeded_estimate` runs it, simulated (``draws``, seeded): each part's
-    variance estimated from its own units, Welch-Satterthwaite's df from those estimates. The
+    variance estimated from its own units, :func:`degrees_of_freedom` from those estimates. The
     noncentral t at the expected df would promise 80 % where 2 df a side give about 69 %."""
     if seeds < 2 or scenes < 2:
         return math.inf
@@ -109,13 +115,9 @@ def smallest_difference(seed_sd: float, scene_sd: float, seeds: int, scenes: int
         return 0.0
     rng = np.random.default_rng(0)
     noise = true_se * rng.standard_normal(draws)
-    estimated = [v * rng.chisquare(df, draws) / df for v, df in parts]
-    total = sum(estimated)
-    se = np.sqrt(total)
-    df = total ** 2 / sum(e * e / df for e, (_, df) in zip(estimated, parts))
-    dominant = sum(np.where(e / total >= 0.5, df, 0) for e, (_, df) in zip(estimated, parts))
-    df = np.where(dominant > 0, np.minimum(df, dominant), df)  # as degrees_of_freedom caps them
-    critical = student_t.ppf(1 - level / 2, df) * se
+    estimated = [(v * rng.chisquare(df, draws) / df, df) for v, df in parts]
+    se = np.sqrt(sum(v for v, _ in estimated))
+    critical = student_t.ppf(1 - level / 2, degrees_of_freedom(estimated)) * se
 
     def found(effect: float) -> float:
         return float(np.mean(np.abs(effect + noise) > critical))
