@@ -124,6 +124,7 @@ def test_power_sizes_a_run_from_its_primary_comparisons(tmp_path, monkeypatch):
     assert noisy["scenes_needed_one_box"] > noisy["scenes_needed"] and steady["scenes_needed_one_box"] >= steady["scenes_needed"]
     assert noisy["within_scene_icc"] < steady["within_scene_icc"]
     assert figures["scenes_needed_max"] == max(noisy["scenes_needed"], steady["scenes_needed"])
+    assert figures["primary_disagreeing_with_interval"] == 0  # written by decide: each interval at its Holm level
     with pytest.raises(SystemExit, match="comparisons.json: not found"):
         power.main([str(tmp_path / "nothing")])
 
