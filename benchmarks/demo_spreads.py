@@ -23,11 +23,12 @@ import statistics
 import tempfile
 from pathlib import Path
 
-from reproduction import run
+from reproduction import disagreeing, run
 from result_files import add_results_argument, write_result
 from trained import REPO
 
 from spectral_xai.analysis.seeds import design_check
+from spectral_xai.analysis.statistics import Comparison
 from spectral_xai.cached_nets import trained_net
 
 NETS = [f"{spectrum}-seed{seed}" for spectrum in ("rgb", "mir", "fir") for seed in (0, 1, 2)]
@@ -64,15 +65,13 @@ def gathered(output: Path, seconds: float, margin: float = 0.02) -> dict:
     seed_sd = round(statistics.median(c["seed_sd"] for c in seeded), 3) if seeded else None
     scene_sd = round(statistics.median(c["scene_sd"] for c in seeded), 3) if seeded else None
     primary = [r for r in rows if r["family"] == "primary"]
-    disagree = sum((r["verdict"] in ("better", "worse")) != (r["low"] > 0 or r["high"] < 0) for r in primary
-                   if r["low"] == r["low"])  # an interval is NaN below 2 units, and so is no verdict
     design = ({str(seeds): round(design_check(seeds, 30, margin, seed_sd, scene_sd)[0], 3) for seeds in PLANNED}
               if seeded else {})
     return {"contrasts": seeded, "seed_sd": seed_sd, "scene_sd": scene_sd, "design_at_30_scenes": design,
             "margin": margin, "primary": [{key: r[key] for key in ("scope", "metric", "a", "b", "scenes", "verdict", "note")}
                                           | {"difference": finite(r["mean_difference"]), "low": finite(r["low"]),
                                              "high": finite(r["high"]), "level": finite(r["level"])} for r in primary],
-            "primary_disagreeing_with_interval": disagree, "wall_seconds": round(seconds), "output": str(output)}
+            "primary_disagreeing_with_interval": disagreeing([Comparison(**r) for r in primary]), "wall_seconds": round(seconds), "output": str(output)}
 
 
 def tiny_families(folder: Path) -> list[Path]:

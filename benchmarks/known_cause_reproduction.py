@@ -21,7 +21,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from reproduction import final_map50, number, read_csv, run
+from reproduction import final_map50, number, read_csv, timed_reproduce, training_seconds
 from result_files import keep_measured_run, reproduction_parser, write_result
 
 from spectral_xai.analysis.statistics import Comparison
@@ -34,12 +34,6 @@ QUICK = ["--nets", "mir", "--train_args",
          "--explain", "{methods: [gradcam, edges], num_images: 2, step: 0.5, boxes: 2, target_min_score: 0.0, "
          "targets: [detections, missed], scene_grids: 0, known_causes: true, metric_checks: true, road_checks: true, "
          "negative_controls: [gradcam]}"]
-
-
-def training_seconds(run_folder: Path) -> float:
-    """A net's training time: from its split (written before the first step) to its last checkpoint."""
-    checkpoints = run_folder / "checkpoints"
-    return round((checkpoints / "last.ckpt").stat().st_mtime - (checkpoints / "split.json").stat().st_mtime)
 
 
 def judged(summary: dict) -> list[dict]:
@@ -77,11 +71,6 @@ def gathered(output: Path, seconds: dict[str, float]) -> dict:
             "wall_seconds": seconds, "output": str(output)}
 
 
-def last_checkpoints(output: Path) -> dict[Path, float]:
-    """Each net's last.ckpt in ``output`` and when it was written."""
-    return {path: path.stat().st_mtime for path in output.glob("*/checkpoints/last.ckpt")}
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = reproduction_parser(__doc__, CONFIG)
     parser.add_argument("--wall-seconds", type=int, default=None,
@@ -97,11 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         output, seconds = Path(previous["figures"]["output"]), previous["figures"]["wall_seconds"]
     else:
         output = args.output or (Path(tempfile.mkdtemp(prefix="known-cause-")) if args.quick else Path("runs/reproduce_known_cause"))
-        extra = ["--root", str(output / "data"), *QUICK] if args.quick else []
-        trained_before = last_checkpoints(output)
-        spent = round(run("reproduce.py", "--config", args.config, "--output", str(output), *extra))
-        # A run that found every net trained timed explaining and the report alone.
-        seconds = {"reproduce" if last_checkpoints(output) != trained_before else "explain": spent}
+        seconds = timed_reproduce(args.config, output, *(["--root", str(output / "data"), *QUICK] if args.quick else []))
     path = write_result("known_cause_reproduction", args.results, vars(args), gathered(output, seconds))
     if previous is not None:
         keep_measured_run(path, previous)

@@ -11,7 +11,8 @@ Writes benchmarks/results/power.json: per primary comparison its scene sd, withi
 per scene and the scenes needed; the largest of them (a difference of the margin found on every
 comparison, which a large true difference does not need: it is found sooner), and the largest among
 the comparisons the run left undecided, the size a run should have to decide them (one whose true
-difference lies at the margin stays undecided at any size).
+difference lies at the margin stays undecided at any size); and how many verdicts disagree with the
+interval shown beside them (none may).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from result_files import add_results_argument, write_result  # noqa: E402
+from reproduction import disagreeing  # noqa: E402
 
 from spectral_xai.analysis.power import POWER, scenes_needed_at  # noqa: E402
 from spectral_xai.analysis.statistics import Comparison  # noqa: E402
@@ -64,6 +66,7 @@ def main(argv: list[str] | None = None) -> None:
                                                      "scenes_in_run": max(c.scenes for c in primary),
                                                      "scenes_needed_max": largest["scenes_needed"],
                                                      "scenes_needed_undecided_max": max(undecided, default=0),
+                                                     "primary_disagreeing_with_interval": disagreeing(primary),
                                                      "comparisons": table})
 
 

@@ -229,7 +229,8 @@ def power() -> str:
     return (table(header, rows) + f"\n\nScenes for {f['power']:.0%} power to find a difference of {f['margin']:g} under Holm over "
             f"the {f['family']} primary comparisons: {f['scenes_needed_undecided_max']} for every one this run left undecided, "
             f"{f['scenes_needed_max']} for a difference of the margin on every one (a large difference, like the methods' over "
-            f"random, is found far sooner).\n\n" + source(record))
+            f"random, is found far sooner). {f['primary_disagreeing_with_interval']} of the verdicts disagree with the "
+            "interval shown beside them.\n\n" + source(record))
 
 
 RENDERERS: dict[str, Callable[[], str]] = {"demo_seeds": demo_seeds, "table2": table2, "sanity": sanity,

@@ -54,6 +54,33 @@ def run(script: str, *args: str) -> float:
     return time.perf_counter() - start
 
 
+def training_seconds(run_folder: Path) -> float:
+    """A net's training time: from its split (written before the first step) to its last checkpoint."""
+    checkpoints = run_folder / "checkpoints"
+    return round((checkpoints / "last.ckpt").stat().st_mtime - (checkpoints / "split.json").stat().st_mtime)
+
+
+def last_checkpoints(output: Path) -> dict[Path, float]:
+    """Each net's last.ckpt in ``output`` and when it was written."""
+    return {path: path.stat().st_mtime for path in output.glob("*/checkpoints/last.ckpt")}
+
+
+def timed_reproduce(config: str, output: Path, *extra: str) -> dict[str, int]:
+    """reproduce.py's wall seconds, named ``explain`` where it found every net trained (reproduce.py
+    skips finished nets, so it then timed explaining and the report alone), else ``reproduce``."""
+    trained_before = last_checkpoints(output)
+    spent = round(run("reproduce.py", "--config", config, "--output", str(output), *extra))
+    return {"reproduce" if last_checkpoints(output) != trained_before else "explain": spent}
+
+
+def disagreeing(primary: list[Comparison]) -> int:
+    """How many verdicts disagree with their interval (none may): better or worse where it includes 0,
+    undecided where it excludes 0, equivalent where it reaches beyond the margin."""
+    return sum((c.verdict in ("better", "worse")) != (c.low > 0 or c.high < 0)
+               or (c.verdict == "equivalent" and not -c.margin < c.low <= c.high < c.margin)
+               for c in primary if c.low == c.low)  # an interval is NaN below 2 units, and so is no verdict
+
+
 def read_csv(path: Path) -> list[dict]:
     with open(path, newline="") as handle:
         return list(csv.DictReader(handle))
@@ -74,11 +101,8 @@ def final_map50(net_folder: Path) -> float | None:
 def measure(config: str, output: Path | None, quick: bool) -> tuple[Path, dict[str, float]]:
     """Run reproduce.py, then the sanity check of every method on its (first seed's) MIR net; the
     output folder and each command's wall seconds."""
-    extra = ["--output", str(output)] if output else []
-    if quick:
-        extra += ["--root", str(output / "data"), *QUICK_REPRODUCE]
-    seconds = {"reproduce": run("reproduce.py", "--config", config, *extra)}
     output = output or REPO / "runs" / "reproduce_demo"
+    seconds = timed_reproduce(config, output, *(["--root", str(output / "data"), *QUICK_REPRODUCE] if quick else []))
     mir_run = min(output.glob("mir-seed*"), default=output / "mir")  # with training seeds, the first seed's MIR net
     seconds["sanity_check"] = run("explain.py", str(mir_run / "checkpoints" / "last.ckpt"), "--output", str(output / "sanity"),
                                   *(QUICK_SANITY if quick else SANITY))
@@ -137,11 +161,14 @@ def gathered(output: Path, seconds: dict[str, float]) -> dict:
     compared = [Comparison(**row) for row in json.loads((explained / "comparisons.json").read_text())["rows"]]
     primary = [c for c in compared if c.family == "primary"]
     every_net = json.loads((explained / "sanity.json").read_text()) if (explained / "sanity.json").is_file() else None
+    nets = sorted(p for p in output.iterdir() if (p / "checkpoints" / "last.ckpt").is_file())
     return {"table2": table2(output, json.loads((explained / "summary.json").read_text())),
+            "nets": {net.name: {"training_seconds": training_seconds(net), "val_map_50": final_map50(net)} for net in nets},
             "sanity": {"stages": sanity["stages"], "methods": cells}, "every_method_mir": every_method,
             "sanity_every_net": {"stages": every_net["stages"], "methods": sanity_over_nets(every_net)} if every_net else None,
             "supported": primary_sentences(compared),
             "primary": {verdict: sum(c.verdict == verdict for c in primary) for verdict in VERDICTS},
+            "primary_disagreeing_with_interval": disagreeing(primary),
             "exploratory": {"tested": sum(c.p is not None for c in compared if c.family == "exploratory"),
                             "q_below_alpha": sum(c.p_adjusted is not None and c.p_adjusted < ALPHA
                                                  for c in compared if c.family == "exploratory")},

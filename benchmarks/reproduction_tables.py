@@ -76,7 +76,7 @@ def spectrum_contrasts() -> str:
         rows.append([f"{c['a']} vs {c['b']}", c["scope"], _auc_name(c["metric"]), difference, interval,
                      "" if c["p_adjusted"] is None or c["p_adjusted"] != c["p_adjusted"] else f"{c['p_adjusted']:.3g}",
                      str(c["scenes"]), str(c["boxes"]), c["verdict"], (c["note"] or "").split("; ")[0]])
-    return table(["a vs b", "method", "AUC", "a - b", "95 % interval", "q (BH)", "scenes", "objects", "verdict", "rests on"],
+    return table(["a vs b", "method", "AUC", "a - b", "interval (BY level)", "q (BH)", "scenes", "objects", "verdict", "rests on"],
                  rows) + "\n\n" + source(record)
 
 

@@ -124,6 +124,7 @@ def test_power_sizes_a_run_from_its_primary_comparisons(tmp_path, monkeypatch):
     assert noisy["scenes_needed_one_box"] > noisy["scenes_needed"] and steady["scenes_needed_one_box"] >= steady["scenes_needed"]
     assert noisy["within_scene_icc"] < steady["within_scene_icc"]
     assert figures["scenes_needed_max"] == max(noisy["scenes_needed"], steady["scenes_needed"])
+    assert figures["primary_disagreeing_with_interval"] == 0  # written by decide: each interval at its Holm level
     with pytest.raises(SystemExit, match="comparisons.json: not found"):
         power.main([str(tmp_path / "nothing")])
 
@@ -158,6 +159,27 @@ def test_the_reproduction_tables_summarise_over_nets_and_spectrum_pairs(monkeypa
     assert "| mir on mir vs rgb on rgb | 12 | 20 | 1 better, 1 undecided | 1 equivalent |" in verdicts
     assert "verdicts of the 2 methods" in verdicts and "Every row: fewer than 3 seeds." in verdicts
     assert "| alpha across scenes | deletion auc | 0.10 / 0.30 / 0.50 | 2 of 3 | 30 |" in reproduction_tables.metric_reliability()
+
+
+def test_a_verdict_that_disagrees_with_its_interval_is_counted():
+    """The reproductions' check that every primary verdict agrees with its interval: better or worse
+    only where it excludes 0, equivalent only inside the margin, undecided where it includes 0; an
+    interval that is NaN (below 2 units) holds no verdict to disagree with."""
+    import reproduction
+    from spectral_xai.analysis.statistics import Comparison
+
+    def compared(verdict: str, low: float, high: float) -> Comparison:
+        return Comparison(table="methods", family="primary", scope="mir on mir", metric="deletion_auc", a="gradcam",
+                          b="random", scenes=20, boxes=40, nonzero=40, mean_difference=(low + high) / 2, low=low, high=high,
+                          p=None, p_equivalence=None, margin=0.02, repeat_sd=float("nan"), scene_sd=0.05,
+                          between_scenes=0.0, within_scenes=0.0, within_scene_icc=0.0, boxes_per_scene=2.0, verdict=verdict)
+
+    agreeing = [compared("better", 0.01, 0.05), compared("worse", -0.05, -0.01), compared("undecided", -0.01, 0.03),
+                compared("equivalent", -0.015, 0.01), compared("too few scenes to compare", float("nan"), float("nan"))]
+    assert reproduction.disagreeing(agreeing) == 0
+    wrong = [compared("better", -0.01, 0.05), compared("undecided", 0.01, 0.05), compared("equivalent", -0.01, 0.03),
+             compared("worse", 0.01, 0.05)]
+    assert reproduction.disagreeing(agreeing + wrong) == len(wrong)
 
 
 def test_the_known_cause_tables_show_scores_verdicts_and_the_truths_verdicts(monkeypatch):

@@ -205,10 +205,12 @@ def sections(collected: Collected, tables: Tables, drawn: Drawn, settings: Rows,
         *spectrum_truth_sections(tables),
         Section("Which spectrum is explained better", paragraphs=[
             "Each method's AUCs over the box's score on the unperturbed image, compared between nets x spectra on the "
-            "same objects of the same scenes (exploratory: Benjamini-Hochberg q). Nets that differ only by their "
-            "training seed are one arm, the seed a replicate (a bootstrap over seeds, then scenes, gives the standard "
-            "error of a t interval); with one net on a side, or fewer than 3 seeds, a contrast speaks for these nets, "
-            "not for their spectra in general, and says so."], tables=[("", spectrum_rows(compared))]),
+            "same objects of the same scenes (exploratory: Benjamini-Hochberg q, each interval at the "
+            "Benjamini-Yekutieli false-coverage level that matches it). Nets that differ only by their training seed "
+            "are one arm, the seed a replicate: the standard error adds each side's spread over its nets and the "
+            "spread over units, and the test and interval are Student's t on Welch-Satterthwaite's degrees of "
+            "freedom; with one net on a side, or fewer than 3 seeds, a contrast speaks for these nets, not for their "
+            "spectra in general, and says so."], tables=[("", spectrum_rows(compared))]),
         Section("How far the metrics can be trusted", paragraphs=[
             "Alpha across scenes: Krippendorff's alpha (ordinal) of the scenes' rankings of the explainers by each "
             "metric, each scene a rater (Tomsett et al. 2020): 1 when every scene ranks them alike, about 0 when the "

@@ -68,7 +68,7 @@ def family_rows(comparisons: Sequence[Comparison], family: str) -> list[list[str
 
 def spectrum_rows(comparisons: Sequence[Comparison]) -> list[list[str]]:
     """The spectrum contrasts that found objects in common, one row each, with what they rest on."""
-    rows = [["method", "metric", "a", "b", "a - b", "95 % interval", "q (BH)", "scenes", "objects", "verdict", "rests on"]]
+    rows = [["method", "metric", "a", "b", "a - b", "interval (BY level)", "q (BH)", "scenes", "objects", "verdict", "rests on"]]
     for c in comparisons:
         if c.table == "spectra" and c.boxes:
             rows.append([c.scope, c.metric.replace("_auc_normalised", " AUC / full score"), c.a, c.b,
@@ -109,7 +109,7 @@ def _scenes_needed(c: Comparison) -> str:
     """How many scenes an undecided comparison needs, each figure labelled with what it is for."""
     figures = []
     if c.scenes_to_decide:
-        figures.append(f"about {c.scenes_to_decide} scenes to decide the difference observed")
+        figures.append(f"about {c.scenes_to_decide} {c.unit}s to decide the difference observed")
     if c.scenes_for_equivalence:
         figures.append(f"about {c.scenes_for_equivalence} to show it equivalent within ±{c.margin:g} if it is that small")
     elif c.scenes_needed is not None and not math.isnan(c.mean_difference):
@@ -133,9 +133,9 @@ def primary_sentences(rows: Sequence[Comparison]) -> list[str]:
         parts = []
         for c in open_:
             needed = _scenes_needed(c)
-            interval = (f"difference {c.mean_difference:+.3f}, 95 % interval {c.low:+.3f} to {c.high:+.3f}"
+            interval = (f"difference {c.mean_difference:+.3f}, {c.interval_name} interval {c.low:+.3f} to {c.high:+.3f}"
                         if c.scenes >= 2 else TOO_FEW)
-            parts.append(f"{c.scope}: {c.a} vs {c.b} on {c.metric.replace('_auc', ' AUC')} ({interval}{needed})")
+            parts.append(f"{c.scope}: {c.a} vs {c.b} on {metric_label(c.metric)} ({interval}{needed})")
         sentences.append(f"Undecided, {len(open_)} of {len(primary)} primary comparisons: " + "; ".join(parts) + ".")
     unreachable = [c for c in primary if c.scenes >= 2 and not c.reachable]
     if unreachable:
@@ -151,7 +151,7 @@ def primary_sentences(rows: Sequence[Comparison]) -> list[str]:
 
 def comparison_scalars(rows: Sequence[Comparison]) -> dict[str, float]:
     """``explain/compare/<a>_vs_<b>/<metric>`` (the mean over scenes of a - b) with ``_low`` and
-    ``_high`` (its 95 % interval) for the primary comparisons with two scenes or more, and
+    ``_high`` (its interval at the level Holm tested it at) for the primary comparisons with two scenes or more, and
     ``_p_holm`` only where the scenes can reach 0.05 after the correction."""
     scalars = {}
     for c in rows:

@@ -267,6 +267,9 @@ def test_too_few_scenes_give_no_verdict_and_the_report_says_what_would_decide():
     text = " ".join(primary_sentences(five))
     assert "Undecided, 2 of 2 primary comparisons" in text and "can reach p < 0.05" in text and "scenes to decide the difference observed" in text
     assert "With 5 scenes the intervals are unreliable" in text and all(c.note.startswith("fewer than 10") for c in five)
+    # An undecided comparison's interval is named by the level Holm tested it at, as a decided one's is.
+    assert all(c.level > 0.95 and f"{c.interval_name} interval {c.low:+.3f} to {c.high:+.3f}" in text for c in five)
+    assert "(simultaneous) interval" in text and "95 % interval" not in text
 
 
 def test_the_callback_logs_the_same_estimand_and_a_p_value_only_once_the_family_can_reach_alpha():
