@@ -3,6 +3,7 @@
     python benchmarks/reproduction.py            # reproduce.py --config configs/reproduce_demo.yaml, then the sanity check
     python benchmarks/reproduction.py --quick    # the MIR net, one short epoch, tiny explanations, in a scratch folder
     python benchmarks/reproduction.py --regather # the figures again from the finished run the result file names
+    python benchmarks/reproduction.py --regather --comparisons DIR  # ... with the verdicts explain.py --reanalyse wrote to DIR
 
 Writes benchmarks/results/reproduction.json. Runs ``reproduce.py`` (five nets trained with one recipe
 on one split, explained together) and then ``explain.py --methods all --sanity_check`` on its MIR net,
@@ -33,7 +34,7 @@ from trained import REPO  # noqa: E402
 from spectral_xai.wandb_records import history  # noqa: E402
 
 from spectral_xai.reporting.comparisons import primary_sentences  # noqa: E402
-from spectral_xai.analysis.statistics import ALPHA, VERDICTS, Comparison  # noqa: E402
+from spectral_xai.analysis.statistics import ALPHA, VERDICTS, Comparison, lower_is_better  # noqa: E402
 
 SANITY = ["--methods", "all", "--num_images", "8", "--sanity_check", "--sanity_images", "2"]
 METRICS = ("deletion_auc", "insertion_auc", "pointing_game", "energy_pointing_game", "odi", "seconds")
@@ -74,11 +75,17 @@ def timed_reproduce(config: str, output: Path, *extra: str) -> dict[str, int]:
 
 
 def disagreeing(primary: list[Comparison]) -> int:
-    """How many verdicts disagree with their interval (none may): better or worse where it includes 0,
-    undecided where it excludes 0, equivalent where it reaches beyond the margin."""
-    return sum((c.verdict in ("better", "worse")) != (c.low > 0 or c.high < 0)
-               or (c.verdict == "equivalent" and not -c.margin < c.low <= c.high < c.margin)
-               for c in primary if c.low == c.low)  # an interval is NaN below 2 units, and so is no verdict
+    """How many verdicts disagree with their interval (none may): better or worse where it includes 0
+    or lies on the other side, undecided where it excludes 0, equivalent where it reaches beyond the
+    margin."""
+    def agrees(c: Comparison) -> bool:
+        if c.verdict in ("better", "worse"):
+            a_lower = c.high < 0
+            return (c.low > 0 or a_lower) and (a_lower == lower_is_better(c.metric)) == (c.verdict == "better")
+        if c.verdict == "equivalent":
+            return -c.margin < c.low <= c.high < c.margin
+        return c.low <= 0 <= c.high
+    return sum(not agrees(c) for c in primary if c.low == c.low)  # an interval is NaN below 2 units, and so is no verdict
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -149,8 +156,9 @@ def table2(output: Path, summary: dict) -> list[dict]:
     return table
 
 
-def gathered(output: Path, seconds: dict[str, float]) -> dict:
-    """The figures of a finished reproduction in ``output``."""
+def gathered(output: Path, seconds: dict[str, float], compared_in: Path | None = None) -> dict:
+    """The figures of a finished reproduction in ``output``; its comparisons from ``compared_in`` where
+    given (``explain.py --reanalyse`` of its explanations, after a change to the statistics)."""
     explained = output / "explain"
     sanity = json.loads((output / "sanity" / "sanity.json").read_text())
     cells = sanity_cells(sanity)
@@ -158,7 +166,7 @@ def gathered(output: Path, seconds: dict[str, float]) -> dict:
     every_method = {method: {key: number(mir[method][key]["mean"], 4) for key in METRICS}
                     | {"boxes": mir[method]["boxes"], "blank": mir[method]["blank"]} for method in cells}
     # What the nets' explanations support, as the report words it.
-    compared = [Comparison(**row) for row in json.loads((explained / "comparisons.json").read_text())["rows"]]
+    compared = [Comparison(**row) for row in json.loads(((compared_in or explained) / "comparisons.json").read_text())["rows"]]
     primary = [c for c in compared if c.family == "primary"]
     every_net = json.loads((explained / "sanity.json").read_text()) if (explained / "sanity.json").is_file() else None
     nets = sorted(p for p in output.iterdir() if (p / "checkpoints" / "last.ckpt").is_file())
@@ -175,18 +183,25 @@ def gathered(output: Path, seconds: dict[str, float]) -> dict:
             "spectrum_contrasts": [{key: getattr(c, key) for key in SPECTRUM_FIELDS} for c in compared
                                    if c.table == "spectra" and c.boxes],
             "metric_reliability": read_csv(explained / "metric_reliability.csv"),
-            "wall_seconds": seconds, "output": str(output)}
+            "wall_seconds": seconds, "output": str(output),
+            "comparisons_from": str(compared_in or explained)}
 
 
 def main() -> None:
-    args = reproduction_parser(__doc__, "configs/reproduce_demo.yaml").parse_args()
+    parser = reproduction_parser(__doc__, "configs/reproduce_demo.yaml")
+    parser.add_argument("--comparisons", type=Path, default=None,
+                        help="with --regather: the comparisons of explain.py --reanalyse <output>/explain --output DIR "
+                             "(the run's verdicts under this commit's statistics) instead of the run's own")
+    args = parser.parse_args()
+    if args.comparisons and not args.regather:
+        parser.error("--comparisons is read with --regather")
     if args.regather:
         previous = json.loads((args.results / "reproduction.json").read_text())
         output, seconds = Path(previous["figures"]["output"]), previous["figures"]["wall_seconds"]
     else:
         output = args.output or (Path(tempfile.mkdtemp(prefix="reproduction-")) if args.quick else None)
         output, seconds = measure(args.config, output, args.quick)
-    path = write_result("reproduction", args.results, vars(args), gathered(output, seconds))
+    path = write_result("reproduction", args.results, vars(args), gathered(output, seconds, args.comparisons))
     if args.regather:
         keep_measured_run(path, previous)
 

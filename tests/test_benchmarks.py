@@ -163,7 +163,7 @@ def test_the_reproduction_tables_summarise_over_nets_and_spectrum_pairs(monkeypa
 
 def test_a_verdict_that_disagrees_with_its_interval_is_counted():
     """The reproductions' check that every primary verdict agrees with its interval: better or worse
-    only where it excludes 0, equivalent only inside the margin, undecided where it includes 0; an
+    only where it excludes 0 on the side the metric calls so, equivalent only inside the margin, undecided where it includes 0; an
     interval that is NaN (below 2 units) holds no verdict to disagree with."""
     import reproduction
     from spectral_xai.analysis.statistics import Comparison
@@ -174,11 +174,12 @@ def test_a_verdict_that_disagrees_with_its_interval_is_counted():
                           p=None, p_equivalence=None, margin=0.02, repeat_sd=float("nan"), scene_sd=0.05,
                           between_scenes=0.0, within_scenes=0.0, within_scene_icc=0.0, boxes_per_scene=2.0, verdict=verdict)
 
-    agreeing = [compared("better", 0.01, 0.05), compared("worse", -0.05, -0.01), compared("undecided", -0.01, 0.03),
+    # Deletion AUC: lower is better, so a's interval below 0 is "better".
+    agreeing = [compared("better", -0.05, -0.01), compared("worse", 0.01, 0.05), compared("undecided", -0.01, 0.03),
                 compared("equivalent", -0.015, 0.01), compared("too few scenes to compare", float("nan"), float("nan"))]
     assert reproduction.disagreeing(agreeing) == 0
     wrong = [compared("better", -0.01, 0.05), compared("undecided", 0.01, 0.05), compared("equivalent", -0.01, 0.03),
-             compared("worse", 0.01, 0.05)]
+             compared("better", 0.01, 0.05), compared("worse", -0.05, -0.01)]
     assert reproduction.disagreeing(agreeing + wrong) == len(wrong)
 
 

@@ -162,6 +162,7 @@ def seeded_comparison(family: str, table: str, scope: str, metric: str, a: str, 
     found = seeded_estimate(grid, same_nets, inference.margin_for(metric))
     comparison.mean_difference, comparison.p, comparison.p_equivalence = found.mean, found.p, found.p_equivalence
     comparison.interval_at, comparison.repeat_sd, comparison.test = found.interval_at, found.seed_sd, "t"
+    comparison.nets = seeds_a if same_nets else min(seeds_a, seeds_b)
     comparison.low_unadjusted, comparison.high_unadjusted = comparison.low, comparison.high = found.interval_at(0.95)
     comparison.scene_sd = float(np.std(np.nanmean(grid.reshape(-1, len(scenes)), axis=0), ddof=1))
     components = variance_components([box.difference for box in boxes], [box.scene for box in boxes])

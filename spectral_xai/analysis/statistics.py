@@ -34,6 +34,7 @@ import numpy as np
 from ..explainers.baselines import REFERENCES, control_of
 from ..metrics import registry
 from .power import scenes_for_equivalence_at, scenes_needed_at
+from .seeds import smallest_difference
 from .resampling import (VarianceComponents, benjamini_hochberg, equivalence_p, fcr_levels, holm, holm_levels,
                          sign_flip_interval, sign_flip_p, smallest_p, variance_components)
 from ..data_modules.sequences import Sequences
@@ -120,6 +121,10 @@ class Comparison:
     scenes_needed: int | None = None
     scenes_to_decide: int | None = None
     scenes_for_equivalence: int | None = None
+    # Undecided primary ones over several nets (``test`` "t"): the smallest difference these nets and units
+    # find with 80 % power, where the spread between nets, which more units do not shrink, counts too.
+    difference_found: float | None = None
+    nets: int = 1  # nets a side: more than one where the training seed is a random effect
     verdict: str = TOO_FEW
     note: str = ""
     level: float = 0.95  # the confidence level of low and high
@@ -153,7 +158,7 @@ class Comparison:
     @property
     def interval_name(self) -> str:
         """What the interval is: "95 %", or the simultaneous level its family's correction implies."""
-        level = f"{100 * self.level:.3g} %"
+        level = f"{percent(self.level)} %"
         return level if self.family == "exploratory" or self.level == 0.95 else f"{level} (simultaneous)"
 
     def sentence(self) -> str:
@@ -173,6 +178,16 @@ class Comparison:
         return (f"{self.scope}, {words}: {winner} is better than {loser}: {self.a}'s is {'lower' if lower else 'higher'} by "
                 f"{abs(self.mean_difference):.3f}{small} ({interval}; p = {self.p_adjusted:.2g}, {self.adjustment}; "
                 f"{counts}){noise}.")
+
+
+def percent(level: float) -> str:
+    """A confidence level in per cent with the digits that keep it below 100 (a simultaneous level of
+    0.99962 is "99.96", not "100")."""
+    for digits in range(4, 9):
+        text = f"{100 * level:.{digits}g}"
+        if float(text) < 100 or level >= 1:
+            return text
+    return text
 
 
 def metric_label(metric: str) -> str:
@@ -236,7 +251,12 @@ def decide(comparisons: Sequence[Comparison], correction: Callable[[Sequence[flo
             c.verdict = "equivalent"
         else:
             c.verdict = "undecided"
-        if c.family == "primary" and not c.decided:
+        if c.family == "primary" and not c.decided and c.test == "t":
+            # Scenes alone cannot size a test over nets: its standard error keeps the nets' spread.
+            found = (smallest_difference(c.repeat_sd, c.scene_sd, c.nets, c.scenes, paired=c.table == "methods",
+                                         level=ALPHA / len(tested)) if math.isfinite(c.repeat_sd) else math.inf)
+            c.difference_found = found if math.isfinite(found) else None
+        elif c.family == "primary" and not c.decided:
             c.scenes_needed = scenes_needed_at(c.components, c.margin, len(tested))
             observed = abs(c.mean_difference)
             c.scenes_to_decide = scenes_needed_at(c.components, observed, len(tested)) if observed > 0 else None

@@ -10,6 +10,7 @@ from spectral_xai.analysis.contrasts import FEW_NETS, ONE_NET, comparisons
 from spectral_xai.results import annotated_object
 from spectral_xai.analysis.seeds import seeded_estimate, welch_satterthwaite
 from spectral_xai.analysis.statistics import ALPHA, Inference
+from spectral_xai.reporting.comparisons import primary_sentences
 
 from ..helpers.box_results import result
 
@@ -38,12 +39,13 @@ def test_welch_satterthwaite_degrees_of_freedom_follow_the_larger_spread():
     assert found.df == pytest.approx(2.0)  # the noisy side's 2 df (it holds most of the variance), not 3 + 3 - 2 pooled
 
 
-def family_results(spectrum: str, nets: int, shift: float, rng: np.random.Generator, scenes: int = 12) -> dict:
+def family_results(spectrum: str, nets: int, shift: float, rng: np.random.Generator, scenes: int = 12,
+                   net_sd: float = 0.02) -> dict:
     """Per net ``<spectrum>-seed<k>``: methods a and b on one object of each scene, a's deletion AUC
-    ``shift`` above b's plus the net's own offset."""
+    ``shift`` above b's plus the net's own offset (sd ``net_sd``)."""
     groups = {}
     for k in range(nets):
-        offset = float(rng.normal(0.0, 0.02))
+        offset = float(rng.normal(0.0, net_sd))
         rows = []
         for s in range(scenes):
             base = float(rng.uniform(0.2, 0.4))
@@ -68,6 +70,23 @@ def test_nets_of_one_family_pool_their_boxes_for_methods_and_are_replicates_for_
                     and c.scope == "a")
     assert "3 x 2 nets" in deletion.note and FEW_NETS in deletion.note and deletion.boxes == 6 * 12
     assert math.isfinite(deletion.p) and deletion.low <= deletion.mean_difference <= deletion.high
+
+
+def test_an_undecided_comparison_over_nets_is_sized_by_the_difference_its_nets_can_find_not_by_scenes():
+    """With the net a random effect, scenes alone cannot decide a comparison whose nets disagree: the
+    report gives the smallest difference these nets and scenes find with 80 % power, which grows with
+    the spread between nets, and no count of scenes."""
+    found = {}
+    for net_sd in (0.02, 0.1):
+        groups = family_results("rgb", 3, 0.0, np.random.default_rng(1), net_sd=net_sd)
+        rows = comparisons(groups, ["a", "b"], [("a", "b")], FAST, spectra=False,
+                           family_of={net: "rgb" for net, _, _ in groups})
+        deletion = next(c for c in rows if c.metric == "deletion_auc")
+        assert (deletion.test, deletion.nets, deletion.verdict) == ("t", 3, "undecided")
+        assert deletion.scenes_needed is None and deletion.scenes_to_decide is None and deletion.scenes_for_equivalence is None
+        assert f"these 3 nets and 12 scenes find a difference of {deletion.difference_found:.3f}" in primary_sentences(rows)[-1]
+        found[net_sd] = deletion.difference_found
+    assert 0 < found[0.02] < found[0.1]
 
 
 def test_without_families_each_net_is_its_own_and_the_contrast_says_it_speaks_for_these_nets():
