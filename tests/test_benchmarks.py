@@ -125,6 +125,12 @@ def test_power_sizes_a_run_from_its_primary_comparisons(tmp_path, monkeypatch):
     assert noisy["within_scene_icc"] < steady["within_scene_icc"]
     assert figures["scenes_needed_max"] == max(noisy["scenes_needed"], steady["scenes_needed"])
     assert figures["primary_disagreeing_with_interval"] == 0  # written by decide: each interval at its Holm level
+    for c in rows:  # the same comparisons as a family of nets would make them: scenes cannot size them
+        c.test = "t"
+    (tmp_path / "over_nets").mkdir()
+    write_comparisons(tmp_path / "over_nets", rows)
+    with pytest.raises(SystemExit, match="every primary comparison is over nets"):
+        power.main([str(tmp_path / "over_nets"), "--results", str(tmp_path)])
     with pytest.raises(SystemExit, match="comparisons.json: not found"):
         power.main([str(tmp_path / "nothing")])
 
