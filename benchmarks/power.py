@@ -46,15 +46,16 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"{path}: no primary comparison with two scenes or more")
     margin = args.margin if args.margin is not None else primary[0].margin
     family = len(primary)
-    over_nets = [c for c in primary if c.test == "t"]
-    if len(over_nets) == family:
+    sized = [c for c in primary if c.test != "t"]  # a comparison over nets: scenes cannot size it
+    over_nets = family - len(sized)
+    if not sized:
         raise SystemExit(f"{path}: every primary comparison is over nets (the net a random effect), which scenes alone "
                          "cannot size: comparisons.csv's difference_found gives what its nets and scenes find, and "
                          "reproduce.py's design check sizes seeds and scenes together")
     print(f"{args.run}: {family} primary comparisons, margin {margin:g}, power {args.power:.0%}, Holm over {family}")
     print(f"{'comparison':<58}{'scene sd':>9}{'ICC':>6}{'boxes/scene':>12}{'scenes':>8}{'at 1 box':>9}{'verdict':>12}")
     table = []
-    for c in (c for c in primary if c.test != "t"):
+    for c in sized:
         at_run = scenes_needed_at(c.components, margin, family, power=args.power)
         at_one = scenes_needed_at(c.components, margin, family, boxes_per_scene=1, power=args.power)
         name = f"{c.scope}: {c.a} vs {c.b}, {c.metric.replace('_auc', '')}"
@@ -64,7 +65,7 @@ def main(argv: list[str] | None = None) -> None:
                       "within_scene_icc": round(c.within_scene_icc, 3), "boxes_per_scene": round(c.boxes_per_scene, 2),
                       "scenes": c.scenes, "verdict": c.verdict, "scenes_needed": at_run, "scenes_needed_one_box": at_one})
     if over_nets:
-        print(f"not sized in scenes: {len(over_nets)} comparisons over nets (their difference_found in comparisons.csv)")
+        print(f"not sized in scenes: {over_nets} comparisons over nets (their difference_found in comparisons.csv)")
     largest = max(table, key=lambda row: row["scenes_needed"])
     undecided = [row["scenes_needed"] for row in table if row["verdict"] not in ("better", "worse", "equivalent")]
     print(f"a difference of the margin on every primary comparison: {largest['scenes_needed']} scenes at "
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
                                                      "scenes_needed_max": largest["scenes_needed"],
                                                      "scenes_needed_undecided_max": max(undecided, default=0),
                                                      "primary_disagreeing_with_interval": disagreeing(primary),
-                                                     "over_nets_not_sized": len(over_nets),
+                                                     "over_nets_not_sized": over_nets,
                                                      "comparisons": table})
 
 

@@ -158,9 +158,7 @@ def demo_spreads() -> str:
             for c in f["contrasts"]]
     contrasts = table(["method", "metric", "contrast", "scenes", "a - b", "interval (BY level)", "df (Welch-Satterthwaite)",
                        "seed sd", "scene sd", "verdict"], rows)
-    verdicts = {}
-    for c in f["primary"]:
-        verdicts[c["verdict"]] = verdicts.get(c["verdict"], 0) + 1
+    verdicts = collections.Counter(c["verdict"] for c in f["primary"])
     counted = ", ".join(f"{n} {verdict}" for verdict, n in sorted(verdicts.items()))
     return (design + f"\n\nFrom the spreads of the contrasts below (medians): one net's sd over training seeds "
             f"{f['seed_sd']:.3f}, a scene's {f['scene_sd']:.3f}, of the AUC over the box's unperturbed score.\n\n"
